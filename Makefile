@@ -1,0 +1,44 @@
+# Set-up and entry points. `make demo` and `make test` install what is missing first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# Debian packages headless rendering (pyrender on EGL or OSMesa) needs.
+SYSTEM_PACKAGES := libegl1 libgl1 libegl-mesa0 libgles2 libosmesa6
+
+.PHONY: setup system-deps demo test test-fast clean
+
+setup: $(STAMP) system-deps
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e ".[smpl,test]"
+	touch $(STAMP)
+
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing rendering packages:$$missing"; \
+	  (apt-get install -y -q --no-install-recommends $$missing >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $$missing >/dev/null)) \
+	  || echo "warning: could not install$$missing; rendering will be unavailable"; \
+	else \
+	  echo "rendering needs these Debian packages:$$missing"; \
+	  echo "  sudo apt-get install$$missing"; \
+	fi
+
+demo: setup
+	$(VENV)/bin/vibe demo
+
+test: setup
+	$(PY) -m pytest -q
+
+# Skips the slow marker (model training smoke runs, Anny construction).
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
+clean:
+	rm -rf $(VENV) .pytest_cache build dist src/*.egg-info
