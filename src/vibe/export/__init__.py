@@ -1,0 +1,1 @@
+"""Writers and readers of result files (original ``vibe_output.pkl``, ...)."""

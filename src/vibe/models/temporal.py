@@ -1,0 +1,82 @@
+"""Temporal encoder of VIBE: a GRU over per-frame features with a residual output.
+
+Behaves exactly as the released model (``encoder.*`` in ``gen_state_dict``):
+features ``(B, T, F)`` are run time-major through ``nn.GRU``; the GRU output
+goes through ReLU and a ``Linear`` back to ``F`` (``Linear(2H → F)`` when
+bidirectional, ``Linear(H → F)`` when ``add_linear``); the input is added when
+the output width equals ``F``. The released configuration is a 2-layer
+unidirectional GRU with 1024 hidden units (the paper says bidirectional; the
+code and weights are not).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["TemporalEncoderConfig", "TemporalEncoder"]
+
+
+@dataclass
+class TemporalEncoderConfig:
+    """Arguments of :class:`TemporalEncoder` (defaults: the released model)."""
+
+    input_size: int = 2048
+    hidden_size: int = 1024
+    n_layers: int = 2
+    bidirectional: bool = False
+    add_linear: bool = True
+    use_residual: bool = True
+
+
+class TemporalEncoder(nn.Module):
+    """GRU encoder ``(B, T, F) → (B, T, F')``; ``F' = F`` unless no linear layer is used.
+
+    Module names ``gru`` and ``linear`` match the original checkpoint.
+    """
+
+    def __init__(
+        self,
+        input_size: int = 2048,
+        hidden_size: int = 1024,
+        n_layers: int = 2,
+        bidirectional: bool = False,
+        add_linear: bool = True,
+        use_residual: bool = True,
+    ):
+        super().__init__()
+        self.input_size = input_size
+        self.use_residual = use_residual
+        self.gru = nn.GRU(
+            input_size=input_size, hidden_size=hidden_size, num_layers=n_layers, bidirectional=bidirectional
+        )
+        self.linear: nn.Linear | None = None
+        if bidirectional:
+            self.linear = nn.Linear(2 * hidden_size, input_size)
+        elif add_linear:
+            self.linear = nn.Linear(hidden_size, input_size)
+
+    @classmethod
+    def from_config(cls, config: TemporalEncoderConfig) -> "TemporalEncoder":
+        """Build from a :class:`TemporalEncoderConfig`."""
+        return cls(**vars(config))
+
+    @property
+    def output_size(self) -> int:
+        """Width of the output features."""
+        if self.linear is not None:
+            return self.linear.out_features
+        return self.gru.hidden_size * (2 if self.gru.bidirectional else 1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Per-frame features ``(B, T, F)`` → temporally encoded features ``(B, T, F')``."""
+        x = features.transpose(0, 1)  # (T, B, F): the GRU is time-major, as the original
+        y, _ = self.gru(x)
+        if self.linear is not None:
+            y = self.linear(F.relu(y))
+        if self.use_residual and y.shape[-1] == self.input_size:
+            y = y + x
+        return y.transpose(0, 1)
