@@ -120,9 +120,8 @@ def test_crop_projection_mapped_to_image_equals_image_camera() -> None:
     via_scaled_crop = denormalize_points_from_crop(crop_weak, bbox, scale=k)
     bbox_scaled = torch.from_numpy(bbox * np.array([1.0, 1.0, k]))
     orig_cam_scaled = cameras.crop_cam_to_image_cam(cam, bbox_scaled, width, height)
-    np.testing.assert_allclose(
-        via_scaled_crop, cameras.image_cam_to_pixels(points, orig_cam_scaled, width, height).numpy(), atol=1e-9
-    )
+    via_scaled_image_cam = cameras.image_cam_to_pixels(points, orig_cam_scaled, width, height).numpy()
+    np.testing.assert_allclose(via_scaled_crop, via_scaled_image_cam, atol=1e-9)
     # The perspective crop camera (depth ~45 m / s) agrees to within 1 % of the
     # box side for points within ~1 m of the depth-0 plane.
     crop_persp = cameras.project_to_crop(points, cam).numpy()

@@ -13,7 +13,8 @@ def test_bbox_conversions_hand_computed() -> None:
     # centres (30, 60) and (15, 5); square side max(w, h) = 80 and 30.
     expected = np.array([[30.0, 60.0, 80.0], [15.0, 5.0, 30.0]])
     np.testing.assert_allclose(crops.bbox_xyxy_to_cxcys(bbox_xyxy), expected)
-    np.testing.assert_allclose(crops.bbox_cxcys_to_xyxy(expected), [[-10.0, 20.0, 70.0, 100.0], [0.0, -10.0, 30.0, 20.0]])
+    expected_xyxy = [[-10.0, 20.0, 70.0, 100.0], [0.0, -10.0, 30.0, 20.0]]
+    np.testing.assert_allclose(crops.bbox_cxcys_to_xyxy(expected), expected_xyxy)
     # For a square box the two conversions are inverse.
     square = np.array([5.0, 7.0, 25.0, 27.0])
     np.testing.assert_allclose(crops.bbox_cxcys_to_xyxy(crops.bbox_xyxy_to_cxcys(square)), square)
@@ -24,7 +25,9 @@ def test_crop_transform_centre_and_corners() -> None:
     affine = crops.crop_transform(bbox, scale=1.1, out_size=224)
     assert affine.shape == (2, 3)
     half = 1.1 * 100.0 / 2.0
-    points = np.array([[300.0, 200.0], [300.0 - half, 200.0 - half], [300.0 + half, 200.0 + half], [300.0 + half, 200.0]])
+    points = np.array(
+        [[300.0, 200.0], [300.0 - half, 200.0 - half], [300.0 + half, 200.0 + half], [300.0 + half, 200.0]]
+    )
     expected = np.array([[112.0, 112.0], [0.0, 0.0], [224.0, 224.0], [224.0, 112.0]])
     np.testing.assert_allclose(crops.transform_points(points, affine), expected, atol=1e-9)
 
@@ -35,9 +38,8 @@ def test_invert_affine_matches_opencv_and_round_trips() -> None:
     np.testing.assert_allclose(inverse, cv2.invertAffineTransform(affine), rtol=1e-12, atol=1e-9)
     general = np.array([[1.2, 0.3, -4.0], [-0.5, 0.9, 7.0]])
     points = np.random.default_rng(0).uniform(-100, 100, size=(10, 2))
-    np.testing.assert_allclose(
-        crops.transform_points(crops.transform_points(points, general), crops.invert_affine(general)), points, atol=1e-9
-    )
+    there = crops.transform_points(points, general)
+    np.testing.assert_allclose(crops.transform_points(there, crops.invert_affine(general)), points, atol=1e-9)
 
 
 def test_batched_transforms_equal_one_by_one() -> None:
@@ -60,7 +62,8 @@ def test_normalize_points_to_crop_hand_computed_and_inverse() -> None:
     expected = np.array([[0.0, 0.0], [-1.0, 1.0], [0.5, 0.0]])
     normalised = crops.normalize_points_to_crop(points, bbox, scale=1.1, out_size=224)
     np.testing.assert_allclose(normalised, expected, atol=1e-12)
-    np.testing.assert_allclose(crops.denormalize_points_from_crop(normalised, bbox, scale=1.1, out_size=224), points)
+    back = crops.denormalize_points_from_crop(normalised, bbox, scale=1.1, out_size=224)
+    np.testing.assert_allclose(back, points)
 
 
 def _square_centroid(image: np.ndarray) -> np.ndarray:

@@ -89,7 +89,8 @@ def test_quaternions_are_xyzw_like_scipy() -> None:
     torch.testing.assert_close(rot.quat_to_rotmat(quat_scipy), rotmat)
     # A 90° turn about z is (0, 0, sin 45°, cos 45°) in xyzw.
     q_z90 = rot.axis_angle_to_quat(torch.tensor([0.0, 0.0, math.pi / 2], dtype=torch.float64))
-    torch.testing.assert_close(q_z90, torch.tensor([0.0, 0.0, math.sqrt(0.5), math.sqrt(0.5)], dtype=torch.float64))
+    expected = torch.tensor([0.0, 0.0, math.sqrt(0.5), math.sqrt(0.5)], dtype=torch.float64)
+    torch.testing.assert_close(q_z90, expected)
 
 
 def test_quat_axis_angle_round_trip_and_normalisation() -> None:

@@ -104,7 +104,7 @@ def project_to_crop(
 
 
 def weak_perspective_projection(points: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
-    """Weak-perspective projection ``s·(xy + t)`` of ``(B, N, 3)`` points with ``cam = (s, tx, ty)`` ``(B, 3)``.
+    """Weak-perspective projection ``s·(xy + t)`` of points ``(B, N, 3)``, ``cam`` ``(B, 3)`` = (s, tx, ty).
 
     Returns ``(B, N, 2)`` in the crop's ``[-1, 1]`` coordinates; depth is ignored.
     """

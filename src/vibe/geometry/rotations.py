@@ -98,7 +98,9 @@ def _check_euler_order(order: str) -> None:
     if not (1 <= len(order) <= 3) or set(order.lower()) - set("xyz"):
         raise ValueError(f"Euler order must be 1-3 letters among x, y, z; got {order!r}")
     if not (order.isupper() or order.islower()):
-        raise ValueError(f"Euler order must be all upper case (intrinsic) or all lower case (extrinsic); got {order!r}")
+        raise ValueError(
+            f"Euler order must be all upper case (intrinsic) or all lower case (extrinsic); got {order!r}"
+        )
 
 
 def euler_to_rotmat(angles: torch.Tensor, order: str, degrees: bool = False) -> torch.Tensor:
