@@ -34,6 +34,8 @@ from vibe.geometry.procrustes import similarity_procrustes
 
 __all__ = [
     "M_TO_MM",
+    "PELVIS_IDX",
+    "AUC_THRESHOLDS_MM",
     "center_on_pelvis",
     "mpjpe",
     "pa_mpjpe",
