@@ -1,0 +1,1 @@
+"""Data: motion capture import (`vibe.data.mocap`) and training datasets."""

@@ -1,0 +1,105 @@
+"""Motion-capture importers: ASF/AMC, BVH and AMASS files → `Motion` clips.
+
+`import_mocap` is the entry point the CLI uses; the per-format readers live in
+`asf_amc`, `bvh` and `amass`, the shared representation in `skeleton`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from vibe.data.mocap.amass import AmassClip, load_amass
+from vibe.data.mocap.asf_amc import CMU_ASF_TO_BVH, load_asf_amc
+from vibe.data.mocap.bvh import CMU_MAX_TO_MB_NAMES, read_bvh, write_bvh
+from vibe.data.mocap.resample import resample
+from vibe.data.mocap.skeleton import Motion, Skeleton, forward_kinematics, forward_kinematics_torch
+
+__all__ = [
+    "AmassClip",
+    "CMU_ASF_TO_BVH",
+    "CMU_MAX_TO_MB_NAMES",
+    "Motion",
+    "Skeleton",
+    "find_asf",
+    "forward_kinematics",
+    "forward_kinematics_torch",
+    "import_mocap",
+    "load_amass",
+    "load_asf_amc",
+    "read_bvh",
+    "resample",
+    "write_bvh",
+]
+
+log = logging.getLogger(__name__)
+
+
+def find_asf(amc_path: Path, candidates: Iterable[Path] = ()) -> Path:
+    """The ASF skeleton of an AMC clip.
+
+    Looks, in order, at: the given candidate ``.asf`` files (the one in the
+    same folder, else the only one); ``<subject>.asf`` next to the clip, where
+    the subject is the stem before ``_`` (CMU: ``02_01.amc`` → ``02.asf``);
+    the only ``.asf`` in the clip's folder.
+
+    Raises:
+        FileNotFoundError: no unambiguous skeleton.
+    """
+    candidates = list(candidates)
+    same_dir = [c for c in candidates if c.parent == amc_path.parent]
+    if len(same_dir) == 1:
+        return same_dir[0]
+    if len(candidates) == 1:
+        return candidates[0]
+    subject = amc_path.parent / f"{amc_path.stem.split('_')[0]}.asf"
+    if subject.is_file():
+        return subject
+    local = sorted(amc_path.parent.glob("*.asf"))
+    if len(local) == 1:
+        return local[0]
+    raise FileNotFoundError(f"no unambiguous .asf skeleton for {amc_path}; pass it explicitly")
+
+
+def import_mocap(
+    paths: Iterable[Path | str],
+    fps: float | None = 30.0,
+    bvh_scale: float = 1.0,
+    asf: Path | str | None = None,
+) -> list[Motion]:
+    """Read motion files, dispatching on the extension, and resample them.
+
+    ``.amc`` clips use ``asf`` if given, else an ``.asf`` listed in ``paths``,
+    else their subject's ``.asf`` next to them (see `find_asf`); ``.asf`` files
+    alone produce nothing. ``.bvh`` files are read with ``bvh_scale`` metres
+    per unit; ``.npz`` files are AMASS clips (`AmassClip.to_motion`: SMPL
+    joint tree, offsets unknown, z up).
+
+    Args:
+        paths: files to import.
+        fps: target frame rate; ``None`` keeps each file's own.
+        bvh_scale: metres per BVH length unit.
+        asf: skeleton for every ``.amc`` in ``paths``.
+
+    Returns:
+        One `Motion` per clip, in the order given.
+    """
+    paths = [Path(p) for p in paths]
+    asf_files = [p for p in paths if p.suffix.lower() == ".asf"]
+    motions: list[Motion] = []
+    for path in paths:
+        suffix = path.suffix.lower()
+        if suffix == ".asf":
+            continue
+        if suffix == ".amc":
+            motion = load_asf_amc(Path(asf) if asf else find_asf(path, asf_files), path)
+        elif suffix == ".bvh":
+            motion = read_bvh(path, scale=bvh_scale)
+        elif suffix == ".npz":
+            motion = load_amass(path).to_motion()
+        else:
+            raise ValueError(f"unknown motion file type: {path}")
+        log.info("read %s: %d frames at %g fps", path, motion.num_frames, motion.fps)
+        motions.append(resample(motion, fps) if fps and fps != motion.fps else motion)
+    return motions
