@@ -221,10 +221,10 @@ def test_default_folder_comes_from_the_data_dir(tmp_path, monkeypatch):
 def test_mean_params(folders, tmp_path):
     params = load_mean_params(folders / "pkl")
     expected = synthetic_mean_params()
-    assert params.pose_rot6d.shape == (144,) and params.shape.shape == (10,) and params.cam_crop.shape == (3,)
+    assert params.pose_rot6d.shape == (144,) and params.shape.shape == (10,) and params.cam.shape == (3,)
     np.testing.assert_allclose(params.pose_rot6d.numpy(), expected["pose"], atol=1e-7)
     np.testing.assert_allclose(params.shape.numpy(), expected["shape"], atol=1e-7)
-    np.testing.assert_allclose(params.cam_crop.numpy(), expected["cam"], atol=1e-7)
+    np.testing.assert_allclose(params.cam.numpy(), expected["cam"], atol=1e-7)
     # The 6D layout is roma's: special Gram-Schmidt of each (3, 2) block is a rotation.
     rotmats = roma.special_gramschmidt(params.pose_rot6d.view(24, 3, 2).double())
     torch.testing.assert_close(rotmats[..., :2], params.pose_rot6d.view(24, 3, 2).double(), atol=1e-6, rtol=0)

@@ -151,12 +151,12 @@ class SMPLMeanParams:
             row-major ``(3, 2)`` matrix whose columns are the first two columns
             of the rotation matrix (file key ``pose``).
         shape: ``(10,)`` mean betas (file key ``shape``).
-        cam_crop: ``(3,)`` weak-perspective crop camera ``(s, tx, ty)`` (file key ``cam``).
+        cam: ``(3,)`` weak-perspective crop camera ``(s, tx, ty)`` (file key ``cam``).
     """
 
     pose_rot6d: torch.Tensor
     shape: torch.Tensor
-    cam_crop: torch.Tensor
+    cam: torch.Tensor
 
 
 def load_mean_params(folder: str | Path | None = None, dtype: torch.dtype = torch.float32) -> SMPLMeanParams:
@@ -174,7 +174,7 @@ def load_mean_params(folder: str | Path | None = None, dtype: torch.dtype = torc
     if wrong:
         raise ValueError(f"{path}: keys {wrong} missing or not of shapes {[expected[k] for k in wrong]}")
     as_tensor = lambda k: torch.as_tensor(values[k], dtype=dtype)  # noqa: E731
-    return SMPLMeanParams(pose_rot6d=as_tensor("pose"), shape=as_tensor("shape"), cam_crop=as_tensor("cam"))
+    return SMPLMeanParams(pose_rot6d=as_tensor("pose"), shape=as_tensor("shape"), cam=as_tensor("cam"))
 
 
 def forward_kinematics(

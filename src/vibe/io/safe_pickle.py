@@ -128,8 +128,7 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
     table: dict[tuple[str, str], Any] = {
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): np.dtype,
-        ("builtins", "set"): set,
-        ("builtins", "frozenset"): frozenset,
+        ("builtins", "set"): set,  # chumpy keeps a set of dirty variable names
         ("builtins", "object"): object,
         # Protocol 0/1 pickles rebuild plain objects through copyreg; the class it
         # receives is itself resolved through this table.
@@ -145,9 +144,9 @@ def _allowed_globals() -> dict[tuple[str, str], Any]:
         table[(f"{core}.multiarray", "scalar")] = multiarray.scalar
         table[(f"{core}.numeric", "_frombuffer")] = numeric._frombuffer
     # scipy has moved its sparse classes between private modules over the years.
-    for module in ("scipy.sparse", "scipy.sparse.csc", "scipy.sparse._csc", "scipy.sparse.compressed"):
+    for module in ("scipy.sparse", "scipy.sparse.csc", "scipy.sparse._csc"):
         table[(module, "csc_matrix")] = _CscMatrix
-    for module in ("scipy.sparse", "scipy.sparse.csr", "scipy.sparse._csr", "scipy.sparse.compressed"):
+    for module in ("scipy.sparse", "scipy.sparse.csr", "scipy.sparse._csr"):
         table[(module, "csr_matrix")] = _CsrMatrix
     return table
 
