@@ -1,0 +1,209 @@
+"""33 BlazePose landmarks per tracked person.
+
+MediaPipe's legacy ``mp.solutions.pose`` (BlazePose full, ``model_complexity=1``,
+shipped in the ``mediapipe==0.10.21`` wheel) finds one person per image. To
+handle several people, each track gets its own square crop around its
+(smoothed) box and its own ``Pose`` instance, so MediaPipe's internal
+landmark-to-ROI tracking follows that person only. Landmarks are mapped from
+the crop back to image pixels.
+
+Outputs per track (n frames): ``landmarks_img (n, 33, 3)`` = x, y in image
+pixels and visibility in [0, 1]; ``world (n, 33, 3)`` MediaPipe's metric
+world landmarks (metres, origin between the hips, y down as in the image);
+frames where MediaPipe finds no pose hold NaN coordinates and visibility 0.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from vibe.pipeline import native_stderr_silenced
+
+log = logging.getLogger(__name__)
+
+NUM_LANDMARKS = 33
+# BlazePose topology order (mediapipe ``PoseLandmark``).
+BLAZEPOSE_LANDMARK_NAMES = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+    "right_eye_outer", "left_ear", "right_ear", "mouth_left", "mouth_right",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_pinky", "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb",
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "left_heel", "right_heel", "left_foot_index", "right_foot_index",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LandmarkConfig:
+    """Options of the landmark stage.
+
+    ``crop_scale`` multiplies the track's square body box (whose side is the
+    detector's body-circle diameter) to get the crop given to MediaPipe;
+    ``crop_size`` is the crop's resolution in pixels. ``static_image_mode``
+    runs MediaPipe's detector on every crop instead of tracking its ROI
+    (slower, no temporal coupling). ``smooth_landmarks`` is MediaPipe's own
+    filter, off by default because it filters in crop coordinates, which move
+    with the person.
+    """
+
+    crop_scale: float = 1.25
+    crop_size: int = 256
+    model_complexity: int = 1
+    static_image_mode: bool = False
+    smooth_landmarks: bool = False
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+
+
+@dataclass
+class TrackLandmarks:
+    """Landmarks of one track over its n frames.
+
+    Attributes:
+        track_id: the track's identity.
+        frame_ids: ``(n,)`` frame indices.
+        landmarks_img: ``(n, 33, 3)`` x, y image pixels and visibility.
+        world: ``(n, 33, 3)`` metric landmarks (metres, hip-centred).
+        found: ``(n,)`` bool, False where MediaPipe found no pose.
+    """
+
+    track_id: int
+    frame_ids: np.ndarray
+    landmarks_img: np.ndarray
+    world: np.ndarray
+    found: np.ndarray
+
+
+def crop_view(bbox_cxcys: np.ndarray, crop_scale: float) -> tuple[float, float, float]:
+    """Square crop ``(x0, y0, side)`` pixels around a square box ``(cx, cy, side)`` enlarged by ``crop_scale``."""
+    cx, cy, side = (float(v) for v in bbox_cxcys)
+    side = side * crop_scale
+    return cx - side / 2.0, cy - side / 2.0, side
+
+
+def crop_image(image_rgb: np.ndarray, view: tuple[float, float, float], size: int) -> np.ndarray:
+    """Resample the square ``view = (x0, y0, side)`` of ``image_rgb (H, W, 3)`` to ``(size, size, 3)``.
+
+    Outside the image is black, like MediaPipe's own letterboxing.
+    """
+    x0, y0, side = view
+    s = size / side
+    affine = np.array([[s, 0.0, -x0 * s], [0.0, s, -y0 * s]])
+    return cv2.warpAffine(image_rgb, affine, (size, size), flags=cv2.INTER_LINEAR, borderValue=0)
+
+
+class PoseEstimator:
+    """One MediaPipe ``Pose`` instance, i.e. one person followed over time.
+
+    Use as a context manager or call :meth:`close`.
+    """
+
+    def __init__(self, config: LandmarkConfig | None = None):
+        import mediapipe as mp
+
+        self.config = config or LandmarkConfig()
+        c = self.config
+        with native_stderr_silenced():
+            self._pose = mp.solutions.pose.Pose(
+                static_image_mode=c.static_image_mode,
+                model_complexity=c.model_complexity,
+                smooth_landmarks=c.smooth_landmarks,
+                enable_segmentation=False,
+                min_detection_confidence=c.min_detection_confidence,
+                min_tracking_confidence=c.min_tracking_confidence,
+            )
+        self._first = True
+
+    def __enter__(self) -> "PoseEstimator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pose is not None:
+            with native_stderr_silenced():
+                self._pose.close()
+            self._pose = None
+
+    def estimate(self, image_rgb: np.ndarray, bbox_cxcys: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Landmarks of the person in the square box ``bbox_cxcys (3,)`` of ``image_rgb (H, W, 3)``.
+
+        Returns ``landmarks_img (33, 3)`` (x, y pixels, visibility) and
+        ``world (33, 3)`` metres, or None when no pose is found.
+        """
+        view = crop_view(bbox_cxcys, self.config.crop_scale)
+        crop = crop_image(image_rgb, view, self.config.crop_size)
+        # The first call opens the graph's calculators, which log to fd 2.
+        with native_stderr_silenced(self._first):
+            result = self._pose.process(crop)
+        self._first = False
+        if result.pose_landmarks is None:
+            return None
+        x0, y0, side = view
+        lm = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark])
+        landmarks_img = np.stack([x0 + lm[:, 0] * side, y0 + lm[:, 1] * side, lm[:, 2]], axis=1)
+        world = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark])
+        return landmarks_img, world
+
+
+def estimate_landmarks(
+    frames: Iterable[tuple[int, np.ndarray]],
+    track_boxes: dict[int, tuple[np.ndarray, np.ndarray]],
+    config: LandmarkConfig | None = None,
+) -> dict[int, TrackLandmarks]:
+    """Landmarks of every track, in one streamed pass over the video.
+
+    Args:
+        frames: ``(frame_id, image_rgb (H, W, 3))`` in increasing frame order.
+        track_boxes: track id → ``(frame_ids (n,), bbox_cxcys (n, 3))``, e.g.
+            from :func:`vibe.pipeline.people.smooth_square_boxes`.
+        config: landmark options.
+
+    Returns:
+        track id → :class:`TrackLandmarks` over the same frames. A ``Pose``
+        instance lives only while its track does, so memory stays bounded by
+        the number of people visible at once.
+    """
+    config = config or LandmarkConfig()
+    out = {
+        tid: TrackLandmarks(
+            tid,
+            np.asarray(fids),
+            np.full((len(fids), NUM_LANDMARKS, 3), np.nan),
+            np.full((len(fids), NUM_LANDMARKS, 3), np.nan),
+            np.zeros(len(fids), dtype=bool),
+        )
+        for tid, (fids, _) in track_boxes.items()
+    }
+    for t in out.values():
+        t.landmarks_img[..., 2] = 0.0
+    position = {tid: {int(f): k for k, f in enumerate(fids)} for tid, (fids, _) in track_boxes.items()}
+    last_frame = {tid: int(fids[-1]) for tid, (fids, _) in track_boxes.items()}
+    live: dict[int, PoseEstimator] = {}
+    try:
+        for frame_id, image in frames:
+            for tid, (_, boxes) in track_boxes.items():
+                k = position[tid].get(int(frame_id))
+                if k is None:
+                    continue
+                if tid not in live:
+                    live[tid] = PoseEstimator(config)
+                found = live[tid].estimate(image, boxes[k])
+                if found is not None:
+                    out[tid].landmarks_img[k], out[tid].world[k] = found
+                    out[tid].found[k] = True
+            for tid in [t for t in live if last_frame[t] <= frame_id]:
+                live.pop(tid).close()
+    finally:
+        for est in live.values():
+            est.close()
+    for t in out.values():
+        if not t.found.all():
+            log.info("track %d: no pose in %d of %d frames", t.track_id, (~t.found).sum(), t.found.size)
+    return out

@@ -1,0 +1,235 @@
+"""Streamed video reading and H.264 writing over PyAV.
+
+Reading decodes one frame at a time (constant memory, nothing written to
+disk) and yields ``(frame_index, timestamp_s, image_rgb)``. Timestamps come
+from each frame's presentation time, so variable-frame-rate videos keep their
+timing. Rotation metadata (the display matrix that phones write, which PyAV 18
+exposes per frame as ``VideoFrame.rotation``, and the legacy ``rotate`` stream
+tag) is applied to the pixels, so frames come out upright.
+
+Damaged files: a file that cannot be opened, holds no video stream, is a
+still image, or yields no decodable frame raises :class:`VideoError`. A file
+that decodes partly (e.g. a truncated mp4 whose index is intact) yields the
+frames that decode and logs a warning when decoding stops on an error; the
+demo then works on the readable part instead of failing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# FFmpeg demuxers that read single images rather than videos.
+_IMAGE_FORMAT_SUFFIX = "_pipe"
+_IMAGE_FORMATS = {"image2", "apng", "gif", "webp", "tiff"}
+
+
+class VideoError(RuntimeError):
+    """A video cannot be read; the message says which file and why, in one line."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What is known about a video before decoding it all.
+
+    ``width``/``height`` are after rotation; ``rotation_deg`` is the
+    counter-clockwise angle (0, 90, 180, 270) applied to decoded pixels;
+    ``frame_count`` is the container's count, ``None`` when it does not say.
+    """
+
+    fps: float
+    frame_count: int | None
+    width: int
+    height: int
+    rotation_deg: int
+    duration_s: float | None
+
+
+def _rotation_from_degrees(angle: float) -> int:
+    """Counter-clockwise display angle → one of 0, 90, 180, 270."""
+    return int(round(angle / 90.0)) % 4 * 90
+
+
+def _rotate(image: np.ndarray, rotation_deg: int) -> np.ndarray:
+    """Rotate ``(H, W, C)`` counter-clockwise by ``rotation_deg`` (multiple of 90)."""
+    k = rotation_deg // 90
+    return np.ascontiguousarray(np.rot90(image, k=k)) if k else image
+
+
+class VideoReader:
+    """Iterate a video file as ``(index, timestamp_s, image_rgb (H, W, 3) uint8)``.
+
+    Opening probes the file (first frame only) and raises :class:`VideoError`
+    when it is not a readable video. Each iteration re-opens the file and
+    streams it, so the reader can be iterated several times and never holds
+    decoded frames.
+    """
+
+    def __init__(self, path: str | os.PathLike, threads: bool = True):
+        self.path = Path(path)
+        self._threads = threads
+        self.info = self._probe()
+
+    @property
+    def fps(self) -> float:
+        """Average frame rate (frames per second)."""
+        return self.info.fps
+
+    @property
+    def frame_count(self) -> int | None:
+        return self.info.frame_count
+
+    @property
+    def width(self) -> int:
+        return self.info.width
+
+    @property
+    def height(self) -> int:
+        return self.info.height
+
+    def _open(self) -> tuple[av.container.InputContainer, av.video.stream.VideoStream]:
+        if not self.path.exists():
+            raise VideoError(f"video file not found: {self.path}")
+        if self.path.is_dir():
+            raise VideoError(f"expected a video file, got a directory: {self.path}")
+        if self.path.stat().st_size == 0:
+            raise VideoError(f"video file is empty: {self.path}")
+        try:
+            container = av.open(str(self.path), mode="r")
+        except av.FFmpegError as exc:
+            raise VideoError(f"not a readable video file: {self.path} ({_short(exc)})") from None
+        fmt = container.format.name
+        if fmt.endswith(_IMAGE_FORMAT_SUFFIX) or fmt in _IMAGE_FORMATS:
+            container.close()
+            raise VideoError(f"this is a still image ({fmt}), not a video: {self.path}")
+        if not container.streams.video:
+            container.close()
+            raise VideoError(f"file has no video stream: {self.path}")
+        stream = container.streams.video[0]
+        if self._threads:
+            stream.thread_type = "AUTO"
+        return container, stream
+
+    def _probe(self) -> VideoInfo:
+        container, stream = self._open()
+        try:
+            first = next(self._decode(container, stream), None)
+            if first is None:
+                raise VideoError(f"no decodable frame in video (truncated or corrupt?): {self.path}")
+            rotation = _rotation_from_degrees(first.rotation)
+            if rotation == 0 and "rotate" in stream.metadata:
+                # Legacy tag: clockwise degrees.
+                rotation = _rotation_from_degrees(-float(stream.metadata["rotate"]))
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            if not rate:
+                raise VideoError(f"video has no frame rate: {self.path}")
+            w, h = first.width, first.height
+            if rotation in (90, 270):
+                w, h = h, w
+            duration = float(stream.duration * stream.time_base) if stream.duration else None
+            if duration is None and container.duration:
+                duration = container.duration / av.time_base
+            return VideoInfo(float(rate), stream.frames or None, w, h, rotation, duration)
+        finally:
+            container.close()
+
+    def _decode(self, container, stream) -> Iterator[av.VideoFrame]:
+        try:
+            yield from container.decode(stream)
+        except av.FFmpegError as exc:
+            log.warning("decoding %s stopped early: %s", self.path, _short(exc))
+
+    def __iter__(self) -> Iterator[tuple[int, float, np.ndarray]]:
+        container, stream = self._open()
+        try:
+            fallback_dt = 1.0 / self.fps
+            for index, frame in enumerate(self._decode(container, stream)):
+                t = frame.time if frame.time is not None else index * fallback_dt
+                yield index, float(t), _rotate(frame.to_ndarray(format="rgb24"), self.info.rotation_deg)
+        finally:
+            container.close()
+
+
+def _short(exc: BaseException) -> str:
+    """One-line description of a PyAV/FFmpeg error."""
+    return " ".join(str(exc).split())
+
+
+class VideoWriter:
+    """Write RGB frames to an H.264 (yuv420p) video, atomically.
+
+    Frames go to a hidden temporary file beside ``path`` that is renamed to
+    ``path`` by :meth:`close`; if the ``with`` block raises, the temporary
+    file is deleted and ``path`` is untouched. yuv420p needs even sizes: odd
+    frame sizes are padded by one edge pixel at the right/bottom.
+    """
+
+    def __init__(self, path: str | os.PathLike, fps: float, crf: int = 23, preset: str = "medium"):
+        self.path = Path(path)
+        self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix or '.mp4'}")
+        self._rate = Fraction(fps).limit_denominator(1001)
+        self._crf, self._preset = crf, preset
+        self._container = None
+        self._stream = None
+        self._count = 0
+
+    def __enter__(self) -> "VideoWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    def write(self, image_rgb: np.ndarray) -> None:
+        """Append one frame, ``(H, W, 3)`` uint8 RGB; every frame must have the first one's size."""
+        image_rgb = np.asarray(image_rgb)
+        if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
+            raise ValueError(f"expected (H, W, 3) uint8 RGB, got {image_rgb.shape} {image_rgb.dtype}")
+        h, w = image_rgb.shape[:2]
+        if self._container is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._container = av.open(str(self._tmp), mode="w", format=None)
+            self._stream = self._container.add_stream("libx264", rate=self._rate)
+            self._stream.width, self._stream.height = w + w % 2, h + h % 2
+            self._stream.pix_fmt = "yuv420p"
+            self._stream.options = {"crf": str(self._crf), "preset": self._preset}
+        if (w + w % 2, h + h % 2) != (self._stream.width, self._stream.height):
+            raise ValueError(f"frame size {w}x{h} differs from the first frame's")
+        if w % 2 or h % 2:
+            image_rgb = np.pad(image_rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+        frame = av.VideoFrame.from_ndarray(image_rgb, format="rgb24")
+        frame.pts = self._count
+        frame.time_base = 1 / self._rate
+        self._count += 1
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        """Flush the encoder and move the finished file to ``path``."""
+        if self._container is None:
+            if self._count == 0 and not self.path.exists():
+                raise VideoError(f"no frames were written to {self.path}")
+            return
+        for packet in self._stream.encode():
+            self._container.mux(packet)
+        self._container.close()
+        self._container = None
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        """Drop what was written; ``path`` is left as it was."""
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+        self._tmp.unlink(missing_ok=True)
