@@ -47,7 +47,6 @@ SMPL_JOINT_NAMES: tuple[str, ...] = (
     "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hand", "right_hand",
 )  # fmt: skip
 
-NUM_VERTICES = 6890
 NUM_JOINTS = 24
 NUM_POSE_BLEND = (NUM_JOINTS - 1) * 9  # 207: (R - I) of every non-root joint
 

@@ -63,6 +63,10 @@ class _StandIn:
             raise pickle.UnpicklingError(f"{self.kind}: expected a dict state, got {type(state).__name__}")
         self.state = state
 
+    def value(self) -> Any:
+        """The plain numpy / scipy object this stand-in represents."""
+        raise NotImplementedError
+
 
 class _ChumpyCh(_StandIn):
     kind = "chumpy.ch.Ch"
@@ -184,10 +188,8 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 def _materialize(obj: Any) -> Any:
     """Replace every stand-in inside dicts / lists / tuples by its numpy or scipy value."""
-    if isinstance(obj, (_ChumpyCh, _ChumpySelect, _SparseMatrix)):
+    if isinstance(obj, _StandIn):
         return obj.value()
-    if isinstance(obj, _StandIn):  # pragma: no cover - every stand-in class is handled above
-        raise pickle.UnpicklingError(f"unhandled stand-in {obj.kind}")
     if isinstance(obj, collections.OrderedDict):
         return collections.OrderedDict((k, _materialize(v)) for k, v in obj.items())
     if isinstance(obj, dict):
