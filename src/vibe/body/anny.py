@@ -18,8 +18,10 @@ Pose: ``pose_rotmat[:, j]`` is a rotation in **world-aligned rest axes**, like
     attached to bone ``j`` being mapped to ``G_j @ v`` (about the posed bone
     head). So ``pose_rotmat[:, j]`` is bone ``j``'s rotation relative to its
     parent, with axes those of the world frame in rest pose; identity
-    everywhere is anny's rest pose (an A-pose: arms ~45° down, elbows slightly
-    bent forward, feet apart), with the root joint at its rest position.
+    everywhere is anny's rest pose, with the root joint at its rest position.
+    That rest pose is not a T-pose: upper arms ~48° below horizontal, elbows
+    flexed ~43° with the forearms pointing forward, legs slightly apart; mocap
+    retargeting compares rest bone directions (``rest_bone_ends``).
     ``joints_rotmat`` returns the ``G_j``. This is anny's ``local-ref`` pose
     parameterization (bone rest orientations cancel out), conjugated into the
     y-up frame; the root bone's rest orientation is the identity in this rig.
@@ -203,7 +205,9 @@ class Anny(BodyModel):
         if unknown:
             raise ValueError(f"mean_phenotype has unknown labels {sorted(unknown)}")
         mean = [self.config.mean_phenotype.get(k, 0.5) for k in self._phenotype_labels]
-        self.register_buffer("_mean_shape", torch.tensor(mean, dtype=self.config.dtype, device=self.config.device))
+        self.register_buffer(
+            "_mean_shape", torch.tensor(mean, dtype=self.config.dtype, device=self.config.device)
+        )
 
         self._sets: dict[str, list[str]] = {}
         mesh_kp = _load_mesh_keypoints()

@@ -66,7 +66,8 @@ def select_keypoints() -> dict:
 
     for side, sign in (("left", 1.0), ("right", -1.0)):
         s = "L" if side == "left" else "R"
-        rim = np.array(sorted(head & set(_region_vertices(cmu, faces, f"eye_cavity.{s}").tolist())))
+        cavity = set(_region_vertices(cmu, faces, f"eye_cavity.{s}").tolist())
+        rim = np.array(sorted(head & cavity))
         ax = np.abs(verts[rim, 0])
         out[f"{side}_eye_inner"] = _single(rim[np.argmin(ax)], "eye-opening rim vertex nearest the midline")
         out[f"{side}_eye_outer"] = _single(rim[np.argmax(ax)], "eye-opening rim vertex farthest from the midline")
