@@ -27,6 +27,7 @@ since their items would be Python objects.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import pickle
@@ -122,12 +123,15 @@ def write_vibe_output(path: str | os.PathLike, tracks: Mapping[int, Mapping[str,
     return path
 
 
-def _numpy_core(name: str) -> Any:
-    return getattr(getattr(np, "_core", None) or np.core, name)
+def _numpy_multiarray() -> Any:
+    try:
+        return importlib.import_module("numpy._core.multiarray")
+    except ImportError:  # numpy < 1.26
+        return importlib.import_module("numpy.core.multiarray")
 
 
 def _allowed_globals() -> dict[tuple[str, str], Any]:
-    multiarray = _numpy_core("multiarray")
+    multiarray = _numpy_multiarray()
     table: dict[tuple[str, str], Any] = {
         ("joblib.numpy_pickle", "NumpyArrayWrapper"): NumpyArrayWrapper,
         ("numpy", "ndarray"): np.ndarray,

@@ -22,6 +22,7 @@ and ``discriminator_config``, and ``extra`` (plain values).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -73,9 +74,13 @@ class CheckpointMismatchError(RuntimeError):
 
 
 def _numpy_scalar_globals() -> list[Any]:
-    """What ``weights_only`` unpickling needs for numpy scalars (numpy 1.x and 2.x names)."""
-    multiarray = getattr(np, "_core", np.core).multiarray
-    allowed: list[Any] = [multiarray.scalar, np.dtype]
+    """What ``weights_only`` unpickling needs for numpy scalars, under numpy 1.x and 2.x names."""
+    try:
+        multiarray = importlib.import_module("numpy._core.multiarray")
+    except ImportError:  # numpy < 1.26
+        multiarray = importlib.import_module("numpy.core.multiarray")
+    allowed: list[Any] = [(multiarray.scalar, f"{core}.multiarray.scalar") for core in ("numpy.core", "numpy._core")]
+    allowed.append(np.dtype)
     allowed += [type(np.dtype(t)) for t in ("float64", "float32", "int64", "int32")]
     return allowed
 
@@ -184,7 +189,7 @@ def save_checkpoint(
         "format": CHECKPOINT_FORMAT,
         "config": model.config.to_dict(),
         "body_model": model.body.name,
-        "versions": {"vibe": vibe.__version__, "torch": torch.__version__},
+        "versions": {"vibe": str(vibe.__version__), "torch": str(torch.__version__)},
         "generator": model.learned_state_dict(),
         "extra": dict(extra or {}),
     }
