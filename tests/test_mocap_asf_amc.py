@@ -163,3 +163,16 @@ def test_cmu_walk_is_physically_plausible(cmu_walk):
     hips_xz = joints[:, 0, [0, 2]]
     speed = np.linalg.norm(hips_xz[-1] - hips_xz[0]) / cmu_walk.duration
     assert 0.8 < speed < 2.0  # walking, m/s
+
+
+def test_blank_frames_at_the_ends_are_trimmed(tmp_path):
+    blank = "root 0 0 0 0 0 0\na 0\nb 0\n"
+    frames = [blank, "root 1 2 3 0 0 0\na 90\nb 0\n", blank, "root 0 0 0 0 0 90\na 0\nb 90\n", blank]
+    amc = ":DEGREES\n" + "".join(f"{i}\n{f}" for i, f in enumerate(frames, start=1))
+    (tmp_path / "tiny.asf").write_text(TINY_ASF)
+    (tmp_path / "tiny_01.amc").write_text(amc)
+    motion = load_asf_amc(tmp_path / "tiny.asf", tmp_path / "tiny_01.amc")
+    assert motion.num_frames == 3  # the inner blank frame stays
+    np.testing.assert_allclose(motion.joints()[[0, 2]], EXPECTED[:2, :4] * UNIT, atol=1e-12)
+    kept = load_asf_amc(tmp_path / "tiny.asf", tmp_path / "tiny_01.amc", keep_blank_frames=True)
+    assert kept.num_frames == 5

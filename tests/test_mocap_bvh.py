@@ -8,11 +8,11 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from vibe.data.mocap.asf_amc import load_asf_amc
-from vibe.data.mocap.bvh import CMU_MAX_TO_MB_NAMES, parse_bvh, read_bvh, write_bvh
+from vibe.data.mocap.bvh import CMU_BVH_METRES_PER_UNIT, CMU_MAX_TO_MB_NAMES, parse_bvh, read_bvh, write_bvh
 from vibe.data.mocap.skeleton import Motion, Skeleton, end_site_positions, forward_kinematics
 
 DATA = Path(__file__).parent / "data" / "mocap"
-CMU_UNIT = 0.0254 / 0.45  # the CMU 31-joint BVH is in ASF units, not metres
+CMU_UNIT = 0.0254 / 0.45  # the CMU 31-joint BVH is in ASF units (CMU FAQ), not metres
 
 
 def _two_joint_bvh(root_channels: list[str], joint_channels: list[str], frames: np.ndarray) -> str:
@@ -125,7 +125,10 @@ def test_asf_amc_to_bvh_round_trip(tmp_path):
 
 def test_cmu_bvh_and_asf_share_names_and_lengths():
     """Subjects 131 (BVH) and 02 (ASF): same joint tree, similar bones."""
+    assert CMU_BVH_METRES_PER_UNIT == pytest.approx(CMU_UNIT)
     bvh = read_bvh(DATA / "131_01_f301-360.bvh", scale=CMU_UNIT)
+    # In metres the hips are at hip height (the README's "metres" would put them at 17 m).
+    assert 0.7 < bvh.root_transl[:, 1].mean() < 1.1
     assert bvh.num_frames == 60 and bvh.fps == 120.0 and bvh.skeleton.num_joints == 31
     bvh_skel = bvh.skeleton.renamed(CMU_MAX_TO_MB_NAMES)
     asf_skel = load_asf_amc(DATA / "02.asf", DATA / "02_01_f101-160.amc").skeleton

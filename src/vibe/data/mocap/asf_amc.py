@@ -285,7 +285,7 @@ def read_amc(text: str, asf: AsfSkeleton) -> dict[str, np.ndarray]:
     if not frames:
         raise ValueError("AMC file has no frames")
     out: dict[str, np.ndarray] = {}
-    for name in frames[0]:
+    for name in dict.fromkeys(n for f in frames for n in f):  # every bone seen, in first-seen order
         width = len(asf.root_order) if name == "root" else len(asf.bones[name].dofs)
         values = np.array([f.get(name, [np.nan] * width) for f in frames], dtype=np.float64)
         if values.shape[1] != width:
@@ -390,12 +390,36 @@ def asf_amc_to_motion(
     return Motion(skeleton, local, root_transl, fps=fps, name=name, meta=meta)
 
 
+def drop_blank_frames(amc: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Trim leading and trailing frames whose every channel is exactly zero.
+
+    Such frames are placeholders, not poses: CMU clip 09_10 starts with four
+    (the rest pose at the origin, feet 0.94 m under the floor). Blank frames
+    inside the clip are kept so that timing is preserved.
+
+    Args:
+        amc: output of `read_amc`, ``(T, D)`` per bone.
+
+    Returns:
+        The same dict with ``(T', D)`` arrays.
+    """
+    blank = np.all([np.all(v == 0, axis=1) for v in amc.values()], axis=0)
+    if blank.all():
+        raise ValueError("every AMC frame is blank")
+    first, last = np.flatnonzero(~blank)[[0, -1]]
+    if first == 0 and last == blank.size - 1:
+        return amc
+    log.warning("AMC: trimming %d blank frames at the start, %d at the end", first, blank.size - 1 - last)
+    return {k: v[first : last + 1] for k, v in amc.items()}
+
+
 def load_asf_amc(
     asf_path: Path | str,
     amc_path: Path | str,
     fps: float = CMU_FPS,
     metres_per_unit: float | None = None,
     rename: dict[str, str] | None = CMU_ASF_TO_BVH,
+    keep_blank_frames: bool = False,
 ) -> Motion:
     """Read an ASF skeleton and one of its AMC clips into a `Motion`.
 
@@ -405,12 +429,15 @@ def load_asf_amc(
         fps: AMC frame rate (not stored in the file; CMU: 120).
         metres_per_unit: length scale; default from the ASF ``:units length``.
         rename: see `asf_amc_to_motion`.
+        keep_blank_frames: keep all-zero placeholder frames (see `drop_blank_frames`).
 
     Returns:
         ``(T, J)`` Motion named after the AMC file stem.
     """
     asf = parse_asf(Path(asf_path).read_text())
     amc = read_amc(Path(amc_path).read_text(), asf)
+    if not keep_blank_frames:
+        amc = drop_blank_frames(amc)
     motion = asf_amc_to_motion(
         asf, amc, fps=fps, name=Path(amc_path).stem, metres_per_unit=metres_per_unit, rename=rename
     )

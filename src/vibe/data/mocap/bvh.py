@@ -33,6 +33,11 @@ log = logging.getLogger(__name__)
 _ROTATION_CHANNELS = {"xrotation": "X", "yrotation": "Y", "zrotation": "Z"}
 _POSITION_CHANNELS = {"xposition": 0, "yposition": 1, "zposition": 2}
 
+# Metres per unit of the CMU 31-joint BVH release (cmu_31joint/): despite its
+# README ("unit length equals 1 meter") its lengths are CMU ASF units (hips
+# ≈ 17 units above the floor), i.e. inches / 0.45.
+CMU_BVH_METRES_PER_UNIT = 0.0254 / 0.45
+
 # Joint names of the CMU BVH "3ds Max friendly" release (cgspeed; e.g. the
 # 131_0x clips) → the MotionBuilder-friendly names the ASF reader uses. In
 # that release the thorax and wrist bones have zero length (``lowerneck``,
