@@ -279,3 +279,9 @@ def test_cache_dir_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None
     with _anny_cache_at(tmp_path / "y"):
         assert anny.paths.get_anny_cache_path() == tmp_path / "y"
     assert anny.paths.get_anny_cache_path() == before
+
+
+def test_state_dict_holds_no_model_data(body: Anny) -> None:
+    # Everything is rebuilt from anny's data; checkpoints of modules holding a body stay small.
+    # (anny keeps its few phenotype interpolation anchors persistent.)
+    assert sum(t.numel() for t in body.state_dict().values()) < 100

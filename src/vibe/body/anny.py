@@ -191,13 +191,19 @@ class Anny(BodyModel):
         self._anny = model.to(dtype=self.config.dtype, device=self.config.device)
 
         faces = model.faces if model.faces.shape[-1] == 3 else model.get_triangular_faces()
-        self.register_buffer("_faces", torch.as_tensor(faces, dtype=torch.long, device=self.config.device))
+        # Non-persistent buffers: derived from anny's data, kept out of checkpoints.
         self.register_buffer(
-            "_parents", torch.tensor(model.bone_parents, dtype=torch.long, device=self.config.device)
+            "_faces", torch.as_tensor(faces, dtype=torch.long, device=self.config.device), persistent=False
+        )
+        self.register_buffer(
+            "_parents",
+            torch.tensor(model.bone_parents, dtype=torch.long, device=self.config.device),
+            persistent=False,
         )
         self.register_buffer(
             "_anny_to_world",
             torch.tensor(ANNY_TO_WORLD, dtype=self.config.dtype, device=self.config.device),
+            persistent=False,
         )
         self._joint_names = list(model.bone_labels)
         self._phenotype_labels = list(model.phenotype_labels)
@@ -206,7 +212,9 @@ class Anny(BodyModel):
             raise ValueError(f"mean_phenotype has unknown labels {sorted(unknown)}")
         mean = [self.config.mean_phenotype.get(k, 0.5) for k in self._phenotype_labels]
         self.register_buffer(
-            "_mean_shape", torch.tensor(mean, dtype=self.config.dtype, device=self.config.device)
+            "_mean_shape",
+            torch.tensor(mean, dtype=self.config.dtype, device=self.config.device),
+            persistent=False,
         )
 
         self._sets: dict[str, list[str]] = {}
@@ -220,8 +228,8 @@ class Anny(BodyModel):
                 continue
             names = list(_SET_ORDER[set_name])
             w_vert, w_joint = self._regressor(model, [sources[n] for n in names], mesh_kp["keypoints"])
-            self.register_buffer(f"_kp_{set_name}_vert", w_vert)
-            self.register_buffer(f"_kp_{set_name}_joint", w_joint)
+            self.register_buffer(f"_kp_{set_name}_vert", w_vert, persistent=False)
+            self.register_buffer(f"_kp_{set_name}_joint", w_joint, persistent=False)
             self._sets[set_name] = names
 
     def _regressor(
