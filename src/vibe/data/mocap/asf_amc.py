@@ -14,7 +14,8 @@ Facts used (Acclaim ASF v1.10 definition; CMU/Vicon notes on it):
 - The motion M of a bone (from its AMC values) is expressed in its axis frame
   C, so its rotation relative to the parent, in the BVH convention of
   `skeleton` (identity = rest pose), is ``L = C @ M @ C⁻¹``. The root uses its
-  ``orientation`` (zero in CMU files) as C and its ``order`` for M.
+  ``orientation`` as C and its ``order`` for M; its ``position`` is added to
+  the AMC translation (both pre-sets are zero in CMU files).
 
 Bones versus joints. An ASF bone starts at its parent's tail (the root is a
 point) and ends at ``head + length * direction``; its rotation turns the bone
@@ -362,10 +363,11 @@ def asf_amc_to_motion(
     m_root = _channel_rotation(asf.root_order, root_rad)
     local[:, 0] = root_c @ m_root @ root_c.T
 
+    # The ASF root position is a pre-set offset added to the captured translation.
     root_transl = np.broadcast_to(asf.root_position, (num_frames, 3)).copy()
     for k, channel in enumerate(asf.root_order):
         if channel in ("tx", "ty", "tz"):
-            root_transl[:, "xyz".index(channel[1])] = root_values[:, k]
+            root_transl[:, "xyz".index(channel[1])] += root_values[:, k]
     root_transl *= scale
 
     for j, bone_name in enumerate(order, start=1):
