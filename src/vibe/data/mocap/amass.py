@@ -18,17 +18,13 @@ import numpy as np
 import roma
 import torch
 
+from vibe.body.smpl import SMPL_JOINT_NAMES
 from vibe.data.mocap.skeleton import Motion, Skeleton
 
 SMPL_NUM_JOINTS = 24
 SMPLH_NUM_BODY_JOINTS = 22  # root + 21 body joints, shared by SMPL, SMPL+H and SMPL-X
 
-SMPL_JOINT_NAMES = [
-    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee", "spine2",
-    "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot", "neck",
-    "left_collar", "right_collar", "head", "left_shoulder", "right_shoulder",
-    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hand", "right_hand",
-]  # fmt: skip
+# SMPL's kinematic tree (parent of each of SMPL_JOINT_NAMES), a fixed fact of the model.
 SMPL_PARENTS = np.array(
     [-1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21]
 )
