@@ -79,15 +79,15 @@ def test_zero_heads_return_the_initial_estimate():
 
 
 def test_from_mean_params_and_size_check():
-    class Mean:  # duck-typed like vibe.body.smpl.load_mean_params' result
-        pose = torch.arange(144.0)
-        shape = torch.ones(10)
-        cam = torch.tensor([0.9, 0.0, 0.0])
+    from vibe.body.smpl import SMPLMeanParams
 
-    reg = Regressor(24, 10, init=RegressorInit.from_mean_params(Mean()))
+    mean = SMPLMeanParams(pose_rot6d=torch.arange(144.0), shape=torch.ones(10), cam=torch.tensor([0.9, 0.0, 0.0]))
+    reg = Regressor(24, 10, init=RegressorInit.from_mean_params(mean))
     torch.testing.assert_close(reg.init_pose, torch.arange(144.0)[None])
+    torch.testing.assert_close(reg.init_shape, torch.ones(1, 10))
+    torch.testing.assert_close(reg.init_cam, torch.tensor([[0.9, 0.0, 0.0]]))
     with pytest.raises(ValueError):
-        Regressor(23, 10, init=RegressorInit.from_mean_params(Mean()))
+        Regressor(23, 10, init=RegressorInit.from_mean_params(mean))
 
 
 def test_heads_use_xavier_uniform_with_gain_001():

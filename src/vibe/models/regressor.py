@@ -61,9 +61,13 @@ class RegressorInit:
 
     @classmethod
     def from_mean_params(cls, mean_params) -> "RegressorInit":
-        """From an object with ``pose (6J,)``, ``shape (S,)``, ``cam (3,)`` (e.g. SMPL mean params)."""
+        """From SMPL's mean parameters: an object with ``pose_rot6d`` (or ``pose``) ``(6J,)``,
+        ``shape (S,)`` and ``cam (3,)`` (:func:`vibe.body.smpl.load_mean_params`)."""
+        pose = getattr(mean_params, "pose_rot6d", None)
+        if pose is None:
+            pose = mean_params.pose
         as_tensor = lambda x: torch.as_tensor(x, dtype=torch.float32).reshape(-1)  # noqa: E731
-        return cls(as_tensor(mean_params.pose), as_tensor(mean_params.shape), as_tensor(mean_params.cam))
+        return cls(as_tensor(pose), as_tensor(mean_params.shape), as_tensor(mean_params.cam))
 
 
 @dataclass
