@@ -42,8 +42,9 @@ BLAZEPOSE_LANDMARK_NAMES = (
 class LandmarkConfig:
     """Options of the landmark stage.
 
-    ``crop_scale`` multiplies the track's square body box (whose side is the
-    detector's body-circle diameter) to get the crop given to MediaPipe;
+    ``crop_scale`` multiplies the track's square body box (already MediaPipe's
+    pose region of interest, see :mod:`vibe.pipeline.people`) to get the crop
+    given to MediaPipe, leaving room for its own detector and ROI tracking;
     ``crop_size`` is the crop's resolution in pixels. ``static_image_mode``
     runs MediaPipe's detector on every crop instead of tracking its ROI
     (slower, no temporal coupling). ``smooth_landmarks`` is MediaPipe's own
@@ -51,7 +52,7 @@ class LandmarkConfig:
     with the person.
     """
 
-    crop_scale: float = 1.25
+    crop_scale: float = 1.2
     crop_size: int = 256
     model_complexity: int = 1
     static_image_mode: bool = False

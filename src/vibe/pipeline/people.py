@@ -17,8 +17,10 @@ on the face box. We run only the network through MediaPipe (its
 
 Person box. From the keypoints, as MediaPipe's ``pose_detection_to_roi`` does:
 a square centred on the mid-hip whose half-side is the distance mid-hip →
-keypoint 1. ``bbox_xyxy`` is that square (not a tight box); the landmark stage
-enlarges it by 1.25 like MediaPipe.
+keypoint 1, enlarged by 1.25. ``bbox_xyxy`` is that square, i.e. MediaPipe's
+pose region of interest without its rotation; it is not a tight box (the
+unenlarged square cuts the feet off in about a third of the frames of
+``pose_1``, the enlarged one holds every joint).
 
 Tiling. The full frame is letterboxed to a square, so in a wide frame people
 are small. With ``DetectorConfig.tiles`` the detector also runs on square tiles
@@ -65,6 +67,7 @@ class DetectorConfig:
     min_score: float = 0.5
     nms_iou: float = 0.3
     tiles: bool = True
+    roi_scale: float = 1.25
     cross_view_overlap: float = 0.5
     num_threads: int = 0  # 0: let TFLite/XNNPACK decide
 
@@ -75,7 +78,7 @@ class Detections:
 
     Attributes:
         bbox_xyxy: ``(N, 4)`` square body box: centre mid-hip, half-side
-            |keypoint 1 − mid-hip|.
+            |keypoint 1 − mid-hip| × ``DetectorConfig.roi_scale``.
         score: ``(N,)`` detector confidence in [0, 1].
         face_xyxy: ``(N, 4)`` face box the detector regresses.
         keypoints_img: ``(N, 4, 2)`` mid-hip, body-circle point, mid-shoulder,
@@ -200,14 +203,14 @@ def weighted_nms(
     return np.stack(faces), np.stack(kpss), np.asarray(scores)
 
 
-def body_square_from_keypoints(keypoints_img: np.ndarray) -> np.ndarray:
+def body_square_from_keypoints(keypoints_img: np.ndarray, scale: float = 1.25) -> np.ndarray:
     """Square body box from detector keypoints, ``(N, 4, 2)`` → ``(N, 4)`` xyxy pixels.
 
-    Centre = keypoint 0 (mid-hip); half-side = |keypoint 1 − keypoint 0|
-    (MediaPipe's alignment-points rectangle, before its 1.25 enlargement).
+    Centre = keypoint 0 (mid-hip); half-side = |keypoint 1 − keypoint 0| ×
+    ``scale`` (MediaPipe's alignment-points rectangle and its 1.25 enlargement).
     """
     center = keypoints_img[:, 0]
-    radius = np.linalg.norm(keypoints_img[:, 1] - keypoints_img[:, 0], axis=-1)
+    radius = scale * np.linalg.norm(keypoints_img[:, 1] - keypoints_img[:, 0], axis=-1)
     return np.concatenate([center - radius[:, None], center + radius[:, None]], axis=1)
 
 
@@ -345,7 +348,7 @@ class PersonDetector:
             kpss.append(kps * side + offset)
             scores.append(score)
         face, kps, score = np.concatenate(faces), np.concatenate(kpss), np.concatenate(scores)
-        body = body_square_from_keypoints(kps)
+        body = body_square_from_keypoints(kps, self.config.roi_scale)
         if len(scores) > 1 and score.size:
             keep = cross_view_nms(body, face, score, self.config.cross_view_overlap)
             body, face, kps, score = body[keep], face[keep], kps[keep], score[keep]

@@ -10,8 +10,9 @@ tag) is applied to the pixels, so frames come out upright.
 Damaged files: a file that cannot be opened, holds no video stream, is a
 still image, or yields no decodable frame raises :class:`VideoError`. A file
 that decodes partly (e.g. a truncated mp4 whose index is intact) yields the
-frames that decode and logs a warning when decoding stops on an error; the
-demo then works on the readable part instead of failing.
+frames that decode and logs a warning when decoding stops on an error or
+ends before the container's frame count; the demo then works on the
+readable part instead of failing.
 """
 
 from __future__ import annotations
@@ -152,9 +153,16 @@ class VideoReader:
         container, stream = self._open()
         try:
             fallback_dt = 1.0 / self.fps
+            count = 0
             for index, frame in enumerate(self._decode(container, stream)):
                 t = frame.time if frame.time is not None else index * fallback_dt
+                count += 1
                 yield index, float(t), _rotate(frame.to_ndarray(format="rgb24"), self.info.rotation_deg)
+            if self.frame_count is not None and count < self.frame_count:
+                log.warning(
+                    "%s: decoded %d of the %d frames the container lists (truncated file?)",
+                    self.path, count, self.frame_count,
+                )
         finally:
             container.close()
 
