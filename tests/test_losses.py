@@ -106,3 +106,42 @@ def test_kl_and_mposer_loss():
     rot = torch.eye(3).expand(2, 3, 5, 3, 3)
     recon, kl, total = mposer_vae_loss(rot, rot, mu, logvar, kl_weight=0.1)
     assert float(recon) == 0.0 and float(total) == pytest.approx(0.2)
+
+
+def test_generator_losses_weights_and_sums_the_terms():
+    from types import SimpleNamespace
+
+    from vibe.losses import GeneratorTargets, generator_losses
+
+    b, t = 2, 3
+    pred = SimpleNamespace(
+        joints2d=torch.zeros(b, t, 49, 2),
+        joints3d=torch.zeros(b, t, 49, 3),
+        pose_rotmat=torch.eye(3).expand(b, t, 24, 3, 3),
+        shape=torch.zeros(b, t, 10),
+    )
+    kp_2d = torch.zeros(b, t, 49, 3)
+    kp_2d[..., 0] = 1.0  # every x off by 1
+    kp_2d[..., 2] = 1.0
+    kp_3d = torch.zeros(b, t, 49, 3)
+    kp_3d[..., 25, 0] = 1.4  # right ankle off by 1.4 in x, hips unchanged
+    targets = GeneratorTargets(
+        kp_2d=kp_2d,
+        kp_3d=kp_3d,
+        has_3d=torch.ones(b, t, dtype=torch.bool),
+        pose_rotmat=torch.eye(3).expand(b, t, 24, 3, 3),
+        shape=torch.ones(b, t, 10),
+        has_body=torch.ones(b, t, dtype=torch.bool),
+    )
+    w = LossWeights()
+    out = generator_losses(pred, targets, w, d_fake=torch.zeros(b, 1), mposer_prior=torch.tensor(2.0))
+    assert float(out["kp_2d"]) == pytest.approx(300 * 0.5)
+    assert float(out["kp_3d"]) == pytest.approx(300 * 1.96 / (14 * 3))
+    assert float(out["pose"]) == 0.0
+    assert float(out["shape"]) == pytest.approx(0.06)
+    assert float(out["adversarial"]) == pytest.approx(0.5)
+    assert float(out["mposer"]) == pytest.approx(1.0)
+    parts = sum(float(v) for k, v in out.items() if k != "total")
+    assert float(out["total"]) == pytest.approx(parts)
+    # Only what the targets provide is computed.
+    assert set(generator_losses(pred, GeneratorTargets(kp_2d=kp_2d), w)) == {"kp_2d", "total"}

@@ -50,8 +50,10 @@ def test_output_shapes(num_joints, shape_dim, source):
     assert out.joints3d.shape == (2, 5, k, 3)
     assert out.joints2d.shape == (2, 5, k, 2)
     assert out.vertices.shape == (2, 5, v, 3)
+    assert out.extra_joints3d == {}
     for value in vars(out).values():
-        assert torch.isfinite(value).all()
+        if isinstance(value, torch.Tensor):
+            assert torch.isfinite(value).all()
 
 
 def test_resnet_source_shapes_and_released_feature_width():
@@ -139,3 +141,14 @@ def test_learned_state_dict_excludes_the_body_model():
 def test_config_round_trips_through_a_plain_dict():
     cfg = _small_config(feature_source="keypoints", temporal=False)
     assert VIBEConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_extra_keypoint_sets_are_returned_in_3d():
+    body = ToyBody()
+    model = VIBE(_small_config(extra_keypoint_sets=("joints",)), body).eval()
+    out = model(torch.randn(1, 2, 64))
+    assert out.extra_joints3d["joints"].shape == (1, 2, 24, 3)
+    posed = body(out.pose_rotmat[0], out.shape[0])
+    torch.testing.assert_close(out.extra_joints3d["joints"][0], posed.joints)
+    cfg = _small_config(extra_keypoint_sets=("joints",))
+    assert VIBEConfig.from_dict({**cfg.to_dict(), "extra_keypoint_sets": ["joints"]}) == cfg

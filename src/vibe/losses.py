@@ -18,6 +18,7 @@ gives the adversarial weight as 2; the released configs use 0.5.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
@@ -32,6 +33,8 @@ __all__ = [
     "discriminator_loss",
     "kl_divergence",
     "mposer_vae_loss",
+    "GeneratorTargets",
+    "generator_losses",
 ]
 
 
@@ -64,11 +67,11 @@ class JointSubset:
 
 # spin49: 25..38 are the 14 LSP/H36M joints (rankle, rknee, rhip, lhip, ...),
 # so local 2 and 3 are the right and left hip.
-_JOINT_SUBSETS = {"spin49": JointSubset(25, 39, 3, 2)}
+_JOINT_SUBSETS = {"spin49": JointSubset(25, 39, 3, 2), "eval14": JointSubset(0, 14, 3, 2)}
 
 
 def joint_subset(keypoint_set: str) -> JointSubset:
-    """The 3D-loss joints of a known keypoint set (``"spin49"`` → ``25:39``, hips 2 and 3)."""
+    """The 3D-loss joints of a known keypoint set (``"spin49"`` → ``25:39``, ``"eval14"`` → ``0:14``; hips local 2, 3)."""
     try:
         return _JOINT_SUBSETS[keypoint_set]
     except KeyError:
@@ -191,3 +194,75 @@ def mposer_vae_loss(
     reconstruction = (recon_rotmat - target_rotmat).square().mean()
     kl = kl_divergence(mu, logvar)
     return reconstruction, kl, reconstruction + kl_weight * kl
+
+
+class _GeneratorPrediction(Protocol):
+    joints2d: torch.Tensor
+    joints3d: torch.Tensor
+    pose_rotmat: torch.Tensor
+    shape: torch.Tensor
+
+
+@dataclass
+class GeneratorTargets:
+    """Ground truth for ``B`` windows of ``T`` frames; ``None`` where a dataset has none.
+
+    Attributes:
+        kp_2d: ``(B, T, K, 3)`` crop-normalised 2D keypoints and confidence.
+        kp_3d: ``(B, T, K3, 3)`` 3D keypoints (metres) of the 3D-loss keypoint set.
+        has_3d: ``(B, T)`` bool, frames whose ``kp_3d`` is valid.
+        pose_rotmat: ``(B, T, J, 3, 3)`` body-model rotations.
+        shape: ``(B, T, S)`` body-model shape.
+        has_body: ``(B, T)`` bool, frames whose pose/shape are valid.
+    """
+
+    kp_2d: torch.Tensor
+    kp_3d: torch.Tensor | None = None
+    has_3d: torch.Tensor | None = None
+    pose_rotmat: torch.Tensor | None = None
+    shape: torch.Tensor | None = None
+    has_body: torch.Tensor | None = None
+
+
+def generator_losses(
+    pred: _GeneratorPrediction,
+    targets: GeneratorTargets,
+    weights: LossWeights,
+    subset: JointSubset = _JOINT_SUBSETS["spin49"],
+    pred_kp3d: torch.Tensor | None = None,
+    d_fake: torch.Tensor | None = None,
+    mposer_prior: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
+    """The generator's weighted loss terms (paper eq. 2) and their sum.
+
+    Args:
+        pred: the generator output (:class:`~vibe.models.vibe.VIBEOutput`):
+            ``joints2d (B, T, K, 2)``, ``joints3d``, ``pose_rotmat``, ``shape``.
+        targets: the ground truth.
+        weights: the term weights.
+        subset: joints of the 3D loss inside the 3D keypoint set.
+        pred_kp3d: ``(B, T, K3, 3)`` predicted keypoints of the 3D-loss set
+            when it differs from ``pred.joints3d`` (e.g. an ``extra_joints3d`` entry).
+        d_fake: ``(B, 1)`` D_M scores of the predicted motion (adversarial term).
+        mposer_prior: scalar MPoser prior penalty of the predicted motion.
+
+    Returns:
+        ``{"kp_2d", ["kp_3d"], ["pose", "shape"], ["adversarial"], ["mposer"], "total"}``,
+        each already multiplied by its weight.
+    """
+    losses = {"kp_2d": weights.kp_2d * keypoint_2d_loss(pred.joints2d, targets.kp_2d)}
+    if targets.kp_3d is not None:
+        kp3d = pred.joints3d if pred_kp3d is None else pred_kp3d
+        losses["kp_3d"] = weights.kp_3d * keypoint_3d_loss(kp3d, targets.kp_3d, targets.has_3d, subset)
+    if targets.pose_rotmat is not None and targets.shape is not None:
+        pose, shape = body_param_losses(
+            pred.pose_rotmat, targets.pose_rotmat, pred.shape, targets.shape, targets.has_body
+        )
+        losses["pose"] = weights.pose * pose
+        losses["shape"] = weights.shape * shape
+    if d_fake is not None:
+        losses["adversarial"] = weights.adversarial * generator_adversarial_loss(d_fake)
+    if mposer_prior is not None:
+        losses["mposer"] = weights.mposer * mposer_prior
+    losses["total"] = torch.stack(list(losses.values())).sum()
+    return losses

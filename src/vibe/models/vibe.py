@@ -50,6 +50,8 @@ class VIBEConfig:
             ``out_dim`` must equal ``feature_dim``.
         n_iter: IEF iterations of the regressor.
         keypoint_set: body model keypoint set returned as ``joints3d``/``joints2d``.
+        extra_keypoint_sets: further sets returned in 3D only (``extra_joints3d``),
+            e.g. Anny's ``"eval14"`` for the 3D loss next to ``"blazepose33"``.
         freeze_backbone: keep the ResNet-50 fixed (no gradients, BatchNorm in
             eval mode), as VIBE trains on precomputed features.
         return_vertices: include the ``(B, T, V, 3)`` mesh in the output.
@@ -63,6 +65,7 @@ class VIBEConfig:
     keypoint_encoder: KeypointEncoderConfig = field(default_factory=KeypointEncoderConfig)
     n_iter: int = 3
     keypoint_set: str = "spin49"
+    extra_keypoint_sets: tuple[str, ...] = ()
     freeze_backbone: bool = True
     return_vertices: bool = True
     focal_length: float = 5000.0
@@ -78,7 +81,8 @@ class VIBEConfig:
         data = dict(data)
         encoder = TemporalEncoderConfig(**data.pop("encoder", {}))
         keypoint_encoder = KeypointEncoderConfig(**data.pop("keypoint_encoder", {}))
-        return cls(encoder=encoder, keypoint_encoder=keypoint_encoder, **data)
+        extra_sets = tuple(data.pop("extra_keypoint_sets", ()))
+        return cls(encoder=encoder, keypoint_encoder=keypoint_encoder, extra_keypoint_sets=extra_sets, **data)
 
 
 @dataclass
@@ -93,6 +97,7 @@ class VIBEOutput:
         joints3d: ``(B, T, K, 3)`` keypoints of the configured set, body frame, metres.
         joints2d: ``(B, T, K, 2)`` the same projected into the crop, ``[-1, 1]``.
         vertices: ``(B, T, V, 3)`` posed mesh (body frame), or ``None``.
+        extra_joints3d: set name → ``(B, T, K', 3)`` for ``extra_keypoint_sets``.
     """
 
     cam: torch.Tensor
@@ -102,6 +107,7 @@ class VIBEOutput:
     joints3d: torch.Tensor
     joints2d: torch.Tensor
     vertices: torch.Tensor | None = None
+    extra_joints3d: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class VIBE(nn.Module):
@@ -204,4 +210,5 @@ class VIBE(nn.Module):
             joints3d=unflat(joints3d),
             joints2d=unflat(joints2d),
             vertices=unflat(posed.vertices) if self.config.return_vertices else None,
+            extra_joints3d={name: unflat(self.body.keypoints(posed, name)) for name in self.config.extra_keypoint_sets},
         )
