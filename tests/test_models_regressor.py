@@ -72,8 +72,11 @@ def test_zero_heads_return_the_initial_estimate():
         torch.nn.init.zeros_(head.weight)
         torch.nn.init.zeros_(head.bias)
     out = reg(torch.randn(2, 8))
-    # Neutral init: identity rotations, zero shape, camera (0.9, 0, 0).
-    torch.testing.assert_close(out.pose_rotmat, torch.eye(3).expand(2, 5, 3, 3))
+    # Neutral init: root a half turn about x (y-up body seen upright by a y-down
+    # camera), other joints identity, zero shape, camera (0.9, 0, 0).
+    half_turn_x = torch.tensor([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])
+    torch.testing.assert_close(out.pose_rotmat[:, 0], half_turn_x.expand(2, 3, 3))
+    torch.testing.assert_close(out.pose_rotmat[:, 1:], torch.eye(3).expand(2, 4, 3, 3))
     torch.testing.assert_close(out.shape, torch.zeros(2, 3))
     torch.testing.assert_close(out.cam, torch.tensor([[0.9, 0.0, 0.0]] * 2))
 

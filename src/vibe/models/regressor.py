@@ -9,12 +9,20 @@ are *added* to the estimate; this is repeated ``n_iter`` times starting from
 the buffers ``init_pose``, ``init_shape``, ``init_cam``.
 
 For SMPL the initial estimate is ``smpl_mean_params.npz``. For a body model
-without published mean parameters the initial estimate is identity rotations
-for every joint (the rest pose, the most neutral estimate a kinematic tree has),
-the model's mean shape, and the crop camera ``(0.9, 0, 0)`` — SMPL's mean
-camera: under the crop camera a point's crop coordinate is about ``s·x``, so
-``s = 0.9`` makes a standing 1.7-1.8 m body span ~80 % of the crop, which is
-how the detector boxes (scaled by 1.1-1.2) frame people.
+without published mean parameters (:meth:`RegressorInit.neutral`):
+
+- every joint but the root: identity (the rest pose, the most neutral
+  estimate a kinematic tree has);
+- the root: a half turn about x. Body models here are y-up and face +z
+  (SMPL's convention, which Anny's wrapper follows) while the camera is
+  OpenCV's (y down, z forward), so the rest pose would be seen upside down
+  from behind; the half turn shows it upright and facing the camera, as most
+  people in videos are (SMPL's mean pose has the same root rotation);
+- the model's mean shape;
+- the crop camera ``(0.9, 0, 0)``, SMPL's mean camera: under the crop camera a
+  point's crop coordinate is about ``s·x``, so ``s = 0.9`` makes a standing
+  1.7-1.8 m body span ~80 % of the crop, which is how the detector boxes
+  (scaled by 1.1-1.2) frame people.
 """
 
 from __future__ import annotations
@@ -47,14 +55,16 @@ class RegressorInit:
 
     @classmethod
     def neutral(cls, num_joints: int, shape: torch.Tensor | None = None, shape_dim: int | None = None) -> "RegressorInit":
-        """Identity rotations, ``shape`` (or zeros of ``shape_dim``) and camera ``(0.9, 0, 0)``."""
+        """Rest pose seen upright from the front (root ``diag(1, -1, -1)``, other joints identity),
+        ``shape`` (or zeros of ``shape_dim``) and camera ``(0.9, 0, 0)``; see the module docstring."""
         if shape is None:
             if shape_dim is None:
                 raise ValueError("give the mean shape or shape_dim")
             shape = torch.zeros(shape_dim)
-        eye = torch.eye(3).expand(num_joints, 3, 3)
+        pose_rotmat = torch.eye(3).repeat(num_joints, 1, 1)
+        pose_rotmat[0] = torch.diag(torch.tensor([1.0, -1.0, -1.0]))  # half turn about x
         return cls(
-            pose_rot6d=rotmat_to_rot6d(eye).reshape(-1),
+            pose_rot6d=rotmat_to_rot6d(pose_rotmat).reshape(-1),
             shape=shape.detach().reshape(-1).float().cpu(),
             cam=torch.tensor(DEFAULT_INIT_CAM),
         )
