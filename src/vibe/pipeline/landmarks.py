@@ -19,10 +19,10 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from vibe.pipeline import native_stderr_silenced
+from vibe.pipeline.people import crop_square
 
 log = logging.getLogger(__name__)
 
@@ -87,17 +87,6 @@ def crop_view(bbox_cxcys: np.ndarray, crop_scale: float) -> tuple[float, float, 
     return cx - side / 2.0, cy - side / 2.0, side
 
 
-def crop_image(image_rgb: np.ndarray, view: tuple[float, float, float], size: int) -> np.ndarray:
-    """Resample the square ``view = (x0, y0, side)`` of ``image_rgb (H, W, 3)`` to ``(size, size, 3)``.
-
-    Outside the image is black, like MediaPipe's own letterboxing.
-    """
-    x0, y0, side = view
-    s = size / side
-    affine = np.array([[s, 0.0, -x0 * s], [0.0, s, -y0 * s]])
-    return cv2.warpAffine(image_rgb, affine, (size, size), flags=cv2.INTER_LINEAR, borderValue=0)
-
-
 class PoseEstimator:
     """One MediaPipe ``Pose`` instance, i.e. one person followed over time.
 
@@ -139,7 +128,7 @@ class PoseEstimator:
         ``world (33, 3)`` metres, or None when no pose is found.
         """
         view = crop_view(bbox_cxcys, self.config.crop_scale)
-        crop = crop_image(image_rgb, view, self.config.crop_size)
+        crop = crop_square(image_rgb, view, self.config.crop_size)
         # The first call opens the graph's calculators, which log to fd 2.
         with native_stderr_silenced(self._first):
             result = self._pose.process(crop)

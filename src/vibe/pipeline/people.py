@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import cv2
@@ -542,24 +543,32 @@ class PersonTracker:
     def tracks(self) -> list[Track]:
         """Tracks so far (ended and live) with at least ``min_track_s`` × fps detected frames, by id."""
         min_frames = max(1, int(round(self.config.min_track_s * self.fps)))
-        out = []
+        out, dropped = [], 0
         for t in sorted(self._ended + self._live, key=lambda t: t.track_id):
             if len(t.rows) < min_frames:
+                dropped += 1
                 continue
             frame_ids, boxes, scores, kps = zip(*t.rows)
             out.append(Track(t.track_id, np.asarray(frame_ids), np.stack(boxes), np.asarray(scores), np.stack(kps)))
+        log.debug("%d tracks kept, %d shorter than %d frames dropped", len(out), dropped, min_frames)
         return out
 
 
 def detect_and_track(
-    frames, fps: float, detector_config: DetectorConfig | None = None, tracker_config: TrackerConfig | None = None
+    frames: Iterable[tuple[int, np.ndarray]],
+    fps: float,
+    detector_config: DetectorConfig | None = None,
+    tracker_config: TrackerConfig | None = None,
 ) -> list[Track]:
     """Run the detector and tracker over ``frames``, an iterable of ``(frame_id, image_rgb (H, W, 3))``.
 
-    Streams: only the current frame is held. Returns the kept tracks.
+    Streams: only the current frame is held. By default the detector keeps
+    scores down to the tracker's ``low_score`` so the second association
+    stage has candidates. Returns the kept tracks, by id.
     """
+    tracker_config = tracker_config or TrackerConfig()
     tracker = PersonTracker(fps, tracker_config)
-    with PersonDetector(detector_config or DetectorConfig(min_score=(tracker_config or TrackerConfig()).low_score)) as det:
+    with PersonDetector(detector_config or DetectorConfig(min_score=tracker_config.low_score)) as det:
         for frame_id, image in frames:
             tracker.update(frame_id, det.detect(image))
     return tracker.tracks()
