@@ -120,7 +120,8 @@ class VIBE(nn.Module):
             config: the architecture.
             body_model: posed by the regressor's output; defines ``J`` and ``S``.
             regressor_init: the regressor's initial estimate (SMPL: the mean
-                params); default: rest pose, the model's mean shape, camera (0.9, 0, 0).
+                params); default :meth:`RegressorInit.neutral` (rest pose seen upright
+                from the front, the model's mean shape, camera (0.9, 0, 0)).
         """
         super().__init__()
         self.config = config
@@ -154,7 +155,7 @@ class VIBE(nn.Module):
             init=regressor_init,
         )
         self.body = body_model
-        self.body.requires_grad_(False)
+        self.body.requires_grad_(False)  # a fixed function of the regressed parameters, never trained
 
     def train(self, mode: bool = True) -> "VIBE":
         """As ``nn.Module.train``, but a frozen backbone stays in eval mode (fixed BatchNorm statistics)."""
