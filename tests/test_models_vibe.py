@@ -152,3 +152,28 @@ def test_extra_keypoint_sets_are_returned_in_3d():
     torch.testing.assert_close(out.extra_joints3d["joints"][0], posed.joints)
     cfg = _small_config(extra_keypoint_sets=("joints",))
     assert VIBEConfig.from_dict({**cfg.to_dict(), "extra_keypoint_sets": ["joints"]}) == cfg
+
+
+@pytest.mark.anny
+@pytest.mark.slow
+def test_with_anny_the_neutral_estimate_is_upright_and_faces_the_camera():
+    from vibe.body.anny import Anny
+
+    body = Anny()
+    cfg = VIBEConfig(
+        feature_source="keypoints",
+        keypoint_set="eval14",
+        keypoint_encoder=KeypointEncoderConfig(num_keypoints=33),
+        encoder=TemporalEncoderConfig(hidden_size=32),
+    )
+    model = VIBE(cfg, body).eval()
+    for head in (model.regressor.decpose, model.regressor.decshape, model.regressor.deccam):
+        torch.nn.init.zeros_(head.weight)
+        torch.nn.init.zeros_(head.bias)
+    with torch.no_grad():
+        out = model(torch.rand(1, 2, 33, 3))
+    assert out.pose_rotmat.shape == (1, 2, body.num_joints, 3, 3)
+    j = out.joints2d[0, 0]  # eval14: 0 right ankle, 5 left ankle, 13 head top; image y points down
+    assert j[13, 1] < -0.4 and j[0, 1] > 0.4 and j[5, 1] > 0.4
+    assert j[0, 0] < 0 < j[5, 0]  # facing the camera: the right side appears on the image's left
+    assert j.abs().max() < 1.0  # inside the crop
