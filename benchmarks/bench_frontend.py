@@ -2,7 +2,7 @@
 
 Runs each stage over the bundled clip (``assets/people_walking.mp4``, 300
 frames, 768×432) or ``--video``, timing it alone: decoding only; detection
-(with and without the square tiles, see ``vibe.pipeline.people``) on decoded
+(tile levels 0 and 1, see ``vibe.pipeline.people``) on decoded
 frames; tracking on the stored detections; smoothing; landmarks for every
 kept track. Prints a markdown table of frames per second and the tracks found.
 Run ``python benchmarks/bench_frontend.py --help``.
@@ -22,6 +22,7 @@ from vibe.pipeline.people import (
     PersonDetector,
     PersonTracker,
     TrackerConfig,
+    detector_views,
     smooth_square_boxes,
 )
 from vibe.pipeline.video import VideoReader
@@ -52,15 +53,16 @@ def main() -> None:
 
     tracker_cfg = TrackerConfig()
     detections = {}
-    for tiles in (False, True):
-        with PersonDetector(DetectorConfig(min_score=tracker_cfg.low_score, tiles=tiles)) as det:
+    for levels in (0, 1):
+        with PersonDetector(DetectorConfig(min_score=tracker_cfg.low_score, tile_levels=levels)) as det:
             det.detect(np.zeros((reader.height, reader.width, 3), np.uint8))  # warm-up
             elapsed = 0.0
             for index, image in _frames(reader, args.frames):
                 start = time.perf_counter()
                 detections[index] = det.detect(image)
                 elapsed += time.perf_counter() - start
-        rows.append((f"detect ({'letterbox + tiles' if tiles else 'letterbox only'})", n, elapsed))
+        views = len(detector_views(reader.height, reader.width, levels))
+        rows.append((f"detect (tile_levels={levels}, {views} views)", n, elapsed))
 
     tracker = PersonTracker(reader.fps, tracker_cfg)
     start = time.perf_counter()

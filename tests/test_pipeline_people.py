@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -113,7 +114,7 @@ def _mediapipe_pose_detections(image_rgb: np.ndarray) -> tuple[np.ndarray, np.nd
 def test_decoding_agrees_with_mediapipe_subgraph(pose_1_frames):
     image = pose_1_frames[40]
     ref_score, ref_kps = _mediapipe_pose_detections(image)
-    with PersonDetector(DetectorConfig(min_score=0.5, tiles=False)) as det:
+    with PersonDetector(DetectorConfig(min_score=0.5, tile_levels=0)) as det:
         ours = det.detect(image)
     assert len(ours) == len(ref_score) >= 1
     order = np.argsort(-ours.score)
@@ -216,3 +217,23 @@ def test_smoothing_reduces_jitter():
     err_raw = np.abs(noisy[:, 0] - truth[:, 0]).mean()
     err_smooth = np.abs(cxcys[:, 0] - truth[:, 0]).mean()
     assert err_smooth < 0.6 * err_raw
+
+
+def test_tiles_find_a_small_person(pose_1_frames, pose_1_keypoints):
+    # pose_1 at 40 % (about 115 px tall) in a 1280×720 frame: too small for the letterboxed
+    # frame (the detector needs about a quarter of its view), found by the level-2 tiles.
+    scale, offset = 0.4, np.array([256, 245])
+    found = {0: 0, 2: 0}
+    for levels in found:
+        with PersonDetector(DetectorConfig(tile_levels=levels)) as det:
+            for k in (0, 50, 100):
+                small = cv2.resize(pose_1_frames[k], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+                canvas = np.full((720, 1280, 3), 90, np.uint8)
+                canvas[offset[1] : offset[1] + small.shape[0], offset[0] : offset[0] + small.shape[1]] = small
+                d = det.detect(canvas)
+                strong = d.score >= 0.6
+                if strong.sum() == 1:
+                    x0, y0, x1, y1 = d.bbox_xyxy[strong][0]
+                    kp = pose_1_keypoints[k] * scale + offset
+                    found[levels] += bool(np.all((kp >= [x0, y0]) & (kp <= [x1, y1])))
+    assert found == {0: 0, 2: 3}
