@@ -62,7 +62,7 @@ def main() -> None:
                 detections[index] = det.detect(image)
                 elapsed += time.perf_counter() - start
         views = len(detector_views(reader.height, reader.width, levels))
-        rows.append((f"detect (tile_levels={levels}, {views} views)", n, elapsed))
+        rows.append((f"detect (tile_levels={levels}, {views} view{'s' * (views > 1)})", n, elapsed))
 
     tracker = PersonTracker(reader.fps, tracker_cfg)
     start = time.perf_counter()

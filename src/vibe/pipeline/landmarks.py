@@ -161,6 +161,8 @@ def estimate_landmarks(
         the number of people visible at once.
     """
     config = config or LandmarkConfig()
+    if not track_boxes:
+        return {}
     out = {
         tid: TrackLandmarks(
             tid,

@@ -29,9 +29,10 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-# FFmpeg demuxers that read single images rather than videos.
+# FFmpeg demuxers that read still images ("png_pipe", "jpeg_pipe", ..., and the
+# image-sequence demuxer); animated formats (gif, apng) count as videos.
 _IMAGE_FORMAT_SUFFIX = "_pipe"
-_IMAGE_FORMATS = {"image2", "apng", "gif", "webp", "tiff"}
+_IMAGE_FORMATS = {"image2"}
 
 
 class VideoError(RuntimeError):
