@@ -1,0 +1,679 @@
+"""Synthetic training windows for the ``open`` stack: mocap motion → detected-landmark look-alikes + targets.
+
+For every motion window (local rotations ``(T, J, 3, 3)`` and root translation
+``(T, 3)`` of the Anny rig, 30 fps) :class:`SyntheticGenerator` draws
+
+1. a body shape (:func:`sample_phenotypes`): teens and adults, anny's own
+   WHO-calibrated phenotype distribution (see its docstring);
+2. a camera (:class:`SyntheticConfig`, "camera"): one of a few phone/webcam
+   image sizes, a focal length from the field of view of the long image side,
+   a position all around the person at 2–10 m and 0.3–2.2 m above the floor
+   looking at the person's mean mid-hip, a small roll, the person shifted off
+   the image centre, and a slow pan/tilt over the window; redrawn until enough
+   of the body is in view;
+3. BlazePose-33 landmarks projected into the image (pinhole, OpenCV axes);
+4. the person box as the demo builds it (:mod:`vibe.pipeline.people`): the
+   BlazePose detector's region of interest (a square centred on the mid-hip,
+   half-side 1.25 × the radius of the circle around the body) with detector
+   noise, then :func:`~vibe.pipeline.people.smooth_square_boxes`;
+5. detector noise on the landmarks (see "Noise model" below);
+6. the encoder input through :func:`vibe.data.features.keypoints_to_encoder_input`,
+   the very function the demo calls (so truncation at the image border and
+   the box normalisation are identical);
+
+and the targets: rotations with the root in the camera frame, the shape, the
+best-fitting crop camera, eval14 joints in the camera frame, clean 2D
+landmarks in the crop's ``[-1, 1]`` and MediaPipe-style world landmarks.
+
+Noise model (all levels in :class:`SyntheticConfig`; image noise is in units of
+the box side, since MediaPipe sees every person through a fixed-resolution crop):
+
+- a per-window 3D offset of every landmark (metres; hips larger), covering the
+  systematic difference between MediaPipe's landmark definitions and Anny's
+  mesh keypoints (see "Sim-to-real" below);
+- per-frame Gaussian jitter with std ``side × (jitter_std × group factor +
+  jitter_speed_gain × speed)``, ``speed`` in box sides per second (motion blur
+  and MediaPipe's lag make fast limbs less precise); face points are more
+  precise, hands and feet less;
+- visibility ``U(visible_visibility)`` for plain points; points more than
+  ``self_occlusion_depth_m`` behind the torso get lower visibility and more
+  jitter (a cheap stand-in for self-occlusion without rendering);
+- occluding rectangles (moving across the window): points inside get low
+  visibility and ``occluded_noise_factor`` × the jitter;
+- random dropouts (visibility 0) and lost frames (NaN, visibility 0, as the
+  demo stores frames without a pose);
+- left/right swaps of the arms, the legs or the whole body for a few frames;
+- truncation: points outside the image get visibility 0 (in ``features``).
+
+Sim-to-real. MediaPipe's 33 points are not Anny's mesh keypoints: BlazePose
+was trained on its own annotations (COCO-like for the 17 shared points, ad hoc
+for the rest), so its hips sit where a human annotator puts them (not the
+anatomical joint, and not exactly anny's COCO regressor), its hand points
+(pinky, index, thumb) are coarse hand extremities, its heel/toe points depend
+on shoes, and its visibility is a learned score, not geometric. The gap is a
+mostly systematic per-person offset of a few centimetres per point plus noise
+that grows with speed, occlusion and distance from the torso. What covers it
+here: the per-window 3D offsets (a fresh "definition" per window, hips
+doubled), the group-dependent jitter, the visibility model and the left/right
+swaps. What does not: appearance (clothing, loose garments move the hips and
+the ankles), MediaPipe's pose-dependent systematic errors and depth confusions
+(front/back flips), its ROI tracking lag, and the distribution of real camera
+motion. World landmarks are the weakest part: MediaPipe's scale and depth are
+guesses, hence the per-window scale error and the larger depth noise. Check
+the gap on real videos before trusting small errors.
+
+Determinism: all randomness comes from the ``numpy.random.Generator`` passed
+to :meth:`SyntheticGenerator.generate`; the same seed gives the same batch.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import torch
+from scipy.spatial.transform import Rotation
+
+from vibe.body.anny import BLAZEPOSE33
+from vibe.body.sparse_keypoints import SparseKeypoints
+from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
+from vibe.geometry.cameras import perspective_projection
+from vibe.losses import GeneratorTargets
+from vibe.pipeline.people import smooth_square_boxes
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["SyntheticConfig", "SyntheticBatch", "SyntheticGenerator", "sample_phenotypes", "fit_crop_camera"]
+
+_INDEX = {name: k for k, name in enumerate(BLAZEPOSE33)}
+_FACE = [k for k, name in enumerate(BLAZEPOSE33) if k <= _INDEX["mouth_right"]]
+_EXTREMITIES = [
+    k
+    for k, name in enumerate(BLAZEPOSE33)
+    if any(p in name for p in ("wrist", "pinky", "index", "thumb", "ankle", "heel", "foot_index"))
+]
+_HIPS = [_INDEX["left_hip"], _INDEX["right_hip"]]
+_FEET = [k for k, name in enumerate(BLAZEPOSE33) if any(p in name for p in ("ankle", "heel", "foot_index"))]
+_TORSO = [_INDEX[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
+# Left/right swap groups (MediaPipe confuses the sides of single limbs or of the whole body).
+_SWAP_GROUPS = {
+    "arms": ("elbow", "wrist", "pinky", "index", "thumb"),
+    "legs": ("knee", "ankle", "heel", "foot_index"),
+    "body": ("",),
+}
+
+
+def _swap_permutation(parts: tuple[str, ...]) -> np.ndarray:
+    """``(K,)`` landmark permutation exchanging left and right for names containing one of ``parts``."""
+    perm = np.arange(len(BLAZEPOSE33))
+    for k, name in enumerate(BLAZEPOSE33):
+        if any(p in name for p in parts) and ("left" in name or "right" in name):
+            other = name.replace("left", "#").replace("right", "left").replace("#", "right")
+            perm[k] = _INDEX[other]
+    return perm
+
+
+# Config fields that scale a noise (0 turns it off).
+_NOISE_LEVELS = (
+    "box_center_std", "box_center_bias_std", "box_log_size_std", "box_log_size_bias_std",
+    "offset_std_m", "jitter_std", "jitter_speed_gain", "occluder_prob", "dropout_prob",
+    "frame_dropout_prob", "swap_prob", "world_std_m", "world_depth_std_m", "world_scale_log_std",
+)  # fmt: skip
+
+
+@dataclass
+class SyntheticConfig:
+    """Everything random about synthetic windows; defaults are the training distribution.
+
+    Ranges ``(lo, hi)`` are sampled uniformly unless said otherwise. Image
+    noise is in units of the person box side ("side").
+
+    Shape:
+        age_years: morphological age, uniform (anny's mapping to its age
+            parameter); 13–70: teens and adults.
+    Camera:
+        image_sizes: ``(W, H)`` choices, equally likely (landscape and portrait).
+        fov_long_side_deg: field of view across the long image side.
+        distance_m: horizontal camera–person distance, log-uniform.
+        camera_height_m: above the floor (lowest foot point of the window).
+        roll_std_deg: camera roll.
+        center_offset: where the mean mid-hip lands, ``± (x, y)`` × the image half-size.
+        pan_std_deg_s: std of the camera's pan and tilt rates over the window.
+        min_in_view: minimum fraction of landmark-frames inside the image;
+            cameras are redrawn up to ``max_camera_tries`` times.
+    Person box (the demo's detector region of interest, then smoothing):
+        roi_scale: MediaPipe's enlargement of the body circle (1.25).
+        body_radius_factor: detector's body radius / the landmarks' largest
+            distance from the mid-hip, per window.
+        box_center_std, box_center_bias_std: per-frame / per-window centre
+            error (× side), before smoothing.
+        box_log_size_std, box_log_size_bias_std: the same for log(side).
+        box_smoothing_s: window of the demo's Savitzky–Golay box smoothing.
+    Landmark noise:
+        offset_std_m, hip_offset_factor: per-window 3D landmark offsets.
+        jitter_std, face_noise_factor, extremity_noise_factor, jitter_speed_gain:
+            per-frame jitter (see module docstring); the gain is in seconds.
+        visible_visibility: visibility of plain points.
+        self_occlusion_depth_m, self_occluded_visibility, self_occluded_noise_factor:
+            points that far behind the torso centre (``inf`` disables).
+        occluder_prob, occluder_size, occluded_visibility, occluded_noise_factor:
+            per-window chance of one occluding rectangle, its side range (× side).
+        dropout_prob: per landmark-frame chance of visibility 0.
+        frame_dropout_prob: per frame chance of no pose at all (NaN).
+        swap_prob, swap_frames: per-window chance of a left/right swap and its length.
+        world_std_m, world_depth_std_m, world_scale_log_std: world-landmark noise.
+    Other:
+        fps: frame rate of the motion (the DB's 30).
+        features: the :class:`~vibe.data.features.FeatureConfig` the demo uses.
+    """
+
+    age_years: tuple[float, float] = (13.0, 70.0)
+
+    image_sizes: tuple[tuple[int, int], ...] = ((1280, 720), (1920, 1080), (640, 480), (720, 1280), (1080, 1920))
+    fov_long_side_deg: tuple[float, float] = (45.0, 75.0)
+    distance_m: tuple[float, float] = (2.0, 10.0)
+    camera_height_m: tuple[float, float] = (0.3, 2.2)
+    roll_std_deg: float = 3.0
+    center_offset: tuple[float, float] = (0.5, 0.3)
+    pan_std_deg_s: float = 5.0
+    min_in_view: float = 0.75
+    max_camera_tries: int = 8
+
+    roi_scale: float = 1.25
+    body_radius_factor: tuple[float, float] = (0.9, 1.05)
+    box_center_std: float = 0.02
+    box_center_bias_std: float = 0.02
+    box_log_size_std: float = 0.04
+    box_log_size_bias_std: float = 0.04
+    box_smoothing_s: float = 0.5
+
+    offset_std_m: float = 0.015
+    hip_offset_factor: float = 2.0
+    jitter_std: float = 0.006
+    face_noise_factor: float = 0.6
+    extremity_noise_factor: float = 1.5
+    jitter_speed_gain: float = 0.01
+    visible_visibility: tuple[float, float] = (0.85, 1.0)
+    self_occlusion_depth_m: float = 0.15
+    self_occluded_visibility: tuple[float, float] = (0.3, 0.9)
+    self_occluded_noise_factor: float = 2.0
+    occluder_prob: float = 0.3
+    occluder_size: tuple[float, float] = (0.15, 0.5)
+    occluded_visibility: tuple[float, float] = (0.0, 0.4)
+    occluded_noise_factor: float = 4.0
+    dropout_prob: float = 0.02
+    frame_dropout_prob: float = 0.01
+    swap_prob: float = 0.05
+    swap_frames: tuple[int, int] = (1, 4)
+    world_std_m: float = 0.02
+    world_depth_std_m: float = 0.05
+    world_scale_log_std: float = 0.05
+
+    fps: float = 30.0
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+
+    @classmethod
+    def noise_free(cls, **overrides) -> "SyntheticConfig":
+        """A config with every landmark and box noise off (cameras and shapes still random)."""
+        quiet = {name: 0.0 for name in _NOISE_LEVELS}
+        quiet.update(
+            body_radius_factor=(1.0, 1.0),
+            visible_visibility=(1.0, 1.0),
+            self_occlusion_depth_m=math.inf,
+            face_noise_factor=1.0,
+            extremity_noise_factor=1.0,
+        )
+        return cls(**{**quiet, **overrides})
+
+
+@dataclass
+class SyntheticBatch:
+    """Generator inputs and targets for ``B`` windows of ``T`` frames (float32 tensors).
+
+    Inputs:
+        keypoints: ``(B, T, 33, 3)`` encoder input (box-normalised x, y, visibility).
+        keypoints_world: ``(B, T, 33, 3)`` MediaPipe-style world landmarks
+            (metres, origin mid-hip, camera axes: y down), NaN in lost frames.
+        landmarks_img: ``(B, T, 33, 3)`` noisy landmarks in pixels + visibility (before ``features``).
+        bbox_cxcys: ``(B, T, 3)`` the person box (pixels).
+    Targets:
+        pose_rotmat: ``(B, T, J, 3, 3)`` local rotations, root in the camera frame.
+        shape: ``(B, S)`` phenotypes.
+        cam_crop: ``(B, T, 3)`` weak-perspective crop camera ``(s, tx, ty)`` (:func:`fit_crop_camera`).
+        transl_cam: ``(B, T, 3)`` body translation in the camera frame: the
+            posed body (no translation) plus this is the camera-frame body.
+        joints3d_eval14: ``(B, T, 14, 3)`` eval14 joints, camera frame, metres.
+        keypoints2d: ``(B, T, 33, 3)`` clean landmarks in the box's ``[-1, 1]`` and confidence 1.
+    Camera (for checks and rendering):
+        cam_rotmat: ``(B, T, 3, 3)`` camera-from-world rotation (world: y up; camera: OpenCV).
+        cam_transl: ``(B, T, 3)`` camera-from-world translation.
+        focal_px: ``(B,)``; image_size: ``(B, 2)`` (W, H); principal point = image centre.
+        keypoints_cam: ``(B, T, 33, 3)`` clean landmarks, camera frame.
+    """
+
+    keypoints: torch.Tensor
+    keypoints_world: torch.Tensor
+    landmarks_img: torch.Tensor
+    bbox_cxcys: torch.Tensor
+    pose_rotmat: torch.Tensor
+    shape: torch.Tensor
+    cam_crop: torch.Tensor
+    transl_cam: torch.Tensor
+    joints3d_eval14: torch.Tensor
+    keypoints2d: torch.Tensor
+    cam_rotmat: torch.Tensor
+    cam_transl: torch.Tensor
+    focal_px: torch.Tensor
+    image_size: torch.Tensor
+    keypoints_cam: torch.Tensor
+
+    def to_generator_targets(self) -> GeneratorTargets:
+        """Targets for :func:`vibe.losses.generator_losses` (3D loss on eval14, every frame valid)."""
+        b, t = self.keypoints.shape[:2]
+        valid = torch.ones(b, t, dtype=torch.bool)
+        return GeneratorTargets(
+            kp_2d=self.keypoints2d,
+            kp_3d=self.joints3d_eval14,
+            has_3d=valid,
+            pose_rotmat=self.pose_rotmat,
+            shape=self.shape[:, None].expand(b, t, -1),
+            has_body=valid.clone(),
+        )
+
+
+# --------------------------------------------------------------------------- shapes
+@lru_cache(maxsize=1)
+def _anny_shape_calibration() -> dict[str, dict[str, np.ndarray]]:
+    """anny's WHO-calibrated phenotype distributions (``data/shape_calibration``), as numpy."""
+    from anny.paths import get_anny_root_dir
+
+    out = {}
+    for sex in ("boys", "girls"):
+        path = get_anny_root_dir() / "data" / "shape_calibration" / f"{sex}.pth"
+        state = torch.load(path, weights_only=True, map_location="cpu")
+        out[sex] = {f"{k}.{kk}": vv.double().numpy() for k, v in state.items() for kk, vv in v.items()}
+    return out
+
+
+def sample_phenotypes(
+    rng: np.random.Generator, batch: int, age_years: tuple[float, float] = (13.0, 70.0)
+) -> np.ndarray:
+    """Random Anny phenotypes ``(B, 6)`` = gender, age, muscle, weight, height, proportions.
+
+    Distribution (anny's ``SimpleShapeDistribution``, sampled with ``rng``):
+    morphological age uniform in ``age_years`` mapped to anny's age parameter
+    by anny's piecewise-linear calibration; gender uniform in [0, 1], the
+    male (≤ 0.5) or female tables choosing the rest; height, weight, muscle
+    and proportions each Beta(α(age), β(age)) with α, β interpolated from
+    anny's fit to WHO growth data (clamped at the table ends: adults share the
+    16-year height table).
+    """
+    calib = _anny_shape_calibration()
+    mapping = calib["boys"]
+    years = rng.uniform(*age_years, size=batch)
+    age = np.interp(
+        years,
+        mapping["morphological_age_mapping.morphological_age_anchors"],
+        mapping["morphological_age_mapping.anny_age_anchors"],
+    )
+    gender = rng.uniform(0.0, 1.0, size=batch)
+    values = {}
+    for label in ("muscle", "weight", "height", "proportions"):
+        draws = []
+        for sex in ("boys", "girls"):
+            table = calib[sex]
+            key = f"conditional_{label}_distribution"
+            anchors = table[f"{key}.age_anchors"]
+            a = np.interp(age, anchors, table[f"{key}.alpha_anchors"])
+            b = np.interp(age, anchors, table[f"{key}.beta_anchors"])
+            draws.append(rng.beta(a, b))
+        values[label] = np.where(gender <= 0.5, draws[0], draws[1])
+    return np.stack(
+        [gender, age, values["muscle"], values["weight"], values["height"], values["proportions"]], axis=-1
+    )
+
+
+# --------------------------------------------------------------------------- cameras
+def _look_at(camera_pos: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Camera-from-world rotations ``(B, 3, 3)`` (OpenCV axes, world y up) looking from ``camera_pos`` at ``target``."""
+    forward = target - camera_pos
+    forward /= np.linalg.norm(forward, axis=-1, keepdims=True)
+    right = np.cross(forward, np.array([0.0, 1.0, 0.0]))
+    right /= np.linalg.norm(right, axis=-1, keepdims=True)
+    down = np.cross(forward, right)
+    return np.stack([right, down, forward], axis=-2)
+
+
+def _rotation_to(direction: np.ndarray) -> np.ndarray:
+    """Rotations ``(B, 3, 3)`` taking the optical axis (0, 0, 1) to unit ``direction`` ``(B, 3)`` (shortest arc)."""
+    axis = np.cross(np.array([0.0, 0.0, 1.0]), direction)
+    sin = np.linalg.norm(axis, axis=-1, keepdims=True)
+    angle = np.arctan2(sin, direction[..., 2:3])
+    rotvec = np.where(sin > 1e-12, axis / np.maximum(sin, 1e-12) * angle, 0.0)
+    return Rotation.from_rotvec(rotvec).as_matrix()
+
+
+def project(points_cam: np.ndarray, focal_px: np.ndarray, image_size: np.ndarray) -> np.ndarray:
+    """Pinhole projection of camera-frame points ``(B, T, K, 3)`` → pixels ``(B, T, K, 2)``.
+
+    Focal ``(B,)`` px, principal point at the image centre ``image_size (B, 2) / 2``;
+    computed by :func:`vibe.geometry.cameras.perspective_projection`.
+    """
+    b, t, k, _ = points_cam.shape
+    pts = torch.from_numpy(points_cam.reshape(b * t, k, 3))
+    focal = torch.from_numpy(np.repeat(focal_px, t))
+    center = torch.from_numpy(np.repeat(image_size / 2.0, t, axis=0))
+    pixels = perspective_projection(pts, torch.zeros(b * t, 3, dtype=pts.dtype), focal, center)
+    return pixels.numpy().reshape(b, t, k, 2)
+
+
+def _in_image(pixels: np.ndarray, image_size: np.ndarray) -> np.ndarray:
+    """``(B, T, K)`` bool: pixel inside the ``(B, 2)`` image."""
+    size = image_size[:, None, None, :]
+    return ((pixels >= 0) & (pixels <= size)).all(-1)
+
+
+# --------------------------------------------------------------------------- crop camera
+def fit_crop_camera(points_body: np.ndarray, points_crop: np.ndarray) -> np.ndarray:
+    """Weak-perspective crop camera ``(s, tx, ty)`` best explaining a projection, per frame.
+
+    Least squares of ``s·(X_xy + t) ≈ u`` over the points: with centred
+    ``X̄, ū``, ``s = Σ (X − X̄)·(u − ū) / Σ |X − X̄|²`` and ``t = ū / s − X̄``.
+    This is the crop camera of :func:`vibe.geometry.cameras.project_to_crop`
+    up to its ~1 % perspective term (depth spread / 5000 px focal length).
+
+    Args:
+        points_body: ``(..., K, 3)`` points in the body frame (the generator's
+            output frame: root rotation in camera axes, no translation).
+        points_crop: ``(..., K, 2)`` their true projection in the box's ``[-1, 1]``.
+
+    Returns:
+        ``(..., 3)``.
+    """
+    xy = points_body[..., :2]
+    xy_mean = xy.mean(-2, keepdims=True)
+    uv_mean = points_crop.mean(-2, keepdims=True)
+    dx, du = xy - xy_mean, points_crop - uv_mean
+    s = (dx * du).sum((-1, -2)) / (dx * dx).sum((-1, -2))
+    t = uv_mean[..., 0, :] / s[..., None] - xy_mean[..., 0, :]
+    return np.concatenate([s[..., None], t], axis=-1)
+
+
+# --------------------------------------------------------------------------- generator
+@dataclass
+class _Cameras:
+    rotmat: np.ndarray  # (B, T, 3, 3) camera-from-world
+    transl: np.ndarray  # (B, T, 3)
+    focal_px: np.ndarray  # (B,)
+    image_size: np.ndarray  # (B, 2)
+
+
+class SyntheticGenerator:
+    """Synthetic windows from motion (see the module docstring).
+
+    Args:
+        keypoints: the fast Anny evaluator, with sets ``blazepose33`` and ``eval14``.
+        config: the distribution (default :class:`SyntheticConfig`).
+    """
+
+    def __init__(self, keypoints: SparseKeypoints, config: SyntheticConfig | None = None) -> None:
+        missing = {"blazepose33", "eval14"} - set(keypoints.set_names)
+        if missing:
+            raise ValueError(f"the keypoint evaluator lacks the sets {sorted(missing)}")
+        if keypoints.keypoint_sets["blazepose33"] != list(BLAZEPOSE33):
+            raise ValueError("unexpected blazepose33 order")
+        self.keypoints = keypoints
+        self.config = config or SyntheticConfig()
+        k = len(BLAZEPOSE33)
+        factor = np.ones(k)
+        factor[_FACE] = self.config.face_noise_factor
+        factor[_EXTREMITIES] = self.config.extremity_noise_factor
+        self._noise_factor = factor
+        offset = np.full(k, self.config.offset_std_m)
+        offset[_HIPS] *= self.config.hip_offset_factor
+        self._offset_std = offset
+        self._swaps = [_swap_permutation(parts) for parts in _SWAP_GROUPS.values()]
+
+    def sample(self, motion_db, rng: np.random.Generator, batch: int, seqlen: int = 16) -> SyntheticBatch:
+        """Synthesise ``batch`` random windows of ``seqlen`` frames of a :class:`~vibe.data.motion_db.MotionDB`."""
+        rotmat, root_transl = motion_db.sample_windows(rng, batch, seqlen)
+        return self.generate(rotmat, root_transl, rng)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        pose_rotmat: np.ndarray | torch.Tensor,
+        root_transl: np.ndarray | torch.Tensor,
+        rng: np.random.Generator,
+        shape: np.ndarray | torch.Tensor | None = None,
+    ) -> SyntheticBatch:
+        """Synthesise windows.
+
+        Args:
+            pose_rotmat: ``(B, T, J, 3, 3)`` local rotations (Anny convention, world y up).
+            root_transl: ``(B, T, 3)`` metres, world frame (the body model's ``transl``).
+            rng: the only source of randomness.
+            shape: ``(B, S)`` phenotypes to use instead of random ones.
+
+        Returns:
+            :class:`SyntheticBatch`.
+        """
+        cfg = self.config
+        pose = torch.as_tensor(pose_rotmat, dtype=self.keypoints.dtype)
+        transl = torch.as_tensor(root_transl, dtype=pose.dtype)
+        batch, num_frames = pose.shape[:2]
+        phen = sample_phenotypes(rng, batch, cfg.age_years) if shape is None else np.asarray(shape, np.float64)
+
+        posed = self.keypoints(pose, torch.as_tensor(phen, dtype=pose.dtype), transl)
+        kp_world = posed.keypoints["blazepose33"].double().numpy()  # (B, T, K, 3)
+        eval_world = posed.keypoints["eval14"].double().numpy()
+        root_world = posed.joints[..., 0, :].double().numpy()  # (B, T, 3) root joint
+        transl_np = transl.double().numpy()
+
+        cams = self._place_cameras(rng, kp_world)
+        kp_cam = _apply(cams, kp_world)
+        eval_cam = _apply(cams, eval_world)
+        # Body translation in the camera frame: the root rotates about its own
+        # head, which sits at (root joint − transl) in the untranslated body.
+        transl_cam = _apply(cams, root_world[:, :, None])[:, :, 0] - (root_world - transl_np)
+
+        pixels = project(kp_cam, cams.focal_px, cams.image_size)
+        bbox = self._person_boxes(rng, pixels)
+        landmarks, world = self._detect(rng, kp_cam, pixels, bbox, cams)
+
+        features = keypoints_to_encoder_input(landmarks, bbox, cfg.features, cams.image_size)
+        half = cfg.features.box_scale * bbox[..., None, 2:3] / 2.0
+        clean_crop = (pixels - bbox[..., None, :2]) / half
+        kp_body = kp_cam - transl_cam[:, :, None]
+        cam_crop = fit_crop_camera(kp_body, clean_crop)
+
+        root = torch.from_numpy(cams.rotmat).to(pose) @ pose[:, :, 0]
+        pose_target = torch.cat([root[:, :, None], pose[:, :, 1:]], dim=2)
+        f32 = lambda a: torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+        return SyntheticBatch(
+            keypoints=features,
+            keypoints_world=f32(world),
+            landmarks_img=f32(landmarks),
+            bbox_cxcys=f32(bbox),
+            pose_rotmat=f32(pose_target),
+            shape=f32(phen),
+            cam_crop=f32(cam_crop),
+            transl_cam=f32(transl_cam),
+            joints3d_eval14=f32(eval_cam),
+            keypoints2d=f32(np.concatenate([clean_crop, np.ones_like(clean_crop[..., :1])], axis=-1)),
+            cam_rotmat=f32(cams.rotmat),
+            cam_transl=f32(cams.transl),
+            focal_px=f32(cams.focal_px),
+            image_size=f32(cams.image_size),
+            keypoints_cam=f32(kp_cam),
+        )
+
+    # ------------------------------------------------------------------ cameras
+    def _place_cameras(self, rng: np.random.Generator, kp_world: np.ndarray) -> _Cameras:
+        """Random cameras ``(B,)`` for landmarks ``(B, T, K, 3)``, redrawn while too little is in view."""
+        cfg = self.config
+        batch, num_frames = kp_world.shape[:2]
+        cams = _Cameras(
+            np.zeros((batch, num_frames, 3, 3)), np.zeros((batch, num_frames, 3)), np.zeros(batch), np.zeros((batch, 2))
+        )
+        todo = np.arange(batch)
+        for attempt in range(cfg.max_camera_tries):
+            drawn = self._draw_cameras(rng, kp_world[todo])
+            for name in ("rotmat", "transl", "focal_px", "image_size"):
+                getattr(cams, name)[todo] = getattr(drawn, name)
+            points = _apply(drawn, kp_world[todo])
+            pixels = project(points, drawn.focal_px, drawn.image_size)
+            in_view = _in_image(pixels, drawn.image_size).mean((1, 2))
+            ok = (in_view >= cfg.min_in_view) & (points[..., 2] > 0.1).all((1, 2))
+            todo = todo[~ok]
+            if todo.size == 0:
+                break
+        if todo.size:
+            logger.debug("%d of %d windows kept a camera with too little in view", todo.size, batch)
+        return cams
+
+    def _draw_cameras(self, rng: np.random.Generator, kp_world: np.ndarray) -> _Cameras:
+        """One random camera per window (see :class:`SyntheticConfig`, "Camera")."""
+        cfg = self.config
+        batch, num_frames = kp_world.shape[:2]
+        sizes = np.asarray(cfg.image_sizes, dtype=np.float64)
+        image_size = sizes[rng.integers(len(sizes), size=batch)]
+        fov = np.deg2rad(rng.uniform(*cfg.fov_long_side_deg, size=batch))
+        focal = image_size.max(-1) / 2.0 / np.tan(fov / 2.0)
+
+        mid_hip = kp_world[:, :, _HIPS].mean(2).mean(1)  # (B, 3)
+        floor = kp_world[:, :, _FEET, 1].min((1, 2))
+        log_lo, log_hi = np.log(cfg.distance_m[0]), np.log(cfg.distance_m[1])
+        distance = np.exp(rng.uniform(log_lo, log_hi, size=batch))
+        azimuth = rng.uniform(0.0, 2.0 * np.pi, size=batch)
+        height = rng.uniform(*cfg.camera_height_m, size=batch)
+        position = np.stack(
+            [mid_hip[:, 0] + distance * np.sin(azimuth), floor + height, mid_hip[:, 2] + distance * np.cos(azimuth)],
+            axis=-1,
+        )
+        look = _look_at(position, mid_hip)
+        roll = Rotation.from_rotvec(
+            np.array([0.0, 0.0, 1.0]) * np.deg2rad(rng.normal(0.0, cfg.roll_std_deg, size=(batch, 1)))
+        ).as_matrix()
+        # Put the mid-hip at a random image position: turn the optical axis away from it.
+        offset_px = rng.uniform(-1.0, 1.0, size=(batch, 2)) * np.asarray(cfg.center_offset) * image_size / 2.0
+        direction = np.concatenate([offset_px / focal[:, None], np.ones((batch, 1))], axis=-1)
+        direction /= np.linalg.norm(direction, axis=-1, keepdims=True)
+        start = _rotation_to(direction) @ roll @ look  # (B, 3, 3)
+
+        rate = np.deg2rad(rng.normal(0.0, cfg.pan_std_deg_s, size=(batch, 2)))  # tilt (x), pan (y) rad/s
+        times = np.arange(num_frames) / cfg.fps
+        rotvec = np.zeros((batch, num_frames, 3))
+        rotvec[..., :2] = rate[:, None, :] * times[None, :, None]
+        pan = Rotation.from_rotvec(rotvec.reshape(-1, 3)).as_matrix().reshape(batch, num_frames, 3, 3)
+        rotmat = pan @ start[:, None]
+        transl = -np.einsum("btij,bj->bti", rotmat, position)
+        return _Cameras(rotmat, transl, focal, image_size)
+
+    # ------------------------------------------------------------------ person box
+    def _person_boxes(self, rng: np.random.Generator, pixels: np.ndarray) -> np.ndarray:
+        """The demo's person box ``(B, T, 3)`` (cx, cy, side) for clean landmark pixels ``(B, T, K, 2)``.
+
+        The BlazePose detector regresses the mid-hip and a point on the circle
+        around the body; the demo's box is that circle's square, enlarged by
+        ``roi_scale``, smoothed over time by ``smooth_square_boxes``.
+        """
+        cfg = self.config
+        batch, num_frames = pixels.shape[:2]
+        mid_hip = pixels[:, :, _HIPS].mean(2)  # (B, T, 2)
+        radius = np.linalg.norm(pixels - mid_hip[:, :, None], axis=-1).max(-1)  # (B, T)
+        radius = radius * rng.uniform(*cfg.body_radius_factor, size=(batch, 1))
+        log_noise = rng.normal(0.0, cfg.box_log_size_bias_std, size=(batch, 1)) + rng.normal(
+            0.0, cfg.box_log_size_std, size=(batch, num_frames)
+        )
+        half = cfg.roi_scale * radius * np.exp(log_noise)
+        center_noise = rng.normal(0.0, cfg.box_center_bias_std, size=(batch, 1, 2)) + rng.normal(
+            0.0, cfg.box_center_std, size=(batch, num_frames, 2)
+        )
+        center = mid_hip + center_noise * 2.0 * half[..., None]
+        bbox_xyxy = np.concatenate([center - half[..., None], center + half[..., None]], axis=-1)
+        frame_ids = np.arange(num_frames)
+        boxes = np.empty((batch, num_frames, 3))
+        for b in range(batch):
+            _, boxes[b] = smooth_square_boxes(frame_ids, bbox_xyxy[b], cfg.fps, window_s=cfg.box_smoothing_s)
+        return boxes
+
+    # ------------------------------------------------------------------ landmark noise
+    def _detect(
+        self, rng: np.random.Generator, kp_cam: np.ndarray, pixels: np.ndarray, bbox: np.ndarray, cams: _Cameras
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Noisy landmarks ``(B, T, K, 3)`` (pixels + visibility) and world landmarks ``(B, T, K, 3)``."""
+        cfg = self.config
+        batch, num_frames, num_kp = pixels.shape[:3]
+        side = bbox[..., 2][..., None]  # (B, T, 1)
+
+        # Systematic definition offsets (per window and landmark), then jitter.
+        offset = rng.normal(size=(batch, 1, num_kp, 3)) * self._offset_std[:, None]
+        points = kp_cam + offset
+        shifted = project(points, cams.focal_px, cams.image_size)
+        speed = np.linalg.norm(np.gradient(pixels, axis=1), axis=-1) * cfg.fps / side if num_frames > 1 else 0.0
+        std = side * (cfg.jitter_std * self._noise_factor + cfg.jitter_speed_gain * speed)
+        visibility = rng.uniform(*cfg.visible_visibility, size=(batch, num_frames, num_kp))
+
+        torso_depth = kp_cam[:, :, _TORSO, 2].mean(-1, keepdims=True)
+        behind = kp_cam[..., 2] - torso_depth > cfg.self_occlusion_depth_m
+        std = np.where(behind, std * cfg.self_occluded_noise_factor, std)
+        visibility = np.where(behind, rng.uniform(*cfg.self_occluded_visibility, size=visibility.shape), visibility)
+
+        occluded = self._occluded(rng, pixels, bbox)
+        std = np.where(occluded, std * cfg.occluded_noise_factor, std)
+        visibility = np.where(occluded, rng.uniform(*cfg.occluded_visibility, size=visibility.shape), visibility)
+
+        noisy = shifted + rng.normal(size=shifted.shape) * std[..., None]
+        visibility = np.where(rng.random(visibility.shape) < cfg.dropout_prob, 0.0, visibility)
+
+        mid_hip = points[:, :, _HIPS].mean(2, keepdims=True)
+        scale = np.exp(rng.normal(0.0, cfg.world_scale_log_std, size=(batch, 1, 1, 1)))
+        world_std = np.array([cfg.world_std_m, cfg.world_std_m, cfg.world_depth_std_m])
+        world = (points - mid_hip) * scale + rng.normal(size=points.shape) * world_std
+
+        landmarks = np.concatenate([noisy, visibility[..., None]], axis=-1)
+        landmarks, world = self._swap_sides(rng, landmarks, world)
+        lost = rng.random((batch, num_frames)) < cfg.frame_dropout_prob
+        landmarks[lost] = np.nan
+        landmarks[..., 2][lost] = 0.0
+        world[lost] = np.nan
+        return landmarks, world
+
+    def _occluded(self, rng: np.random.Generator, pixels: np.ndarray, bbox: np.ndarray) -> np.ndarray:
+        """``(B, T, K)`` bool: landmark inside a window's moving occluding rectangle (if it has one)."""
+        cfg = self.config
+        batch, num_frames = pixels.shape[:2]
+        has = rng.random(batch) < cfg.occluder_prob
+        side = bbox[:, :1, 2]  # (B, 1): the first frame's box side sets the scale
+        half_size = rng.uniform(*cfg.occluder_size, size=(batch, 2)) * side / 2.0
+        start = bbox[:, 0, :2] + rng.uniform(-0.4, 0.4, size=(batch, 2)) * side
+        velocity = rng.uniform(-0.5, 0.5, size=(batch, 2)) * side / max(num_frames - 1, 1)
+        center = start[:, None] + velocity[:, None] * np.arange(num_frames)[None, :, None]  # (B, T, 2)
+        inside = (np.abs(pixels - center[:, :, None]) <= half_size[:, None, None]).all(-1)
+        return inside & has[:, None, None]
+
+    def _swap_sides(
+        self, rng: np.random.Generator, landmarks: np.ndarray, world: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Exchange left and right landmarks (a limb or the whole body) for a few frames of some windows."""
+        cfg = self.config
+        batch, num_frames = landmarks.shape[:2]
+        swapped = rng.random(batch) < cfg.swap_prob
+        group = rng.integers(len(self._swaps), size=batch)
+        length = np.minimum(rng.integers(cfg.swap_frames[0], cfg.swap_frames[1] + 1, size=batch), num_frames)
+        start = (rng.random(batch) * (num_frames - length + 1)).astype(int)
+        for b in np.flatnonzero(swapped):
+            frames = slice(start[b], start[b] + length[b])
+            perm = self._swaps[group[b]]
+            landmarks[b, frames] = landmarks[b, frames][:, perm]
+            world[b, frames] = world[b, frames][:, perm]
+        return landmarks, world
+
+
+def _apply(cams: _Cameras, points_world: np.ndarray) -> np.ndarray:
+    """World points ``(B, T, N, 3)`` → camera frame with per-frame ``cams`` rotations and translations."""
+    return np.einsum("btij,btnj->btni", cams.rotmat, points_world) + cams.transl[:, :, None]
