@@ -1,0 +1,164 @@
+"""One BVH file per person, on the body model's own skeleton.
+
+The file's skeleton is the body model's: joint names of the rig (Anny
+``cmu_mb``: CMU BVH names, so the file drives CMU-rigged characters, e.g. in
+Blender; SMPL: ``pelvis``, ``left_hip``, ...), offsets from that person's rest
+joints (bone heads) for their shape, metres, y up.
+
+Rest pose: the body model's rest pose, the pose at zero rotations. For Anny
+that is its A-pose (upper arms ~48° below horizontal, elbows flexed ~43°), so
+a retargeter must be told the file's rest is an A-pose, not a T-pose; SMPL's
+rest is its T-pose. ``rest_pose_rotmat`` can make any other pose (e.g. a
+T-pose) the file's rest: the motion is re-expressed so the posed joints stay
+the same.
+
+Body-model local rotations are in world-aligned rest axes (the BVH convention
+with an identity rest), so they are written as they are, as Euler angles
+(intrinsic ``ZXY`` by default). The root channel holds the root joint's world
+position per frame: its rest position plus the body translation, metres.
+
+Bodies estimated from video are in camera axes (y down, facing -z); turn them
+upright with :func:`camera_to_y_up` first.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vibe.body.base import BodyModel
+from vibe.data.mocap.bvh import write_bvh
+from vibe.data.mocap.skeleton import Motion, Skeleton, forward_kinematics
+
+__all__ = ["body_skeleton", "body_motion", "camera_to_y_up", "export_bvh", "rest_joints"]
+
+# A half turn about x: camera axes (y down, z forward) ↔ body-model world axes (y up).
+HALF_TURN_X = np.diag([1.0, -1.0, -1.0])
+
+
+def _shape_row(body: BodyModel, shape: torch.Tensor | np.ndarray | None) -> torch.Tensor:
+    """``(1, S)`` shape tensor in the body's dtype (``None`` → mean shape)."""
+    if shape is None:
+        return body.mean_shape(1)
+    return torch.as_tensor(np.asarray(shape), dtype=body.dtype, device=body.device).reshape(1, -1)
+
+
+@torch.no_grad()
+def rest_joints(body: BodyModel, shape: torch.Tensor | np.ndarray | None = None) -> np.ndarray:
+    """``(J, 3)`` float64 rest-pose joint positions (bone heads) of a body of ``shape`` ``(S,)``."""
+    out = body(body.rest_pose(1), _shape_row(body, shape))
+    return out.joints[0].double().cpu().numpy()
+
+
+@torch.no_grad()
+def body_skeleton(body: BodyModel, shape: torch.Tensor | np.ndarray | None = None) -> Skeleton:
+    """The body model's skeleton for one person: names, parents, rest offsets ``(J, 3)`` metres.
+
+    ``offsets[0]`` is zero (the root position goes into the motion's root
+    translation). Leaf bones get an ``End Site`` at their rest tail when the
+    model knows it (Anny's ``rest_bone_ends``), else none.
+    """
+    heads = rest_joints(body, shape)
+    parents = body.parents.cpu().numpy()
+    offsets = np.zeros_like(heads)
+    offsets[1:] = heads[1:] - heads[parents[1:]]
+    end_sites = {}
+    if hasattr(body, "rest_bone_ends"):
+        _, tails = body.rest_bone_ends(_shape_row(body, shape))
+        tails = tails[0].double().cpu().numpy()
+        leaves = sorted(set(range(len(parents))) - set(parents[1:].tolist()))
+        end_sites = {j: tails[j] - heads[j] for j in leaves}
+    return Skeleton(joint_names=body.joint_names, parents=parents, offsets=offsets, end_sites=end_sites)
+
+
+def body_motion(
+    body: BodyModel,
+    pose_rotmat: np.ndarray | torch.Tensor,
+    transl: np.ndarray | torch.Tensor,
+    fps: float,
+    shape: torch.Tensor | np.ndarray | None = None,
+    rest_pose_rotmat: np.ndarray | None = None,
+    name: str = "",
+) -> Motion:
+    """A person's body-model motion as a mocap `Motion` on the model's skeleton.
+
+    Args:
+        body: the body model.
+        pose_rotmat: ``(T, J, 3, 3)`` body-model local rotations, root first.
+        transl: ``(T, 3)`` body translation, metres.
+        fps: frames per second of the video.
+        shape: ``(S,)`` the person's shape; ``None`` → the mean shape.
+        rest_pose_rotmat: ``(J, 3, 3)`` local rotations of the pose the file should
+            use as its rest (e.g. a T-pose); ``None`` → the model's rest pose.
+        name: clip name.
+
+    Returns:
+        Motion whose forward kinematics gives the body model's joints.
+    """
+    skeleton = body_skeleton(body, shape)
+    local = np.asarray(torch.as_tensor(pose_rotmat).detach().cpu().double())
+    root = np.asarray(torch.as_tensor(transl).detach().cpu().double()) + rest_joints(body, shape)[0]
+    if rest_pose_rotmat is not None:
+        skeleton, local = _rebase_rest(skeleton, local, np.asarray(rest_pose_rotmat, dtype=np.float64))
+    return Motion(skeleton, local, root, fps=float(fps), name=name, meta={"body_model": body.name})
+
+
+def _rebase_rest(skeleton: Skeleton, local: np.ndarray, rest_local: np.ndarray) -> tuple[Skeleton, np.ndarray]:
+    """Make the pose ``rest_local`` ``(J, 3, 3)`` the rest: new offsets and local rotations ``(T, J, 3, 3)``.
+
+    With ``Q_j`` the global rotations of that pose, a bone's new rest vectors
+    are ``Q_j`` times the old ones, so the globals become ``G_j Q_jᵀ``, the
+    locals ``Q_p L_j Q_jᵀ`` and the offsets ``Q_p o_j``; joint positions are unchanged.
+    """
+    _, q = forward_kinematics(skeleton, rest_local, np.zeros(3))
+    parents = skeleton.parents
+    q_parent = np.concatenate([np.eye(3)[None], q[parents[1:]]], axis=0)
+    new_local = q_parent @ local @ np.swapaxes(q, -1, -2)
+    offsets = (q_parent @ skeleton.offsets[..., None])[..., 0]
+    end_sites = {j: q[j] @ v for j, v in skeleton.end_sites.items()}
+    rebased = Skeleton(skeleton.joint_names, parents, offsets, end_sites)
+    return rebased, new_local
+
+
+def camera_to_y_up(
+    pose_rotmat: np.ndarray | torch.Tensor, transl: np.ndarray | torch.Tensor, root_rest: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Turn a motion in camera axes (y down, z forward) upright (y up), a half turn about x.
+
+    Args:
+        pose_rotmat: ``(T, J, 3, 3)`` local rotations whose root maps the body into camera axes.
+        transl: ``(T, 3)`` body translation in camera axes, metres.
+        root_rest: ``(3,)`` the root joint's rest position (:func:`rest_joints` ``[0]``).
+
+    Returns:
+        ``(T, J, 3, 3)`` rotations and ``(T, 3)`` translation of the same motion
+        turned by the half turn about the world origin; every body point ``p``
+        becomes ``diag(1, -1, -1) p``.
+    """
+    local = np.array(torch.as_tensor(pose_rotmat).detach().cpu().double())
+    transl = np.asarray(torch.as_tensor(transl).detach().cpu().double())
+    local[:, 0] = HALF_TURN_X @ local[:, 0]
+    # The root joint sits at root_rest + transl; after the turn it must sit at the turned point.
+    new_transl = (root_rest + transl) @ HALF_TURN_X.T - root_rest
+    return local, new_transl
+
+
+def export_bvh(
+    path: Path | str,
+    body: BodyModel,
+    pose_rotmat: np.ndarray | torch.Tensor,
+    transl: np.ndarray | torch.Tensor,
+    fps: float,
+    shape: torch.Tensor | np.ndarray | None = None,
+    rest_pose_rotmat: np.ndarray | None = None,
+    rotation_order: str = "ZXY",
+) -> Path:
+    """Write one person's motion as BVH (metres, y up); see :func:`body_motion` for the arguments.
+
+    Returns:
+        The written path (written to a temp name, then renamed).
+    """
+    motion = body_motion(body, pose_rotmat, transl, fps, shape, rest_pose_rotmat, name=Path(path).stem)
+    return write_bvh(path, motion, rotation_order=rotation_order)
