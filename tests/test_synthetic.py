@@ -290,3 +290,39 @@ def test_sample_from_motion_db(generator: SyntheticGenerator, tmp_path) -> None:
     loaded = motion_db.MotionDB.load(tmp_path / "db.npz")
     out = generator.sample(loaded, np.random.default_rng(0), batch=3, seqlen=8)
     assert out.keypoints.shape == (3, 8, 33, 3) and torch.isfinite(out.keypoints).all()
+
+
+def test_swap_groups_mirror_the_right_landmarks() -> None:
+    from vibe.data.synthetic import _SWAP_GROUPS, _swap_permutation
+
+    def mirrored(name: str) -> str:
+        return name.replace("left", "#").replace("right", "left").replace("#", "right")
+
+    for group, parts in _SWAP_GROUPS.items():
+        perm = _swap_permutation(parts)
+        np.testing.assert_array_equal(perm[perm], np.arange(33))
+        moved = {BLAZEPOSE33[k] for k in np.flatnonzero(perm != np.arange(33))}
+        for k in np.flatnonzero(perm != np.arange(33)):
+            assert BLAZEPOSE33[perm[k]] == mirrored(BLAZEPOSE33[k])
+        sides = ("left", "right")
+        if group == "arms":
+            assert moved == {f"{s}_{p}" for s in sides for p in ("elbow", "wrist", "pinky", "index", "thumb")}
+        if group == "legs":
+            assert moved == {f"{s}_{p}" for s in sides for p in ("knee", "ankle", "heel", "foot_index")}
+        if group == "body":
+            assert len(moved) == 32  # every landmark but the nose
+
+
+def test_plain_visibility_distribution(generator: SyntheticGenerator) -> None:
+    """Hand visibility is Beta(α, 1) per window and landmark: visibility^α is uniform."""
+    from scipy.stats import kstest
+
+    alpha = 3.0
+    out = _generate(generator, SyntheticConfig.noise_free(visibility_alpha_hands=alpha), seed=19, motion_seed=19)
+    vis = out.landmarks_img[..., 2].double().numpy()
+    hand_names = {f"{s}_{p}" for s in ("left", "right") for p in ("wrist", "pinky", "index", "thumb")}
+    hands = [k for k, name in enumerate(BLAZEPOSE33) if name in hand_names]
+    others = [k for k in range(33) if k not in hands]
+    assert np.all(vis[:, :, others] == 1.0)
+    assert np.all(vis[:, :, hands] == vis[:, :1, hands])  # constant over the window without per-frame wiggle
+    assert kstest(vis[:, 0, hands].ravel() ** alpha, "uniform").pvalue > 1e-3

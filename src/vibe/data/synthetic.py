@@ -35,7 +35,10 @@ the box side, since MediaPipe sees every person through a fixed-resolution crop)
   jitter_speed_gain × speed)``, ``speed`` in box sides per second (motion blur
   and MediaPipe's lag make fast limbs less precise); face points are more
   precise, hands and feet less;
-- visibility ``U(visible_visibility)`` for plain points; points more than
+- visibility of plain points per landmark group (face, body, hands, feet),
+  ``u^(1/α)`` with ``u`` uniform per window and landmark (a Beta(α, 1) draw:
+  median ``0.5^(1/α)``) plus a little per-frame variation; low visibility
+  adds jitter (``low_visibility_noise_gain``); points more than
   ``self_occlusion_depth_m`` behind the torso get lower visibility and more
   jitter (a cheap stand-in for self-occlusion without rendering);
 - occluding rectangles (moving across the window): points inside get low
@@ -96,11 +99,13 @@ _EXTREMITIES = [
     if any(p in name for p in ("wrist", "pinky", "index", "thumb", "ankle", "heel", "foot_index"))
 ]
 _HIPS = [_INDEX["left_hip"], _INDEX["right_hip"]]
+_HAND_PARTS = ("wrist", "pinky", "_index", "thumb")  # "_index": not "foot_index"
+_HANDS = [k for k, name in enumerate(BLAZEPOSE33) if any(p in name for p in _HAND_PARTS) and "foot" not in name]
 _FEET = [k for k, name in enumerate(BLAZEPOSE33) if any(p in name for p in ("ankle", "heel", "foot_index"))]
 _TORSO = [_INDEX[n] for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")]
 # Left/right swap groups (MediaPipe confuses the sides of single limbs or of the whole body).
 _SWAP_GROUPS = {
-    "arms": ("elbow", "wrist", "pinky", "index", "thumb"),
+    "arms": ("elbow", "wrist", "pinky", "left_index", "right_index", "thumb"),
     "legs": ("knee", "ankle", "heel", "foot_index"),
     "body": ("",),
 }
@@ -121,6 +126,7 @@ _NOISE_LEVELS = (
     "box_center_std", "box_center_bias_std", "box_log_size_std", "box_log_size_bias_std",
     "offset_std_m", "jitter_std", "jitter_speed_gain", "occluder_prob", "dropout_prob",
     "frame_dropout_prob", "swap_prob", "world_std_m", "world_depth_std_m", "world_scale_log_std",
+    "visibility_frame_std", "low_visibility_noise_gain",
 )  # fmt: skip
 
 
@@ -156,7 +162,11 @@ class SyntheticConfig:
         offset_std_m, hip_offset_factor: per-window 3D landmark offsets.
         jitter_std, face_noise_factor, extremity_noise_factor, jitter_speed_gain:
             per-frame jitter (see module docstring); the gain is in seconds.
-        visible_visibility: visibility of plain points.
+        visibility_alpha_face, _body, _hands, _feet: α of the plain-point
+            visibility per group (``inf``: always 1); hands are wrists and
+            hand points, feet ankles, heels and toes, body the rest below the face.
+        visibility_frame_std: per-frame variation of the visibility.
+        low_visibility_noise_gain: jitter × (1 + gain × (1 − visibility)).
         self_occlusion_depth_m, self_occluded_visibility, self_occluded_noise_factor:
             points that far behind the torso centre (``inf`` disables).
         occluder_prob, occluder_size, occluded_visibility, occluded_noise_factor:
@@ -183,20 +193,25 @@ class SyntheticConfig:
     max_camera_tries: int = 8
 
     roi_scale: float = 1.25
-    body_radius_factor: tuple[float, float] = (0.9, 1.05)
+    body_radius_factor: tuple[float, float] = (0.88, 1.15)
     box_center_std: float = 0.02
-    box_center_bias_std: float = 0.02
+    box_center_bias_std: float = 0.03
     box_log_size_std: float = 0.04
     box_log_size_bias_std: float = 0.04
     box_smoothing_s: float = 0.5
 
     offset_std_m: float = 0.015
     hip_offset_factor: float = 2.0
-    jitter_std: float = 0.006
+    jitter_std: float = 0.004
     face_noise_factor: float = 0.6
     extremity_noise_factor: float = 1.5
     jitter_speed_gain: float = 0.01
-    visible_visibility: tuple[float, float] = (0.85, 1.0)
+    visibility_alpha_face: float = 300.0
+    visibility_alpha_body: float = 50.0
+    visibility_alpha_hands: float = 3.0
+    visibility_alpha_feet: float = 8.0
+    visibility_frame_std: float = 0.02
+    low_visibility_noise_gain: float = 2.0
     self_occlusion_depth_m: float = 0.15
     self_occluded_visibility: tuple[float, float] = (0.3, 0.9)
     self_occluded_noise_factor: float = 2.0
@@ -221,7 +236,10 @@ class SyntheticConfig:
         quiet = {name: 0.0 for name in _NOISE_LEVELS}
         quiet.update(
             body_radius_factor=(1.0, 1.0),
-            visible_visibility=(1.0, 1.0),
+            visibility_alpha_face=math.inf,
+            visibility_alpha_body=math.inf,
+            visibility_alpha_hands=math.inf,
+            visibility_alpha_feet=math.inf,
             self_occlusion_depth_m=math.inf,
             face_noise_factor=1.0,
             extremity_noise_factor=1.0,
@@ -436,6 +454,11 @@ class SyntheticGenerator:
         offset[_HIPS] *= self.config.hip_offset_factor
         self._offset_std = offset
         self._swaps = [_swap_permutation(parts) for parts in _SWAP_GROUPS.values()]
+        alpha = np.full(k, self.config.visibility_alpha_body)
+        alpha[_FACE] = self.config.visibility_alpha_face
+        alpha[_HANDS] = self.config.visibility_alpha_hands
+        alpha[_FEET] = self.config.visibility_alpha_feet
+        self._visibility_alpha = alpha
 
     def sample(self, motion_db, rng: np.random.Generator, batch: int, seqlen: int = 16) -> SyntheticBatch:
         """Synthesise ``batch`` random windows of ``seqlen`` frames of a :class:`~vibe.data.motion_db.MotionDB`."""
@@ -616,7 +639,8 @@ class SyntheticGenerator:
         shifted = project(points, cams.focal_px, cams.image_size)
         speed = np.linalg.norm(np.gradient(pixels, axis=1), axis=-1) * cfg.fps / side if num_frames > 1 else 0.0
         std = side * (cfg.jitter_std * self._noise_factor + cfg.jitter_speed_gain * speed)
-        visibility = rng.uniform(*cfg.visible_visibility, size=(batch, num_frames, num_kp))
+        visibility = self._plain_visibility(rng, batch, num_frames)
+        std = std * (1.0 + cfg.low_visibility_noise_gain * (1.0 - visibility))
 
         torso_depth = kp_cam[:, :, _TORSO, 2].mean(-1, keepdims=True)
         behind = kp_cam[..., 2] - torso_depth > cfg.self_occlusion_depth_m
@@ -642,6 +666,12 @@ class SyntheticGenerator:
         landmarks[..., 2][lost] = 0.0
         world[lost] = np.nan
         return landmarks, world
+
+    def _plain_visibility(self, rng: np.random.Generator, batch: int, num_frames: int) -> np.ndarray:
+        """``(B, T, K)`` visibility of unoccluded landmarks: Beta(α, 1) per window and landmark, per-frame wiggle."""
+        level = rng.random((batch, 1, len(BLAZEPOSE33))) ** (1.0 / self._visibility_alpha)
+        wiggle = rng.normal(0.0, self.config.visibility_frame_std, size=(batch, num_frames, len(BLAZEPOSE33)))
+        return np.clip(level + wiggle, 0.0, 1.0)
 
     def _occluded(self, rng: np.random.Generator, pixels: np.ndarray, bbox: np.ndarray) -> np.ndarray:
         """``(B, T, K)`` bool: landmark inside a window's moving occluding rectangle (if it has one)."""
