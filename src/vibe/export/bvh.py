@@ -32,13 +32,13 @@ from vibe.body.base import BodyModel
 from vibe.data.mocap.bvh import write_bvh
 from vibe.data.mocap.skeleton import Motion, Skeleton, forward_kinematics
 
-__all__ = ["body_skeleton", "body_motion", "camera_to_y_up", "export_bvh", "rest_joints"]
+__all__ = ["body_skeleton", "body_motion", "camera_to_y_up", "export_bvh", "rest_joints", "shape_row"]
 
 # A half turn about x: camera axes (y down, z forward) ↔ body-model world axes (y up).
 HALF_TURN_X = np.diag([1.0, -1.0, -1.0])
 
 
-def _shape_row(body: BodyModel, shape: torch.Tensor | np.ndarray | None) -> torch.Tensor:
+def shape_row(body: BodyModel, shape: torch.Tensor | np.ndarray | None) -> torch.Tensor:
     """``(1, S)`` shape tensor in the body's dtype (``None`` → mean shape)."""
     if shape is None:
         return body.mean_shape(1)
@@ -48,7 +48,7 @@ def _shape_row(body: BodyModel, shape: torch.Tensor | np.ndarray | None) -> torc
 @torch.no_grad()
 def rest_joints(body: BodyModel, shape: torch.Tensor | np.ndarray | None = None) -> np.ndarray:
     """``(J, 3)`` float64 rest-pose joint positions (bone heads) of a body of ``shape`` ``(S,)``."""
-    out = body(body.rest_pose(1), _shape_row(body, shape))
+    out = body(body.rest_pose(1), shape_row(body, shape))
     return out.joints[0].double().cpu().numpy()
 
 
@@ -66,7 +66,7 @@ def body_skeleton(body: BodyModel, shape: torch.Tensor | np.ndarray | None = Non
     offsets[1:] = heads[1:] - heads[parents[1:]]
     end_sites = {}
     if hasattr(body, "rest_bone_ends"):
-        _, tails = body.rest_bone_ends(_shape_row(body, shape))
+        _, tails = body.rest_bone_ends(shape_row(body, shape))
         tails = tails[0].double().cpu().numpy()
         leaves = sorted(set(range(len(parents))) - set(parents[1:].tolist()))
         end_sites = {j: tails[j] - heads[j] for j in leaves}
