@@ -15,13 +15,14 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from vibe.body.anny import Anny
-from vibe.data.build_motion_db import default_anny_shape
+from vibe.data.build_motion_db import ClipInfo, build_db, default_anny_shape
 from vibe.data.mocap import CMU_MAX_TO_MB_NAMES, Motion, Skeleton, load_asf_amc, read_bvh
 from vibe.data.mocap.skeleton import end_site_positions, forward_kinematics
 from vibe.data.retarget import (
     ANNY_CMU_MB_TO_CMU,
     IKConfig,
     RetargetConfig,
+    fit_shape_to_skeleton,
     fit_to_joint_positions,
     rest_alignment,
     retarget_motion,
@@ -135,8 +136,8 @@ def test_round_trip_recovers_source_joints(body: Anny, shape: torch.Tensor, clip
     np.testing.assert_allclose(joints_back, motion.joints(), atol=1e-4)  # float32 posing: 0.1 mm
 
 
-def test_own_skeleton_retargets_to_itself(body: Anny, shape: torch.Tensor) -> None:
-    """A source with Anny's own rest skeleton: zero offsets, same locals, same joints."""
+def _own_skeleton_motion(body: Anny, shape: torch.Tensor, frames: int = 4) -> Motion:
+    """A random motion of a `Skeleton` built from Anny's rest skeleton (CMU names)."""
     target = target_skeleton(body, shape)
     names = [ANNY_CMU_MB_TO_CMU.get(n, n) for n in target.joint_names]
     offsets = target.rest_heads - target.rest_heads[target.parents.clip(0)]
@@ -145,12 +146,18 @@ def test_own_skeleton_retargets_to_itself(body: Anny, shape: torch.Tensor) -> No
     ends = {j: target.rest_tails[j] - target.rest_heads[j] for j in leaves}
     skel = Skeleton(names, target.parents, offsets, ends)
     rng = np.random.default_rng(2)
-    local = Rotation.from_rotvec(rng.normal(scale=0.4, size=(4 * len(names), 3))).as_matrix()
-    local = local.reshape(4, len(names), 3, 3)
-    root = rng.normal(scale=0.3, size=(4, 3))
-    motion = Motion(skel, local, root, fps=30.0)
+    local = Rotation.from_rotvec(rng.normal(scale=0.4, size=(frames * len(names), 3))).as_matrix()
+    local = local.reshape(frames, len(names), 3, 3)
+    root = rng.normal(scale=0.3, size=(frames, 3))
+    return Motion(skel, local, root, fps=30.0)
 
-    align = rest_alignment(skel, target)
+
+def test_own_skeleton_retargets_to_itself(body: Anny, shape: torch.Tensor) -> None:
+    """A source with Anny's own rest skeleton: zero offsets, same locals, same joints."""
+    target = target_skeleton(body, shape)
+    motion = _own_skeleton_motion(body, shape)
+    local = motion.local_rotmat
+    align = rest_alignment(motion.skeleton, target)
     np.testing.assert_allclose(align.offset_rotmat, np.broadcast_to(np.eye(3), align.offset_rotmat.shape), atol=1e-9)
     result = retarget_motion(motion, target)
     assert result.scale == pytest.approx(1.0)
@@ -216,3 +223,35 @@ def test_ik_recovers_a_known_pose(body: Anny) -> None:
         rel = refit.joints_rotmat[:, j].transpose(-1, -2) @ truth.joints_rotmat[:, j]
         angle = np.degrees(Rotation.from_matrix(rel.double().numpy()).magnitude())
         assert angle.max() < 3.0, (name, angle)
+
+
+def test_build_db_routes_unmatched_names_through_ik(body: Anny, shape: torch.Tensor) -> None:
+    motion = _own_skeleton_motion(body, shape, frames=3)
+    renamed = replace(motion, skeleton=motion.skeleton.renamed({n: f"src_{n}" for n in motion.skeleton.joint_names}))
+    joint_map = {f"src_{ANNY_CMU_MB_TO_CMU.get(n, n)}": n for n in body.joint_names}
+    db = build_db([(renamed, ClipInfo(subject="00"))], body, shape=shape, joint_map=joint_map)
+    rot, transl = db.clip(0)
+    out = _pose(body, rot, transl, shape)
+    # float16 rotations along 6-bone chains: a few millimetres.
+    np.testing.assert_allclose(out.joints.double().numpy(), motion.joints(), atol=0.01)
+    with pytest.raises(ValueError, match="fit_to_joint_positions"):
+        build_db([(renamed, ClipInfo())], body, shape=shape)
+
+
+def test_shape_fit_moves_bone_lengths_towards_the_source(body: Anny, shape: torch.Tensor) -> None:
+    skel = _cmu_walk().skeleton
+    chain = [("LeftUpLeg", "LeftLeg"), ("LeftLeg", "LeftFoot"), ("LeftArm", "LeftForeArm"), ("Spine", "Spine1")]
+    source = np.array([np.linalg.norm(skel.offsets[skel.index(c)]) for _, c in chain])
+
+    def error(s: torch.Tensor) -> float:
+        heads = target_skeleton(body, s).rest_heads
+        names = body.joint_names
+        lengths = np.array([np.linalg.norm(heads[names.index(c)] - heads[names.index(p)]) for p, c in chain])
+        return float(np.abs(lengths - source).mean())
+
+    fitted = fit_shape_to_skeleton(body, skel, shape=shape, iterations=30, lr=0.05)
+    changed = [body.phenotype_labels.index(k) for k in ("height", "proportions")]
+    untouched = [i for i in range(body.shape_dim) if i not in changed]
+    torch.testing.assert_close(fitted[0, untouched], shape[0, untouched])
+    assert fitted.min() >= 0 and fitted.max() <= 1
+    assert error(fitted) < error(shape)

@@ -82,7 +82,9 @@ def build_db(
     ``config.name_map``) is transferred bone for bone (`retarget_motion`);
     the others are fitted by inverse kinematics to their joint positions
     through ``joint_map`` (source joint name → model joint name), which is
-    then required. Clips keep their frame rate (resample them first).
+    then required. The IK route fits the source joint positions as they are
+    (metres, y up): map only anatomically matching joints, on a source of
+    about the body's size. Clips keep their frame rate (resample them first).
 
     Args:
         motions: ``(Motion, ClipInfo)`` pairs (an iterator is consumed once).

@@ -647,7 +647,6 @@ def fit_shape_to_skeleton(
         loss = ((lengths - src_len)[keep] ** 2).mean()
         loss.backward()
         optimiser.step()
-        schedule.step()
     fitted = base.clone()
     fitted[0, free] = values.detach().clamp(0, 1)
     return fitted
