@@ -103,7 +103,7 @@ class PersonMesh:
 
 
 def track_color(track_id: int) -> tuple[float, float, float]:
-    """RGB in ``[0, 1]`` for a track: hues spaced by the golden ratio, so neighbours differ."""
+    """sRGB colour in ``[0, 1]`` of a track's mesh (fully lit): hues spaced by the golden ratio."""
     hue = (0.1 + 0.61803398875 * int(track_id)) % 1.0
     return colorsys.hsv_to_rgb(hue, 0.55, 0.95)
 
@@ -233,7 +233,9 @@ class OverlayRenderer:
             eye, depth = self._to_eye(verts, person, camera)
             normals = self._vertex_normals(verts * _CV_TO_GL)
             slot.upload(self._renderer._platform, eye.astype(np.float32), normals)
-            slot.material.baseColorFactor = (*track_color(person.track_id), 1.0)
+            # pyrender shades in linear RGB and writes sRGB (gamma 2.2): linearise the colour.
+            linear = np.asarray(track_color(person.track_id)) ** 2.2
+            slot.material.baseColorFactor = (*linear, 1.0)
             slot.mesh.is_visible = True
             depths.append(depth)
         for slot in self._slots[len(people) :]:
@@ -245,10 +247,25 @@ class OverlayRenderer:
         return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
     def close(self) -> None:
-        """Release the OpenGL context."""
-        if self._renderer is not None:
+        """Release this renderer's GL objects and context (other renderers keep working)."""
+        if self._renderer is None:
+            return
+        platform = self._renderer._platform
+        if getattr(platform, "_egl_display", None) is not None:
+            # pyrender's EGL delete() calls eglTerminate on the display, which every
+            # renderer of the process shares, breaking the others: free this
+            # renderer's objects and destroy only its context instead.
+            from OpenGL.EGL import eglDestroyContext
+
+            platform.make_current()
+            self._renderer._renderer.delete()
+            eglDestroyContext(platform._egl_display, platform._egl_context)
+            # Cleared so pyrender's __del__ finds nothing left to terminate.
+            platform._egl_context = None
+            platform._egl_display = None
+        else:
             self._renderer.delete()
-            self._renderer = None
+        self._renderer = None
 
     def __enter__(self) -> "OverlayRenderer":
         return self
