@@ -13,13 +13,16 @@ import numpy as np
 import pytest
 import torch
 from scipy.spatial.transform import Rotation
+from toy_body import ToyBody
 
 from vibe.body.anny import Anny
+from vibe.body.smpl import SMPL_JOINT_NAMES
 from vibe.data.build_motion_db import ClipInfo, build_db, default_anny_shape
 from vibe.data.mocap import CMU_MAX_TO_MB_NAMES, Motion, Skeleton, load_asf_amc, read_bvh
 from vibe.data.mocap.skeleton import end_site_positions, forward_kinematics
 from vibe.data.retarget import (
     ANNY_CMU_MB_TO_CMU,
+    SMPL_TO_ANNY_CMU_MB,
     IKConfig,
     RetargetConfig,
     fit_shape_to_skeleton,
@@ -255,3 +258,29 @@ def test_shape_fit_moves_bone_lengths_towards_the_source(body: Anny, shape: torc
     torch.testing.assert_close(fitted[0, untouched], shape[0, untouched])
     assert fitted.min() >= 0 and fitted.max() <= 1
     assert error(fitted) < error(shape)
+
+
+def test_smpl_map_pairs_existing_joints_side_by_side(body: Anny) -> None:
+    assert set(SMPL_TO_ANNY_CMU_MB) <= set(SMPL_JOINT_NAMES)
+    assert set(SMPL_TO_ANNY_CMU_MB.values()) <= set(body.joint_names)
+    assert len(set(SMPL_TO_ANNY_CMU_MB.values())) == len(SMPL_TO_ANNY_CMU_MB)
+    for smpl, anny in SMPL_TO_ANNY_CMU_MB.items():  # left ↔ Left, right ↔ Right
+        assert smpl.startswith("left") == anny.startswith("Left")
+        assert smpl.startswith("right") == anny.startswith("Right")
+
+
+def test_ik_on_another_body_model_with_shape() -> None:
+    """The IK only uses the BodyModel interface: a toy binary-tree body, shape fitted too."""
+    toy = ToyBody(num_joints=15, shape_dim=4).double()
+    rng = np.random.default_rng(4)
+    pose = Rotation.from_rotvec(rng.normal(scale=0.4, size=(2 * 15, 3))).as_matrix()
+    pose = torch.from_numpy(pose).reshape(2, 15, 3, 3)
+    shape = torch.from_numpy(rng.normal(scale=0.5, size=(1, 4)))
+    truth = toy(pose, shape=shape.expand(2, -1), transl=torch.tensor([[0.1, 0.2, 0.3], [-0.2, 0.0, 0.4]]))
+    fit = fit_to_joint_positions(toy, truth.joints, dict(enumerate(toy.joint_names)), config=IKConfig(fit_shape=True))
+    assert fit.error_m.max() < 1e-3
+    # Every inner joint of a binary tree has two children: no free twist.
+    inner = [j for j in range(15) if 2 * j + 2 < 15]
+    refit = toy(fit.pose_rotmat, shape=fit.shape.expand(2, -1), transl=fit.transl)
+    rel = refit.joints_rotmat[:, inner].transpose(-1, -2) @ truth.joints_rotmat[:, inner]
+    assert np.degrees(Rotation.from_matrix(rel.reshape(-1, 3, 3).numpy()).magnitude()).max() < 1.0

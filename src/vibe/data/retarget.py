@@ -68,6 +68,7 @@ __all__ = [
     "RestAlignment",
     "RetargetConfig",
     "RetargetedMotion",
+    "SMPL_TO_ANNY_CMU_MB",
     "TargetSkeleton",
     "fit_shape_to_skeleton",
     "fit_to_joint_positions",
@@ -83,6 +84,29 @@ __all__ = [
 ANNY_CMU_MB_TO_CMU: dict[str, str] = {
     "LeftHandFinger1": "LeftHandIndex1",
     "RightHandFinger1": "RightHandIndex1",
+}
+
+# SMPL joint → Anny cmu_mb bone whose head is the same anatomical point, for
+# `fit_to_joint_positions` (AMASS → Anny). The spine joints sit at different
+# heights in the two skeletons and are left out.
+SMPL_TO_ANNY_CMU_MB: dict[str, str] = {
+    "pelvis": "Hips",
+    "neck": "Neck",
+    "head": "Head",
+    **{
+        f"{side}_{smpl}": f"{side.capitalize()}{anny}"
+        for side in ("left", "right")
+        for smpl, anny in {
+            "hip": "UpLeg",
+            "knee": "Leg",
+            "ankle": "Foot",
+            "foot": "ToeBase",
+            "collar": "Shoulder",
+            "shoulder": "Arm",
+            "elbow": "ForeArm",
+            "wrist": "Hand",
+        }.items()
+    },
 }
 
 
@@ -138,25 +162,21 @@ def target_skeleton(body_model: BodyModel, shape: torch.Tensor | None = None) ->
     the rest-pose joints and each tail is the first child's head (leaves
     continue their parent's direction by 5 cm).
     """
+    parents = body_model.parents.cpu().numpy().astype(np.int64)
     with torch.no_grad():
         if hasattr(body_model, "rest_bone_ends"):
-            heads, tails = body_model.rest_bone_ends(shape)
-            heads, tails = heads[0].double().cpu().numpy(), tails[0].double().cpu().numpy()
-        else:
-            out = body_model(body_model.rest_pose(1), shape=shape)
-            heads = out.joints[0].double().cpu().numpy()
-            tails = heads.copy()
-    parents = body_model.parents.cpu().numpy().astype(np.int64)
-    skel = TargetSkeleton(list(body_model.joint_names), parents, heads, tails)
-    if not hasattr(body_model, "rest_bone_ends"):
-        for j in range(len(parents)):
-            kids = skel.children(j)
-            if kids:
-                tails[j] = heads[kids[0]]
-            elif parents[j] >= 0:
-                d = heads[j] - heads[parents[j]]
-                tails[j] = heads[j] + 0.05 * d / max(np.linalg.norm(d), 1e-9)
-    return skel
+            heads, tails = (t[0].double().cpu().numpy() for t in body_model.rest_bone_ends(shape))
+            return TargetSkeleton(list(body_model.joint_names), parents, heads, tails)
+        heads = body_model(body_model.rest_pose(1), shape=shape).joints[0].double().cpu().numpy()
+    tails = heads.copy()
+    for j in range(len(parents)):
+        kids = np.flatnonzero(parents == j)
+        if kids.size:
+            tails[j] = heads[kids[0]]
+        elif parents[j] >= 0:
+            d = heads[j] - heads[parents[j]]
+            tails[j] = heads[j] + 0.05 * d / max(np.linalg.norm(d), 1e-9)
+    return TargetSkeleton(list(body_model.joint_names), parents, heads, tails)
 
 
 def swing_rotmat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -411,12 +431,15 @@ class IKConfig:
         smooth_weight: weight of the squared second difference of the fitted
             joints over frames (0 for independent frames).
         fit_shape: also fit one shape vector shared by all frames.
+        shape_bounds: range the fitted shape is clamped to (``(0, 1)`` for
+            Anny's phenotypes), or ``None``.
     """
 
     iterations: int = 200
     rest_weight: float = 1e-6
     smooth_weight: float = 0.0
     fit_shape: bool = False
+    shape_bounds: tuple[float, float] | None = None
 
 
 @dataclass
@@ -554,9 +577,12 @@ def fit_to_joint_positions(
     params = [pose_6d, transl] + ([shape] if config.fit_shape else [])
     eye = torch.eye(3, dtype=work, device=device)
 
+    def bounded(values: torch.Tensor) -> torch.Tensor:
+        return values if config.shape_bounds is None else values.clamp(*config.shape_bounds)
+
     def pose_joints() -> tuple[torch.Tensor, torch.Tensor]:
-        # Shape parameters live in [0, 1] (anny); a fixed shape's rest joints are computed once.
-        rest_j = _rest_joints(body_model, shape.clamp(0, 1)).to(work) if config.fit_shape else rest
+        # A fixed shape's rest joints are computed once.
+        rest_j = _rest_joints(body_model, bounded(shape)).to(work) if config.fit_shape else rest
         offsets = rest_j - rest_j[parents.clip(0)]
         offsets[0] = rest_j[0]
         rotmat = rot6d_to_rotmat(pose_6d)
@@ -584,7 +610,7 @@ def fit_to_joint_positions(
     with torch.no_grad():
         joints, rotmat = pose_joints()
         error = (joints[:, dst_idx] - targets).norm(dim=-1)
-    final_shape = shape.detach().clamp(0, 1) if config.fit_shape else shape.detach()
+    final_shape = bounded(shape).detach()
     log.info("IK fit of %d frames: mean error %.4f m", num_frames, error.mean().item())
     return IKResult(rotmat.to(dtype), transl.detach().to(dtype), final_shape, joints.to(dtype), error.to(dtype))
 
