@@ -70,7 +70,7 @@ def bench_keypoints(body: Anny, fast: SparseKeypoints, bodies: list[int], repeat
 
 def bench_windows(generator: SyntheticGenerator, batch: int, seqlen: int, repeats: int) -> list[tuple[str, str]]:
     rng = np.random.default_rng(1)
-    rotmat, transl = _motion(rng, batch, seqlen, generator.keypoints._body.num_joints)
+    rotmat, transl = _motion(rng, batch, seqlen, generator.keypoints.body.num_joints)
     seconds = _time(lambda: generator.generate(rotmat, transl, rng), repeats)
     return [
         (f"SyntheticGenerator, {batch} windows × {seqlen} frames", f"{1 / seconds:,.1f} batches/s"),
@@ -135,7 +135,7 @@ def video_stats(path: str) -> list[tuple[str, dict[str, float]]]:
 def synthetic_stats(generator: SyntheticGenerator) -> list[tuple[str, dict[str, float]]]:
     """Median landmark statistics of 32 synthetic windows."""
     rng = np.random.default_rng(2)
-    out = generator.generate(*_motion(rng, 32, 16, generator.keypoints._body.num_joints), rng)
+    out = generator.generate(*_motion(rng, 32, 16, generator.keypoints.body.num_joints), rng)
     per_window = [
         landmark_stats(out.landmarks_img[b].numpy(), out.bbox_cxcys[b].numpy(), out.image_size[b].numpy())
         for b in range(out.landmarks_img.shape[0])

@@ -282,7 +282,7 @@ def test_sample_from_motion_db(generator: SyntheticGenerator, tmp_path) -> None:
     motion_db = pytest.importorskip("vibe.data.motion_db", reason="vibe.data.motion_db not in this tree yet")
     rotmat, transl = _motion(17, batch=2, frames=24)
     db = motion_db.MotionDB.from_clips(
-        "anny/cmu_mb", generator.keypoints._body.joint_names, list(rotmat), list(transl),
+        "anny/cmu_mb", generator.keypoints.body.joint_names, list(rotmat), list(transl),
         ["01_01", "01_02"], ["01", "01"], ["walk", "wave"], ["bvh", "bvh"], ["test"] * 2, [30.0, 30.0],
         [np.full(6, 0.5)] * 2,
     )  # fmt: skip

@@ -53,7 +53,8 @@ class SparseKeypoints(nn.Module):
     """Keypoint sets of Anny bodies without posing the mesh.
 
     Args:
-        body: the Anny model whose keypoints to reproduce (its dtype/device are used).
+        body: the Anny model whose keypoints to reproduce (its dtype/device are
+            used); kept as the submodule ``body``.
         sets: keypoint set names of ``body`` to evaluate.
     """
 
@@ -62,7 +63,7 @@ class SparseKeypoints(nn.Module):
         model = body._anny
         if model.bone_orientation != "blender" or model.rest_orientation_refiner is not None:
             raise NotImplementedError("only rigs with Blender-style (head/tail/roll) bone orientations")
-        self._body = body
+        self.body = body
         self.set_names = list(sets)
         for name in self.set_names:
             body._check_keypoint_set(name)
@@ -89,7 +90,7 @@ class SparseKeypoints(nn.Module):
     @property
     def keypoint_sets(self) -> dict[str, list[str]]:
         """Evaluated sets: name → ordered keypoint names."""
-        return {name: self._body.keypoint_sets[name] for name in self.set_names}
+        return {name: self.body.keypoint_sets[name] for name in self.set_names}
 
     def forward(
         self, pose_rotmat: torch.Tensor, shape: torch.Tensor | None = None, transl: torch.Tensor | None = None
@@ -108,11 +109,11 @@ class SparseKeypoints(nn.Module):
         Returns:
             :class:`SparseKeypointsOutput` with ``(B, *, K, 3)`` per set and joints ``(B, *, J, 3)``.
         """
-        model = self._body._anny
+        model = self.body._anny
         batch = pose_rotmat.shape[0]
         extra = pose_rotmat.shape[1:-3]
         if shape is None:
-            shape = self._body.mean_shape(1)
+            shape = self.body.mean_shape(1)
         shape = shape.to(pose_rotmat).expand(batch, -1)
 
         # --- per shape: rest skeleton and keypoint moments --------------------------
@@ -125,7 +126,7 @@ class SparseKeypoints(nn.Module):
         root_head = heads[:, 0]  # (B, 3), anny frame
 
         # --- per pose: forward kinematics on the 31 bones ---------------------------
-        c = self._body._anny_to_world
+        c = self.body._anny_to_world
         delta = torch.zeros(*pose_rotmat.shape[:-2], 4, 4, dtype=pose_rotmat.dtype, device=pose_rotmat.device)
         delta[..., :3, :3] = c.transpose(0, 1) @ pose_rotmat @ c
         delta[..., 3, 3] = 1.0
