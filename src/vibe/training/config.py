@@ -1,0 +1,237 @@
+"""Training configuration: one nested dataclass, filled from ``configs/*.yaml`` and ``key=value`` overrides.
+
+Defaults are the ``open`` stack (keypoint encoder, Anny, synthetic windows from
+the bundled CMU motion DB) with the released VIBE's optimiser, schedule and
+loss weights (DESIGN §4). ``configs/smpl.yaml`` switches to the paper's stack
+(precomputed ResNet features, SMPL, the original "db" files).
+
+Load with :func:`load_train_config`::
+
+    cfg = load_train_config("configs/open.yaml", ["optim.gen_lr=1e-4", "epochs=5"])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from vibe.config import ConfigError, apply_overrides, from_dict, to_dict
+from vibe.losses import LossWeights
+from vibe.models.keypoint_encoder import KeypointEncoderConfig
+from vibe.models.mposer import MPoserConfig
+from vibe.models.vibe import VIBEConfig
+
+__all__ = [
+    "DiscriminatorTrainConfig",
+    "MPoserTrainConfig",
+    "OptimConfig",
+    "ScheduleConfig",
+    "VibeDBConfig",
+    "DataConfig",
+    "TrainConfig",
+    "Prior",
+    "load_train_config",
+]
+
+Prior = Literal["motion_discriminator", "mposer", "none"]
+
+
+def _open_model() -> VIBEConfig:
+    """The ``open`` generator: BlazePose-33 landmarks → keypoint encoder → VIBE on Anny."""
+    return VIBEConfig(
+        feature_source="keypoints",
+        keypoint_encoder=KeypointEncoderConfig(num_keypoints=33),
+        keypoint_set="blazepose33",
+        extra_keypoint_sets=("eval14",),
+        return_vertices=False,  # training reads keypoints only; the mesh is not needed
+    )
+
+
+@dataclass
+class DiscriminatorTrainConfig:
+    """The motion discriminator D_M (its input width follows from the body model).
+
+    Attributes:
+        pooling, rnn_size, num_layers, attention_size, attention_layers,
+            attention_dropout: :class:`~vibe.models.discriminator.MotionDiscriminatorConfig`.
+        representation: D_M's per-frame input (:func:`~vibe.models.discriminator.motion_features`):
+            ``"axis_angle"`` (SMPL, the released D_M) or ``"rot6d"`` (Anny).
+        loss_weight: scale of D_M's own LSGAN loss (the released code multiplies
+            it by the same 0.5 as the generator's adversarial term).
+        update_every: D step every this many G steps (released: 1).
+    """
+
+    pooling: Literal["attention", "concat", "last"] = "attention"
+    rnn_size: int = 1024
+    num_layers: int = 2
+    attention_size: int = 1024
+    attention_layers: int = 2
+    attention_dropout: float = 0.2
+    representation: Literal["axis_angle", "rot6d"] = "rot6d"
+    loss_weight: float = 0.5
+    update_every: int = 1
+
+
+@dataclass
+class MPoserTrainConfig:
+    """The MPoser prior (used when ``prior == "mposer"``).
+
+    Attributes:
+        model: the VAE's sizes; ``num_joints`` is overridden by the body model's ``J − 1``.
+        checkpoint: a state dict file of a trained MPoser (``torch.save``), or
+            ``None`` to pre-train it here on the training motion before G's training.
+        pretrain_iters: VAE iterations of that pre-training (batch and seqlen as G's).
+        lr: Adam learning rate of the pre-training.
+        kl_weight: weight of the KL term in the VAE loss.
+    """
+
+    model: MPoserConfig = field(default_factory=MPoserConfig)
+    checkpoint: str | None = None
+    pretrain_iters: int = 2000
+    lr: float = 1e-3
+    kl_weight: float = 1e-3
+
+
+@dataclass
+class OptimConfig:
+    """Adam for G and D (released: G lr 5e-5, D lr 1e-4 with weight decay 1e-4)."""
+
+    gen_lr: float = 5e-5
+    gen_weight_decay: float = 0.0
+    disc_lr: float = 1e-4
+    disc_weight_decay: float = 1e-4
+
+
+@dataclass
+class ScheduleConfig:
+    """``ReduceLROnPlateau`` on validation PA-MPJPE, for both optimisers."""
+
+    factor: float = 0.1
+    patience: int = 5
+
+
+@dataclass
+class VibeDBConfig:
+    """The original release's preprocessed "db" files (``smpl`` stack; see :mod:`vibe.data.datasets.vibe_db`).
+
+    Relative paths are resolved against ``db_dir`` (default
+    ``$VIBE_DATA_DIR/datasets/vibe_db``).
+
+    Attributes:
+        train_2d: 2D-only sets (InstaVariety ``insta_train_db.h5``).
+        train_3d: 3D sets (``mpii3d_train_db.pt``, ``3dpw_train_db.pt``).
+        val: the validation set (``3dpw_val_db.pt``).
+        motion: real motion for D_M / MPoser (``amass_db.pt``).
+        ratio_2d: fraction of each batch drawn from the 2D sets (released: 0.6).
+    """
+
+    db_dir: str | None = None
+    train_2d: list[str] = field(default_factory=lambda: ["insta_train_db.h5"])
+    train_3d: list[str] = field(default_factory=lambda: ["mpii3d_train_db.pt"])
+    val: str = "3dpw_val_db.pt"
+    motion: str = "amass_db.pt"
+    ratio_2d: float = 0.6
+
+
+@dataclass
+class DataConfig:
+    """Where training windows come from.
+
+    Attributes:
+        kind: ``"synthetic"`` (open stack: motion DB → :mod:`vibe.data.synthetic`)
+            or ``"vibe_db"`` (smpl stack: the original db files).
+        motion_db: motion DB ``.npz`` (synthetic kind); empty = the bundled
+            ``vibe/resources/motion/cmu_anny.npz``.
+        val_subjects: motion-DB subjects held out for validation.
+        synthetic: overrides of :class:`~vibe.data.synthetic.SyntheticConfig`
+            fields (passed through unchanged).
+        vibe_db: the db files (vibe_db kind).
+    """
+
+    kind: Literal["synthetic", "vibe_db"] = "synthetic"
+    motion_db: str = ""
+    val_subjects: list[str] = field(default_factory=lambda: ["02", "49"])
+    synthetic: dict[str, Any] = field(default_factory=dict)
+    vibe_db: VibeDBConfig = field(default_factory=VibeDBConfig)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs (defaults: the ``open`` model).
+
+    Attributes:
+        body_model: ``"anny"`` (open) or ``"smpl"`` (the user's licensed files).
+        model: the generator.
+        kp3d_set: keypoint set of the 3D loss and of validation (its 14
+            evaluation joints, see :func:`vibe.losses.joint_subset`); either
+            ``model.keypoint_set`` or one of ``model.extra_keypoint_sets``.
+        prior: what keeps the predicted motion plausible: the motion
+            discriminator (VIBE), MPoser, or nothing (the G-only ablation).
+        discriminator, mposer: the two priors.
+        losses: loss weights.
+        optim, schedule: optimisers and learning-rate schedule.
+        seqlen, batch_size: window length and windows per step and process.
+        epochs, iters_per_epoch: training length (released: 30 × 500).
+        val_windows: held-out windows evaluated after each epoch.
+        seed: seeds weights, data and dropout (each process adds its rank to the data seed).
+        device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
+        deterministic: ``torch.use_deterministic_algorithms(True)``.
+        out_dir: checkpoints (``last.pt``, ``best.pt``), TensorBoard logs, the config.
+        log_every: iterations between logged training scalars.
+        progress: show a tqdm bar (rank 0 only).
+        resume: checkpoint to continue from (normally ``<out_dir>/last.pt``).
+    """
+
+    body_model: Literal["anny", "smpl"] = "anny"
+    model: VIBEConfig = field(default_factory=_open_model)
+    kp3d_set: str = "eval14"
+    prior: Prior = "motion_discriminator"
+    discriminator: DiscriminatorTrainConfig = field(default_factory=DiscriminatorTrainConfig)
+    mposer: MPoserTrainConfig = field(default_factory=MPoserTrainConfig)
+    losses: LossWeights = field(default_factory=LossWeights)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    seqlen: int = 16
+    batch_size: int = 32
+    epochs: int = 30
+    iters_per_epoch: int = 500
+    val_windows: int = 512
+    seed: int = 0
+    device: str = "auto"
+    deterministic: bool = False
+    out_dir: str = "runs/open"
+    log_every: int = 20
+    progress: bool = True
+    data: DataConfig = field(default_factory=DataConfig)
+    resume: str | None = None
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``update`` merged in, section by section (``update`` wins on leaves)."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_train_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """:class:`TrainConfig` from defaults, then the YAML file at ``path``, then dotted ``overrides``.
+
+    Unlike :func:`vibe.config.load_config`, a partial section (``model: {temporal: false}``)
+    keeps this class's defaults for the other keys (e.g. the open model's keypoint
+    encoder), because the file is merged into the full default config.
+    """
+    data = to_dict(TrainConfig())
+    if path is not None:
+        with open(path, encoding="utf-8") as fh:
+            loaded = yaml.safe_load(fh) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: top level must be a mapping")
+        data = _merge(data, loaded)
+    return from_dict(TrainConfig, apply_overrides(data, overrides or []))

@@ -1,0 +1,475 @@
+"""The VIBE training procedure (paper §3.4, the released trainer's order of operations).
+
+Per iteration:
+
+1. draw a batch of generator inputs and targets (:class:`~vibe.training.data.BatchSource`);
+2. G forward; G loss = weighted 2D + 3D + pose/shape (where targets exist)
+   + the motion prior: LSGAN ``(D_M(fake) − 1)²`` on the predicted pose
+   sequence, or the MPoser penalty, or nothing;
+3. G step (Adam);
+4. D step (Adam): LSGAN ``(D_M(real) − 1)² + D_M(fake)²`` on windows of real
+   motion (:class:`~vibe.training.data.MotionSource`) against the detached
+   predictions, scaled by ``discriminator.loss_weight``.
+
+After each epoch: validation on fixed held-out windows (MPJPE, PA-MPJPE,
+ACCEL_ERR on the 14 evaluation joints, mm, :func:`vibe.metrics.summarize`),
+``ReduceLROnPlateau`` of both optimisers on PA-MPJPE, and the checkpoints
+``last.pt`` and ``best.pt`` (lowest PA-MPJPE) through
+:func:`vibe.models.checkpoints.save_checkpoint`, carrying optimiser, scheduler
+and random states so that :meth:`Trainer.resume` continues exactly as an
+uninterrupted run would.
+
+Randomness: data windows come from a ``numpy.random.Generator`` seeded with
+``(seed, rank)``; dropout and MPoser sampling from torch's generator seeded
+with ``seed + rank`` after the networks are built (the networks themselves
+from ``seed``, identical on every rank).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from vibe.config import save_config, to_dict
+from vibe.losses import (
+    discriminator_loss,
+    generator_losses,
+    joint_subset,
+    mposer_vae_loss,
+)
+from vibe.metrics import summarize
+from vibe.models.checkpoints import load_checkpoint, load_generator_weights, save_checkpoint
+from vibe.models.discriminator import (
+    MotionDiscriminator,
+    MotionDiscriminatorConfig,
+    motion_feature_size,
+    motion_features,
+)
+from vibe.models.mposer import MPoser
+from vibe.models.vibe import VIBE, VIBEOutput
+from vibe.training.config import TrainConfig
+from vibe.training.data import BatchSource, MotionSource, TrainBatch
+from vibe.training.distributed import (
+    DistInfo,
+    all_gather_objects,
+    all_reduce_mean,
+    unwrap,
+    wrap_ddp,
+)
+
+__all__ = ["Trainer", "TrainState"]
+
+logger = logging.getLogger(__name__)
+
+LAST_CHECKPOINT = "last.pt"
+BEST_CHECKPOINT = "best.pt"
+
+
+@dataclasses.dataclass
+class TrainState:
+    """Where training stands: the next epoch to run, steps done, best validation PA-MPJPE (mm)."""
+
+    epoch: int = 0
+    global_step: int = 0
+    best_pa_mpjpe: float = math.inf
+
+
+@contextlib.contextmanager
+def _frozen(module: nn.Module) -> Iterator[None]:
+    """No parameter gradients for ``module`` inside the block (inputs still get theirs)."""
+    flags = [p.requires_grad for p in module.parameters()]
+    module.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(module.parameters(), flags):
+            p.requires_grad_(flag)
+
+
+class Trainer:
+    """Trains a :class:`~vibe.models.vibe.VIBE` generator with its motion prior.
+
+    Args:
+        config: the run (see :class:`~vibe.training.config.TrainConfig`).
+        generator: G, built by the caller (seed torch with ``config.seed`` first
+            so every rank builds the same weights).
+        train_source: training batches.
+        val_batches: fixed validation windows (targets need ``kp_3d`` of ``config.kp3d_set``).
+        motion_source: real motion (needed by the motion discriminator and by
+            MPoser pre-training).
+        dist_info: this process's rank (default: one process).
+        device: where the networks run (default CPU).
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        generator: VIBE,
+        train_source: BatchSource,
+        val_batches: list[TrainBatch],
+        motion_source: MotionSource | None = None,
+        dist_info: DistInfo | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.config = config
+        self.info = dist_info or DistInfo()
+        self.device = torch.device(device)
+        self.train_source = train_source
+        self.val_batches = val_batches
+        self.motion_source = motion_source
+        if config.prior != "none" and motion_source is None:
+            raise ValueError(f"prior {config.prior!r} needs a motion source")
+        if config.deterministic:
+            torch.use_deterministic_algorithms(True)
+
+        model_cfg = config.model
+        if config.kp3d_set != model_cfg.keypoint_set and config.kp3d_set not in model_cfg.extra_keypoint_sets:
+            raise ValueError(f"kp3d_set {config.kp3d_set!r} is neither model.keypoint_set nor an extra set")
+        self.subset = joint_subset(config.kp3d_set)
+
+        torch.manual_seed(config.seed)  # D_M / MPoser weights: the same on every rank
+        self.generator_raw = generator.to(self.device)
+        num_joints = generator.body.num_joints
+        self.disc_config: MotionDiscriminatorConfig | None = None
+        self.discriminator_raw: MotionDiscriminator | None = None
+        self.mposer: MPoser | None = None
+        if config.prior == "motion_discriminator":
+            d = config.discriminator
+            self.disc_config = MotionDiscriminatorConfig(
+                input_size=motion_feature_size(num_joints, d.representation),
+                rnn_size=d.rnn_size,
+                num_layers=d.num_layers,
+                pooling=d.pooling,
+                attention_size=d.attention_size,
+                attention_layers=d.attention_layers,
+                attention_dropout=d.attention_dropout,
+            )
+            self.discriminator_raw = MotionDiscriminator.from_config(self.disc_config).to(self.device)
+        elif config.prior == "mposer":
+            mp_cfg = dataclasses.replace(config.mposer.model, num_joints=num_joints - 1)
+            self.mposer = MPoser.from_config(mp_cfg).to(self.device)
+
+        self.generator = wrap_ddp(
+            self.generator_raw, self.device, self.info, ("body.",), find_unused=not model_cfg.temporal
+        )
+        self.discriminator = (
+            None if self.discriminator_raw is None else wrap_ddp(self.discriminator_raw, self.device, self.info)
+        )
+        trainable = [p for p in self.generator_raw.parameters() if p.requires_grad]
+        self.gen_optimizer = torch.optim.Adam(
+            trainable, lr=config.optim.gen_lr, weight_decay=config.optim.gen_weight_decay
+        )
+        self.gen_scheduler = self._plateau(self.gen_optimizer)
+        self.disc_optimizer: torch.optim.Optimizer | None = None
+        self.disc_scheduler = None
+        if self.discriminator_raw is not None:
+            self.disc_optimizer = torch.optim.Adam(
+                self.discriminator_raw.parameters(), lr=config.optim.disc_lr, weight_decay=config.optim.disc_weight_decay
+            )
+            self.disc_scheduler = self._plateau(self.disc_optimizer)
+
+        self.rng = np.random.default_rng([config.seed, self.info.rank])
+        torch.manual_seed(config.seed + self.info.rank)
+        self.state = TrainState()
+        self.history: list[dict[str, float]] = []  # per-iteration scalars of this process
+        self.val_history: list[dict[str, float]] = []
+        self.out_dir = Path(config.out_dir)
+        self._writer = None
+        self._mposer_ready = config.prior != "mposer"
+
+    # ------------------------------------------------------------------ set-up helpers
+    def _plateau(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.ReduceLROnPlateau:
+        s = self.config.schedule
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=s.factor, patience=s.patience)
+
+    @property
+    def writer(self):
+        """TensorBoard writer of rank 0 (``None`` elsewhere), created on first use."""
+        if self._writer is None and self.info.is_main:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(log_dir=str(self.out_dir / "tensorboard"))
+        return self._writer
+
+    def _pred_kp3d(self, out: VIBEOutput) -> torch.Tensor:
+        """``(B, T, K3, 3)`` predicted keypoints of ``config.kp3d_set``."""
+        if self.config.kp3d_set == self.config.model.keypoint_set:
+            return out.joints3d
+        return out.extra_joints3d[self.config.kp3d_set]
+
+    def _real_motion(self) -> torch.Tensor:
+        """``(B, T, J, 3, 3)`` real motion windows for this step."""
+        return self.motion_source.sample(self.rng, self.config.batch_size, self.config.seqlen).to(self.device)
+
+    # ------------------------------------------------------------------ MPoser prior
+    def prepare_mposer(self) -> None:
+        """Load MPoser from ``mposer.checkpoint`` or pre-train it on real motion; then freeze it.
+
+        Pre-training draws from its own random streams (seeded by ``config.seed``),
+        and rank 0's weights are broadcast, so every rank uses the same prior.
+        """
+        assert self.mposer is not None
+        cfg = self.config.mposer
+        if cfg.checkpoint:
+            state = torch.load(cfg.checkpoint, map_location=self.device, weights_only=True)
+            self.mposer.load_state_dict(state)
+            logger.info("MPoser prior loaded from %s", cfg.checkpoint)
+        else:
+            rng = np.random.default_rng([self.config.seed, 0x4D50])
+            noise = torch.Generator(device=self.device).manual_seed(self.config.seed)
+            optimizer = torch.optim.Adam(self.mposer.parameters(), lr=cfg.lr)
+            self.mposer.train()
+            for it in range(cfg.pretrain_iters):
+                real = self.motion_source.sample(rng, self.config.batch_size, self.config.seqlen).to(self.device)
+                out = self.mposer(real[:, :, 1:], generator=noise)
+                recon, kl, total = mposer_vae_loss(out.pose_rotmat, real[:, :, 1:], out.mu, out.logvar, cfg.kl_weight)
+                optimizer.zero_grad(set_to_none=True)
+                total.backward()
+                optimizer.step()
+                if it % max(1, self.config.log_every) == 0:
+                    logger.info("MPoser pre-training %d/%d: recon %.5f kl %.3f", it, cfg.pretrain_iters, recon, kl)
+            if self.info.enabled:
+                import torch.distributed as dist
+
+                for tensor in self.mposer.state_dict().values():
+                    dist.broadcast(tensor, src=0)
+        self.mposer.eval()
+        self.mposer.requires_grad_(False)
+        self._mposer_ready = True
+
+    # ------------------------------------------------------------------ one iteration
+    def train_step(self) -> dict[str, float]:
+        """One G step and (every ``discriminator.update_every``) one D step; returns the scalars."""
+        cfg = self.config
+        self.generator.train()
+        batch = self.train_source.sample(self.rng, cfg.batch_size, cfg.seqlen).to(self.device)
+        out = self.generator(batch.inputs, batch.keypoints_world)
+
+        d_fake_gen = mposer_prior = fake_motion = None
+        if self.discriminator_raw is not None:
+            self.discriminator_raw.train()
+            fake_motion = motion_features(out.pose_rotmat, cfg.discriminator.representation)
+            # D_M's weights take no gradient from G's loss (only its input does).
+            with _frozen(self.discriminator_raw):
+                d_fake_gen = self.discriminator_raw(fake_motion)
+        elif self.mposer is not None:
+            mposer_prior = self.mposer.prior_loss(out.pose_rotmat[:, :, 1:])
+
+        losses = generator_losses(
+            out, batch.targets, cfg.losses, self.subset, self._pred_kp3d(out), d_fake_gen, mposer_prior
+        )
+        self.gen_optimizer.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        self.gen_optimizer.step()
+        scalars = {f"gen/{k}": float(v.detach()) for k, v in losses.items()}
+
+        if self.discriminator is not None and self.state.global_step % cfg.discriminator.update_every == 0:
+            real_motion = motion_features(self._real_motion(), cfg.discriminator.representation)
+            b_real = real_motion.shape[0]
+            # One forward for both halves: one DDP reduction per backward.
+            scores = self.discriminator(torch.cat([real_motion, fake_motion.detach()]))
+            d_real, d_fake = scores[:b_real], scores[b_real:]
+            real_term, fake_term, total = discriminator_loss(d_real, d_fake)
+            d_loss = cfg.discriminator.loss_weight * total
+            self.disc_optimizer.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.disc_optimizer.step()
+            acc_real = float((d_real > 0.5).float().mean())
+            acc_fake = float((d_fake < 0.5).float().mean())
+            scalars.update(
+                {
+                    "disc/loss": float(d_loss.detach()),
+                    "disc/real_term": float(real_term.detach()),
+                    "disc/fake_term": float(fake_term.detach()),
+                    "disc/acc_real": acc_real,
+                    "disc/acc_fake": acc_fake,
+                    "disc/acc": 0.5 * (acc_real + acc_fake),
+                }
+            )
+        self.state.global_step += 1
+        return scalars
+
+    # ------------------------------------------------------------------ validation
+    @torch.no_grad()
+    def validate(self) -> dict[str, float]:
+        """Metrics (mm) of the current G on the validation windows: ``mpjpe``, ``pa_mpjpe``, ``accel_err``, ...
+
+        Every rank evaluates all windows, so all ranks agree without communication.
+        """
+        g = self.generator_raw
+        was_training = g.training
+        g.eval()
+        preds, targets, masks = [], [], []
+        s = self.subset
+        for batch in self.val_batches:
+            batch = batch.to(self.device)
+            out = g(batch.inputs, batch.keypoints_world)
+            preds.append(self._pred_kp3d(out)[..., s.start : s.stop, :].float().cpu())
+            targets.append(batch.targets.kp_3d[..., s.start : s.stop, :3].float().cpu())
+            has = batch.targets.has_3d
+            masks.append(torch.ones(targets[-1].shape[:2], dtype=torch.bool) if has is None else has.bool().cpu())
+        g.train(was_training)
+        metrics = summarize(torch.cat(preds), torch.cat(targets), mask=torch.cat(masks))
+        return metrics
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self) -> Path:
+        """Train from ``state.epoch`` to ``config.epochs``; returns the path of ``best.pt``."""
+        cfg = self.config
+        if self.info.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            save_config(cfg, self.out_dir / "config.yaml")
+        if not self._mposer_ready:
+            self.prepare_mposer()
+        for epoch in range(self.state.epoch, cfg.epochs):
+            self._train_epoch(epoch)
+            metrics = self.validate()
+            self.val_history.append(metrics)
+            self.gen_scheduler.step(metrics["pa_mpjpe"])
+            if self.disc_scheduler is not None:
+                self.disc_scheduler.step(metrics["pa_mpjpe"])
+            self.state.epoch = epoch + 1
+            improved = metrics["pa_mpjpe"] < self.state.best_pa_mpjpe
+            if improved:
+                self.state.best_pa_mpjpe = metrics["pa_mpjpe"]
+            self._log_validation(epoch, metrics)
+            self._save(self.out_dir / LAST_CHECKPOINT, metrics)
+            if improved:
+                self._save(self.out_dir / BEST_CHECKPOINT, metrics)
+        if self._writer is not None:
+            self._writer.flush()
+        return self.out_dir / BEST_CHECKPOINT
+
+    def _train_epoch(self, epoch: int) -> None:
+        cfg = self.config
+        window: dict[str, list[float]] = defaultdict(list)
+        start = time.perf_counter()
+        bar = tqdm(
+            range(cfg.iters_per_epoch),
+            desc=f"epoch {epoch + 1}/{cfg.epochs}",
+            disable=not (cfg.progress and self.info.is_main),
+            leave=False,
+        )
+        for _ in bar:
+            scalars = self.train_step()
+            self.history.append(scalars)
+            for k, v in scalars.items():
+                window[k].append(v)
+            if self.state.global_step % max(1, cfg.log_every) == 0:
+                means = all_reduce_mean({k: float(np.mean(v)) for k, v in window.items()}, self.device, self.info)
+                means["time/sec_per_iter"] = (time.perf_counter() - start) / len(window["gen/total"])
+                self._log_train(means)
+                bar.set_postfix(loss=f"{means['gen/total']:.3f}")
+                window.clear()
+                start = time.perf_counter()
+
+    # ------------------------------------------------------------------ logging
+    def _log_train(self, means: dict[str, float]) -> None:
+        if not self.info.is_main:
+            return
+        step = self.state.global_step
+        means = dict(means)
+        means["lr/gen"] = self.gen_optimizer.param_groups[0]["lr"]
+        if self.disc_optimizer is not None:
+            means["lr/disc"] = self.disc_optimizer.param_groups[0]["lr"]
+        for k, v in means.items():
+            self.writer.add_scalar(f"train/{k}", v, step)
+        logger.info("step %d: %s", step, ", ".join(f"{k} {v:.4g}" for k, v in sorted(means.items())))
+
+    def _log_validation(self, epoch: int, metrics: dict[str, float]) -> None:
+        if not self.info.is_main:
+            return
+        for k, v in metrics.items():
+            self.writer.add_scalar(f"val/{k}", v, self.state.global_step)
+        logger.info(
+            "epoch %d: MPJPE %.1f mm, PA-MPJPE %.1f mm, ACCEL_ERR %.2f mm/frame²",
+            epoch + 1,
+            metrics["mpjpe"],
+            metrics["pa_mpjpe"],
+            metrics["accel_err"],
+        )
+
+    # ------------------------------------------------------------------ checkpoints
+    def _rng_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "numpy": json.dumps(self.rng.bit_generator.state),  # 128-bit ints: kept as text
+            "torch": torch.get_rng_state(),
+        }
+        if self.device.type == "cuda":
+            state["cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def _save(self, path: Path, metrics: dict[str, float]) -> None:
+        """Write a checkpoint (rank 0 writes; every rank contributes its random state)."""
+        rng_states = all_gather_objects(self._rng_state(), self.info)
+        if not self.info.is_main:
+            return
+        optim = lambda o: None if o is None else o.state_dict()  # noqa: E731
+        extra = {
+            "epoch": self.state.epoch,
+            "global_step": self.state.global_step,
+            "best_pa_mpjpe": self.state.best_pa_mpjpe,
+            "val_metrics": dict(metrics),
+            "train_config": to_dict(self.config),
+            "gen_optimizer": self.gen_optimizer.state_dict(),
+            "gen_scheduler": self.gen_scheduler.state_dict(),
+            "disc_optimizer": optim(self.disc_optimizer),
+            "disc_scheduler": optim(self.disc_scheduler),
+            "mposer": None if self.mposer is None else self.mposer.state_dict(),
+            "rng": rng_states,
+        }
+        save_checkpoint(
+            path,
+            self.generator_raw,
+            self.discriminator_raw,
+            None if self.disc_config is None else dataclasses.asdict(self.disc_config),
+            extra,
+        )
+        logger.info("saved %s", path)
+
+    def resume(self, path: str | Path) -> None:
+        """Continue from a checkpoint written by this trainer (weights, optimisers, schedules, random state)."""
+        ckpt = load_checkpoint(path, map_location=self.device)
+        extra = ckpt.extra
+        load_generator_weights(self.generator_raw, ckpt)
+        if self.discriminator_raw is not None:
+            if ckpt.discriminator is None:
+                raise ValueError(f"{path} has no discriminator for prior {self.config.prior!r}")
+            self.discriminator_raw.load_state_dict(ckpt.discriminator)
+            self.disc_optimizer.load_state_dict(extra["disc_optimizer"])
+            self.disc_scheduler.load_state_dict(extra["disc_scheduler"])
+        if self.mposer is not None:
+            if extra.get("mposer") is None:
+                raise ValueError(f"{path} has no MPoser state")
+            self.mposer.load_state_dict(extra["mposer"])
+            self.mposer.eval()
+            self.mposer.requires_grad_(False)
+            self._mposer_ready = True
+        self.gen_optimizer.load_state_dict(extra["gen_optimizer"])
+        self.gen_scheduler.load_state_dict(extra["gen_scheduler"])
+        self.state = TrainState(
+            epoch=int(extra["epoch"]), global_step=int(extra["global_step"]), best_pa_mpjpe=float(extra["best_pa_mpjpe"])
+        )
+        states = extra["rng"]
+        if len(states) != self.info.world_size:
+            logger.warning("checkpoint has random states of %d processes, this run has %d: the data "
+                           "stream will differ from an uninterrupted run", len(states), self.info.world_size)  # fmt: skip
+        mine = states[self.info.rank % len(states)]
+        self.rng.bit_generator.state = json.loads(mine["numpy"])
+        torch.set_rng_state(mine["torch"].cpu())
+        if self.device.type == "cuda" and "cuda" in mine:
+            torch.cuda.set_rng_state(mine["cuda"].cpu(), self.device)
+        logger.info("resumed from %s at epoch %d (step %d)", path, self.state.epoch, self.state.global_step)
