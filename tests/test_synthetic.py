@@ -326,3 +326,13 @@ def test_plain_visibility_distribution(generator: SyntheticGenerator) -> None:
     assert np.all(vis[:, :, others] == 1.0)
     assert np.all(vis[:, :, hands] == vis[:, :1, hands])  # constant over the window without per-frame wiggle
     assert kstest(vis[:, 0, hands].ravel() ** alpha, "uniform").pvalue > 1e-3
+
+
+def test_given_shapes_are_used(generator: SyntheticGenerator, body: Anny) -> None:
+    """A caller's shapes (e.g. the motion DB's) replace the random ones and shape the landmarks."""
+    rotmat, transl = _motion(20, batch=2, frames=2)
+    shape = np.array([[0.0, 0.9, 0.5, 0.5, 1.0, 0.5], [1.0, 0.9, 0.5, 0.5, 0.0, 0.5]])
+    out = generator.generate(rotmat, transl, np.random.default_rng(20), shape=shape)
+    torch.testing.assert_close(out.shape, torch.as_tensor(shape, dtype=torch.float32))
+    posed = body(out.pose_rotmat[:, 0], out.shape, out.transl_cam[:, 0])
+    torch.testing.assert_close(body.keypoints(posed, "eval14"), out.joints3d_eval14[:, 0], atol=2e-4, rtol=0)
