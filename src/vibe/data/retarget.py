@@ -216,7 +216,9 @@ class RestAlignment:
         source_index: ``(J_t,)`` source joint index of every target bone.
         offset_rotmat: ``(J_t, 3, 3)`` rest offsets ``O_j`` (module docstring).
         direction_matched: ``(J_t,)`` bool, bones whose posed direction
-            follows the source bone's (False: root and rigid bones).
+            follows the source bone's (False: the root, rigid bones, and bones
+            of zero rest length in either skeleton, which keep their parent's
+            offset).
     """
 
     source_index: np.ndarray
