@@ -336,3 +336,28 @@ def test_given_shapes_are_used(generator: SyntheticGenerator, body: Anny) -> Non
     torch.testing.assert_close(out.shape, torch.as_tensor(shape, dtype=torch.float32))
     posed = body(out.pose_rotmat[:, 0], out.shape, out.transl_cam[:, 0])
     torch.testing.assert_close(body.keypoints(posed, "eval14"), out.joints3d_eval14[:, 0], atol=2e-4, rtol=0)
+
+
+def test_landmark_redefinitions(generator: SyntheticGenerator) -> None:
+    """Hand points scale about the wrist, heel and toe about the ankle, hips about their midpoint (world landmarks)."""
+    config = SyntheticConfig.noise_free(hand_scale=(0.5, 0.5), foot_scale=(0.6, 0.6), hip_width_scale=(1.2, 1.2))
+    out = _generate(generator, config, seed=21, motion_seed=21)
+    world, clean = out.keypoints_world.double().numpy(), out.keypoints_cam.double().numpy()
+    i = {name: k for k, name in enumerate(BLAZEPOSE33)}
+
+    def check(a: str, b: str, factor: float) -> None:
+        """Segment a → b of the world landmarks is ``factor`` × the clean one."""
+        seg_world = world[:, :, i[b]] - world[:, :, i[a]]
+        seg_clean = clean[:, :, i[b]] - clean[:, :, i[a]]
+        np.testing.assert_allclose(seg_world, factor * seg_clean, atol=1e-5)
+
+    for side in ("left", "right"):
+        for part in ("pinky", "index", "thumb"):
+            check(f"{side}_wrist", f"{side}_{part}", 0.5)
+        for part in ("heel", "foot_index"):
+            check(f"{side}_ankle", f"{side}_{part}", 0.6)
+    check("right_hip", "left_hip", 1.2)
+    check("left_shoulder", "left_elbow", 1.0)
+    # The targets keep Anny's own definitions.
+    pixels = project(clean, out.focal_px.double().numpy(), out.image_size.double().numpy())
+    np.testing.assert_allclose(_clean_pixels(out), pixels, atol=0.05)
