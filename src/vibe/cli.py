@@ -15,6 +15,8 @@ import typer
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 assets_app = typer.Typer(no_args_is_help=True, help="User-supplied files (SMPL, checkpoints).")
 app.add_typer(assets_app, name="assets")
+mocap_app = typer.Typer(no_args_is_help=True, help="Motion capture: import and retarget onto a body model.")
+app.add_typer(mocap_app, name="mocap")
 
 
 @app.callback()
@@ -36,6 +38,43 @@ def assets_check(
     for status in check_assets(root):
         mark = "found  " if status.found else "missing"
         typer.echo(f"  [{mark}] {status.path}  — {status.enables}")
+
+
+_MOCAP_SUFFIXES = {".amc": "asf-amc", ".bvh": "bvh", ".npz": "amass"}
+
+
+@mocap_app.command("import")
+def mocap_import(
+    paths: list[Path] = typer.Argument(..., help="Mocap files (.amc with its .asf, .bvh, AMASS .npz) or folders of them."),
+    out: Path = typer.Option(..., "--out", "-o", help="Motion database to write (.npz)."),
+    fps: float = typer.Option(30.0, help="Resample every clip to this frame rate."),
+    bvh_scale: float = typer.Option(1.0, help="Metres per BVH unit (CMU's 31-joint BVH: 0.056444)."),
+    asf: Optional[Path] = typer.Option(None, help="Skeleton for the .amc files (default: the subject's .asf beside them)."),
+    licence: str = typer.Option("", help="Licence tag stored with every clip."),
+) -> None:
+    """Read mocap clips, resample them and retarget them onto the Anny body (rig cmu_mb)."""
+    from vibe.body.anny import Anny
+    from vibe.data.build_motion_db import ClipInfo, build_db
+    from vibe.data.mocap import import_mocap
+
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in _MOCAP_SUFFIXES)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise typer.BadParameter(f"{path} does not exist", param_hint="PATHS")
+    clips = [f for f in files if f.suffix.lower() in _MOCAP_SUFFIXES]
+    if not clips:
+        raise typer.BadParameter("no .amc, .bvh or .npz file among the paths", param_hint="PATHS")
+    motions = import_mocap(files, fps=fps, bvh_scale=bvh_scale, asf=asf)
+    infos = [
+        ClipInfo(subject=f.parent.name, source=_MOCAP_SUFFIXES[f.suffix.lower()], licence=licence)
+        for f in clips
+    ]
+    db = build_db(zip(motions, infos, strict=True), Anny(), out)
+    typer.echo(f"wrote {out}: {len(infos)} clips, {db.num_frames} frames at {fps:g} fps")
 
 
 if __name__ == "__main__":

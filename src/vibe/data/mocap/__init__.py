@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -95,7 +97,7 @@ def import_mocap(
         if suffix == ".amc":
             motion = load_asf_amc(Path(asf) if asf else find_asf(path, asf_files), path)
         elif suffix == ".bvh":
-            motion = read_bvh(path, scale=bvh_scale)
+            motion = _with_mb_names(read_bvh(path, scale=bvh_scale))
         elif suffix == ".npz":
             motion = load_amass(path).to_motion()
         else:
@@ -103,3 +105,12 @@ def import_mocap(
         log.info("read %s: %d frames at %g fps", path, motion.num_frames, motion.fps)
         motions.append(resample(motion, fps) if fps and fps != motion.fps else motion)
     return motions
+
+
+def _with_mb_names(motion: Motion) -> Motion:
+    """CMU's "3ds Max friendly" BVH release → the MotionBuilder names the rest of the project uses."""
+    names = set(motion.skeleton.joint_names)
+    if {"LeftHip", "Chest2", "LeftCollar"} <= names:
+        log.info("%s: CMU 3ds-Max joint names, renamed to the MotionBuilder names", motion.name)
+        return dataclasses.replace(motion, skeleton=motion.skeleton.renamed(CMU_MAX_TO_MB_NAMES))
+    return motion
