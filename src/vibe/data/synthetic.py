@@ -93,9 +93,9 @@ to :meth:`SyntheticGenerator.generate`; the same seed gives the same batch.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -152,7 +152,7 @@ _NOISE_LEVELS = (
 )  # fmt: skip
 
 
-@dataclass
+@dataclasses.dataclass
 class SyntheticConfig:
     """Everything random about synthetic windows; defaults are the training distribution.
 
@@ -256,7 +256,7 @@ class SyntheticConfig:
     world_scale_log_std: float = 0.05
 
     fps: float = 30.0
-    features: FeatureConfig = field(default_factory=FeatureConfig)
+    features: FeatureConfig = dataclasses.field(default_factory=FeatureConfig)
 
     @classmethod
     def noise_free(cls, **overrides) -> "SyntheticConfig":
@@ -278,7 +278,7 @@ class SyntheticConfig:
         return cls(**{**quiet, **overrides})
 
 
-@dataclass
+@dataclasses.dataclass
 class SyntheticBatch:
     """Generator inputs and targets for ``B`` windows of ``T`` frames (float32 tensors).
 
@@ -452,7 +452,7 @@ def fit_crop_camera(points_body: np.ndarray, points_crop: np.ndarray) -> np.ndar
 
 
 # --------------------------------------------------------------------------- generator
-@dataclass
+@dataclasses.dataclass
 class _Cameras:
     rotmat: np.ndarray  # (B, T, 3, 3) camera-from-world
     transl: np.ndarray  # (B, T, 3)
@@ -539,10 +539,12 @@ class SyntheticGenerator:
         landmarks, world = self._detect(rng, kp_cam, pixels, bbox, cams)
 
         features = keypoints_to_encoder_input(landmarks, bbox, cfg.features, cams.image_size)
-        half = cfg.features.box_scale * bbox[..., None, 2:3] / 2.0
-        clean_crop = (pixels - bbox[..., None, :2]) / half
+        # 2D targets: the same normalisation of the clean points, none dropped.
+        clean = np.concatenate([pixels, np.ones_like(pixels[..., :1])], axis=-1)
+        keep_all = dataclasses.replace(cfg.features, drop_outside_image=False, min_visibility=0.0)
+        keypoints2d = keypoints_to_encoder_input(clean, bbox, keep_all)
         kp_body = kp_cam - transl_cam[:, :, None]
-        cam_crop = fit_crop_camera(kp_body, clean_crop)
+        cam_crop = fit_crop_camera(kp_body, keypoints2d[..., :2].double().numpy())
 
         root = torch.from_numpy(cams.rotmat).to(pose) @ pose[:, :, 0]
         pose_target = torch.cat([root[:, :, None], pose[:, :, 1:]], dim=2)
@@ -557,7 +559,7 @@ class SyntheticGenerator:
             cam_crop=f32(cam_crop),
             transl_cam=f32(transl_cam),
             joints3d_eval14=f32(eval_cam),
-            keypoints2d=f32(np.concatenate([clean_crop, np.ones_like(clean_crop[..., :1])], axis=-1)),
+            keypoints2d=keypoints2d,
             cam_rotmat=f32(cams.rotmat),
             cam_transl=f32(cams.transl),
             focal_px=f32(cams.focal_px),
