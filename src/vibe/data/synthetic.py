@@ -576,7 +576,7 @@ class SyntheticGenerator:
             np.zeros((batch, num_frames, 3, 3)), np.zeros((batch, num_frames, 3)), np.zeros(batch), np.zeros((batch, 2))
         )
         todo = np.arange(batch)
-        for attempt in range(cfg.max_camera_tries):
+        for _ in range(cfg.max_camera_tries):
             drawn = self._draw_cameras(rng, kp_world[todo])
             for name in ("rotmat", "transl", "focal_px", "image_size"):
                 getattr(cams, name)[todo] = getattr(drawn, name)
