@@ -24,6 +24,7 @@ def test_hand_computed_point() -> None:
     torch.testing.assert_close(out, expected)
     half_scale = keypoints_to_encoder_input(landmarks, boxes, FeatureConfig(box_scale=2.0))
     torch.testing.assert_close(half_scale[..., :2], expected[..., :2] / 2)
+    torch.testing.assert_close(keypoints_to_encoder_input(landmarks, boxes, 2.0), half_scale)
 
 
 def test_matches_crop_normalisation() -> None:

@@ -55,7 +55,7 @@ class FeatureConfig:
 def keypoints_to_encoder_input(
     landmarks_img: np.ndarray | torch.Tensor,
     bbox_cxcys: np.ndarray | torch.Tensor,
-    config: FeatureConfig | None = None,
+    config: FeatureConfig | float | None = None,
     image_size: tuple[float, float] | np.ndarray | torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Landmarks in pixels → the keypoint encoder's ``(x, y, visibility)`` in the box square.
@@ -64,7 +64,8 @@ def keypoints_to_encoder_input(
         landmarks_img: ``(..., T, K, 3)`` = x, y image pixels and visibility in
             ``[0, 1]``; NaN coordinates mark frames without a pose.
         bbox_cxcys: ``(..., T, 3)`` square boxes (centre x, centre y, side), pixels.
-        config: preparation options (default :class:`FeatureConfig`).
+        config: preparation options (default :class:`FeatureConfig`); a
+            number ``x`` means ``FeatureConfig(box_scale=x)``.
         image_size: ``(W, H)`` pixels, or ``(..., 2)`` per item (broadcast over
             ``T, K``); needed for ``drop_outside_image``, ignored when ``None``.
 
@@ -72,7 +73,8 @@ def keypoints_to_encoder_input(
         ``(..., T, K, 3)`` float32 tensor: ``(x − cx, y − cy) / (box_scale·side / 2)``
         and visibility, missing points ``(0, 0, 0)``.
     """
-    config = config or FeatureConfig()
+    if config is None or isinstance(config, (int, float)):
+        config = FeatureConfig() if config is None else FeatureConfig(box_scale=float(config))
     landmarks = torch.as_tensor(landmarks_img, dtype=torch.float64)
     boxes = torch.as_tensor(bbox_cxcys, dtype=torch.float64)
     xy, visibility = landmarks[..., :2], landmarks[..., 2].clone()
