@@ -43,7 +43,7 @@ def _people(meshes: list[np.ndarray], frame: int, count: int, width: int, height
     sx = sy * height / width
     people = []
     for k in range(count):
-        tx = (k - (count - 1) / 2) * 0.7 / sx * (width / height) * 0.5
+        tx = (k - (count - 1) / 2) * 0.6 / sx  # centres 0.6 apart in NDC (30 % of the width)
         cam = np.array([sx * (1 - 0.1 * k), sy * (1 - 0.1 * k), tx, 0.0])
         people.append(PersonMesh(k, meshes[(frame + k) % len(meshes)], cam))
     return people

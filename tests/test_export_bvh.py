@@ -15,7 +15,7 @@ from smpl_fixtures import write_synthetic_smpl
 
 from vibe.body.anny import Anny, AnnyConfig
 from vibe.body.smpl import SMPL
-from vibe.data.mocap.bvh import read_bvh
+from vibe.data.mocap.bvh import read_bvh, write_bvh
 from vibe.export.bvh import HALF_TURN_X, body_motion, camera_to_y_up, export_bvh, rest_joints
 
 TOL_M = 1e-4
@@ -90,8 +90,6 @@ def test_anny_other_rest_pose_keeps_the_joints(anny, tmp_path):
     rest, _ = _random_motion(1, anny.num_joints, scale=0.5)
     rest[0, 0] = torch.eye(3, dtype=torch.float64)
     path = tmp_path / "rebased.bvh"
-    from vibe.data.mocap.bvh import write_bvh
-
     write_bvh(path, body_motion(anny, pose, transl, 30.0, rest_pose_rotmat=rest[0].numpy()))
     expected = anny(pose, None, transl).joints.numpy()
     np.testing.assert_allclose(_joints_by_name(path, anny.joint_names), expected, atol=TOL_M, rtol=0)

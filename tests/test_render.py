@@ -22,9 +22,19 @@ from scipy import ndimage
 
 from vibe.geometry.cameras import image_cam_to_pixels, perspective_projection
 from vibe.render.backend import RenderUnavailableError, probe_platform
-from vibe.render.overlay import OverlayConfig, OverlayRenderer, PersonMesh, PinholeCamera, side_view_vertices, track_color
+from vibe.render.overlay import (
+    OverlayConfig,
+    OverlayRenderer,
+    PersonMesh,
+    PinholeCamera,
+    side_view_vertices,
+    track_color,
+)
 
 W, H = 320, 240
+
+# PyOpenGL 3.1.0 (pyrender's pin) calls numpy's deprecated tostring() when reading pixels.
+pytestmark = pytest.mark.filterwarnings("ignore:tostring:DeprecationWarning")
 
 
 def _run_python(code: str, env_update: dict[str, str | None]) -> subprocess.CompletedProcess:
@@ -235,6 +245,8 @@ def test_side_view_turns_the_body_about_the_vertical(renderer, mesh):
     assert _iou(reference, front_view) < 0.8  # the side view is a different silhouette
 
 
-def test_frame_size_is_checked(renderer, mesh):
+def test_frame_and_mesh_sizes_are_checked(renderer, mesh):
     with pytest.raises(ValueError, match="frame"):
         renderer.render(np.zeros((10, 10, 3), np.uint8), [PersonMesh(0, mesh[0], np.ones(4))])
+    with pytest.raises(ValueError, match="vertices"):
+        renderer.render(None, [PersonMesh(0, mesh[0][:-1], np.ones(4))])

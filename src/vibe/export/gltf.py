@@ -164,7 +164,9 @@ def export_gltf(
     transl = torch.as_tensor(transl).detach().cpu().double().numpy()
     num_frames, num_joints = local.shape[:2]
     if num_joints != body.num_joints or transl.shape != (num_frames, 3):
-        raise ValueError(f"pose {local.shape} / transl {transl.shape} do not fit {body.name}'s {body.num_joints} joints")
+        raise ValueError(
+            f"pose {local.shape} / transl {transl.shape} do not fit {body.name}'s {body.num_joints} joints"
+        )
     if max_influences > 4:
         raise ValueError("glTF JOINTS_0 / WEIGHTS_0 hold at most 4 influences")
 

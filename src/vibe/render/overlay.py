@@ -272,6 +272,8 @@ class OverlayRenderer:
         depths = []
         for slot, person in zip(self._slots, people):
             verts = np.asarray(person.vertices_cam, dtype=np.float64)
+            if verts.shape != (self._num_vertices, 3):
+                raise ValueError(f"track {person.track_id}: vertices {verts.shape}, expected ({self._num_vertices}, 3)")
             if side_view:
                 verts = side_view_vertices(verts)
             eye, depth = self._to_eye(verts, person, camera)
