@@ -16,7 +16,15 @@ from smpl_fixtures import write_synthetic_smpl
 from vibe.body.anny import Anny, AnnyConfig
 from vibe.body.smpl import SMPL
 from vibe.data.mocap.bvh import read_bvh, write_bvh
-from vibe.export.bvh import HALF_TURN_X, body_motion, camera_to_y_up, export_bvh, rest_joints
+from vibe.export.bvh import (
+    HALF_TURN_X,
+    _align,
+    body_motion,
+    camera_to_y_up,
+    export_bvh,
+    rest_joints,
+    t_pose_rotmat,
+)
 
 TOL_M = 1e-4
 
@@ -122,3 +130,30 @@ def test_camera_to_y_up_turns_every_point(smpl):
     turned = before.vertices.numpy() @ HALF_TURN_X.T
     np.testing.assert_allclose(after.vertices.numpy(), turned, atol=1e-9)
     np.testing.assert_allclose(after.joints.numpy(), before.joints.numpy() @ HALF_TURN_X.T, atol=1e-9)
+
+
+@pytest.mark.anny
+def test_anny_t_pose_rest_lays_the_arms_along_x(anny, tmp_path):
+    pose, transl = _random_motion(3, anny.num_joints)
+    rest = t_pose_rotmat(anny)
+    path = export_bvh(tmp_path / "tpose.bvh", anny, pose, transl, 30.0, rest_pose_rotmat=rest)
+    skeleton = read_bvh(path).skeleton
+    for bone, sign in [("LeftForeArm", 1.0), ("LeftHand", 1.0), ("RightForeArm", -1.0), ("RightHand", -1.0)]:
+        offset = skeleton.offsets[skeleton.index(bone)]  # elbow from shoulder, wrist from elbow
+        np.testing.assert_allclose(offset / np.linalg.norm(offset), [sign, 0.0, 0.0], atol=0.02)
+    # Legs keep their rest offsets (the A-pose file's).
+    a_pose = read_bvh(export_bvh(tmp_path / "a_pose.bvh", anny, pose, transl, 30.0)).skeleton
+    for bone in ("LeftLeg", "RightFoot", "Spine1"):
+        got, want = skeleton.offsets[skeleton.index(bone)], a_pose.offsets[a_pose.index(bone)]
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    expected = anny(pose, None, transl).joints.numpy()
+    np.testing.assert_allclose(_joints_by_name(path, anny.joint_names), expected, atol=TOL_M, rtol=0)
+
+
+@pytest.mark.parametrize("b", [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [-1.0, 0.0, 0.0], [0.3, -0.2, 0.9]])
+def test_align_takes_a_onto_b(b):
+    a = np.array([1.0, 0.0, 0.0])
+    rot = _align(a, np.array(b))
+    np.testing.assert_allclose(rot @ a, np.array(b) / np.linalg.norm(b), atol=1e-12)
+    np.testing.assert_allclose(rot @ rot.T, np.eye(3), atol=1e-12)
+    assert np.linalg.det(rot) == pytest.approx(1.0)

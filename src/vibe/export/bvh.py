@@ -8,9 +8,9 @@ joints (bone heads) for their shape, metres, y up.
 Rest pose: the body model's rest pose, the pose at zero rotations. For Anny
 that is its A-pose (upper arms ~48° below horizontal, elbows flexed ~43°), so
 a retargeter must be told the file's rest is an A-pose, not a T-pose; SMPL's
-rest is its T-pose. ``rest_pose_rotmat`` can make any other pose (e.g. a
-T-pose) the file's rest: the motion is re-expressed so the posed joints stay
-the same.
+rest is its T-pose. ``rest_pose_rotmat`` can make any other pose the file's
+rest, e.g. :func:`t_pose_rotmat` (arms straight out along x): the motion is
+re-expressed so the posed joints stay the same.
 
 Body-model local rotations are in world-aligned rest axes (the BVH convention
 with an identity rest), so they are written as they are, as Euler angles
@@ -26,13 +26,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import roma
 import torch
 
 from vibe.body.base import BodyModel
 from vibe.data.mocap.bvh import write_bvh
 from vibe.data.mocap.skeleton import Motion, Skeleton, forward_kinematics
 
-__all__ = ["body_skeleton", "body_motion", "camera_to_y_up", "export_bvh", "rest_joints", "shape_row"]
+__all__ = [
+    "body_skeleton",
+    "body_motion",
+    "camera_to_y_up",
+    "export_bvh",
+    "rest_joints",
+    "shape_row",
+    "t_pose_rotmat",
+]
 
 # A half turn about x: camera axes (y down, z forward) ↔ body-model world axes (y up).
 HALF_TURN_X = np.diag([1.0, -1.0, -1.0])
@@ -120,6 +129,65 @@ def _rebase_rest(skeleton: Skeleton, local: np.ndarray, rest_local: np.ndarray) 
     end_sites = {j: q[j] @ v for j, v in skeleton.end_sites.items()}
     rebased = Skeleton(skeleton.joint_names, parents, offsets, end_sites)
     return rebased, new_local
+
+
+# Bones a T-pose lays along the x axis (+x: the body's left), for the rigs here.
+T_POSE_TARGETS: dict[str, tuple[float, float, float]] = {
+    **{name: (1.0, 0.0, 0.0) for name in ("LeftArm", "LeftForeArm", "left_shoulder", "left_elbow")},
+    **{name: (-1.0, 0.0, 0.0) for name in ("RightArm", "RightForeArm", "right_shoulder", "right_elbow")},
+}
+
+
+def t_pose_rotmat(
+    body: BodyModel,
+    shape: torch.Tensor | np.ndarray | None = None,
+    targets: dict[str, tuple[float, float, float]] | None = None,
+) -> np.ndarray:
+    """``(J, 3, 3)`` local rotations that pose the body in a T-pose (arms straight out along x).
+
+    Each bone named in ``targets`` is turned by the smallest rotation that points
+    it (head → tail, after its parent's turn) along the target direction;
+    other bones follow their parent. Bone tails are Anny's ``rest_bone_ends``,
+    else the first child's head. Pass the result as ``rest_pose_rotmat`` to get
+    a T-pose rest in the file.
+    """
+    targets = T_POSE_TARGETS if targets is None else targets
+    heads = rest_joints(body, shape)
+    parents = body.parents.cpu().numpy()
+    names = body.joint_names
+    if hasattr(body, "rest_bone_ends"):
+        tails = body.rest_bone_ends(shape_row(body, shape))[1][0].double().cpu().numpy()
+    else:
+        tails = heads.copy()
+        for j in range(len(names)):
+            kids = np.flatnonzero(parents == j)
+            tails[j] = heads[kids[0]] if len(kids) else heads[j]
+    glob = np.tile(np.eye(3), (len(names), 1, 1))
+    local = glob.copy()
+    for j, name in enumerate(names):
+        parent_glob = glob[parents[j]] if j else np.eye(3)
+        glob[j] = parent_glob
+        if name in targets:
+            target = np.asarray(targets[name], dtype=np.float64)
+            glob[j] = _align(parent_glob @ (tails[j] - heads[j]), target) @ parent_glob
+        local[j] = parent_glob.T @ glob[j]
+    return local
+
+
+def _align(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``(3, 3)`` smallest rotation taking the direction of ``a`` ``(3,)`` to that of ``b`` ``(3,)``."""
+    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    axis = np.cross(a, b)
+    sin, cos = np.linalg.norm(axis), float(a @ b)
+    if sin < 1e-12:
+        if cos > 0:
+            return np.eye(3)
+        # Opposite directions: a half turn about any axis perpendicular to a.
+        axis = np.cross(a, np.eye(3)[np.argmin(np.abs(a))])
+        rotvec = axis / np.linalg.norm(axis) * np.pi
+    else:
+        rotvec = axis / sin * np.arctan2(sin, cos)
+    return roma.rotvec_to_rotmat(torch.as_tensor(rotvec)).numpy()
 
 
 def camera_to_y_up(
