@@ -4,7 +4,8 @@ The decisive check evaluates the file independently of the exporter: node
 local transforms from the glTF nodes and the animation keyframe at frame t,
 global transforms down the node tree, joint matrices = global @ inverse bind
 matrix, then linear blend skinning of POSITION with JOINTS_0 / WEIGHTS_0. The
-reference is ``Anny.forward`` (its own dense LBS with every influence).
+reference is ``Anny.forward`` (its own dense LBS with every influence), and
+``SMPL.forward`` on synthetic files with the pose blend shapes zeroed.
 
 Tolerance: 6.4 % of Anny's vertices have 5-7 influences; keeping the 4
 largest moves them. Measured on the clip below (a heavy adult, random
@@ -23,10 +24,11 @@ import pytest
 import roma
 import torch
 
-from vibe.body.anny import Anny, AnnyConfig
-from vibe.export.gltf import export_gltf, skinning_weights, top_influences
+from smpl_fixtures import write_synthetic_smpl
 
-pytestmark = pytest.mark.anny
+from vibe.body.anny import Anny, AnnyConfig
+from vibe.body.smpl import SMPL
+from vibe.export.gltf import export_gltf, skinning_weights, top_influences
 
 _NUMPY = {pygltflib.FLOAT: np.float32, pygltflib.UNSIGNED_SHORT: np.uint16, pygltflib.UNSIGNED_INT: np.uint32,
           pygltflib.UNSIGNED_BYTE: np.uint8}  # fmt: skip
@@ -114,6 +116,7 @@ def glb(anny, clip, tmp_path_factory):
     return path
 
 
+@pytest.mark.anny
 def test_file_loads_and_is_consistent(anny, clip, glb):
     gltf = pygltflib.GLTF2().load(str(glb))
     num_v, num_j = anny.num_vertices, anny.num_joints
@@ -141,6 +144,7 @@ def test_file_loads_and_is_consistent(anny, clip, glb):
     assert gltf.accessors[anim.samplers[0].input].max[0] == pytest.approx(4 / FPS)
 
 
+@pytest.mark.anny
 def test_trimesh_loads_the_mesh(anny, glb):
     trimesh = pytest.importorskip("trimesh")
     scene = trimesh.load(str(glb), force="scene")
@@ -150,6 +154,7 @@ def test_trimesh_loads_the_mesh(anny, glb):
     assert meshes[0].faces.shape == tuple(anny.faces.shape)
 
 
+@pytest.mark.anny
 def test_rest_mesh_is_the_shaped_rest_body(anny, clip, glb):
     _, _, shape = clip
     gltf = pygltflib.GLTF2().load(str(glb))
@@ -158,6 +163,7 @@ def test_rest_mesh_is_the_shaped_rest_body(anny, clip, glb):
     np.testing.assert_allclose(pos, rest, atol=1e-5)
 
 
+@pytest.mark.anny
 def test_skinning_the_file_reproduces_the_body(anny, clip, glb):
     pose, transl, shape = clip
     gltf = pygltflib.GLTF2().load(str(glb))
@@ -169,6 +175,7 @@ def test_skinning_the_file_reproduces_the_body(anny, clip, glb):
         assert err.max() < 0.04, (t, err.max())
 
 
+@pytest.mark.anny
 def test_skinning_is_exact_where_four_influences_suffice(anny, clip, glb):
     """Vertices with at most 4 non-zero weights are not truncated: they match to 1e-5 m."""
     pose, transl, shape = clip
@@ -185,3 +192,21 @@ def test_top_influences_keeps_the_largest():
     assert idx[0].tolist() == [1, 4, 3, 0]
     np.testing.assert_allclose(w[0], np.array([0.4, 0.25, 0.2, 0.1]) / 0.95)
     assert idx[1, 0] == 2 and w[1, 0] == 1.0
+
+
+def test_smpl_skin_reproduces_lbs(tmp_path):
+    """SMPL (synthetic files): with its pose blend shapes zeroed (a skin cannot hold
+    them), the file's skinning equals the model's LBS; its weights have <= 4 joints."""
+    write_synthetic_smpl(tmp_path / "smpl")
+    smpl = SMPL(tmp_path / "smpl", dtype=torch.float64)
+    smpl.posedirs.zero_()
+    assert np.count_nonzero(skinning_weights(smpl) > 0, axis=1).max() <= 4
+    pose = roma.rotvec_to_rotmat(0.4 * torch.randn(3, 24, 3, dtype=torch.float64))
+    transl = torch.randn(3, 3, dtype=torch.float64)
+    betas = torch.randn(1, 10, dtype=torch.float64)
+    path = export_gltf(tmp_path / "smpl.glb", smpl, pose, transl, 30.0, shape=betas[0])
+    gltf = pygltflib.GLTF2().load(str(path))
+    assert [gltf.nodes[n].name for n in gltf.skins[0].joints] == smpl.joint_names
+    expected = smpl(pose, betas.expand(3, -1), transl).vertices.numpy()
+    for t in range(3):
+        np.testing.assert_allclose(_skin_frame(gltf, t), expected[t], atol=1e-5, rtol=0)
