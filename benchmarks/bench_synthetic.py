@@ -29,7 +29,7 @@ from vibe.data.synthetic import SyntheticGenerator
 
 
 def _time(fn, repeats: int, min_seconds: float = 0.5) -> float:
-    """Seconds per call of ``fn``: warm-up (≥ 0.3 s), then the mean over ≥ ``repeats`` calls and ≥ ``min_seconds``.
+    """Seconds per call of ``fn``: warm-up (≥ 0.3 s), then the mean over ≥ ``repeats`` calls, ≥ ``min_seconds``.
 
     On a shared machine the numbers vary with the load: compare runs, keep the best.
     """
