@@ -162,7 +162,7 @@ def side_view_vertices(vertices_cam: np.ndarray, angle_deg: float = 90.0) -> np.
 
 
 class _Slot:
-    """One reusable mesh in the scene (a person's drawing), with its GPU vertex buffer."""
+    """One reusable mesh of the scene (drawn for one person per frame) and its vertex buffer."""
 
     def __init__(self, scene, faces: np.ndarray, num_vertices: int) -> None:
         import pyrender
@@ -269,6 +269,7 @@ class OverlayRenderer:
             return image_rgb.copy()
         while len(self._slots) < len(people):
             self._slots.append(_Slot(self._scene, self._faces, self._num_vertices))
+            log.debug("overlay renderer: %d mesh slots", len(self._slots))
         depths = []
         for slot, person in zip(self._slots, people):
             verts = np.asarray(person.vertices_cam, dtype=np.float64)
