@@ -21,7 +21,7 @@ from vibe.geometry.rotations import rotmat_to_rot6d
 from vibe.losses import GeneratorTargets
 from vibe.models.checkpoints import load_checkpoint
 from vibe.models.discriminator import motion_features
-from vibe.models.keypoint_encoder import KeypointEncoderConfig
+from vibe.models.mposer import MPoserConfig
 from vibe.models.temporal import TemporalEncoderConfig
 from vibe.models.vibe import VIBE, VIBEConfig
 from vibe.training.config import (
@@ -31,9 +31,8 @@ from vibe.training.config import (
     load_train_config,
 )
 from vibe.training.data import MixedSource, TrainBatch, concat_batches, fixed_batches
-from vibe.training.distributed import DistInfo, init_distributed, cleanup_distributed
-from vibe.training.trainer import Trainer
-from vibe.models.mposer import MPoserConfig
+from vibe.training.distributed import DistInfo, cleanup_distributed, init_distributed
+from vibe.training.trainer import Trainer, _frozen
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 NUM_JOINTS, SHAPE_DIM, FEATURES = 8, 4, 32
@@ -235,8 +234,6 @@ def test_generator_loss_does_not_train_the_discriminator(tmp_path):
     trainer = make_trainer(tiny_config(tmp_path, epochs=1, iters_per_epoch=1))
     disc = trainer.discriminator_raw
     fake = motion_features(ToyMotion().sample(np.random.default_rng(0), 2, 8), "rot6d").requires_grad_(True)
-    from vibe.training.trainer import _frozen
-
     with _frozen(disc):
         disc(fake).sum().backward()
     assert fake.grad is not None and fake.grad.abs().sum() > 0
@@ -313,6 +310,30 @@ def test_overrides_keep_the_other_defaults_and_reject_unknown_keys():
     assert cfg.model.feature_source == "keypoints"  # untouched by the override
     with pytest.raises(ConfigError):
         load_train_config(CONFIGS / "open.yaml", ["optim.learning_rate=1"])
+
+
+# ----------------------------------------------------------------------------- the open stack end to end
+@pytest.mark.slow
+@pytest.mark.anny
+def test_open_stack_trains_and_resumes_from_the_config_file(tmp_path):
+    """``vibe train configs/open.yaml``: Anny, synthetic windows of the bundled motion DB, D_M; then resume."""
+    from vibe.training.trainer import train_from_config
+
+    small = [
+        "model.feature_dim=64", "model.encoder.input_size=64", "model.encoder.hidden_size=16",
+        "model.keypoint_encoder.out_dim=64", "model.keypoint_encoder.hidden_dim=32",
+        "discriminator.rnn_size=16", "discriminator.attention_size=16",
+        "seqlen=4", "batch_size=2", "val_windows=4", "iters_per_epoch=1", "device=cpu", "progress=false",
+        f"out_dir={tmp_path}",
+    ]  # fmt: skip
+    best = train_from_config(CONFIGS / "open.yaml", [*small, "epochs=1"])
+    first = load_checkpoint(tmp_path / "last.pt")
+    assert best.exists() and first.body_model == "anny" and first.extra["epoch"] == 1
+    assert first.discriminator_config["input_size"] == 6 * (len(first.generator["regressor.init_pose"][0]) // 6 - 1)
+    train_from_config(CONFIGS / "open.yaml", [*small, "epochs=2", f"resume={tmp_path / 'last.pt'}"])
+    second = load_checkpoint(tmp_path / "last.pt")
+    assert (second.extra["epoch"], second.extra["global_step"]) == (2, 2)
+    assert all(math.isfinite(v) for v in second.extra["val_metrics"].values())
 
 
 # ----------------------------------------------------------------------------- DDP (gloo, 2 processes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import sys
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -189,3 +190,43 @@ def test_mixed_2d_and_3d_batches_mask_missing_targets(tmp_path):
     assert isinstance(batch.targets, GeneratorTargets)
     assert batch.targets.has_3d[:6].sum() == 0 and batch.targets.has_3d[6:].all()
     assert batch.targets.has_body[:6].sum() == 0 and batch.targets.pose_rotmat.shape == (10, 4, 24, 3, 3)
+
+
+def test_smpl_stack_trains_from_db_files(tmp_path, monkeypatch):
+    """``vibe train configs/smpl.yaml`` end to end on tiny files: SMPL files, 2D + 3D db files, AMASS."""
+    from smpl_fixtures import write_synthetic_smpl
+
+    from vibe.models.checkpoints import load_checkpoint
+    from vibe.training.trainer import train_from_config
+
+    monkeypatch.setenv("VIBE_DATA_DIR", str(tmp_path / "data"))
+    write_synthetic_smpl(tmp_path / "data" / "smpl")
+    db_dir = tmp_path / "data" / "datasets" / "vibe_db"
+    db_dir.mkdir(parents=True)
+    rng = np.random.default_rng(6)
+    feature_dim = 16
+    for name, lengths in (("3dpw_val_db.pt", {"v0": 10, "v1": 9}), ("mpii3d_train_db.pt", {"s": 12})):
+        data = _threedpw(rng, lengths)
+        data["features"] = data["features"][:, :feature_dim]
+        if name.startswith("mpii3d"):
+            n = len(data["vid_name"])
+            data["joints2D"] = np.concatenate([rng.uniform(0, 1000, (n, 49, 2)), np.ones((n, 49, 1))], -1)
+            data["joints3D"] = rng.normal(scale=0.3, size=(n, 49, 3))
+        joblib.dump(data, db_dir / name)
+    insta = _insta(12)
+    insta["features"] = insta["features"][:, :feature_dim]
+    joblib.dump(insta, db_dir / "insta_train_db.pt")
+    theta = np.concatenate([rng.normal(scale=0.3, size=(20, 72)), np.zeros((20, 10))], -1)
+    joblib.dump({"theta": theta, "vid_name": _videos({"a": 20})}, db_dir / "amass_db.pt")
+
+    overrides = [
+        f"model.feature_dim={feature_dim}", f"model.encoder.input_size={feature_dim}", "model.encoder.hidden_size=8",
+        "discriminator.rnn_size=8", "discriminator.attention_size=8", "data.vibe_db.train_2d=[insta_train_db.pt]",
+        "seqlen=4", "batch_size=3", "epochs=1", "iters_per_epoch=2", "device=cpu", "progress=false",
+        f"out_dir={tmp_path / 'run'}",
+    ]  # fmt: skip
+    best = train_from_config(Path(__file__).resolve().parents[1] / "configs" / "smpl.yaml", overrides)
+    ckpt = load_checkpoint(best)
+    assert ckpt.body_model == "smpl" and ckpt.discriminator_config["input_size"] == 69
+    metrics = ckpt.extra["val_metrics"]
+    assert all(np.isfinite(metrics[k]) for k in ("mpjpe", "pa_mpjpe", "accel_err"))

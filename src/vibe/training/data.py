@@ -12,18 +12,29 @@ Two small protocols keep the trainer independent of where data comes from:
 
 All randomness comes from the ``numpy.random.Generator`` passed in, so the
 trainer can save and restore it and a resumed run draws the same windows.
+
+:func:`build_synthetic_data` and :func:`build_vibe_db_data` assemble the
+training source, the fixed validation windows and the motion source of a
+:class:`~vibe.training.config.TrainConfig`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Protocol
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
 
+from vibe.config import from_dict
 from vibe.losses import GeneratorTargets
+
+if TYPE_CHECKING:
+    from vibe.training.config import TrainConfig
 
 __all__ = [
     "TrainBatch",
@@ -34,7 +45,12 @@ __all__ = [
     "MixedSource",
     "concat_batches",
     "fixed_batches",
+    "bundled_motion_db",
+    "build_synthetic_data",
+    "build_vibe_db_data",
 ]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -188,3 +204,81 @@ def fixed_batches(source: BatchSource, seed: int, windows: int, seqlen: int, bat
     for start in range(0, windows, batch):
         out.append(source.sample(rng, min(batch, windows - start), seqlen))
     return out
+
+
+# ----------------------------------------------------------------------------- from a config
+def bundled_motion_db() -> Path:
+    """The motion DB shipped with the package (retargeted CMU mocap for Anny)."""
+    return Path(str(resources.files("vibe").joinpath("resources/motion/cmu_anny.npz")))
+
+
+def build_synthetic_data(config: TrainConfig, body) -> tuple[BatchSource, list[TrainBatch], MotionSource]:
+    """Open stack: synthetic windows of the motion DB's training subjects, fixed validation windows of
+    the held-out subjects, real motion of the training subjects.
+
+    Args:
+        config: the run.
+        body: the :class:`~vibe.body.anny.Anny` model the synthetic landmarks are computed with
+            (on the CPU: data are made there).
+    """
+    from vibe.body.sparse_keypoints import SparseKeypoints
+    from vibe.data.motion_db import MotionDB
+    from vibe.data.synthetic import SyntheticConfig, SyntheticGenerator
+
+    data = config.data
+    path = Path(data.motion_db) if data.motion_db else bundled_motion_db()
+    motion_db = MotionDB.load(path)
+    if not motion_db.body_model.startswith(body.name):
+        raise ValueError(f"{path} holds {motion_db.body_model!r} motion, the generator poses {body.name!r}")
+    train_db = motion_db.split(data.val_subjects, exclude=True)
+    val_db = motion_db.split(data.val_subjects)
+    logger.info("motion DB %s: %.0f s training, %.0f s validation", path, train_db.seconds(), val_db.seconds())
+    synth = SyntheticGenerator(SparseKeypoints(body), from_dict(SyntheticConfig, data.synthetic))
+    use_world = config.model.keypoint_encoder.use_world
+    val = fixed_batches(
+        SyntheticSource(synth, val_db, use_world), config.seed + 1, config.val_windows, config.seqlen, config.batch_size
+    )
+    return SyntheticSource(synth, train_db, use_world), val, MotionDBSource(train_db)
+
+
+def _frame_set(path: Path):
+    """The db reader for a file, chosen by the original's file names."""
+    from vibe.data.datasets import vibe_db
+
+    name = path.name.lower()
+    for key, loader in (("insta", vibe_db.load_insta), ("mpii3d", vibe_db.load_mpii3d), ("3dpw", vibe_db.load_threedpw)):
+        if key in name:
+            return loader(path)
+    raise ValueError(f"{path}: cannot tell the dataset from the name (expected insta, mpii3d or 3dpw)")
+
+
+def _mix_by_size(sets: list) -> BatchSource:
+    """Several frame sets as one source, each drawn in proportion to its frame count."""
+    if len(sets) == 1:
+        return sets[0]
+    return MixedSource(sets, [len(s.features) for s in sets])
+
+
+def build_vibe_db_data(config: TrainConfig) -> tuple[BatchSource, list[TrainBatch], MotionSource]:
+    """Smpl stack: the original db files (2D share ``ratio_2d`` of each batch), every non-overlapping
+    validation window of the validation set (``val_windows`` is not used), AMASS motion."""
+    from vibe import assets
+    from vibe.data.datasets.vibe_db import AmassMotion, load_threedpw
+
+    db = config.data.vibe_db
+    root = Path(db.db_dir).expanduser() if db.db_dir else assets.datasets_dir() / "vibe_db"
+    resolve = lambda p: Path(p).expanduser() if Path(p).is_absolute() else root / p  # noqa: E731
+    needed = [resolve(p) for p in (*db.train_2d, *db.train_3d, db.val, db.motion)]
+    assets.require(needed, "Training on the original VIBE db files")
+    parts, shares = [], []
+    if db.train_2d:
+        parts.append(_mix_by_size([_frame_set(resolve(p)) for p in db.train_2d]))
+        shares.append(db.ratio_2d)
+    if db.train_3d:
+        parts.append(_mix_by_size([_frame_set(resolve(p)) for p in db.train_3d]))
+        shares.append(1.0 - db.ratio_2d if db.train_2d else 1.0)
+    if not parts:
+        raise ValueError("data.vibe_db needs train_2d or train_3d files")
+    train = parts[0] if len(parts) == 1 else MixedSource(parts, shares)
+    val = load_threedpw(resolve(db.val)).all_windows(config.seqlen, config.batch_size)
+    return train, val, AmassMotion(resolve(db.motion))

@@ -66,11 +66,10 @@ from vibe.training.distributed import (
     DistInfo,
     all_gather_objects,
     all_reduce_mean,
-    unwrap,
     wrap_ddp,
 )
 
-__all__ = ["Trainer", "TrainState"]
+__all__ = ["Trainer", "TrainState", "build_body", "train_from_config"]
 
 logger = logging.getLogger(__name__)
 
@@ -473,3 +472,57 @@ class Trainer:
         if self.device.type == "cuda" and "cuda" in mine:
             torch.cuda.set_rng_state(mine["cuda"].cpu(), self.device)
         logger.info("resumed from %s at epoch %d (step %d)", path, self.state.epoch, self.state.global_step)
+
+
+# ---------------------------------------------------------------------- from a config file
+def build_body(config: TrainConfig):
+    """The body model and the regressor's starting point for ``config.body_model`` (on the CPU).
+
+    Returns:
+        ``(body, regressor_init)``; ``regressor_init`` is ``None`` for Anny (the
+        generator's neutral start) and SMPL's mean parameters for SMPL.
+    """
+    if config.body_model == "anny":
+        from vibe.body.anny import Anny
+
+        return Anny(), None
+    from vibe.body.smpl import SMPL, load_mean_params
+    from vibe.models.regressor import RegressorInit
+
+    return SMPL(), RegressorInit.from_mean_params(load_mean_params())
+
+
+def train_from_config(config_path: str | Path | None, overrides: list[str] | None = None) -> Path:
+    """``vibe train``: build everything from a YAML config (+ ``key=value`` overrides) and train.
+
+    Under ``torchrun`` each process joins the process group and trains its
+    share (see :mod:`vibe.training.distributed`). ``resume=<checkpoint>``
+    continues an interrupted run.
+
+    Returns:
+        The path of the best checkpoint (``<out_dir>/best.pt``).
+    """
+    from vibe.training.config import load_train_config
+    from vibe.training.data import build_synthetic_data, build_vibe_db_data
+    from vibe.training.distributed import cleanup_distributed, dist_info_from_env, init_distributed, resolve_device
+
+    config = load_train_config(config_path, overrides)
+    info = dist_info_from_env()
+    device = resolve_device(config.device, info)
+    init_distributed(device, info)
+    try:
+        torch.manual_seed(config.seed)  # the same generator weights on every rank
+        body, regressor_init = build_body(config)
+        generator = VIBE(config.model, body, regressor_init)
+        if config.data.kind == "synthetic":
+            # Synthetic landmarks are made on the CPU; the generator's copy may move to a GPU.
+            synth_body = body if device.type == "cpu" else build_body(config)[0]
+            train_source, val_batches, motion_source = build_synthetic_data(config, synth_body)
+        else:
+            train_source, val_batches, motion_source = build_vibe_db_data(config)
+        trainer = Trainer(config, generator, train_source, val_batches, motion_source, info, device)
+        if config.resume:
+            trainer.resume(config.resume)
+        return trainer.fit()
+    finally:
+        cleanup_distributed()
