@@ -278,6 +278,11 @@ class Anny(BodyModel):
         return int(self._anny.template_vertices.shape[0])
 
     @property
+    def skinning_weights(self) -> torch.Tensor:
+        """``(V, J)`` anny's dense bone weights; its bone labels are our joint names, in order."""
+        return self._anny.dense_vertex_bone_weights
+
+    @property
     def phenotype_labels(self) -> list[str]:
         """Meaning of each entry of the shape vector, in order."""
         return list(self._phenotype_labels)

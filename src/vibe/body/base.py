@@ -77,6 +77,11 @@ class BodyModel(nn.Module, abc.ABC):
         """``J``: number of skeleton joints (= rotations in the pose)."""
         return len(self.joint_names)
 
+    @property
+    def skinning_weights(self) -> torch.Tensor:
+        """``(V, J)`` linear-blend skinning weights, columns in joint order (animation export)."""
+        raise NotImplementedError(f"{type(self).__name__} does not expose skinning weights")
+
     def mean_shape(self, batch_size: int = 1) -> torch.Tensor:
         """``(B, S)`` shape vector of the average body (zeros unless overridden)."""
         return torch.zeros(batch_size, self.shape_dim, dtype=self.dtype, device=self.device)

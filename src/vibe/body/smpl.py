@@ -281,6 +281,11 @@ class SMPL(BodyModel):
     def num_vertices(self) -> int:
         return self.v_template.shape[0]
 
+    @property
+    def skinning_weights(self) -> torch.Tensor:
+        """``(V, 24)`` SMPL's blend weights."""
+        return self.lbs_weights
+
     def extra_repr(self) -> str:
         return f"gender={self.gender}, num_betas={self.shape_dim}"
 

@@ -45,16 +45,9 @@ _ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
 def skinning_weights(body: BodyModel) -> np.ndarray:
     """``(V, J)`` float64 linear-blend skinning weights of a body model, columns in joint order.
 
-    SMPL: its ``lbs_weights``; Anny: the dense bone weights of the anny model
-    (its columns follow ``bone_labels``, which are the wrapper's joint names).
+    From :attr:`BodyModel.skinning_weights`, checked against the model's sizes.
     """
-    if hasattr(body, "lbs_weights"):
-        weights = body.lbs_weights
-    elif hasattr(body, "_anny"):
-        weights = body._anny.dense_vertex_bone_weights
-    else:
-        raise TypeError(f"no skinning weights known for body model {body.name!r}")
-    weights = weights.detach().double().cpu().numpy()
+    weights = body.skinning_weights.detach().double().cpu().numpy()
     if weights.shape != (body.num_vertices, body.num_joints):
         raise ValueError(f"skinning weights {weights.shape}, expected {(body.num_vertices, body.num_joints)}")
     return weights
