@@ -306,7 +306,7 @@ class Trainer:
     def validate(self) -> dict[str, float]:
         """Metrics (mm) of the current G on the validation windows: ``mpjpe``, ``pa_mpjpe``, ``accel_err``, ...
 
-        Every rank evaluates all windows, so all ranks agree without communication.
+        Every rank evaluates all windows (:meth:`fit` then uses rank 0's numbers).
         """
         g = self.generator_raw
         was_training = g.training
@@ -335,7 +335,9 @@ class Trainer:
             self.prepare_mposer()
         for epoch in range(self.state.epoch, cfg.epochs):
             self._train_epoch(epoch)
-            metrics = self.validate()
+            # Rank 0's numbers for everyone: schedules and checkpoint decisions must agree
+            # even if GPU round-off differs between ranks.
+            metrics = all_gather_objects(self.validate(), self.info)[0]
             self.val_history.append(metrics)
             self.gen_scheduler.step(metrics["pa_mpjpe"])
             if self.disc_scheduler is not None:
@@ -349,7 +351,8 @@ class Trainer:
             if improved:
                 self._save(self.out_dir / BEST_CHECKPOINT, metrics)
         if self._writer is not None:
-            self._writer.flush()
+            self._writer.close()
+            self._writer = None
         return self.out_dir / BEST_CHECKPOINT
 
     def _train_epoch(self, epoch: int) -> None:
