@@ -177,3 +177,28 @@ def test_with_anny_the_neutral_estimate_is_upright_and_faces_the_camera():
     assert j[13, 1] < -0.4 and j[0, 1] > 0.4 and j[5, 1] > 0.4
     assert j[0, 0] < 0 < j[5, 0]  # facing the camera: the right side appears on the image's left
     assert j.abs().max() < 1.0  # inside the crop
+
+
+@pytest.mark.anny
+def test_with_anny_the_keypoint_only_path_equals_posing_the_mesh():
+    from vibe.body.anny import Anny
+
+    body = Anny()
+    kwargs = dict(
+        feature_source="keypoints",
+        keypoint_set="blazepose33",
+        extra_keypoint_sets=("eval14",),
+        keypoint_encoder=KeypointEncoderConfig(num_keypoints=33, out_dim=64),
+        feature_dim=64,
+        encoder=TemporalEncoderConfig(input_size=64, hidden_size=32),
+    )
+    fast = VIBE(VIBEConfig(**kwargs, return_vertices=False), body).eval()
+    full = VIBE(VIBEConfig(**kwargs, return_vertices=True), body).eval()
+    assert fast.fast_keypoints is not None and full.fast_keypoints is None
+    full.load_state_dict(fast.state_dict(), strict=False)
+    assert fast.learned_state_dict().keys() == full.learned_state_dict().keys()
+    inputs = torch.rand(2, 3, 33, 3)
+    with torch.no_grad():
+        a, b = fast(inputs), full(inputs)
+    torch.testing.assert_close(a.joints3d, b.joints3d, atol=1e-5, rtol=0)
+    torch.testing.assert_close(a.extra_joints3d["eval14"], b.extra_joints3d["eval14"], atol=1e-5, rtol=0)

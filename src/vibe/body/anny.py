@@ -55,6 +55,7 @@ from importlib import resources
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from vibe.body.base import BodyModel, BodyOutput
 from vibe.body.joint_sets import COCO17, EVAL14
@@ -276,6 +277,12 @@ class Anny(BodyModel):
     @property
     def num_vertices(self) -> int:
         return int(self._anny.template_vertices.shape[0])
+
+    def keypoint_evaluator(self, set_names: list[str]) -> nn.Module:
+        """Keypoints through per-bone moments, without the mesh (:mod:`vibe.body.sparse_keypoints`)."""
+        from vibe.body.sparse_keypoints import SparseKeypoints  # it builds on this module
+
+        return SparseKeypoints(self, set_names)
 
     @property
     def skinning_weights(self) -> torch.Tensor:

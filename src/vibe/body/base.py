@@ -112,6 +112,16 @@ class BodyModel(nn.Module, abc.ABC):
     def keypoints(self, output: BodyOutput, set_name: str) -> torch.Tensor:
         """``(B, K, 3)`` keypoints of the named set, from a posed ``output``."""
 
+    def keypoint_evaluator(self, set_names: list[str]) -> nn.Module | None:
+        """A faster module computing only keypoints, or ``None`` when the model has none.
+
+        The module maps ``(pose_rotmat (B, J, 3, 3), shape (B, S))`` to an
+        object whose ``keypoints`` dict holds ``(B, K, 3)`` per set, equal to
+        ``keypoints(forward(pose_rotmat, shape), set)``. Training uses it when
+        the mesh itself is not needed.
+        """
+        return None
+
     # --- helpers --------------------------------------------------------------
     @property
     def dtype(self) -> torch.dtype:

@@ -223,5 +223,4 @@ def load_generator_weights(model: VIBE, checkpoint: LoadedCheckpoint) -> None:
     """Load ``checkpoint.generator`` into ``model`` strictly (the body model must match by name)."""
     if checkpoint.body_model != model.body.name:
         raise ValueError(f"checkpoint is for body model {checkpoint.body_model!r}, model uses {model.body.name!r}")
-    body_state = {k: v for k, v in model.state_dict().items() if k.startswith("body.")}
-    _load_strict(model, {**body_state, **checkpoint.generator}, "generator state dict")
+    _load_strict(model, {**model.fixed_state_dict(), **checkpoint.generator}, "generator state dict")
