@@ -1,0 +1,130 @@
+"""The temporal encoder over a whole track, in overlapping windows, without seams.
+
+The generator is trained on windows of ``seqlen`` frames (16), each starting
+from a zero GRU state. The original demo instead runs the GRU over chunks of
+450 frames and concatenates them: a long history the model never saw in
+training, and a jump at every chunk border where the state restarts.
+
+Here the track is cut into windows of ``seqlen`` frames whose starts are
+``seqlen − overlap`` apart (the last window is aligned to the track's end).
+Every window runs from a zero state, as in training, and all windows go
+through the GRU as one batch. The windows' *temporally encoded features*
+``(T, F)`` (the GRU block's output, before the per-frame regressor) are
+blended with cross-fade weights (:func:`crossfade_weights`): inside an
+overlap the earlier window's weight falls linearly from 1 to 0 while the
+later one's rises from 0 to 1. So
+
+- every output is a convex combination of window outputs, and the weights
+  change by at most ``1/(overlap + 1)`` from one frame to the next, hence no
+  step at a window border: the output moves only as much as the windows'
+  own outputs differ, spread over the overlap;
+- the GRU is causal, so a window's first frames have the least history;
+  they get the smallest weights.
+
+Blending features rather than regressed rotations keeps rotations on SO(3)
+without any averaging: the regressor maps each blended feature to one pose.
+A track no longer than ``seqlen`` is one window (a single full-length pass).
+``seqlen=None`` runs the GRU over the whole track at once (exactly one pass,
+useful to compare; memory and history grow with the track).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+__all__ = ["WindowConfig", "window_starts", "crossfade_weights", "encode_in_windows"]
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """How a track is cut into windows for the temporal encoder.
+
+    Attributes:
+        seqlen: window length in frames (the training window, 16); ``None``:
+            one pass over the whole track.
+        overlap: frames shared by consecutive windows (``0 < overlap < seqlen``).
+        batch_windows: windows run through the GRU together (memory bound).
+    """
+
+    seqlen: int | None = 16
+    overlap: int = 8
+    batch_windows: int = 256
+
+    def __post_init__(self) -> None:
+        if self.seqlen is not None and not 0 < self.overlap < self.seqlen:
+            raise ValueError(f"overlap must be in (0, seqlen), got {self.overlap} with seqlen {self.seqlen}")
+
+
+def window_starts(num_frames: int, seqlen: int, overlap: int) -> list[int]:
+    """First frame of each window covering ``num_frames`` frames.
+
+    Starts are ``k·(seqlen − overlap)``; the last window ends at the last
+    frame (so it may overlap its predecessor by more than ``overlap``). One
+    window ``[0]`` when ``num_frames ≤ seqlen``.
+    """
+    if num_frames <= seqlen:
+        return [0]
+    stride = seqlen - overlap
+    starts = list(range(0, num_frames - seqlen, stride))
+    starts.append(num_frames - seqlen)
+    return starts
+
+
+def crossfade_weights(num_frames: int, seqlen: int, starts: list[int], ramp: int) -> torch.Tensor:
+    """``(N, seqlen)`` blending weight of each window's frames; per frame they sum to 1.
+
+    Each window gets a trapezoid: it rises as ``(i + 1)/(ramp + 1)`` over its
+    first ``ramp`` frames (not the first window) and falls symmetrically over
+    its last ``ramp`` frames (not the last window), 1 elsewhere; the weights
+    of the windows covering a frame are then divided by their sum. With
+    windows exactly ``seqlen − ramp`` apart the sums are already 1 (a linear
+    cross-fade); the end-aligned last window overlaps more and is normalised.
+    A weight changes by at most ``1/(ramp + 1)`` between consecutive frames.
+    """
+    n, length = len(starts), min(seqlen, num_frames)
+    i = torch.arange(length, dtype=torch.float64)
+    rise = ((i + 1) / (ramp + 1)).clamp(max=1.0)
+    fall = ((length - i) / (ramp + 1)).clamp(max=1.0)
+    weights = torch.ones(n, length, dtype=torch.float64)
+    weights[1:] *= rise
+    weights[:-1] *= fall
+    total = torch.zeros(num_frames, dtype=torch.float64)
+    for k, s in enumerate(starts):
+        total[s : s + length] += weights[k]
+    for k, s in enumerate(starts):
+        weights[k] /= total[s : s + length]
+    return weights
+
+
+def encode_in_windows(encoder: nn.Module, features: torch.Tensor, config: WindowConfig | None = None) -> torch.Tensor:
+    """Temporally encode one track's per-frame features ``(T, F)`` → ``(T, F')`` (see module doc).
+
+    Args:
+        encoder: maps ``(B, t, F)`` → ``(B, t, F')`` (a
+            :class:`~vibe.models.temporal.TemporalEncoder`), run from a zero state per call.
+        features: ``(T, F)`` per-frame features of one track.
+        config: windowing.
+
+    Returns:
+        ``(T, F')`` blended encoder outputs, in ``features``' dtype.
+    """
+    config = config or WindowConfig()
+    num_frames = features.shape[0]
+    if config.seqlen is None or num_frames <= config.seqlen:
+        return encoder(features[None])[0]
+    seqlen = config.seqlen
+    starts = window_starts(num_frames, seqlen, config.overlap)
+    weights = crossfade_weights(num_frames, seqlen, starts, config.overlap).to(features.device)
+    out = None
+    for first in range(0, len(starts), config.batch_windows):
+        batch_starts = starts[first : first + config.batch_windows]
+        windows = torch.stack([features[s : s + seqlen] for s in batch_starts])  # (B, seqlen, F)
+        encoded = encoder(windows)
+        if out is None:
+            out = torch.zeros(num_frames, encoded.shape[-1], dtype=torch.float64, device=features.device)
+        for b, s in enumerate(batch_starts):
+            out[s : s + seqlen] += weights[first + b, :, None] * encoded[b].double()
+    return out.to(features.dtype)
