@@ -28,9 +28,9 @@ class Outer:
 def test_defaults_yaml_and_overrides(tmp_path: Path) -> None:
     f = tmp_path / "c.yaml"
     f.write_text("lr: 1\ninner:\n  width: 512\n")
-    cfg = load_config(Outer, f, ["inner.pooling=concat", "sizes=[1, 2, 3]", "out=/tmp/x"])
+    cfg = load_config(Outer, f, ["inner.pooling=concat", "sizes=[1, 2, 3]", "out=/tmp/x", "inner.dropout=1e-4"])
     assert cfg.lr == 1.0 and isinstance(cfg.lr, float)
-    assert cfg.inner == Inner(width=512, pooling="concat", dropout=0.5)
+    assert cfg.inner == Inner(width=512, pooling="concat", dropout=1e-4)
     assert cfg.sizes == (1, 2, 3)
     assert cfg.out == Path("/tmp/x")
     assert cfg.name == "run"
@@ -50,6 +50,7 @@ def test_round_trip(tmp_path: Path) -> None:
         ("inner.pooling=max", "not one of"),
         ("inner.width=abc", "expected int"),
         ("lr=true", "expected float"),
+        ("lr=fast", "expected float"),
         ("novalue", "key.path=value"),
     ],
 )

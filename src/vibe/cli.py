@@ -40,6 +40,18 @@ def assets_check(
         typer.echo(f"  [{mark}] {status.path}  — {status.enables}")
 
 
+@app.command("train")
+def train(
+    config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (e.g. configs/open.yaml)."),
+    overrides: Optional[list[str]] = typer.Argument(None, help="Dotted overrides, e.g. epochs=5 optim.gen_lr=1e-4 resume=runs/open/last.pt."),
+) -> None:
+    """Train the VIBE generator and its motion prior (several GPUs: launch under torchrun)."""
+    from vibe.training.trainer import train_from_config
+
+    best = train_from_config(config, list(overrides or []))
+    typer.echo(f"best checkpoint: {best}")
+
+
 _MOCAP_SUFFIXES = {".amc": "asf-amc", ".bvh": "bvh", ".npz": "amass"}
 
 
