@@ -17,8 +17,11 @@ SO(3): the "difference" between the previous estimate ``R̂`` and the new
 measurement ``R`` is the rotation vector ``ω = log(R̂ᵀ R)`` (``roma``); the
 speed is ``|ω|/Δt`` (rad per frame); the estimate moves by the fraction
 ``α`` of that rotation, ``R̂ ← R̂·exp(α ω)`` — the geodesic form of
-``x̂ ← x̂ + α (x − x̂)``. The cutoff is per joint (from the norm of its angular
-speed), the rotation-invariant analogue of the original's per-coordinate one.
+``x̂ ← x̂ + α (x − x̂)``. The angular velocity ``ω/Δt`` is smoothed as a
+vector (expressed in the previous estimate's frame, which moves little per
+step) and the cutoff is per joint from its norm: the rotation-invariant
+analogue of the original's per-coordinate cutoff. About a fixed axis this is
+exactly the scalar filter on the angle.
 """
 
 from __future__ import annotations
@@ -110,12 +113,12 @@ def one_euro_rotations(
     if r.shape[0] == 0:
         return out.to(dtype)
     out[0] = r[0]
-    speed = torch.zeros(r.shape[1], dtype=torch.float64)  # (J,) rad per frame
+    velocity = torch.zeros(r.shape[1], 3, dtype=torch.float64)  # (J, 3) rad per frame
     for k in range(1, r.shape[0]):
         dt = float(t[k] - t[k - 1])
         omega = roma.rotmat_to_rotvec(out[k - 1].transpose(-1, -2) @ r[k])  # (J, 3)
-        raw_speed = omega.norm(dim=-1) / dt
-        speed = speed + float(_alpha(config.d_cutoff, dt)) * (raw_speed - speed)
+        velocity = velocity + float(_alpha(config.d_cutoff, dt)) * (omega / dt - velocity)
+        speed = velocity.norm(dim=-1)
         a = torch.as_tensor(_alpha(config.min_cutoff + config.beta * speed.numpy(), dt))
         out[k] = out[k - 1] @ roma.rotvec_to_rotmat(a[:, None] * omega)
     return out.to(dtype)
