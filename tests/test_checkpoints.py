@@ -11,6 +11,7 @@ from toy_body import ToyBody
 from vibe.models.backbone import HMRBackbone
 from vibe.models.checkpoints import (
     CheckpointMismatchError,
+    export_release,
     load_checkpoint,
     load_generator_weights,
     load_released_vibe,
@@ -19,6 +20,7 @@ from vibe.models.checkpoints import (
 )
 from vibe.models.discriminator import MotionDiscriminator
 from vibe.models.regressor import Regressor
+from vibe.models.temporal import TemporalEncoderConfig
 from vibe.models.vibe import VIBE, VIBEConfig
 
 # Key names and shapes of the released files, from DESIGN §4.
@@ -213,6 +215,19 @@ def test_own_format_round_trip(tmp_path):
 
     with pytest.raises(ValueError, match="body model"):
         load_generator_weights(VIBE(loaded.config, OtherBody(13, 6)), loaded)
+
+
+def test_release_export_drops_training_state_only(tmp_path):
+    model = VIBE(VIBEConfig(feature_dim=64, encoder=TemporalEncoderConfig(input_size=64, hidden_size=16)), ToyBody(13, 6))
+    adam = torch.optim.Adam(model.parameters())
+    extra = {"epoch": 4, "val_metrics": {"pa_mpjpe": 80.0}, "gen_optimizer": adam.state_dict(), "rng": {"seed": 1}}
+    src = save_checkpoint(tmp_path / "best.pt", model, extra=extra)
+    dst = export_release(src, tmp_path / "release" / "model.pt")
+    full, released = load_checkpoint(src), load_checkpoint(dst)
+    assert released.extra == {"epoch": 4, "val_metrics": {"pa_mpjpe": 80.0}}
+    assert released.generator.keys() == full.generator.keys()
+    assert all(torch.equal(released.generator[k], v) for k, v in full.generator.items())
+    assert released.config == full.config
 
 
 def test_non_checkpoint_files_are_refused(tmp_path):

@@ -49,6 +49,7 @@ __all__ = [
     "load_checkpoint",
     "LoadedCheckpoint",
     "load_generator_weights",
+    "export_release",
 ]
 
 logger = logging.getLogger(__name__)
@@ -224,3 +225,27 @@ def load_generator_weights(model: VIBE, checkpoint: LoadedCheckpoint) -> None:
     if checkpoint.body_model != model.body.name:
         raise ValueError(f"checkpoint is for body model {checkpoint.body_model!r}, model uses {model.body.name!r}")
     _load_strict(model, {**model.fixed_state_dict(), **checkpoint.generator}, "generator state dict")
+
+
+# Training-state entries of ``extra`` that a released model does not need.
+_TRAINING_STATE_KEYS = ("gen_optimizer", "gen_scheduler", "disc_optimizer", "disc_scheduler", "rng", "mposer")
+
+
+def export_release(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Copy a training checkpoint without its optimiser, scheduler and random states.
+
+    Keeps the generator, the motion discriminator, the config, versions and the
+    run's record (epoch, step, validation metrics, training config), so the
+    released file documents how it was made and can still seed fine-tuning.
+    """
+    data = read_checkpoint(src, "cpu")
+    if data.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{src}: not a {CHECKPOINT_FORMAT} checkpoint")
+    data["extra"] = {k: v for k, v in data.get("extra", {}).items() if k not in _TRAINING_STATE_KEYS}
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(dst.name + ".tmp")
+    torch.save(data, tmp)
+    os.replace(tmp, dst)
+    return dst
+
