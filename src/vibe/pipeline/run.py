@@ -54,6 +54,7 @@ from vibe.pipeline.people import DetectorConfig, Track, TrackerConfig, detect_an
 from vibe.pipeline.smoothing import OneEuroConfig, one_euro_rotations
 from vibe.pipeline.video import VideoError, VideoReader, VideoWriter
 from vibe.pipeline.windows import WindowConfig, encode_in_windows
+from vibe.render.backend import RenderUnavailableError  # stdlib-only module, no import-time work
 
 __all__ = [
     "EXIT_OK",
@@ -672,14 +673,9 @@ def run_demo(video: str | Path, out_dir: str | Path, config: DemoConfig | None =
         result.exports = _export(people, body, fps, config.export, target, timer)
     if people and config.render:
         try:
-            from vibe.render.backend import RenderUnavailableError
-        except ImportError as exc:  # the render extra is not installed
-            result.warnings.append(f"rendering skipped: {exc}")
-        else:
-            try:
-                result.overlay, result.side = _render(reader, people, body, config, target, timer)
-            except RenderUnavailableError as exc:
-                result.warnings.append(f"rendering skipped: {exc}")
+            result.overlay, result.side = _render(reader, people, body, config, target, timer)
+        except (ImportError, RenderUnavailableError) as exc:  # pyrender missing / no offscreen OpenGL
+            result.warnings.append(f"rendering skipped: {' '.join(str(exc).split())}")
     for warning in result.warnings:
         log.warning(warning)
 
