@@ -1,0 +1,138 @@
+"""Per-stage speed and peak memory of the demo (``vibe.pipeline.run.run_demo``).
+
+Runs the demo on a video (default: the bundled ``assets/people_walking.mp4``)
+in a fresh subprocess per case, so each case's peak resident memory
+(``ru_maxrss``) is its own, and prints a markdown table: frames, per-stage
+frames per second (from ``meta.json``), end-to-end fps, peak memory.
+
+``--loops 1 20`` also runs the video looped 20 times (written once to a
+temporary file, streamed, never held), to show that memory is flat in video
+length. Weights: ``--checkpoint FILE``, else the installed open weights, else
+(``--random``, or when none are installed) a generator of the released open
+architecture (``configs/open.yaml``) with random weights — the same cost.
+
+Run ``python benchmarks/bench_demo.py --help``; no caching between cases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _looped_video(src: Path, loops: int, folder: Path) -> Path:
+    """``src`` repeated ``loops`` times, streamed frame by frame into a new H.264 file."""
+    from vibe.pipeline.video import VideoReader, VideoWriter
+
+    reader = VideoReader(src)
+    out = folder / f"{src.stem}_x{loops}.mp4"
+    with VideoWriter(out, reader.fps, preset="veryfast") as writer:
+        for _ in range(loops):
+            for _, _, image in reader:
+                writer.write(image)
+    return out
+
+
+def _random_checkpoint(folder: Path) -> Path:
+    """The open architecture of configs/open.yaml with random weights."""
+    import torch
+
+    from vibe.body.anny import Anny
+    from vibe.config import load_config
+    from vibe.models.checkpoints import save_checkpoint
+    from vibe.models.vibe import VIBE
+    from vibe.training.config import TrainConfig
+
+    torch.manual_seed(0)
+    model_config = load_config(TrainConfig, ROOT / "configs" / "open.yaml").model
+    return save_checkpoint(folder / "random_open.pt", VIBE(model_config, Anny()))
+
+
+def _worker(args: argparse.Namespace) -> None:
+    """One demo run; prints a JSON line with timings and peak memory."""
+    import torch
+
+    from vibe.pipeline.run import DemoConfig, run_demo
+
+    torch.set_num_threads(args.threads)
+    config = DemoConfig(
+        checkpoint=Path(args.checkpoint) if args.checkpoint else None,
+        render=args.render,
+        max_frames=args.max_frames,
+        cache=False,
+        progress=False,
+        device=args.device,
+    )
+    start = time.perf_counter()
+    result = run_demo(args.video, args.out, config)
+    total = time.perf_counter() - start
+    meta = json.loads(result.meta.read_text())
+    print(json.dumps({
+        "frames": meta["video"]["frames_read"],
+        "people": len(result.track_ids),
+        "seconds": total,
+        "timings": result.timings,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "warnings": result.warnings,
+    }))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video", type=Path, default=ROOT / "assets" / "people_walking.mp4")
+    parser.add_argument("--checkpoint", type=Path, default=None)
+    parser.add_argument("--random", action="store_true", help="random weights of the open architecture")
+    parser.add_argument("--loops", type=int, nargs="+", default=[1], help="video repetitions per case")
+    parser.add_argument("--render", action="store_true", help="also render overlay.mp4")
+    parser.add_argument("--max-frames", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        _worker(args)
+        return
+
+    from vibe.pipeline.run import default_open_weights
+
+    with tempfile.TemporaryDirectory(prefix="bench_demo_") as tmp:
+        tmp = Path(tmp)
+        checkpoint = args.checkpoint
+        if checkpoint is None and (args.random or not default_open_weights().exists()):
+            checkpoint = _random_checkpoint(tmp)
+            print("weights: random (open architecture)", file=sys.stderr)
+        rows = []
+        for loops in args.loops:
+            video = args.video if loops == 1 else _looped_video(args.video, loops, tmp)
+            cmd = [sys.executable, __file__, "--worker", "--video", str(video), "--out", str(tmp / f"out{loops}"),
+                   "--threads", str(args.threads), "--device", args.device]
+            cmd += ["--checkpoint", str(checkpoint)] if checkpoint else []
+            cmd += ["--render"] if args.render else []
+            cmd += ["--max-frames", str(args.max_frames)] if args.max_frames else []
+            done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+            rows.append((loops, json.loads(done.stdout.strip().splitlines()[-1])))
+
+    stages = sorted({s for _, r in rows for s in r["timings"]})
+    print(f"video: {args.video.name}, render: {args.render}, threads: {args.threads}\n")
+    print("| loops | frames | people | " + " | ".join(f"{s} fps" for s in stages) + " | end-to-end fps | peak RSS MB |")
+    print("|" + "---|" * (len(stages) + 5))
+    for loops, r in rows:
+        cells = [f"{r['timings'][s]['fps']:.1f}" if s in r["timings"] else "–" for s in stages]
+        print(f"| {loops} | {r['frames']} | {r['people']} | " + " | ".join(cells)
+              + f" | {r['frames'] / r['seconds']:.1f} | {r['peak_rss_mb']:.0f} |")
+    for loops, r in rows:
+        for w in r["warnings"]:
+            print(f"loops {loops}: {w}")
+
+
+if __name__ == "__main__":
+    main()
