@@ -235,35 +235,36 @@ def test_reprojection_matches_landmarks_with_trained_weights(tmp_path):
 
 
 # --------------------------------------------------------------------------- bad inputs
-def _assert_fails(exc_type, code, video, out, config) -> None:
+def _assert_fails(exc_type, code, video, out, config) -> BaseException:
+    """The run raises ``exc_type`` with exit code ``code`` and a one-line message, writing nothing."""
     with pytest.raises(exc_type) as info:
         run_demo(video, out, config)
     assert info.value.exit_code == code
     assert "\n" not in str(info.value)
     assert _files(Path(out)) == []
+    return info.value
 
 
-def test_empty_file(tmp_path, checkpoint):
-    video = tmp_path / "empty.mp4"
-    video.write_bytes(b"")
-    _assert_fails(VideoUnreadableError, EXIT_VIDEO_UNREADABLE, video, tmp_path / "out", DemoConfig(checkpoint=checkpoint))
+def _bad_video(kind: str, folder: Path) -> Path:
+    """An input that is not a readable video."""
+    names = {"empty": "empty.mp4", "truncated": "truncated.mp4", "image": "frame.png", "missing": "nope.mp4"}
+    path = folder / names[kind]
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated":
+        data = CLIP.read_bytes()
+        path.write_bytes(data[: len(data) // 3])  # the mp4 index (moov) is at the end: lost
+    elif kind == "image":
+        cv2.imwrite(str(path), np.full((64, 64, 3), 128, np.uint8))
+    return path
 
 
-def test_truncated_mp4(tmp_path, checkpoint):
-    video = tmp_path / "truncated.mp4"
-    data = CLIP.read_bytes()
-    video.write_bytes(data[: len(data) // 3])
-    _assert_fails(VideoUnreadableError, EXIT_VIDEO_UNREADABLE, video, tmp_path / "out", DemoConfig(checkpoint=checkpoint))
-
-
-def test_image_path(tmp_path, checkpoint):
-    image = tmp_path / "frame.png"
-    cv2.imwrite(str(image), np.full((64, 64, 3), 128, np.uint8))
-    _assert_fails(VideoUnreadableError, EXIT_VIDEO_UNREADABLE, image, tmp_path / "out", DemoConfig(checkpoint=checkpoint))
-
-
-def test_missing_video(tmp_path, checkpoint):
-    _assert_fails(VideoUnreadableError, EXIT_VIDEO_UNREADABLE, tmp_path / "nope.mp4", tmp_path / "out", DemoConfig(checkpoint=checkpoint))
+@pytest.mark.parametrize("kind", ["empty", "truncated", "image", "missing"])
+def test_unreadable_video(kind, tmp_path, checkpoint):
+    video = _bad_video(kind, tmp_path)
+    config = DemoConfig(checkpoint=checkpoint)
+    error = _assert_fails(VideoUnreadableError, EXIT_VIDEO_UNREADABLE, video, tmp_path / "out", config)
+    assert str(video) in str(error)
 
 
 def test_unwritable_output(tmp_path, checkpoint):
@@ -283,14 +284,16 @@ def test_smpl_stack_names_missing_files(tmp_path, monkeypatch):
     assert info.value.exit_code == EXIT_MISSING_ASSETS
     message = str(info.value)
     assert "\n" not in message
-    for name in ("SMPL_NEUTRAL.pkl", "smpl_mean_params.npz", "vibe_model_wo_3dpw.pth.tar", "spin_model_checkpoint.pth.tar"):
+    names = ("SMPL_NEUTRAL.pkl", "smpl_mean_params.npz", "vibe_model_wo_3dpw.pth.tar", "spin_model_checkpoint.pth.tar")
+    for name in names:
         assert name in message
     assert str(tmp_path / "data" / "smpl" / "SMPL_NEUTRAL.pkl") in message
     assert not (tmp_path / "out").exists()
 
 
 def test_missing_checkpoint_file(tmp_path):
-    _assert_fails(MissingAssetsError, EXIT_MISSING_ASSETS, CLIP, tmp_path / "out", DemoConfig(checkpoint=tmp_path / "none.pt"))
+    config = DemoConfig(checkpoint=tmp_path / "none.pt")
+    _assert_fails(MissingAssetsError, EXIT_MISSING_ASSETS, CLIP, tmp_path / "out", config)
 
 
 @pytest.mark.skipif(default_open_weights().exists(), reason="trained open weights are installed")
@@ -315,3 +318,47 @@ def test_video_without_people(tmp_path, checkpoint):
     assert meta["track_ids"] == [] and "no person" in meta["message"]
     assert result.overlay is None and result.exports == []
     assert sorted(p.name for p in result.out_dir.iterdir() if p.is_file()) == ["meta.json", "results.npz"]
+
+
+# --------------------------------------------------------------------------- smpl stack
+@pytest.mark.slow
+def test_smpl_stack_writes_the_original_pkl(tmp_path, monkeypatch):
+    """The paper's stack on synthetic SMPL files and random released-format checkpoints."""
+    from smpl_fixtures import write_synthetic_smpl
+
+    from vibe.body.smpl import SMPL, load_mean_params
+    from vibe.export.vibe_pkl import read_vibe_output
+    from vibe.models.regressor import RegressorInit
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("VIBE_DATA_DIR", str(data))
+    write_synthetic_smpl(data / "smpl")
+    torch.manual_seed(11)
+    body = SMPL(data / "smpl")
+    model = VIBE(
+        VIBEConfig(feature_source="resnet", keypoint_set="spin49"),
+        body,
+        RegressorInit.from_mean_params(load_mean_params(data / "smpl")),
+    )
+    (data / "checkpoints").mkdir()
+    gen = {k: v for k, v in model.learned_state_dict().items() if k.startswith(("encoder.", "regressor."))}
+    released = {"epoch": 1, "performance": 0.0, "gen_state_dict": gen}
+    torch.save(released, data / "checkpoints" / "vibe_model_wo_3dpw.pth.tar")
+    spin = {**model.backbone.state_dict(), **model.regressor.state_dict()}
+    torch.save({"model": spin}, data / "checkpoints" / "spin_model_checkpoint.pth.tar")
+
+    result = run_demo(CLIP, tmp_path / "out", DemoConfig(stack="smpl", max_frames=30, render=False, progress=False))
+    assert result.track_ids == [1]
+    tracks = read_vibe_output(result.vibe_output)
+    track = tracks[1]
+    n = len(track["frame_ids"])
+    assert track["verts"].shape == (n, 6890, 3) and track["pose"].shape == (n, 72)
+    assert track["joints3d"].shape == (n, 49, 3) and track["joints2d_img_coord"].shape == (n, 49, 2)
+    _, people = read_results(result.results)
+    # pose in the pkl is the axis-angle of the rotations in results.npz (scipy as the reference).
+    from scipy.spatial.transform import Rotation
+
+    rotmat = people[1]["pose_rotmat"].reshape(-1, 3, 3).astype(np.float64)
+    np.testing.assert_allclose(track["pose"].reshape(-1, 3), Rotation.from_matrix(rotmat).as_rotvec(), atol=1e-4)
+    np.testing.assert_allclose(track["orig_cam"], people[1]["cam_image"], atol=1e-6)
+    assert json.loads(result.meta.read_text())["weights"]["format"] == "released"

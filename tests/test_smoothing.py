@@ -57,7 +57,8 @@ def test_noisy_constant_rotation_is_smoothed():
     jitter_filtered = _angle_between(filtered[51:], filtered[50:-1]).mean()
     assert jitter_filtered < 0.35 * jitter_raw
     # Outputs are rotations.
-    np.testing.assert_allclose(filtered @ np.swapaxes(filtered, -1, -2), np.broadcast_to(np.eye(3), filtered.shape), atol=1e-9)
+    identity = np.broadcast_to(np.eye(3), filtered.shape)
+    np.testing.assert_allclose(filtered @ np.swapaxes(filtered, -1, -2), identity, atol=1e-9)
     np.testing.assert_allclose(np.linalg.det(filtered), 1.0, atol=1e-9)
 
 

@@ -230,7 +230,8 @@ class _Timer:
         self.stages: dict[str, dict[str, float]] = {}
 
     def add(self, name: str, seconds: float, frames: int) -> None:
-        self.stages[name] = {"seconds": round(seconds, 4), "frames": int(frames), "fps": round(frames / max(seconds, 1e-9), 2)}
+        fps = round(frames / max(seconds, 1e-9), 2)
+        self.stages[name] = {"seconds": round(seconds, 4), "frames": int(frames), "fps": fps}
 
 
 def _resolve_device(device: str) -> torch.device:
@@ -239,7 +240,9 @@ def _resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def _frames(reader: VideoReader, config: DemoConfig, desc: str, times: list[float] | None = None) -> Iterator[tuple[int, np.ndarray]]:
+def _frames(
+    reader: VideoReader, config: DemoConfig, desc: str, times: list[float] | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
     """``(frame_id, image_rgb)`` of the first ``max_frames`` frames, with a progress bar."""
     total = reader.frame_count
     if config.max_frames is not None:
@@ -300,7 +303,8 @@ def _people_stage(
     tracks = detect_and_track(_frames(reader, config, "people", times), reader.fps, config.detector, config.tracker)
     timer.add("detect_track", time.perf_counter() - start, len(times))
     if cache is not None:
-        arrays = {"frame_times_s": np.asarray(times), "track_ids": np.asarray([t.track_id for t in tracks], dtype=np.int64)}
+        track_ids = np.asarray([t.track_id for t in tracks], dtype=np.int64)
+        arrays = {"frame_times_s": np.asarray(times), "track_ids": track_ids}
         for t in tracks:
             for k in ("frame_ids", "bbox_xyxy", "score", "keypoints_img"):
                 arrays[f"{t.track_id}/{k}"] = getattr(t, k)
@@ -318,10 +322,8 @@ def _landmark_stage(
     """Pass 2 (open stack): 33 BlazePose landmarks per track (cached)."""
     if cache is not None and cache.exists():
         with np.load(cache, allow_pickle=False) as npz:
-            out = {
-                int(t): TrackLandmarks(int(t), *(npz[f"{t}/{k}"] for k in ("frame_ids", "landmarks_img", "world", "found")))
-                for t in npz["track_ids"]
-            }
+            keys = ("frame_ids", "landmarks_img", "world", "found")
+            out = {int(t): TrackLandmarks(int(t), *(npz[f"{t}/{k}"] for k in keys)) for t in npz["track_ids"]}
         log.info("landmarks: reused %s", cache)
         return out
     start = time.perf_counter()
@@ -477,6 +479,65 @@ def _pose_body(body, pose_rotmat: torch.Tensor, shape: torch.Tensor, keypoint_se
     return np.concatenate(joints), (np.concatenate(verts) if vertices else None)
 
 
+@torch.no_grad()
+def _keypoint_features(
+    model, landmarks, boxes, feature_config: FeatureConfig, image_size, device
+) -> dict[int, torch.Tensor]:
+    """Open stack: per track, landmarks → encoder input (the one shared map) → features ``(n, F)``."""
+    out = {}
+    for tid, (_, cxcys) in boxes.items():
+        kp = keypoints_to_encoder_input(landmarks[tid].landmarks_img, cxcys, feature_config, image_size=image_size)
+        world = None
+        if model.config.keypoint_encoder.use_world:
+            world = torch.as_tensor(landmarks[tid].world, dtype=torch.float32)[None].to(device)
+        out[tid] = model.encode_frames(kp[None].to(device), world)[0]
+    return out
+
+
+@dataclass(frozen=True)
+class _ImageGeometry:
+    """Image size, the crop camera's box scale (its [-1, 1] spans ``box_scale`` × the box side), nominal focal."""
+
+    width: int
+    height: int
+    box_scale: float
+    focal_px: float
+
+
+def _track_outputs(
+    model,
+    features: torch.Tensor,
+    frame_ids: np.ndarray,
+    bbox_cxcys: np.ndarray,
+    geometry: _ImageGeometry,
+    config: DemoConfig,
+    keep_vertices: bool,
+) -> dict[str, np.ndarray]:
+    """One track's arrays (``results.npz`` keys, plus ``vertices`` or None) from its features ``(n, F)``."""
+    pose_rotmat, shape, cam = _regress(model, features, config)
+    if config.smooth:
+        pose_rotmat = one_euro_rotations(pose_rotmat, config.one_euro, times=frame_ids)
+    joints3d, vertices = _pose_body(
+        model.body, pose_rotmat, shape, model.config.keypoint_set, config.batch_frames, keep_vertices
+    )
+    w, h = geometry.width, geometry.height
+    box = np.concatenate([bbox_cxcys[:, :2], geometry.box_scale * bbox_cxcys[:, 2:3]], axis=1)
+    cam_crop = cam.double().numpy()
+    cam_image = crop_cam_to_image_cam(cam_crop, box, w, h)
+    return {
+        "frame_ids": np.asarray(frame_ids, dtype=np.int64),
+        "bbox_cxcys": bbox_cxcys.astype(np.float32),
+        "pose_rotmat": pose_rotmat.float().numpy(),
+        "shape": shape.float().numpy(),
+        "cam_crop": cam_crop.astype(np.float32),
+        "cam_image": cam_image.astype(np.float32),
+        "transl_cam": image_cam_to_translation(cam_image, w, geometry.focal_px).astype(np.float32),
+        "joints3d": joints3d,
+        "joints2d_img": image_cam_to_pixels(joints3d.astype(np.float64), cam_image, w, h).astype(np.float32),
+        "vertices": vertices,
+    }
+
+
 # --------------------------------------------------------------------------- rendering
 class _TrackVertices:
     """Vertices of one track posed a chunk at a time, in frame order (memory: one chunk)."""
@@ -491,7 +552,8 @@ class _TrackVertices:
             self._start = row
             sl = slice(row, row + self.chunk)
             with torch.no_grad():
-                posed = self.body(self.pose[sl].to(self.body.device, self.body.dtype), self.shape[sl].to(self.body.device, self.body.dtype))
+                to_body = {"device": self.body.device, "dtype": self.body.dtype}
+                posed = self.body(self.pose[sl].to(**to_body), self.shape[sl].to(**to_body))
             self._verts = posed.vertices.float().cpu().numpy()
         return self._verts[row - self._start]
 
@@ -503,14 +565,21 @@ def _render(reader, people, body, config: DemoConfig, out_dir: Path, timer: _Tim
     start = time.perf_counter()
     faces = body.faces.cpu().numpy()
     streams = {
-        tid: _TrackVertices(body, int(p["frame_ids"][0]), torch.as_tensor(p["pose_rotmat"]), torch.as_tensor(p["shape"]), config.batch_frames)
+        tid: _TrackVertices(
+            body,
+            int(p["frame_ids"][0]),
+            torch.as_tensor(p["pose_rotmat"]),
+            torch.as_tensor(p["shape"]),
+            config.batch_frames,
+        )
         for tid, p in people.items()
     }
     overlay_path = out_dir / "overlay.mp4"
     side_path = out_dir / "side.mp4" if config.side_view else None
     count = 0
     with OverlayRenderer(reader.width, reader.height, faces, body.num_vertices) as renderer:
-        with VideoWriter(overlay_path, reader.fps) as overlay, (VideoWriter(side_path, reader.fps) if side_path else _Null()) as side:
+        side_writer = VideoWriter(side_path, reader.fps) if side_path else _Null()
+        with VideoWriter(overlay_path, reader.fps) as overlay, side_writer as side:
             for frame_id, image in _frames(reader, config, "render"):
                 meshes = []
                 for tid, p in people.items():
@@ -547,7 +616,8 @@ def _export(people, body, fps: float, formats: tuple[str, ...], out_dir: Path, t
         if "gltf" in formats:
             from vibe.export.gltf import export_gltf
 
-            written.append(export_gltf(out_dir / f"person{tid}.glb", body, pose_up, transl_up, fps, shape, name=f"person{tid}"))
+            path = out_dir / f"person{tid}.glb"
+            written.append(export_gltf(path, body, pose_up, transl_up, fps, shape, name=f"person{tid}"))
     timer.add("export", time.perf_counter() - start, sum(len(p["frame_ids"]) for p in people.values()))
     return written
 
@@ -560,11 +630,12 @@ def _write_vibe_pkl(people, out_dir: Path) -> Path:
     for tid, p in people.items():
         n = len(p["frame_ids"])
         bbox = np.asarray(p["bbox_cxcys"])
+        pose_aa = roma.rotmat_to_rotvec(torch.as_tensor(p["pose_rotmat"], dtype=torch.float64))
         tracks[tid] = {
             "pred_cam": p["cam_crop"],
             "orig_cam": p["cam_image"],
             "verts": p["vertices"],
-            "pose": roma.rotmat_to_rotvec(torch.as_tensor(p["pose_rotmat"], dtype=torch.float64)).reshape(n, -1).numpy(),
+            "pose": pose_aa.reshape(n, -1).numpy(),  # axis-angle only at the file boundary
             "betas": p["shape"],
             "joints3d": p["joints3d"],
             "joints2d": None,
@@ -604,7 +675,8 @@ def run_demo(video: str | Path, out_dir: str | Path, config: DemoConfig | None =
     cache_dir = target / ".cache" if config.cache else None
     digest = _file_digest(video) if config.cache else ""
     people_key = _cache_key(digest, config.max_frames, asdict(config.detector), asdict(config.tracker))
-    tracks, frame_times = _people_stage(reader, config, cache_dir / f"people-{people_key}.npz" if cache_dir else None, timer)
+    people_cache = cache_dir / f"people-{people_key}.npz" if cache_dir else None
+    tracks, frame_times = _people_stage(reader, config, people_cache, timer)
     boxes = {t.track_id: smooth_square_boxes(t.frame_ids, t.bbox_xyxy, fps, config.box_window_s) for t in tracks}
 
     result = DemoResult(out_dir=target, results=target / "results.npz", meta=target / "meta.json")
@@ -613,48 +685,24 @@ def run_demo(video: str | Path, out_dir: str | Path, config: DemoConfig | None =
         result.message = f"no person found in {video}"
         log.info(result.message)
     else:
-        start = time.perf_counter()
+        landmarks: dict[int, TrackLandmarks] = {}
         if config.stack == "open":
             lm_key = _cache_key(people_key, config.box_window_s, asdict(config.landmarks))
-            landmarks = _landmark_stage(reader, boxes, config, cache_dir / f"landmarks-{lm_key}.npz" if cache_dir else None, timer)
+            lm_cache = cache_dir / f"landmarks-{lm_key}.npz" if cache_dir else None
+            landmarks = _landmark_stage(reader, boxes, config, lm_cache, timer)
             start = time.perf_counter()
-            features = {}
-            for tid, (fids, cxcys) in boxes.items():
-                kp = keypoints_to_encoder_input(landmarks[tid].landmarks_img, cxcys, config.features, image_size=(w, h))
-                world = None
-                if model.config.keypoint_encoder.use_world:
-                    world = torch.as_tensor(landmarks[tid].world, dtype=torch.float32)[None].to(device)
-                with torch.no_grad():
-                    features[tid] = model.encode_frames(kp[None].to(device), world)[0]
+            features = _keypoint_features(model, landmarks, boxes, config.features, (w, h), device)
             box_scale = config.features.box_scale
         else:
-            features = {t: f.to(device) for t, f in _resnet_stage(reader, boxes, model.backbone, device, config, timer).items()}
+            features = _resnet_stage(reader, boxes, model.backbone, device, config, timer)
             start = time.perf_counter()
             box_scale = config.smpl_crop_scale
-        focal = config.nominal_focal_px or float(max(w, h))
+        geometry = _ImageGeometry(w, h, box_scale, config.nominal_focal_px or float(max(w, h)))
         keep_vertices = config.save_vertices or config.stack == "smpl"
         for tid, (fids, cxcys) in boxes.items():
-            pose_rotmat, shape, cam = _regress(model, features[tid], config)
-            if config.smooth:
-                pose_rotmat = one_euro_rotations(pose_rotmat, config.one_euro, times=fids)
-            joints3d, vertices = _pose_body(body, pose_rotmat, shape, model.config.keypoint_set, config.batch_frames, keep_vertices)
-            # The crop camera's [-1, 1] spans box_scale × the box side (features / crops).
-            box = np.concatenate([cxcys[:, :2], box_scale * cxcys[:, 2:3]], axis=1)
-            cam_np = cam.double().numpy()
-            cam_image = crop_cam_to_image_cam(cam_np, box, w, h)
-            people[tid] = {
-                "frame_ids": np.asarray(fids, dtype=np.int64),
-                "bbox_cxcys": cxcys.astype(np.float32),
-                "pose_rotmat": pose_rotmat.float().numpy(),
-                "shape": shape.float().numpy(),
-                "cam_crop": cam_np.astype(np.float32),
-                "cam_image": cam_image.astype(np.float32),
-                "transl_cam": image_cam_to_translation(cam_image, w, focal).astype(np.float32),
-                "joints3d": joints3d,
-                "joints2d_img": image_cam_to_pixels(joints3d.astype(np.float64), cam_image, w, h).astype(np.float32),
-                "vertices": vertices,
-            }
-            if config.stack == "open":
+            track_features = features.pop(tid).to(device)
+            people[tid] = _track_outputs(model, track_features, fids, cxcys, geometry, config, keep_vertices)
+            if tid in landmarks:
                 people[tid]["landmarks_img"] = landmarks[tid].landmarks_img.astype(np.float32)
         timer.add("generator_body", time.perf_counter() - start, sum(len(f) for f, _ in boxes.values()))
         result.track_ids = sorted(people)
