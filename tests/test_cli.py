@@ -44,3 +44,20 @@ def test_mocap_import_refuses_a_folder_without_mocap(tmp_path: Path) -> None:
     assert result.exit_code != 0
     assert "no .amc, .bvh or .npz" in result.output
     assert not (tmp_path / "m.npz").exists()
+
+
+def test_demo_maps_a_bad_video_to_its_exit_code_and_one_line(tmp_path: Path) -> None:
+    from vibe.pipeline.run import EXIT_VIDEO_UNREADABLE
+
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    result = runner.invoke(app, ["demo", str(empty), "--out", str(tmp_path / "out"), "--quiet"])
+    assert result.exit_code == EXIT_VIDEO_UNREADABLE
+    assert result.output.strip().startswith("error:")
+    assert not (tmp_path / "out" / "empty" / "results.npz").exists()
+
+
+def test_demo_rejects_unknown_export_format(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--export", "fbx", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "bvh or gltf" in result.output

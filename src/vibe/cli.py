@@ -40,6 +40,64 @@ def assets_check(
         typer.echo(f"  [{mark}] {status.path}  — {status.enables}")
 
 
+def _bundled_sample() -> Path:
+    # The sample clip lives in the repository's assets/ (an editable install, as `make demo` makes).
+    return Path(__file__).resolve().parents[2] / "assets" / "people_walking.mp4"
+
+
+@app.command("demo")
+def demo(
+    video: Optional[Path] = typer.Argument(None, help="Input video (default: the bundled sample clip)."),
+    out: Path = typer.Option(Path("output"), "--out", "-o", help="Output folder; files go to OUT/<video-stem>/."),
+    stack: str = typer.Option("open", help="open (BlazePose → Anny, bundled weights) or smpl (ResNet-50 → SMPL, your files)."),
+    checkpoint: Optional[Path] = typer.Option(None, help="Generator weights (open: our checkpoint; smpl: vibe_model_w(o)_3dpw.pth.tar)."),
+    smooth: bool = typer.Option(False, "--smooth", help="One-Euro smoothing of the joint rotations."),
+    min_cutoff: float = typer.Option(0.004, help="One-Euro minimum cutoff (with --smooth)."),
+    beta: float = typer.Option(0.7, help="One-Euro speed coefficient (with --smooth)."),
+    side_view: bool = typer.Option(False, "--side-view", help="Also render side.mp4."),
+    no_render: bool = typer.Option(False, "--no-render", help="Skip overlay.mp4."),
+    save_vertices: bool = typer.Option(False, "--save-vertices", help="Store mesh vertices in results.npz."),
+    export: Optional[list[str]] = typer.Option(None, "--export", help="bvh and/or gltf, one file per person (repeatable)."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    max_frames: Optional[int] = typer.Option(None, help="Read only the first frames."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Recompute detection and landmarks."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+) -> None:
+    """Video → tracked people → 3D bodies: results.npz, meta.json, overlay.mp4 and exports."""
+    from vibe.pipeline.run import DemoConfig, DemoError, run_demo
+    from vibe.pipeline.smoothing import OneEuroConfig
+
+    if stack not in ("open", "smpl"):
+        raise typer.BadParameter("choose open or smpl", param_hint="--stack")
+    formats = tuple(export or ())
+    if any(f not in ("bvh", "gltf") for f in formats):
+        raise typer.BadParameter("choose bvh or gltf", param_hint="--export")
+    video = video or _bundled_sample()
+    config = DemoConfig(
+        stack=stack,
+        checkpoint=checkpoint,
+        device=device,
+        smooth=smooth,
+        one_euro=OneEuroConfig(min_cutoff=min_cutoff, beta=beta),
+        render=not no_render,
+        side_view=side_view,
+        save_vertices=save_vertices,
+        export=formats,
+        max_frames=max_frames,
+        cache=not no_cache,
+        progress=not quiet,
+    )
+    try:
+        result = run_demo(video, out, config)
+    except DemoError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    for warning in result.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    typer.echo(result.message)
+    typer.echo(f"outputs: {result.out_dir}")
+
+
 @app.command("train")
 def train(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (e.g. configs/open.yaml)."),
