@@ -1,8 +1,12 @@
-"""Front of the demo pipeline: streamed video → people (detect + track) → 2D landmarks.
+"""The demo pipeline: streamed video → people → landmarks → VIBE → bodies → files.
 
 - :mod:`vibe.pipeline.video` — :class:`VideoReader` / :class:`VideoWriter` over PyAV.
 - :mod:`vibe.pipeline.people` — BlazePose person detector, tracker, box smoothing.
 - :mod:`vibe.pipeline.landmarks` — 33 BlazePose landmarks per tracked person.
+- :mod:`vibe.pipeline.windows` — the generator over a whole track, seamless windows.
+- :mod:`vibe.pipeline.smoothing` — One-Euro filter on rotations.
+- :mod:`vibe.pipeline.outputs` — ``results.npz`` and ``meta.json``, written atomically.
+- :mod:`vibe.pipeline.run` — :func:`run_demo`, what ``vibe demo`` calls.
 """
 
 from __future__ import annotations
