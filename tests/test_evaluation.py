@@ -58,14 +58,16 @@ def _names(lengths: dict[str, int]) -> np.ndarray:
     return np.array([name for name, n in lengths.items() for _ in range(n)])
 
 
-def _threedpw_db(reference, lengths: dict[str, int], seed: int = 0) -> dict[str, np.ndarray]:
+def _threedpw_db(
+    reference, lengths: dict[str, int], seed: int = 0, feature_dim: int = FEATURE_DIM
+) -> dict[str, np.ndarray]:
     """A 3DPW test db whose features carry the ground-truth pose (72) and shape (10) in front."""
     rng = np.random.default_rng(seed)
     n = sum(lengths.values())
     pose = (rng.normal(size=(n, 72)) * 0.3).astype(np.float32)
     shape = rng.normal(size=(n, 10)).astype(np.float32)
     _, h36m = _smplx_mesh_and_h36m(reference, pose, shape)
-    features = rng.normal(size=(n, FEATURE_DIM)).astype(np.float32)
+    features = rng.normal(size=(n, feature_dim)).astype(np.float32)
     features[:, :72], features[:, 72:82] = pose, shape
     return {
         "vid_name": _names(lengths),
@@ -132,7 +134,8 @@ def test_metrics_against_hand_values():
     drift[:, 0, 1] += 0.002 * t**2
     m = compute_metrics(drift, target, names)
     assert m["accel_err"] == pytest.approx(2 * 0.002 * 1000 / 14, rel=1e-4)
-    assert m["accel"] == pytest.approx(np.concatenate([_accel_mm(drift[:5].numpy()), _accel_mm(drift[5:].numpy())]).mean(), rel=1e-5)
+    per_video = np.concatenate([_accel_mm(drift[:5].numpy()), _accel_mm(drift[5:].numpy())])
+    assert m["accel"] == pytest.approx(per_video.mean(), rel=1e-5)
 
     # A jump between two videos is not an acceleration; an invalid frame does not count.
     jump = target.clone()
@@ -182,7 +185,8 @@ def test_perfect_predictor_gives_zero_errors(tmp_path, smpl_folder, reference):
     joblib.dump(db, path)
     model = ParamsFromFeatures(SMPL(smpl_folder))
 
-    result = evaluate_dataset("3dpw", model=model, data_root=tmp_path, out_json=tmp_path / "r.json", smpl_dir=smpl_folder)
+    out = tmp_path / "r.json"
+    result = evaluate_dataset("3dpw", model=model, data_root=tmp_path, out_json=out, smpl_dir=smpl_folder)
     assert result["n_frames"] == 48 and result["n_windows"] == 3 and result["n_videos"] == 2
     assert result["n_valid_frames"] == 47
     m = result["metrics"]
@@ -195,7 +199,7 @@ def test_perfect_predictor_gives_zero_errors(tmp_path, smpl_folder, reference):
     keep_c = [i for i in range(14) if 50 not in (45 + i, 46 + i, 47 + i)]
     expected = np.concatenate([acc_a, acc_c[keep_c]]).mean()
     assert m["accel"] == pytest.approx(expected, rel=1e-3)
-    assert json.loads((tmp_path / "r.json").read_text()) == result
+    assert json.loads(out.read_text()) == result
 
 
 def test_runner_on_our_checkpoint_writes_the_documented_json(tmp_path, smpl_folder, reference):
@@ -223,6 +227,57 @@ def test_runner_on_our_checkpoint_writes_the_documented_json(tmp_path, smpl_fold
     row = table_row(result)
     assert row.startswith("| model.pt | Human3.6M (S9, S11) |") and row.endswith("| 48 |")
     assert f"{result['metrics']['mpjpe']:.2f}" in row and row.count("–") == 5
+
+
+def test_perfect_predictor_on_mpii3d_17_joints(tmp_path, smpl_folder, reference):
+    db = _threedpw_db(reference, {"TS1": 20, "TS2": 17}, seed=5)
+    _, h36m = _smplx_mesh_and_h36m(reference, db["pose"], db["shape"])
+    spin49 = np.zeros((h36m.shape[0], 49, 3), np.float32)
+    spin49[:, 25:39] = h36m[:, H36M_TO_14]
+    spin49[:, [39, 41, 43]] = h36m[:, [0, 7, 9]]  # pelvis, spine, head
+    path = tmp_path / "mpii3d_val_db.pt"
+    joblib.dump({"vid_name": db["vid_name"], "features": db["features"], "joints3D": spin49}, path)
+
+    result = evaluate_dataset("mpi-inf-3dhp", model=ParamsFromFeatures(SMPL(smpl_folder)), data_root=path)
+    m = result["metrics"]
+    assert result["n_frames"] == 32 and result["protocol"]["n_joints"] == 17
+    assert m["mpjpe"] == pytest.approx(0.0, abs=0.05) and m["pa_mpjpe"] == pytest.approx(0.0, abs=0.05)
+    assert m["pck"] == 100.0
+    assert m["auc"] >= 100.0 * 30 / 31 - 1e-6  # the 0 mm threshold may miss float round-off
+
+
+def _released_generator_state() -> dict[str, torch.Tensor]:
+    """Random tensors under the released generator's key names and shapes (DESIGN §4)."""
+    gru_shapes = (("weight_hh", (3072, 1024)), ("bias_ih", (3072,)), ("bias_hh", (3072,)))
+    gru = {f"{w}_l{i}": s for i in (0, 1) for w, s in gru_shapes}
+    shapes = {
+        "encoder.gru.weight_ih_l0": (3072, 2048), "encoder.gru.weight_ih_l1": (3072, 1024),
+        **{f"encoder.gru.{k}": v for k, v in gru.items()},
+        "encoder.linear.weight": (2048, 1024), "encoder.linear.bias": (2048,),
+        "regressor.init_pose": (1, 144), "regressor.init_shape": (1, 10), "regressor.init_cam": (1, 3),
+        "regressor.fc1.weight": (1024, 2205), "regressor.fc1.bias": (1024,),
+        "regressor.fc2.weight": (1024, 1024), "regressor.fc2.bias": (1024,),
+        "regressor.decpose.weight": (144, 1024), "regressor.decpose.bias": (144,),
+        "regressor.decshape.weight": (10, 1024), "regressor.decshape.bias": (10,),
+        "regressor.deccam.weight": (3, 1024), "regressor.deccam.bias": (3,),
+    }  # fmt: skip
+    g = torch.Generator().manual_seed(0)
+    state = {k: 0.01 * torch.randn(v, generator=g) for k, v in shapes.items()}
+    state["regressor.init_pose"] = torch.eye(3)[:, :2].reshape(1, 6).repeat(1, 24)  # identity in the (3, 2) 6D layout
+    state["regressor.init_cam"] = torch.tensor([[0.9, 0.0, 0.0]])
+    return state
+
+
+def test_runner_on_the_released_checkpoint(tmp_path, smpl_folder, reference):
+    ckpt = tmp_path / "vibe_model_wo_3dpw.pth.tar"
+    torch.save({"epoch": 3, "gen_state_dict": _released_generator_state(), "performance": 1.0}, ckpt)
+    db = _threedpw_db(reference, {"downtown_a": 17}, seed=7, feature_dim=2048)
+    joblib.dump(db, tmp_path / "3dpw_test_db.pt")
+
+    result = evaluate_dataset("threedpw_test", checkpoint=ckpt, data_root=tmp_path, smpl_dir=smpl_folder)
+    assert result["model"] == "released VIBE" and result["epoch"] == 3 and result["n_frames"] == 16
+    assert set(result["metrics"]) == {"pa_mpjpe", "mpjpe", "pve", "accel", "accel_err"}
+    assert all(np.isfinite(v) for v in result["metrics"].values())
 
 
 # --- docs table -------------------------------------------------------------------------

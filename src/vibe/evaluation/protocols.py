@@ -9,26 +9,26 @@ Procrustes, un-aligned PVE, second differences for ACCEL).
 
 Files read (``N`` frames of all videos concatenated, arrays only):
 
-==============  ==============================================================
-protocol        file and keys
-==============  ==============================================================
-``3dpw``        the original ``3dpw_test_db.pt`` (joblib): ``vid_name``,
-                ``features (N, 2048)``, ``joints3D (N, 14, 3)`` m (eval14
-                order), ``pose (N, 72)`` axis-angle with the camera-rotated
-                global orientation, ``shape (N, 10)``, optional ``valid (N,)``
-``mpi-inf-3dhp`` the original ``mpii3d_val_db.pt`` (joblib; VIBE processed the
-                MPI-INF-3DHP *test* set under this name): ``vid_name``,
-                ``features``, ``joints3D (N, 49, 3)`` m in spin49 order (or
-                ``(N, 17, 3)`` already in :data:`MPII17` order), optional
-                ``valid`` or ``valid_i (N,)``
-``h36m``        this project's layout (the VIBE release has no Human3.6M db):
-                ``.npz`` or joblib with ``vid_name``, ``features (N, 2048)``,
-                ``joints3D (N, 17, 3)`` m in :data:`~vibe.body.joint_sets.H36M17`
-                order or ``(N, 14, 3)`` in eval14 order, optional
-                ``frame_id``, ``valid`` and ``subject (N,)`` (integer); only
-                subjects 9 and 11 are evaluated, taken from ``subject`` or,
-                without it, from a ``S9_``/``S11_`` prefix of ``vid_name``
-==============  ==============================================================
+================  ============================================================
+protocol          file and keys
+================  ============================================================
+``3dpw``          the original ``3dpw_test_db.pt`` (joblib): ``vid_name``,
+                  ``features (N, 2048)``, ``joints3D (N, 14, 3)`` m (eval14
+                  order), ``pose (N, 72)`` axis-angle with the camera-rotated
+                  global orientation, ``shape (N, 10)``, optional ``valid (N,)``
+``mpi-inf-3dhp``  the original ``mpii3d_val_db.pt`` (joblib; VIBE processed the
+                  MPI-INF-3DHP *test* set under this name): ``vid_name``,
+                  ``features``, ``joints3D (N, 49, 3)`` m in spin49 order (or
+                  ``(N, 17, 3)`` already in :data:`MPII17` order), optional
+                  ``valid`` or ``valid_i (N,)``
+``h36m``          this project's layout (the VIBE release has no Human3.6M db):
+                  ``.npz`` or joblib with ``vid_name``, ``features (N, 2048)``,
+                  ``joints3D (N, 17, 3)`` m in :data:`~vibe.body.joint_sets.H36M17`
+                  order or ``(N, 14, 3)`` in eval14 order, optional
+                  ``frame_id``, ``valid`` and ``subject (N,)`` (integer); only
+                  subjects 9 and 11 are evaluated, taken from ``subject`` or,
+                  without it, from a ``S9_``/``S11_`` prefix of ``vid_name``
+================  ============================================================
 
 Ground truth, as the original evaluation takes it: the 3D joints are the
 db's ``joints3D`` (for 3DPW these were made by the preprocessing from the
@@ -120,7 +120,9 @@ PROTOCOLS: dict[str, Protocol] = {
     "mpi-inf-3dhp": Protocol(
         "mpi-inf-3dhp", "MPI-INF-3DHP (test)", "mpii3d_val_db.pt", "mpii17", ("pa_mpjpe", "mpjpe", "pck", "auc")
     ),
-    "h36m": Protocol("h36m", "Human3.6M (S9, S11)", "h36m_test_db.npz", "eval14", ("pa_mpjpe", "mpjpe"), subjects=(9, 11)),
+    "h36m": Protocol(
+        "h36m", "Human3.6M (S9, S11)", "h36m_test_db.npz", "eval14", ("pa_mpjpe", "mpjpe"), subjects=(9, 11)
+    ),
 }
 _ALIASES = {"threedpw_test": "3dpw", "mpii3dhp_test": "mpi-inf-3dhp", "mpii3d": "mpi-inf-3dhp", "human36m": "h36m"}
 
