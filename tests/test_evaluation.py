@@ -17,6 +17,7 @@ from smpl_fixtures import write_synthetic_smpl
 from vibe.body.smpl import SMPL
 from vibe.evaluation import evaluate_dataset, get_protocol, read_eval_set, table_row, write_results_table
 from vibe.evaluation.protocols import compute_metrics, evaluation_windows
+from vibe.evaluation.report import REFERENCE_VIBE_WO_3DPW
 from vibe.models.checkpoints import save_checkpoint
 from vibe.models.temporal import TemporalEncoderConfig
 from vibe.models.vibe import VIBE, VIBEConfig
@@ -294,6 +295,8 @@ def test_results_section_update_leaves_other_text_intact(tmp_path):
     assert "| ours | 3DPW (test) | 2.50 | 1.00 | – |" in text
 
     write_results_table([table_row(result), table_row({**result, "label": "b"})], doc, "Paper protocols", name="paper")
+    reference_row = table_row(REFERENCE_VIBE_WO_3DPW)
+    assert "| 56.56 | 93.59 | 113.41 | 27.12 | 27.99 | – | – | – |" in reference_row
     write_results_table(["| x |"], doc, "Ablations")  # a new section is appended, named by its title
     text = doc.read_text()
     assert text.count("<!-- eval:paper -->") == 1 and text.count("| ours |") == 1 and "| b |" in text

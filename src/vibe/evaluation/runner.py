@@ -9,11 +9,13 @@ the db's precomputed 2048-D features, window batch by window batch.
 JSON written (and returned)::
 
     {"dataset": "3dpw", "title": "3DPW (test)", "file": ".../3dpw_test_db.pt",
-     "checkpoint": "...", "model": "released VIBE" | "vibe-hmr" | "given",
-     "protocol": {"seqlen": 16, "stride": 16, "joints": "eval14", "n_joints": 14,
+     "checkpoint": "..." | null, "label": "<file name>" (the table's model column),
+     "model": "released VIBE" | "vibe-hmr/1" | "given",
+     "epoch": ... (released file only), "checkpoint_versions": {...} (ours only),
+     "protocol": {"seqlen": 16, "stride": 16, "joints": "eval14", "n_joints": 14, "subjects": null,
                   "gt_mesh": "neutral SMPL, no translation"},
      "n_frames": ..., "n_valid_frames": ..., "n_windows": ..., "n_videos": ...,
-     "metrics": {"pa_mpjpe": ..., "mpjpe": ..., ...},
+     "metrics": {"pa_mpjpe": ..., "mpjpe": ..., ...},   (null: no valid frame)
      "units": {"pa_mpjpe": "mm", ..., "pck": "%"},
      "versions": {"vibe": ..., "torch": ..., "numpy": ...},
      "created": "2026-01-01T00:00:00+00:00"}
@@ -24,6 +26,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -266,7 +269,8 @@ def evaluate_dataset(
         "n_valid_frames": int(valid.sum()),
         "n_windows": pred["n_windows"],
         "n_videos": int(np.unique(evalset.vid_name[rows]).size),
-        "metrics": {k: values[k] for k in protocol.metrics if k in values},
+        # NaN (no valid frame) is not JSON: written as null.
+        "metrics": {k: None if math.isnan(values[k]) else values[k] for k in protocol.metrics if k in values},
         "units": {k: METRIC_UNITS[k] for k in protocol.metrics if k in values},
         "versions": {"vibe": str(vibe.__version__), "torch": str(torch.__version__), "numpy": np.__version__},
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
