@@ -98,6 +98,26 @@ def demo(
     typer.echo(f"outputs: {result.out_dir}")
 
 
+@app.command("eval")
+def evaluate(
+    datasets: list[str] = typer.Argument(..., help="3dpw, mpi-inf-3dhp and/or h36m (paper protocols; your own db files)."),
+    checkpoint: Path = typer.Option(..., help="Released vibe_model_w(o)_3dpw.pth.tar or one of our SMPL checkpoints."),
+    data: Optional[Path] = typer.Option(None, help="db file or folder (default: $VIBE_DATA_DIR/datasets)."),
+    out: Path = typer.Option(Path("output/eval"), help="Folder for one JSON per dataset."),
+    results_md: Optional[Path] = typer.Option(None, help="Also write the Table-1 rows into this markdown file."),
+) -> None:
+    """Evaluate on the paper's protocols: MPJPE, PA-MPJPE, PVE, ACCEL, ACCEL_ERR, PCK, AUC (mm)."""
+    from vibe.evaluation import evaluate_dataset, table_row, write_results_table
+
+    rows = []
+    for name in datasets:
+        result = evaluate_dataset(name, checkpoint=checkpoint, data_root=data, out_json=out / f"{name}.json")
+        rows.append(table_row(result))
+        typer.echo(rows[-1])
+    if results_md is not None:
+        write_results_table(rows, results_md, "Paper protocols", name="paper")
+
+
 @app.command("train")
 def train(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (e.g. configs/open.yaml)."),
