@@ -6,10 +6,11 @@ per frame, so that the model's keypoints, projected with
 :func:`~vibe.geometry.cameras.project_to_crop`, match the observed keypoints
 (crop ``[-1, 1]`` coordinates with confidences). The energy per window is
 
-``w_2d Σ c² ρ_σ(|Π(X) − x|²) + w_pose Σ_t E_GMM(θ_t) + w_shape |β − β̄|²
-+ w_angle Σ hinge(θ_t) + w_joints Σ |X_{t+1} − X_t|² + w_rot Σ ‖R_{t+1} − R_t‖²``
+``w_2d Σ c² ρ_σ(|Π(X) − x|²) + w_pose Σ_t E_GMM(θ_t) + w_shape T |β − β̄|²
++ w_angle Σ hinge(θ_t) + w_joints Σ |s_{t+1}X_{t+1} − s_t X_t|² + w_rot Σ ‖R_{t+1} − R_t‖²``
 
-with ``ρ_σ`` Geman–McClure over crop pixels. Default weights are SPIN's
+with ``ρ_σ`` Geman–McClure over crop pixels; keypoint velocities are scaled by
+the camera scale ``s`` (crop pixels), so that the term cannot prefer a smaller body. Default weights are SPIN's
 (squared: 4.78², 5², 15.2², σ = 100 px). L-BFGS with strong Wolfe line search
 minimises the sum over windows; windows share no parameter, but they share the
 optimiser's line search and curvature memory, so a batched fit equals
@@ -53,7 +54,8 @@ class SMPLifyConfig:
         sigma_px: Geman–McClure scale, crop pixels.
         reprojection_weight, pose_prior_weight, shape_prior_weight,
         angle_weight: energy weights (SPIN's squared weights by default).
-        joints_smooth_weight: on squared keypoint velocities (m² per frame step).
+        joints_smooth_weight: on squared keypoint velocities scaled by the crop
+            camera (``s·X·crop_size/2``: crop pixels per frame step, squared).
         pose_smooth_weight: on squared rotation-matrix differences.
         fit_shape, fit_camera: optimise these (else keep the initial values).
         focal_length, crop_size: the crop camera (as the network's).
@@ -68,7 +70,7 @@ class SMPLifyConfig:
     pose_prior_weight: float = 4.78**2
     shape_prior_weight: float = 5.0**2
     angle_weight: float = 15.2**2
-    joints_smooth_weight: float = 1.0e4
+    joints_smooth_weight: float = 1.0
     pose_smooth_weight: float = 1.0e2
     fit_shape: bool = True
     fit_camera: bool = True
@@ -164,15 +166,20 @@ class TemporalSMPLify:
             prior = self.pose_prior(pose_rotmat[:, :, self._prior_joints])  # (B, T)
             total = total + cfg.pose_prior_weight * prior.sum(1)
         if cfg.shape_prior_weight:
+            # Per frame, as SMPLify: the one shape answers to every frame's data term.
             mean = self.body.mean_shape(1).to(shape)
-            total = total + cfg.shape_prior_weight * (shape - mean).square().sum(-1)
+            frames = pose_rotmat.shape[1]
+            total = total + cfg.shape_prior_weight * frames * (shape - mean).square().sum(-1)
         if cfg.angle_weight:
             lim = self.limits
             total = total + cfg.angle_weight * hinge_bend_energy(
                 pose_rotmat, lim.joint_index, lim.bend_axis, lim.min_angle
             )
         if cfg.joints_smooth_weight:
-            total = total + cfg.joints_smooth_weight * temporal_smoothness(kp3d)
+            # Velocities scaled as the crop sees them (s·X, crop pixels): in metres a smaller,
+            # nearer body would move less and the term would shrink the body.
+            kp_crop_scale = kp3d * (cam[..., 0, None, None] * cfg.crop_size / 2.0)
+            total = total + cfg.joints_smooth_weight * temporal_smoothness(kp_crop_scale)
         if cfg.pose_smooth_weight:
             total = total + cfg.pose_smooth_weight * rotation_smoothness(pose_rotmat)
         return total, kp3d, kp2d
