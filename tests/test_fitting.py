@@ -81,7 +81,8 @@ def test_smoothness_weight_lowers_acceleration(scene):
     accel = []
     for weight in (0.01, 100.0):
         config = SMPLifyConfig(keypoint_set="spin49", joints_smooth_weight=weight, pose_smooth_weight=0.0)
-        accel.append(_accel(TemporalSMPLify(scene["body"], config)(init_rot, init_shape, init_cam, scene["obs"]).keypoints3d))
+        fitted = TemporalSMPLify(scene["body"], config)(init_rot, init_shape, init_cam, scene["obs"])
+        accel.append(_accel(fitted.keypoints3d))
     assert accel[1] < 0.5 * accel[0]
 
 
@@ -221,3 +222,29 @@ def test_anny_hinge_limits_hold_on_mocap():
     assert float((torch.cat(per_frame) == 0).float().mean()) > 0.99
     prior = default_pose_prior(body)
     assert prior is not None and prior.num_joints == body.num_joints - 1
+
+
+# --------------------------------------------------------------------------- in the training loop
+def test_in_loop_fits_replace_stored_ones_only_when_better(scene):
+    from vibe.fitting.pseudo_gt import InLoopConfig, PseudoGroundTruth
+
+    init_rot, init_shape, init_cam = scene["init"]
+    shape_t = init_shape[:, None].expand(-1, T, -1)
+    ids = [("insta", 0, 0), ("insta", 3, 16)]
+    good = SMPLifyConfig(keypoint_set="spin49", num_steps=2)
+    store = PseudoGroundTruth(scene["body"], InLoopConfig(good))
+    pose1, shape1, stats1 = store(ids, init_rot, shape_t, init_cam, scene["obs"])
+    assert stats1.replaced == 2 and stats1.reproj_err_fit < stats1.reproj_err_network
+    assert pose1.shape == init_rot.shape and shape1.shape == shape_t.shape
+
+    # A later, worse fit (no optimisation: the network's start itself) keeps the stored one…
+    store.fitter.config = SMPLifyConfig(keypoint_set="spin49", num_steps=0)
+    pose2, _, stats2 = store(ids, init_rot, shape_t, init_cam, scene["obs"])
+    assert stats2.replaced == 0
+    torch.testing.assert_close(pose2, pose1)
+    assert stats2.reproj_err_used == pytest.approx(stats1.reproj_err_fit)
+    # …unless replacing is unconditional.
+    store.config = InLoopConfig(store.fitter.config, replace_only_if_better=False)
+    pose3, _, stats3 = store(ids, init_rot, shape_t, init_cam, scene["obs"])
+    assert stats3.replaced == 2
+    torch.testing.assert_close(pose3, init_rot)

@@ -64,7 +64,8 @@ def test_gmm08_layout_loads_and_energy_matches_scipy(tmp_path):
 
 def test_prior_save_load_roundtrip(tmp_path):
     rng = np.random.default_rng(3)
-    prior = GMMPosePrior(rng.normal(size=(2, 12)), np.stack([_random_spd(rng, 12, 1.0)] * 2), [0.4, 0.6], "rot6d", ["a", "b"])
+    covars = np.stack([_random_spd(rng, 12, 1.0)] * 2)
+    prior = GMMPosePrior(rng.normal(size=(2, 12)), covars, [0.4, 0.6], "rot6d", ["a", "b"])
     prior.save(tmp_path / "p.npz", body_model="toy", note="test")
     again = GMMPosePrior.load(tmp_path / "p.npz")
     assert again.representation == "rot6d" and again.joint_names == ["a", "b"]

@@ -87,7 +87,8 @@ class GMMPosePrior(nn.Module):
         weights = torch.as_tensor(np.asarray(weights), dtype=torch.float64)
         k, d = means.shape
         if covars.shape != (k, d, d) or weights.shape != (k,):
-            raise ValueError(f"means {tuple(means.shape)}, covars {tuple(covars.shape)}, weights {tuple(weights.shape)}")
+            shapes = f"means {tuple(means.shape)}, covars {tuple(covars.shape)}, weights {tuple(weights.shape)}"
+            raise ValueError(f"inconsistent mixture: {shapes}")
         if representation not in _REPRESENTATIONS:
             raise ValueError(f"unknown representation {representation!r}")
         if d % _REPRESENTATIONS[representation]:

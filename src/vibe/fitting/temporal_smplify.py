@@ -248,7 +248,7 @@ class TemporalSMPLify:
             rot, cam_now = current()
             energy_after, kp3d, kp2d = self.energy(rot, shape_var, cam_now, keypoints_crop)
             err_after = mean_reprojection_error(kp2d, keypoints_crop)
-        log.debug("temporal SMPLify: %d windows in %.2f s, error %s → %s", rot.shape[0], seconds, err_before, err_after)
+        log.debug("temporal SMPLify: %d windows, %.2f s, error %s → %s", rot.shape[0], seconds, err_before, err_after)
         return FitResult(
             pose_rotmat=rot.detach(),
             shape=shape_var.detach(),
