@@ -221,6 +221,26 @@ def test_rerun_reuses_cached_stages(run, checkpoint):
     assert "vertices" not in smoothed[1]
 
 
+def test_refine_lowers_the_reprojection_error_and_records_it(run, checkpoint):
+    from vibe.fitting.temporal_smplify import SMPLifyConfig
+
+    result, _ = run
+    config = DemoConfig(
+        checkpoint=checkpoint, max_frames=NUM_FRAMES, render=False, progress=False, refine=True,
+        smplify=SMPLifyConfig(keypoint_set="blazepose33", num_steps=2, max_iter=10),
+    )
+    again = run_demo(CLIP, result.out_dir.parent, config)
+    meta = json.loads(again.meta.read_text())
+    errors = meta["refinement"]["1"]
+    assert meta["options"]["refine"] is True
+    assert errors["reproj_err_after_px"] < errors["reproj_err_before_px"]
+    _, people = read_results(again.results)
+    shape = people[1]["shape"]
+    np.testing.assert_allclose(shape, np.broadcast_to(shape[:1], shape.shape))  # one shape per track
+    with pytest.raises(ValueError, match="open stack"):
+        DemoConfig(stack="smpl", refine=True)
+
+
 @pytest.mark.skipif(
     not default_open_weights().exists(),
     reason=f"no trained open weights installed at {default_open_weights()} (they are committed once trained)",

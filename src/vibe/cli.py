@@ -54,6 +54,7 @@ def demo(
     smooth: bool = typer.Option(False, "--smooth", help="One-Euro smoothing of the joint rotations."),
     min_cutoff: float = typer.Option(0.004, help="One-Euro minimum cutoff (with --smooth)."),
     beta: float = typer.Option(0.7, help="One-Euro speed coefficient (with --smooth)."),
+    refine: bool = typer.Option(False, "--refine", help="Temporal SMPLify of each track to its landmarks (open stack)."),
     side_view: bool = typer.Option(False, "--side-view", help="Also render side.mp4."),
     no_render: bool = typer.Option(False, "--no-render", help="Skip overlay.mp4."),
     save_vertices: bool = typer.Option(False, "--save-vertices", help="Store mesh vertices in results.npz."),
@@ -69,6 +70,8 @@ def demo(
 
     if stack not in ("open", "smpl"):
         raise typer.BadParameter("choose open or smpl", param_hint="--stack")
+    if refine and stack != "open":
+        raise typer.BadParameter("--refine fits detected landmarks: open stack only", param_hint="--refine")
     formats = tuple(export or ())
     if any(f not in ("bvh", "gltf") for f in formats):
         raise typer.BadParameter("choose bvh or gltf", param_hint="--export")
@@ -79,6 +82,7 @@ def demo(
         device=device,
         smooth=smooth,
         one_euro=OneEuroConfig(min_cutoff=min_cutoff, beta=beta),
+        refine=refine,
         render=not no_render,
         side_view=side_view,
         save_vertices=save_vertices,

@@ -51,6 +51,7 @@ from vibe.geometry.cameras import crop_cam_to_image_cam, image_cam_to_pixels
 from vibe.pipeline.landmarks import LandmarkConfig, TrackLandmarks, estimate_landmarks
 from vibe.pipeline.outputs import check_writable, write_meta, write_results
 from vibe.pipeline.people import DetectorConfig, Track, TrackerConfig, detect_and_track, smooth_square_boxes
+from vibe.fitting.temporal_smplify import SMPLifyConfig, refine_track
 from vibe.pipeline.smoothing import OneEuroConfig, one_euro_rotations
 from vibe.pipeline.video import VideoError, VideoReader, VideoWriter
 from vibe.pipeline.windows import WindowConfig, encode_in_windows
@@ -134,6 +135,8 @@ class DemoConfig:
             (default: ``$VIBE_DATA_DIR/checkpoints/vibe_model_wo_3dpw.pth.tar``).
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ...
         smooth: One-Euro filter on the joint rotations (``one_euro``).
+        refine: temporal SMPLify of each track to its landmarks (open stack;
+            ``smplify``); reprojection errors before/after go to ``meta.json``.
         render: write ``overlay.mp4`` (skipped with a warning when no OpenGL).
         side_view: also write ``side.mp4``.
         save_vertices: store vertices in ``results.npz``.
@@ -151,6 +154,8 @@ class DemoConfig:
     device: str = "auto"
     smooth: bool = False
     one_euro: OneEuroConfig = field(default_factory=OneEuroConfig)
+    refine: bool = False
+    smplify: SMPLifyConfig = field(default_factory=lambda: SMPLifyConfig(keypoint_set="blazepose33"))
     render: bool = True
     side_view: bool = False
     save_vertices: bool = False
@@ -171,6 +176,8 @@ class DemoConfig:
     def __post_init__(self) -> None:
         if self.stack not in ("open", "smpl"):
             raise ValueError(f"stack must be 'open' or 'smpl', got {self.stack!r}")
+        if self.refine and self.stack != "open":
+            raise ValueError("refine fits 2D landmarks, which only the open stack detects")
         unknown = set(self.export) - {"bvh", "gltf"}
         if unknown:
             raise ValueError(f"unknown export format(s) {sorted(unknown)}; use bvh, gltf")
@@ -482,16 +489,20 @@ def _pose_body(body, pose_rotmat: torch.Tensor, shape: torch.Tensor, keypoint_se
 @torch.no_grad()
 def _keypoint_features(
     model, landmarks, boxes, feature_config: FeatureConfig, image_size, device
-) -> dict[int, torch.Tensor]:
-    """Open stack: per track, landmarks → encoder input (the one shared map) → features ``(n, F)``."""
-    out = {}
+) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]]:
+    """Open stack, per track: landmarks → encoder input ``(n, K, 3)`` (the one shared map) → features ``(n, F)``.
+
+    Returns ``(features, encoder_inputs)``; the inputs are also the crop keypoints refinement fits.
+    """
+    features, inputs = {}, {}
     for tid, (_, cxcys) in boxes.items():
         kp = keypoints_to_encoder_input(landmarks[tid].landmarks_img, cxcys, feature_config, image_size=image_size)
         world = None
         if model.config.keypoint_encoder.use_world:
             world = torch.as_tensor(landmarks[tid].world, dtype=torch.float32)[None].to(device)
-        out[tid] = model.encode_frames(kp[None].to(device), world)[0]
-    return out
+        features[tid] = model.encode_frames(kp[None].to(device), world)[0]
+        inputs[tid] = kp
+    return features, inputs
 
 
 @dataclass(frozen=True)
@@ -512,9 +523,22 @@ def _track_outputs(
     geometry: _ImageGeometry,
     config: DemoConfig,
     keep_vertices: bool,
-) -> dict[str, np.ndarray]:
-    """One track's arrays (``results.npz`` keys, plus ``vertices`` or None) from its features ``(n, F)``."""
+    refine_keypoints: torch.Tensor | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, float] | None]:
+    """One track's arrays (``results.npz`` keys, plus ``vertices`` or None) from its features ``(n, F)``.
+
+    With ``refine_keypoints`` (``(n, K, 3)`` crop keypoints) the network output is
+    refined by temporal SMPLify first; the second value then holds the mean
+    reprojection errors before and after, in pixels of the 224 crop.
+    """
     pose_rotmat, shape, cam = _regress(model, features, config)
+    refinement = None
+    if refine_keypoints is not None:
+        params = {"pose_rotmat": pose_rotmat, "shape": shape, "cam_crop": cam}
+        params, before, after = refine_track(model.body, params, refine_keypoints.cpu(), config.smplify)
+        pose_rotmat, shape, cam = params["pose_rotmat"], params["shape"], params["cam_crop"]
+        half_crop = model.config.crop_size / 2  # crop [-1, 1] units → crop pixels
+        refinement = {"reproj_err_before_px": before * half_crop, "reproj_err_after_px": after * half_crop}
     if config.smooth:
         pose_rotmat = one_euro_rotations(pose_rotmat, config.one_euro, times=frame_ids)
     joints3d, vertices = _pose_body(
@@ -535,7 +559,7 @@ def _track_outputs(
         "joints3d": joints3d,
         "joints2d_img": image_cam_to_pixels(joints3d.astype(np.float64), cam_image, w, h).astype(np.float32),
         "vertices": vertices,
-    }
+    }, refinement
 
 
 # --------------------------------------------------------------------------- rendering
@@ -681,6 +705,7 @@ def run_demo(video: str | Path, out_dir: str | Path, config: DemoConfig | None =
 
     result = DemoResult(out_dir=target, results=target / "results.npz", meta=target / "meta.json")
     people: dict[int, dict[str, np.ndarray]] = {}
+    refinements: dict[int, dict[str, float]] = {}
     if not tracks:
         result.message = f"no person found in {video}"
         log.info(result.message)
@@ -691,17 +716,23 @@ def run_demo(video: str | Path, out_dir: str | Path, config: DemoConfig | None =
             lm_cache = cache_dir / f"landmarks-{lm_key}.npz" if cache_dir else None
             landmarks = _landmark_stage(reader, boxes, config, lm_cache, timer)
             start = time.perf_counter()
-            features = _keypoint_features(model, landmarks, boxes, config.features, (w, h), device)
+            features, encoder_inputs = _keypoint_features(model, landmarks, boxes, config.features, (w, h), device)
             box_scale = config.features.box_scale
         else:
             features = _resnet_stage(reader, boxes, model.backbone, device, config, timer)
             start = time.perf_counter()
             box_scale = config.smpl_crop_scale
+            encoder_inputs = {}
         geometry = _ImageGeometry(w, h, box_scale, config.nominal_focal_px or float(max(w, h)))
         keep_vertices = config.save_vertices or config.stack == "smpl"
         for tid, (fids, cxcys) in boxes.items():
             track_features = features.pop(tid).to(device)
-            people[tid] = _track_outputs(model, track_features, fids, cxcys, geometry, config, keep_vertices)
+            refine_kp = encoder_inputs.pop(tid) if config.refine else None
+            people[tid], refinement = _track_outputs(
+                model, track_features, fids, cxcys, geometry, config, keep_vertices, refine_kp
+            )
+            if refinement is not None:
+                refinements[tid] = refinement
             if tid in landmarks:
                 people[tid]["landmarks_img"] = landmarks[tid].landmarks_img.astype(np.float32)
         timer.add("generator_body", time.perf_counter() - start, sum(len(f) for f, _ in boxes.values()))
@@ -739,10 +770,12 @@ def run_demo(video: str | Path, out_dir: str | Path, config: DemoConfig | None =
         "nominal_focal_px": config.nominal_focal_px or float(max(w, h)),
         "options": {"smooth": config.smooth, "one_euro": asdict(config.one_euro), "render": config.render,
                     "side_view": config.side_view, "save_vertices": config.save_vertices,
-                    "export": list(config.export), "max_frames": config.max_frames, "windows": asdict(config.windows)},
+                    "export": list(config.export), "max_frames": config.max_frames, "refine": config.refine,
+                    "windows": asdict(config.windows)},
         "track_ids": result.track_ids,
         "message": result.message,
         "warnings": result.warnings,
+        "refinement": {str(tid): r for tid, r in refinements.items()},
         "timings": timer.stages,
         "versions": _versions(),
     }
