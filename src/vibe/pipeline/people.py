@@ -47,6 +47,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.signal import savgol_filter
 
+from vibe.geometry.crops import bbox_xyxy_to_cxcys
 from vibe.pipeline import native_stderr_silenced
 
 log = logging.getLogger(__name__)
@@ -488,13 +489,6 @@ class _LiveTrack:
     rows: list = field(default_factory=list)  # (frame_id, bbox_xyxy, score, keypoints)
 
 
-def _xyxy_to_cxcys(bbox_xyxy: np.ndarray) -> np.ndarray:
-    """``(..., 4)`` xyxy → ``(..., 3)`` centre and side ``max(w, h)``."""
-    center = (bbox_xyxy[..., :2] + bbox_xyxy[..., 2:]) / 2.0
-    side = np.max(bbox_xyxy[..., 2:] - bbox_xyxy[..., :2], axis=-1, keepdims=True)
-    return np.concatenate([center, side], axis=-1)
-
-
 def _match(tracks_xyxy: np.ndarray, dets_xyxy: np.ndarray, min_iou: float) -> list[tuple[int, int]]:
     """Hungarian matching on 1 − IoU; pairs below ``min_iou`` are rejected."""
     if tracks_xyxy.shape[0] == 0 or dets_xyxy.shape[0] == 0:
@@ -539,14 +533,14 @@ class PersonTracker:
 
         for i, d in assigned.items():
             t = self._live[i]
-            t.kalman.update(_xyxy_to_cxcys(detections.bbox_xyxy[d]))
+            t.kalman.update(bbox_xyxy_to_cxcys(detections.bbox_xyxy[d]))
             t.last_frame = frame_id
             t.rows.append((frame_id, detections.bbox_xyxy[d], score[d], detections.keypoints_img[d]))
 
         used = set(assigned.values())
         for d in high:
             if d not in used and score[d] >= cfg.new_track_score:
-                t = _LiveTrack(self._next_id, _SquareKalman(_xyxy_to_cxcys(detections.bbox_xyxy[d])), frame_id)
+                t = _LiveTrack(self._next_id, _SquareKalman(bbox_xyxy_to_cxcys(detections.bbox_xyxy[d])), frame_id)
                 t.rows.append((frame_id, detections.bbox_xyxy[d], score[d], detections.keypoints_img[d]))
                 self._live.append(t)
                 self._next_id += 1
@@ -611,7 +605,7 @@ def smooth_square_boxes(
         ``frame_ids_full (m,)`` = first..last frame, and ``bbox_cxcys (m, 3)``.
     """
     frame_ids = np.asarray(frame_ids)
-    cxcys = _xyxy_to_cxcys(np.asarray(bbox_xyxy, dtype=np.float64))
+    cxcys = bbox_xyxy_to_cxcys(np.asarray(bbox_xyxy, dtype=np.float64))
     full = np.arange(frame_ids[0], frame_ids[-1] + 1)
     values = np.stack([cxcys[:, 0], cxcys[:, 1], np.log(cxcys[:, 2])], axis=1)
     filled = np.stack([np.interp(full, frame_ids, values[:, k]) for k in range(3)], axis=1)
