@@ -38,8 +38,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import roma
 import torch
+
+from vibe.geometry.rotations import quat_to_rotmat, rotmat_to_quat
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +56,12 @@ _CLIP_STR_KEYS = ("clip_name", "subject", "description", "source", "licence")
 
 def quat_xyzw_to_rotmat(quat_xyzw: np.ndarray) -> np.ndarray:
     """``(..., 4)`` xyzw quaternions (any norm > 0) → ``(..., 3, 3)`` float32 rotation matrices."""
-    q = torch.as_tensor(np.asarray(quat_xyzw, dtype=np.float32))
-    return roma.unitquat_to_rotmat(q / q.norm(dim=-1, keepdim=True)).numpy()
+    return quat_to_rotmat(torch.as_tensor(np.asarray(quat_xyzw, dtype=np.float32))).numpy()
 
 
 def rotmat_to_quat_xyzw(rotmat: np.ndarray) -> np.ndarray:
     """``(..., 3, 3)`` rotation matrices → ``(..., 4)`` float32 xyzw unit quaternions with ``w >= 0``."""
-    q = roma.rotmat_to_unitquat(torch.as_tensor(np.asarray(rotmat, dtype=np.float64))).numpy()
+    q = rotmat_to_quat(torch.as_tensor(np.asarray(rotmat, dtype=np.float64))).numpy()
     q = np.where(q[..., 3:] < 0, -q, q)
     return q.astype(np.float32)
 
