@@ -78,7 +78,7 @@ from vibe.body.sparse_keypoints import SparseKeypoints
 from vibe.data.motion_db import VALIDATION_SUBJECTS, MotionDB
 from vibe.data.synthetic import SyntheticConfig, SyntheticGenerator
 from vibe.evaluation.scenes import BodyRenderer, SceneConfig, floor_background, sample_style
-from vibe.metrics import accel, accel_error, mpjpe, pa_mpjpe
+from vibe.metrics import PELVIS_IDX, accel, accel_error, center_on_pelvis, mpjpe, pa_mpjpe
 from vibe.pipeline.video import VideoWriter
 from vibe.render.overlay import PinholeCamera
 
@@ -260,12 +260,19 @@ def _runs(frame_ids: np.ndarray) -> list[np.ndarray]:
     return [r for r in np.split(np.arange(len(frame_ids)), breaks)]
 
 
-def _joint_metrics(pred: np.ndarray, target: np.ndarray, frame_ids: np.ndarray, with_mpjpe: bool) -> dict:
-    """Per-frame means over ``(n, J, 3)`` metres; acceleration over runs of consecutive frames."""
+def _joint_metrics(
+    pred: np.ndarray, target: np.ndarray, frame_ids: np.ndarray, with_mpjpe: bool, pelvis_idx=PELVIS_IDX
+) -> dict:
+    """Per-frame means over ``(n, J, 3)`` metres; acceleration over runs of consecutive frames.
+
+    Acceleration is of pelvis-centred joints (``pelvis_idx``: the two hips), as
+    the paper's evaluation does: the prediction has no global translation.
+    """
     p, g = torch.as_tensor(pred, dtype=torch.float64), torch.as_tensor(target, dtype=torch.float64)
     out = {"pa_mpjpe": float(pa_mpjpe(p, g).mean())}
     if with_mpjpe:
-        out["mpjpe"] = float(mpjpe(p, g).mean())
+        out["mpjpe"] = float(mpjpe(p, g, pelvis_idx).mean())
+    p, g = center_on_pelvis(p, pelvis_idx), center_on_pelvis(g, pelvis_idx)
     acc, err = [], []
     for run in _runs(frame_ids):
         if len(run) >= 3:
@@ -338,7 +345,9 @@ def _evaluate_video(video: Path, checkpoint: Path, work: Path, body: Anny) -> di
         both, wi, gi = both[ok], wi[ok], gi[ok]
         mp_common = [BLAZEPOSE33.index(n) for n in COMMON12]
         if len(both):
-            baseline.update(_joint_metrics(wl[wi][:, mp_common], gt["joints3d_eval14"][gi][:, common], both, False))
+            hips12 = tuple(COMMON12.index(n) for n in ("right_hip", "left_hip"))
+            mp, gt12 = wl[wi][:, mp_common], gt["joints3d_eval14"][gi][:, common]
+            baseline.update(_joint_metrics(mp, gt12, both, False, hips12))
             baseline["n_frames"] = int(len(both))
     entry["metrics"]["mediapipe"] = baseline
     return entry
