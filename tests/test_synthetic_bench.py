@@ -137,3 +137,17 @@ def test_runner_writes_the_documented_json(bench, random_checkpoint, body, tmp_p
     assert mediapipe["pck2d"] > 50.0  # MediaPipe's own landmarks on a clean rendering
     assert np.isfinite(mediapipe["pa_mpjpe"])
     assert table_row(model).count("|") == table_row(result["rows"][1]).count("|")
+
+
+def test_benchmark_from_mocap_files(tmp_path, body):
+    """Any mocap files become a benchmark: the CMU fixture clip (ASF/AMC) → one short video."""
+    data = Path(__file__).parent / "data" / "mocap"
+    make_synthetic_benchmark(
+        [data / "02.asf", data / "02_01_f101-160.amc"], tmp_path, n_videos=1, seconds=1.0, size=(160, 90), body=body
+    )
+    meta = json.loads((tmp_path / "video_000.json").read_text())
+    gt = np.load(tmp_path / "video_000.npz")
+    # 60 frames at 120 fps resample to 15 at 30 fps: the whole clip, shorter than asked.
+    assert meta["clip"] == "02_01_f101-160" and meta["n_frames"] == len(gt["frame_ids"]) == 15
+    capture = cv2.VideoCapture(str(tmp_path / "video_000.mp4"))
+    assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 15

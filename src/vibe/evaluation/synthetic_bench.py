@@ -82,7 +82,7 @@ from vibe.metrics import PELVIS_IDX, accel, accel_error, center_on_pelvis, mpjpe
 from vibe.pipeline.video import VideoWriter
 from vibe.render.overlay import PinholeCamera
 
-__all__ = ["COMMON12", "make_synthetic_benchmark", "run_synthetic_benchmark", "pck2d"]
+__all__ = ["COMMON12", "make_synthetic_benchmark", "motion_db_from_mocap", "run_synthetic_benchmark", "pck2d"]
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +102,27 @@ def _benchmark_camera_config(width: int, height: int) -> SyntheticConfig:
     )
 
 
-def _load_db(motion: MotionDB | str | os.PathLike) -> MotionDB:
-    return motion if isinstance(motion, MotionDB) else MotionDB.load(motion)
+def motion_db_from_mocap(paths: Sequence[str | os.PathLike], body: Anny, licence: str = "") -> MotionDB:
+    """Read mocap files (``.bvh``, ``.asf`` + ``.amc``, AMASS ``.npz``) at 30 fps and retarget them onto ``body``.
+
+    Each clip's subject is its file stem (so no subject filter applies).
+    """
+    from vibe.data.build_motion_db import ClipInfo, build_db
+    from vibe.data.mocap import import_mocap
+
+    clips = [p for p in map(Path, paths) if p.suffix.lower() != ".asf"]
+    motions = import_mocap(paths, fps=30.0)
+    infos = [ClipInfo(subject=p.stem, source=p.suffix.lower().lstrip("."), licence=licence) for p in clips]
+    return build_db(zip(motions, infos), body)
+
+
+def _load_db(motion, body: Anny) -> tuple[MotionDB, bool]:
+    """The db and whether it came from raw mocap files (then every clip is used)."""
+    if isinstance(motion, MotionDB):
+        return motion, False
+    if isinstance(motion, (str, os.PathLike)):
+        return MotionDB.load(motion), False
+    return motion_db_from_mocap(list(motion), body), True
 
 
 def _pick_clip(db: MotionDB, rng: np.random.Generator, num_frames: int) -> tuple[int, int, int]:
@@ -139,7 +158,7 @@ def _vertices_cam(body: Anny, pose_rotmat, shape, root_transl, cam_rotmat, cam_t
 
 
 def make_synthetic_benchmark(
-    motion: MotionDB | str | os.PathLike,
+    motion: MotionDB | str | os.PathLike | Sequence[str | os.PathLike],
     out_dir: str | os.PathLike,
     n_videos: int = 8,
     seconds: float = 4.0,
@@ -152,8 +171,9 @@ def make_synthetic_benchmark(
     """Render ``n_videos`` ground-truth videos (layout in the module docstring).
 
     Args:
-        motion: a :class:`MotionDB` or its ``.npz`` (default use: the bundled
-            ``cmu_anny.npz``).
+        motion: a :class:`MotionDB`, its ``.npz`` (default use: the bundled
+            ``cmu_anny.npz``), or a list of mocap files (:func:`motion_db_from_mocap`;
+            all their clips are used, ``subjects`` is ignored).
         out_dir: created if needed.
         seconds: length of each video (shorter when no clip is long enough).
         seed: everything random derives from it (video ``i`` from ``(seed, i)``).
@@ -165,14 +185,14 @@ def make_synthetic_benchmark(
     Returns:
         The mp4 paths.
     """
-    db = _load_db(motion)
-    if subjects is not None:
+    body = body or Anny()
+    db, from_files = _load_db(motion, body)
+    if subjects is not None and not from_files:
         db = db.split(subjects)
     if db.num_clips == 0:
         raise ValueError(f"no clip of subjects {subjects}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    body = body or Anny()
     width, height = size
     generator = SyntheticGenerator(SparseKeypoints(body, ("blazepose33", "eval14")), _benchmark_camera_config(*size))
     fps = generator.config.fps
