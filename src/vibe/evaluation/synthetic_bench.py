@@ -53,6 +53,11 @@ Rows (``vibe.evaluation.report.table_row`` takes each):
   The generator's 12-joint PA-MPJPE is reported too (``pa_mpjpe12``) for a
   like-for-like comparison.
 
+Known limit: the body is an untextured mannequin (no face, hair or clothes),
+so a person seen from behind is often taken as facing the camera (MediaPipe
+then mirrors left and right), which no real video does as often; such
+videos score low for every method.
+
 Not here: the generator in per-frame mode (a temporal checkpoint does not
 load with ``temporal=False``) and G-only (needs its own checkpoint: run
 again with it).
@@ -307,10 +312,11 @@ def _joint_metrics(
 
 def _world_landmarks(out_dir: Path, track_id: int) -> tuple[np.ndarray, np.ndarray] | None:
     """The demo's cached MediaPipe world landmarks of a track: frame ids ``(n,)``, ``(n, 33, 3)``."""
-    caches = sorted((out_dir / ".cache").glob("landmarks-*.npz"))
+    caches = list((out_dir / ".cache").glob("landmarks-*.npz"))
     if not caches:
         return None
-    with np.load(caches[-1], allow_pickle=False) as npz:
+    # The run just made wrote or reused the newest one.
+    with np.load(max(caches, key=lambda p: p.stat().st_mtime), allow_pickle=False) as npz:
         if f"{track_id}/world" not in npz.files:
             return None
         return npz[f"{track_id}/frame_ids"], npz[f"{track_id}/world"]
@@ -349,14 +355,15 @@ def _evaluate_video(video: Path, checkpoint: Path, work: Path, body: Anny) -> di
     model = _joint_metrics(pred, target, frames, with_mpjpe=True)
     model["pa_mpjpe12"] = _joint_metrics(pred[:, common], target[:, common], frames, False)["pa_mpjpe"]
     visible = gt["visible_blazepose33"][gt_idx]
-    model["pck2d"] = pck2d(track["joints2d_img"][pred_idx].astype(np.float64), gt["keypoints2d_blazepose33"][gt_idx], visible)
+    target2d = gt["keypoints2d_blazepose33"][gt_idx]
+    model["pck2d"] = pck2d(track["joints2d_img"][pred_idx].astype(np.float64), target2d, visible)
     entry["metrics"]["model"] = model
 
     baseline = {}
     if "landmarks_img" in track:
         lm = track["landmarks_img"][pred_idx].astype(np.float64)
         found = np.isfinite(lm[..., :2]).all(-1)
-        baseline["pck2d"] = pck2d(np.where(found[..., None], lm[..., :2], np.inf), gt["keypoints2d_blazepose33"][gt_idx], visible)
+        baseline["pck2d"] = pck2d(np.where(found[..., None], lm[..., :2], np.inf), target2d, visible)
     world = _world_landmarks(result.out_dir, tid)
     if world is not None:
         wf, wl = world
