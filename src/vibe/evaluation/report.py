@@ -25,6 +25,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("accel_err", "ACCEL_ERR ↓"),
     ("pck", "PCK@150 ↑"),
     ("auc", "AUC ↑"),
+    ("pck2d", "PCK2D@0.1 ↑"),
 )
 
 # The released vibe_model_wo_3dpw on 3DPW test, as published with the original code
