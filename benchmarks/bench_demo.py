@@ -60,6 +60,7 @@ def _worker(args: argparse.Namespace) -> None:
     """One demo run; prints a JSON line with timings and peak memory."""
     import torch
 
+    from vibe.pipeline.people import DetectionScheduleConfig
     from vibe.pipeline.run import DemoConfig, run_demo
 
     torch.set_num_threads(args.threads)
@@ -70,6 +71,9 @@ def _worker(args: argparse.Namespace) -> None:
         cache=False,
         progress=False,
         device=args.device,
+        detection_schedule=DetectionScheduleConfig(
+            stride=args.detect_stride, large_side=args.large_side if args.large_side > 0 else None
+        ),
     )
     start = time.perf_counter()
     result = run_demo(args.video, args.out, config)
@@ -95,6 +99,9 @@ def main() -> None:
     parser.add_argument("--max-frames", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--detect-stride", type=int, default=3, help="detector every N frames (1: every frame)")
+    parser.add_argument("--large-side", type=float, default=0.45,
+                        help="skip detector tiles while tracked boxes exceed this fraction of the long side (0: never)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -114,7 +121,8 @@ def main() -> None:
         for loops in args.loops:
             video = args.video if loops == 1 else _looped_video(args.video, loops, tmp)
             cmd = [sys.executable, __file__, "--worker", "--video", str(video), "--out", str(tmp / f"out{loops}"),
-                   "--threads", str(args.threads), "--device", args.device]
+                   "--threads", str(args.threads), "--device", args.device,
+                   "--detect-stride", str(args.detect_stride), "--large-side", str(args.large_side)]
             cmd += ["--checkpoint", str(checkpoint)] if checkpoint else []
             cmd += ["--render"] if args.render else []
             cmd += ["--max-frames", str(args.max_frames)] if args.max_frames else []
@@ -122,7 +130,8 @@ def main() -> None:
             rows.append((loops, json.loads(done.stdout.strip().splitlines()[-1])))
 
     stages = sorted({s for _, r in rows for s in r["timings"]})
-    print(f"video: {args.video.name}, render: {args.render}, threads: {args.threads}\n")
+    print(f"video: {args.video.name}, render: {args.render}, threads: {args.threads}, "
+          f"detector stride: {args.detect_stride}, large side: {args.large_side}\n")
     print("| loops | frames | people | " + " | ".join(f"{s} fps" for s in stages) + " | end-to-end fps | peak RSS MB |")
     print("|" + "---|" * (len(stages) + 5))
     for loops, r in rows:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from vibe.pipeline.people import (
+    DetectionScheduleConfig,
     DetectorConfig,
     Detections,
     PersonDetector,
@@ -237,3 +238,53 @@ def test_tiles_find_a_small_person(pose_1_frames, pose_1_keypoints):
                     kp = pose_1_keypoints[k] * scale + offset
                     found[levels] += bool(np.all((kp >= [x0, y0]) & (kp <= [x1, y1])))
     assert found == {0: 0, 2: 3}
+
+
+# --------------------------------------------------------------------------- detector schedule
+def test_tracker_follows_a_walker_seen_every_third_frame():
+    # As the schedule does: every frame until confirmed (3 hits), then every 3rd. At 6 px/frame a
+    # 3-frame gap moves a 60 px box by 18 px, IoU 0.54 < 0.7 without motion: the Kalman filter
+    # must predict over the gap.
+    frames = [0, 1, 2, *range(3, 60, 3)]
+    tracker = PersonTracker(fps=30.0, config=TrackerConfig(match_iou_high=0.7))
+    for f in frames:
+        tracker.update(f, _dets([_square(100 + 6.0 * f, 200, side=60.0)], [0.9]))
+    tracks = tracker.tracks()
+    assert len(tracks) == 1  # one identity, and long enough although only 22 detections < 25 frames
+    np.testing.assert_array_equal(tracks[0].frame_ids, frames)
+
+
+def test_strided_short_track_is_still_dropped():
+    # Covered frames, not detections, count: 3 detections 3 frames apart cover 7 frames < 25.
+    tracker = PersonTracker(fps=30.0)
+    for f in range(0, 90, 3):
+        boxes = [_square(200, 200)] + ([_square(600, 200)] if f < 9 else [])
+        tracker.update(f, _dets(boxes, [0.9] * len(boxes)))
+    assert [t.frame_ids.size for t in tracker.tracks()] == [30]
+
+
+def test_tracker_rejects_frames_out_of_order():
+    tracker = PersonTracker(fps=30.0)
+    tracker.update(5, _dets([], []))
+    with pytest.raises(ValueError):
+        tracker.update(5, _dets([], []))
+
+
+def test_schedule_skips_frames_but_keeps_the_person(pose_1_frames, pose_1_keypoints):
+    schedule = DetectionScheduleConfig(stride=3, large_side=0.45)
+    tracks = detect_and_track(enumerate(pose_1_frames), fps=30.0, schedule=schedule)
+    assert len(tracks) == 1
+    n = len(pose_1_frames)
+    t = tracks[0]
+    assert t.frame_ids.size <= 0.5 * n  # the detector skipped most frames
+    assert t.frame_ids[0] == 0 and t.frame_ids[-1] >= n - 3  # the track spans the clip
+    full, cxcys = smooth_square_boxes(t.frame_ids, t.bbox_xyxy, fps=30.0)
+    kp = pose_1_keypoints[full]
+    lo, hi = cxcys[:, None, :2] - cxcys[:, None, 2:] / 2, cxcys[:, None, :2] + cxcys[:, None, 2:] / 2
+    inside = np.all((kp >= lo) & (kp <= hi), axis=(1, 2))
+    assert inside.mean() >= 0.9  # interpolated boxes still hold the reference joints
+
+
+def test_schedule_validates_stride():
+    with pytest.raises(ValueError):
+        DetectionScheduleConfig(stride=0)

@@ -352,11 +352,15 @@ class PersonDetector:
     def close(self) -> None:
         self._model.close()
 
-    def detect(self, image_rgb: np.ndarray) -> Detections:
-        """People in ``image_rgb (H, W, 3)`` uint8 RGB → :class:`Detections` in its pixels."""
+    def detect(self, image_rgb: np.ndarray, tiles: bool = True) -> Detections:
+        """People in ``image_rgb (H, W, 3)`` uint8 RGB → :class:`Detections` in its pixels.
+
+        ``tiles=False`` runs the letterboxed full frame only (one view), which
+        finds people at least about a quarter of the frame's long side tall.
+        """
         h, w = image_rgb.shape[:2]
         faces, kpss, scores = [], [], []
-        for view in detector_views(h, w, self.config.tile_levels):
+        for view in detector_views(h, w, self.config.tile_levels if tiles else 0):
             x0, y0, side = view
             raw_boxes, raw_scores = self._model(crop_square(image_rgb, view, DETECTOR_INPUT_SIZE))
             face, kps, score = decode_detector_output(raw_boxes, raw_scores, self._anchors, self.config.min_score)
@@ -487,6 +491,10 @@ class _LiveTrack:
     kalman: _SquareKalman
     last_frame: int
     rows: list = field(default_factory=list)  # (frame_id, bbox_xyxy, score, keypoints)
+    # Frames this track covers: detections plus the frames the detector skipped between
+    # two consecutive detector frames that both found it (so a detector stride does not
+    # shorten tracks for the min-length rule).
+    covered: int = 1
 
 
 def _match(tracks_xyxy: np.ndarray, dets_xyxy: np.ndarray, min_iou: float) -> list[tuple[int, int]]:
@@ -513,12 +521,22 @@ class PersonTracker:
         self._live: list[_LiveTrack] = []
         self._ended: list[_LiveTrack] = []
         self._next_id = 1
+        self._prev_frame: int | None = None  # the last frame given to update
 
     def update(self, frame_id: int, detections: Detections) -> None:
-        """Advance all tracks to ``frame_id`` and assign ``detections`` to them."""
+        """Advance all tracks to ``frame_id`` and assign ``detections`` to them.
+
+        Frames may be skipped (a detector stride): the Kalman filters then
+        predict over the gap, and the low-score stage extends the tracks seen
+        at the previous updated frame.
+        """
         cfg = self.config
+        prev = frame_id - 1 if self._prev_frame is None else self._prev_frame
+        if frame_id <= prev:
+            raise ValueError(f"frames must increase: {frame_id} after {prev}")
         for t in self._live:
-            t.kalman.predict()
+            for _ in range(frame_id - prev):
+                t.kalman.predict()
         score = detections.score
         high = np.flatnonzero(score >= cfg.high_score)
         low = np.flatnonzero((score >= cfg.low_score) & (score < cfg.high_score))
@@ -527,13 +545,14 @@ class PersonTracker:
         predicted = np.array([t.kalman.bbox_xyxy() for t in self._live]).reshape(-1, 4)
         for r, c in _match(predicted, detections.bbox_xyxy[high], cfg.match_iou_high):
             assigned[r] = high[c]
-        recent = [i for i, t in enumerate(self._live) if i not in assigned and t.last_frame == frame_id - 1]
+        recent = [i for i, t in enumerate(self._live) if i not in assigned and t.last_frame == prev]
         for r, c in _match(predicted[recent], detections.bbox_xyxy[low], cfg.match_iou_low):
             assigned[recent[r]] = low[c]
 
         for i, d in assigned.items():
             t = self._live[i]
             t.kalman.update(bbox_xyxy_to_cxcys(detections.bbox_xyxy[d]))
+            t.covered += frame_id - prev if t.last_frame == prev else 1
             t.last_frame = frame_id
             t.rows.append((frame_id, detections.bbox_xyxy[d], score[d], detections.keypoints_img[d]))
 
@@ -549,13 +568,27 @@ class PersonTracker:
         for t in self._live:
             (self._ended if frame_id - t.last_frame > self._max_lost else still).append(t)
         self._live = still
+        self._prev_frame = frame_id
+
+    def needs_every_frame(self, confirm_hits: int) -> bool:
+        """Whether a live track is unconfirmed (fewer than ``confirm_hits`` detections) or was missed at the last update."""
+        return any(len(t.rows) < confirm_hits or t.last_frame != self._prev_frame for t in self._live)
+
+    def min_live_side(self) -> float:
+        """Smallest predicted box side (pixels) among live tracks, ``inf`` when there is none."""
+        return min((float(t.kalman.x[2]) for t in self._live), default=float("inf"))
 
     def tracks(self) -> list[Track]:
-        """Tracks so far (ended and live) with at least ``min_track_s`` × fps detected frames, by id."""
+        """Tracks so far (ended and live) covering at least ``min_track_s`` × fps frames, by id.
+
+        A track covers its detected frames and the frames the detector skipped
+        between two detector frames that both found it; with a detector on
+        every frame that is its number of detections.
+        """
         min_frames = max(1, int(round(self.config.min_track_s * self.fps)))
         out, dropped = [], 0
         for t in sorted(self._ended + self._live, key=lambda t: t.track_id):
-            if len(t.rows) < min_frames:
+            if t.covered < min_frames:
                 dropped += 1
                 continue
             frame_ids, boxes, scores, kps = zip(*t.rows)
@@ -564,23 +597,68 @@ class PersonTracker:
         return out
 
 
+@dataclass(frozen=True)
+class DetectionScheduleConfig:
+    """When the detector runs and on which views (see "Schedule" in the module docstring).
+
+    ``stride``: the detector runs on every ``stride``-th frame (1: every
+    frame), and on every frame while a live track has fewer than
+    ``confirm_hits`` detections or was missed at the last detector frame.
+    ``large_side``: when every live track is confirmed, was found at the last
+    detector frame and has a box side of at least this fraction of the
+    frame's long side, only the letterboxed full frame is run (no tiles),
+    except on one detector frame every ``full_scan_s`` seconds, which looks
+    at all views for newcomers; None: always all views.
+    """
+
+    stride: int = 1
+    confirm_hits: int = 3
+    large_side: float | None = None
+    full_scan_s: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.stride < 1:
+            raise ValueError(f"stride must be >= 1, got {self.stride}")
+
+
 def detect_and_track(
     frames: Iterable[tuple[int, np.ndarray]],
     fps: float,
     detector_config: DetectorConfig | None = None,
     tracker_config: TrackerConfig | None = None,
+    schedule: DetectionScheduleConfig | None = None,
 ) -> list[Track]:
     """Run the detector and tracker over ``frames``, an iterable of ``(frame_id, image_rgb (H, W, 3))``.
 
     Streams: only the current frame is held. By default the detector keeps
     scores down to the tracker's ``low_score`` so the second association
-    stage has candidates. Returns the kept tracks, by id.
+    stage has candidates, and runs on every frame with all its views;
+    ``schedule`` skips frames and views. Returns the kept tracks, by id.
     """
     tracker_config = tracker_config or TrackerConfig()
+    schedule = schedule or DetectionScheduleConfig()
     tracker = PersonTracker(fps, tracker_config)
+    full_every = max(1, int(round(schedule.full_scan_s * fps)))
+    last_full = None
+    runs = views_full = 0
     with PersonDetector(detector_config or DetectorConfig(min_score=tracker_config.low_score)) as det:
         for frame_id, image in frames:
-            tracker.update(frame_id, det.detect(image))
+            unsure = tracker.needs_every_frame(schedule.confirm_hits)
+            if frame_id % schedule.stride and not unsure:
+                continue
+            tiles = (
+                schedule.large_side is None
+                or unsure
+                or last_full is None
+                or frame_id - last_full >= full_every
+                or tracker.min_live_side() < schedule.large_side * max(image.shape[:2])
+            )
+            if tiles:
+                last_full = frame_id
+                views_full += 1
+            tracker.update(frame_id, det.detect(image, tiles=tiles))
+            runs += 1
+    log.debug("detector ran on %d frames, %d of them with tiles", runs, views_full)
     return tracker.tracks()
 
 
