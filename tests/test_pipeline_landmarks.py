@@ -15,7 +15,13 @@ from vibe.pipeline.landmarks import (
     PoseEstimator,
     estimate_landmarks,
 )
-from vibe.pipeline.people import PersonDetector, TrackerConfig, detect_and_track, smooth_square_boxes
+from vibe.pipeline.people import (
+    DetectionScheduleConfig,
+    PersonDetector,
+    TrackerConfig,
+    detect_and_track,
+    smooth_square_boxes,
+)
 from vibe.pipeline.video import VideoReader
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -110,3 +116,16 @@ def test_two_people_in_one_pass(pose_1_frames, pose_1_keypoints):
         assert errors[-1] < 25.0
     left = [lm for lm in out.values() if np.nanmean(lm.landmarks_img[..., 0]) < width]
     assert len(left) == 1
+
+
+def test_strided_detection_keeps_landmark_accuracy(pose_1_frames, pose_1_keypoints):
+    # The demo's schedule (detector on every 3rd frame, interpolated boxes between): same bound.
+    schedule = DetectionScheduleConfig(stride=3, large_side=0.45)
+    tracks = detect_and_track(enumerate(pose_1_frames), fps=30.0, schedule=schedule)
+    assert len(tracks) == 1
+    boxes = smooth_square_boxes(tracks[0].frame_ids, tracks[0].bbox_xyxy, fps=30.0)
+    lm = estimate_landmarks(enumerate(pose_1_frames), {tracks[0].track_id: boxes})[tracks[0].track_id]
+    assert lm.frame_ids.size >= 0.95 * len(pose_1_frames) and lm.found.mean() >= 0.95
+    err = np.linalg.norm(lm.landmarks_img[lm.found][:, MP_INDEX, :2] - pose_1_keypoints[lm.frame_ids[lm.found]], axis=-1)
+    assert err.mean() < 25.0
+    assert np.median(err) < 15.0

@@ -30,6 +30,23 @@ side ``min(H, W)`` (only for non-square frames), level 2 half that, each level
 overlapping by at least 20 %. Detections from all views are merged in image
 pixels (:func:`cross_view_nms`).
 
+Schedule. Detection is the demo's most expensive stage (3 detector views per
+16:9 frame), so :class:`DetectionScheduleConfig` lets :func:`detect_and_track`
+skip work: the detector runs on every ``stride``-th frame, and on every frame
+while a track is unconfirmed or was missed at the last detector frame (a new
+track needs a few consecutive detections for its Kalman velocity, without
+which a 3-frame gap breaks it; a missed track is looked for at once). Frames
+in between get no detection: the tracker's Kalman filters predict over the
+gap, and :func:`smooth_square_boxes` fills their boxes by interpolation. The
+tile views are skipped while every live track is confirmed, was found at the
+last detector frame and is large (box side ≥ ``large_side`` × the long side;
+the letterboxed view alone finds people down to about 1/4 of the long side),
+except once every ``full_scan_s`` seconds so newcomers are still found. On
+the bundled clips (stride 3, ``large_side`` 0.45) the tracks and ids are those
+of the every-frame, every-view detector; a track may end up to ``stride`` − 1
+frames earlier (its last frames are not looked at), and a newcomer is found up
+to ``stride`` − 1 frames (small ones: ``full_scan_s``) later.
+
 Tracking is ByteTrack-style (two-stage IoU association of high- then
 low-score detections to constant-velocity Kalman tracks), written here because
 ``supervision`` 0.31 no longer ships ``ByteTrack``.
