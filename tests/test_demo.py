@@ -316,8 +316,10 @@ def test_missing_checkpoint_file(tmp_path):
     _assert_fails(MissingAssetsError, EXIT_MISSING_ASSETS, CLIP, tmp_path / "out", config)
 
 
-@pytest.mark.skipif(default_open_weights().exists(), reason="trained open weights are installed")
-def test_no_trained_weights_says_so(tmp_path):
+def test_no_trained_weights_says_so(tmp_path, monkeypatch):
+    import vibe.pipeline.run as run_module
+
+    monkeypatch.setattr(run_module, "default_open_weights", lambda: tmp_path / "not_installed.pt")
     with pytest.raises(NoTrainedWeightsError) as info:
         run_demo(CLIP, tmp_path / "out", DemoConfig(progress=False))
     assert info.value.exit_code == EXIT_NO_WEIGHTS
