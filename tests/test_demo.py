@@ -18,10 +18,8 @@ import numpy as np
 import pytest
 import torch
 
+from open_checkpoint import save_random_open_checkpoint
 from vibe.body.anny import Anny
-from vibe.models.checkpoints import save_checkpoint
-from vibe.models.keypoint_encoder import KeypointEncoderConfig
-from vibe.models.temporal import TemporalEncoderConfig
 from vibe.models.vibe import VIBE, VIBEConfig
 from vibe.pipeline.outputs import read_results
 from vibe.pipeline.run import (
@@ -55,16 +53,7 @@ def body() -> Anny:
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory, body) -> Path:
     """A small open-stack generator (BlazePose 33 → Anny) with fixed random weights."""
-    torch.manual_seed(7)
-    config = VIBEConfig(
-        feature_source="keypoints",
-        feature_dim=128,
-        encoder=TemporalEncoderConfig(input_size=128, hidden_size=64),
-        keypoint_encoder=KeypointEncoderConfig(hidden_dim=64, num_blocks=1, out_dim=128),
-        keypoint_set="blazepose33",
-        return_vertices=False,
-    )
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt", VIBE(config, body))
+    return save_random_open_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt", body, width=128, seed=7)
 
 
 @pytest.fixture(scope="module")

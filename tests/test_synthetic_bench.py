@@ -11,15 +11,12 @@ import numpy as np
 import pytest
 import torch
 
+from open_checkpoint import save_random_open_checkpoint
 from vibe.body.anny import Anny
 from vibe.data.motion_db import VALIDATION_SUBJECTS
 from vibe.evaluation.report import table_row
 from vibe.evaluation.scenes import BodyRenderer, SceneConfig, sample_style
 from vibe.evaluation.synthetic_bench import make_synthetic_benchmark, pck2d, run_synthetic_benchmark
-from vibe.models.checkpoints import save_checkpoint
-from vibe.models.keypoint_encoder import KeypointEncoderConfig
-from vibe.models.temporal import TemporalEncoderConfig
-from vibe.models.vibe import VIBE, VIBEConfig
 from vibe.render.overlay import PinholeCamera
 
 pytestmark = pytest.mark.filterwarnings("ignore:tostring:DeprecationWarning")
@@ -107,16 +104,7 @@ def test_pck2d_hand_computed():
 @pytest.fixture(scope="module")
 def random_checkpoint(tmp_path_factory, body) -> Path:
     """A small open-stack generator with fixed random weights, in our checkpoint format."""
-    torch.manual_seed(11)
-    config = VIBEConfig(
-        feature_source="keypoints",
-        feature_dim=64,
-        encoder=TemporalEncoderConfig(input_size=64, hidden_size=32),
-        keypoint_encoder=KeypointEncoderConfig(hidden_dim=32, num_blocks=1, out_dim=64),
-        keypoint_set="blazepose33",
-        return_vertices=False,
-    )
-    return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt", VIBE(config, body))
+    return save_random_open_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt", body, width=64, seed=11)
 
 
 def test_runner_writes_the_documented_json(bench, random_checkpoint, body, tmp_path):
