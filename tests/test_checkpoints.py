@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from test_models_backbone import _expected_resnet50_state_shapes
+from released_layout import GENERATOR, MOTION_DISCRIMINATOR, REGRESSOR
 from toy_body import ToyBody
 from vibe.models.backbone import HMRBackbone
 from vibe.models.checkpoints import (
@@ -23,56 +24,13 @@ from vibe.models.regressor import Regressor
 from vibe.models.temporal import TemporalEncoderConfig
 from vibe.models.vibe import VIBE, VIBEConfig
 
-# Key names and shapes of the released files, from DESIGN §4.
-_GRU_1024 = {
-    "gru.weight_hh_l0": (3072, 1024),
-    "gru.bias_ih_l0": (3072,),
-    "gru.bias_hh_l0": (3072,),
-    "gru.weight_ih_l1": (3072, 1024),
-    "gru.weight_hh_l1": (3072, 1024),
-    "gru.bias_ih_l1": (3072,),
-    "gru.bias_hh_l1": (3072,),
-}
-_REGRESSOR = {
-    "init_pose": (1, 144),
-    "init_shape": (1, 10),
-    "init_cam": (1, 3),
-    "fc1.weight": (1024, 2205),
-    "fc1.bias": (1024,),
-    "fc2.weight": (1024, 1024),
-    "fc2.bias": (1024,),
-    "decpose.weight": (144, 1024),
-    "decpose.bias": (144,),
-    "decshape.weight": (10, 1024),
-    "decshape.bias": (10,),
-    "deccam.weight": (3, 1024),
-    "deccam.bias": (3,),
-}
-_GEN = {
-    "encoder.gru.weight_ih_l0": (3072, 2048),
-    **{f"encoder.{k}": v for k, v in _GRU_1024.items()},
-    "encoder.linear.weight": (2048, 1024),
-    "encoder.linear.bias": (2048,),
-    **{f"regressor.{k}": v for k, v in _REGRESSOR.items()},
-}
+# Key names and shapes of the released files (tests/released_layout.py, from DESIGN §4).
 # A few SMPL-layer buffers the original saves inside the generator (ignored on load).
 _SMPL_BUFFERS = {
     "regressor.smpl.v_template": (6890, 3),
     "regressor.smpl.J_regressor": (24, 6890),
     "regressor.smpl.J_regressor_extra": (9, 6890),
     "regressor.smpl.faces_tensor": (13776, 3),
-}
-_DISC = {
-    "gru.weight_ih_l0": (3072, 69),
-    **_GRU_1024,
-    "attention.attention.0.weight": (1024, 1024),
-    "attention.attention.0.bias": (1024,),
-    "attention.attention.3.weight": (1024, 1024),
-    "attention.attention.3.bias": (1024,),
-    "attention.attention.6.weight": (1, 1024),
-    "attention.attention.6.bias": (1,),
-    "fc.weight": (1, 1024),
-    "fc.bias": (1,),
 }
 
 
@@ -90,9 +48,9 @@ def _optimizer_state(n_params: int) -> dict:
 
 @pytest.fixture(scope="module")
 def released_vibe(tmp_path_factory):
-    gen = _random_state(_GEN)
+    gen = _random_state(GENERATOR)
     gen["regressor.init_cam"] = torch.tensor([[0.9, 0.0, 0.0]])
-    disc = _random_state(_DISC)
+    disc = _random_state(MOTION_DISCRIMINATOR)
     path = tmp_path_factory.mktemp("ckpt") / "vibe_model_wo_3dpw.pth.tar"
     torch.save(
         {
@@ -100,9 +58,9 @@ def released_vibe(tmp_path_factory):
             "gen_state_dict": {**gen, **_random_state(_SMPL_BUFFERS)},
             # The original stores its validation PA-MPJPE as a numpy float.
             "performance": np.float64(56.56),
-            "gen_optimizer": _optimizer_state(len(_GEN)),
+            "gen_optimizer": _optimizer_state(len(GENERATOR)),
             "disc_motion_state_dict": disc,
-            "disc_motion_optimizer": _optimizer_state(len(_DISC)),
+            "disc_motion_optimizer": _optimizer_state(len(MOTION_DISCRIMINATOR)),
         },
         path,
     )
@@ -166,7 +124,7 @@ def test_spin_checkpoint_loads_backbone_and_regressor(tmp_path):
     backbone_state = {
         k: (torch.randn(v) if v else torch.tensor(5)) for k, v in _expected_resnet50_state_shapes().items()
     }
-    regressor_state = _random_state(_REGRESSOR)
+    regressor_state = _random_state(REGRESSOR)
     path = tmp_path / "spin_model_checkpoint.pth.tar"
     torch.save({"model": {**backbone_state, **regressor_state}, "optimizer": {}}, path)
 

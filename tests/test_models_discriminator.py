@@ -7,29 +7,13 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
+from released_layout import MOTION_DISCRIMINATOR
 from vibe.models.discriminator import MotionDiscriminator, motion_feature_size, motion_features
 
 
 def test_released_configuration_key_names_and_shapes():
     got = {k: tuple(v.shape) for k, v in MotionDiscriminator().state_dict().items()}
-    expected = {
-        "gru.weight_ih_l0": (3072, 69),
-        "gru.weight_hh_l0": (3072, 1024),
-        "gru.bias_ih_l0": (3072,),
-        "gru.bias_hh_l0": (3072,),
-        "gru.weight_ih_l1": (3072, 1024),
-        "gru.weight_hh_l1": (3072, 1024),
-        "gru.bias_ih_l1": (3072,),
-        "gru.bias_hh_l1": (3072,),
-        "attention.attention.0.weight": (1024, 1024),
-        "attention.attention.0.bias": (1024,),
-        "attention.attention.3.weight": (1024, 1024),
-        "attention.attention.3.bias": (1024,),
-        "attention.attention.6.weight": (1, 1024),
-        "attention.attention.6.bias": (1,),
-        "fc.weight": (1, 1024),
-        "fc.bias": (1,),
-    }
+    expected = MOTION_DISCRIMINATOR
     assert got == expected
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from released_layout import TEMPORAL_ENCODER
 from vibe.models.temporal import TemporalEncoder
 
 
@@ -33,18 +34,7 @@ def _gru_reference(x: torch.Tensor, gru: torch.nn.GRU) -> torch.Tensor:
 
 def test_released_configuration_key_names_and_shapes():
     got = {k: tuple(v.shape) for k, v in TemporalEncoder().state_dict().items()}
-    expected = {
-        "gru.weight_ih_l0": (3072, 2048),
-        "gru.weight_hh_l0": (3072, 1024),
-        "gru.bias_ih_l0": (3072,),
-        "gru.bias_hh_l0": (3072,),
-        "gru.weight_ih_l1": (3072, 1024),
-        "gru.weight_hh_l1": (3072, 1024),
-        "gru.bias_ih_l1": (3072,),
-        "gru.bias_hh_l1": (3072,),
-        "linear.weight": (2048, 1024),
-        "linear.bias": (2048,),
-    }
+    expected = TEMPORAL_ENCODER
     assert got == expected
 
 
