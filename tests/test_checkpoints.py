@@ -24,7 +24,6 @@ from vibe.models.regressor import Regressor
 from vibe.models.temporal import TemporalEncoderConfig
 from vibe.models.vibe import VIBE, VIBEConfig
 
-# Key names and shapes of the released files (tests/released_layout.py, from DESIGN §4).
 # A few SMPL-layer buffers the original saves inside the generator (ignored on load).
 _SMPL_BUFFERS = {
     "regressor.smpl.v_template": (6890, 3),
