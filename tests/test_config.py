@@ -59,6 +59,18 @@ def test_bad_values_are_refused_with_the_key(override: str, message: str) -> Non
         load_config(Outer, None, [override])
 
 
+@dataclass
+class WithCustomSection:
+    inner: Inner = field(default_factory=lambda: Inner(width=64, pooling="last"))
+
+
+def test_partial_section_keeps_the_parent_default(tmp_path: Path) -> None:
+    f = tmp_path / "c.yaml"
+    f.write_text("inner:\n  dropout: 0.1\n")
+    cfg = load_config(WithCustomSection, f)
+    assert cfg.inner == Inner(width=64, pooling="last", dropout=0.1)  # not Inner()'s width 1024
+
+
 def test_overrides_do_not_mutate_input() -> None:
     data = {"inner": {"width": 1}}
     out = apply_overrides(data, ["inner.width=2"])

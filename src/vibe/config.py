@@ -74,16 +74,21 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: list[str] | None = None) -> T:
-    """Dataclass ``cls`` from defaults, then the YAML file at ``path``, then ``overrides``."""
-    data: dict[str, Any] = {}
+    """Dataclass ``cls`` from its defaults, then the YAML file at ``path``, then ``overrides``.
+
+    The file is merged into the full default config section by section, so a
+    partial section (``model: {temporal: false}``) keeps ``cls()``'s values for
+    its other keys — which may differ from the section class's own defaults.
+    ``cls`` must be constructible without arguments.
+    """
+    data = to_dict(cls())
     if path is not None:
         with open(path, encoding="utf-8") as fh:
             loaded = yaml.safe_load(fh) or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: top level must be a mapping")
-        data = loaded
-    data = apply_overrides(data, overrides or [])
-    return from_dict(cls, data)
+        data = _merge(data, loaded)
+    return from_dict(cls, apply_overrides(data, overrides or []))
 
 
 def save_config(cfg: Any, path: str | Path) -> None:
@@ -144,6 +149,17 @@ def _coerce(tp: Any, value: Any, path: str) -> Any:
     if tp is Path and isinstance(value, (str, Path)):
         return Path(value)
     raise ConfigError(f"{path}: expected {getattr(tp, '__name__', tp)}, got {value!r}")
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``update`` merged in, section by section (``update`` wins on leaves)."""
+    out = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def _deepcopy(d: dict[str, Any]) -> dict[str, Any]:

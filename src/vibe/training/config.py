@@ -16,9 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
-from vibe.config import ConfigError, apply_overrides, from_dict, to_dict
+from vibe.config import load_config
 from vibe.losses import LossWeights
 from vibe.models.keypoint_encoder import KeypointEncoderConfig
 from vibe.models.mposer import MPoserConfig
@@ -209,29 +207,9 @@ class TrainConfig:
     resume: str | None = None
 
 
-def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``update`` merged in, section by section (``update`` wins on leaves)."""
-    out = dict(base)
-    for key, value in update.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def load_train_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
     """:class:`TrainConfig` from defaults, then the YAML file at ``path``, then dotted ``overrides``.
 
-    Unlike :func:`vibe.config.load_config`, a partial section (``model: {temporal: false}``)
-    keeps this class's defaults for the other keys (e.g. the open model's keypoint
-    encoder), because the file is merged into the full default config.
+    Partial sections keep the open model's defaults (see :func:`vibe.config.load_config`).
     """
-    data = to_dict(TrainConfig())
-    if path is not None:
-        with open(path, encoding="utf-8") as fh:
-            loaded = yaml.safe_load(fh) or {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{path}: top level must be a mapping")
-        data = _merge(data, loaded)
-    return from_dict(TrainConfig, apply_overrides(data, overrides or []))
+    return load_config(TrainConfig, path, overrides)
