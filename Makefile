@@ -13,7 +13,7 @@ setup: $(STAMP) system-deps
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e ".[smpl,test]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[smpl,datasets,test]"
 	touch $(STAMP)
 
 system-deps:
