@@ -60,8 +60,8 @@ _CV_TO_GL = np.array([1.0, -1.0, -1.0])
 # Lambert shading instead of pyrender's PBR shader, whose per-pixel cost halves the
 # frame rate on CPU rasterisers (llvmpipe). pyrender fills in the *_LOC defines
 # and the uniforms M, V, P, ambient_light and material.base_color_factor; the two
-# lights are fixed in eye space (a key light from the upper left and one from above), so the
-# scene's own light uniforms are ignored.
+# lights are fixed in eye space (a key light, by default from the upper left, and one from
+# above), so the scene's own light uniforms are ignored.
 _MESH_VERT = """#version 330 core
 layout(location = 0) in vec3 position;
 layout(location = NORMAL_LOC) in vec3 normal;
@@ -84,7 +84,7 @@ in vec3 eye_normal;
 out vec4 frag_color;
 void main() {
     vec3 n = normalize(eye_normal);
-    float key = max(dot(n, vec3(-0.2873, 0.3830, 0.8779)), 0.0);  // from the upper left, behind the camera
+    float key = max(dot(n, KEY_DIR), 0.0);
     float top = max(dot(n, vec3(0.0, 0.7071, 0.7071)), 0.0);
     vec3 linear = material.base_color_factor.rgb * (ambient_light + KEY_LIGHT * (0.8 * key + 0.25 * top));
     frag_color = vec4(pow(clamp(linear, 0.0, 1.0), vec3(1.0 / 2.2)), material.base_color_factor.a);
@@ -104,6 +104,9 @@ class OverlayConfig:
         ambient: ambient light intensity (grey, linear RGB).
         light_intensity: intensity of the two directional lights (a key light
             from the upper left and one from above, fixed in camera space).
+        key_light_dir: ``(3,)`` direction from the body towards the key light in
+            the camera frame (OpenCV axes; normalised here); ``None``: upper left,
+            behind the camera, ``(-0.2873, -0.3830, -0.8779)``.
         backend: how the OpenGL platform is chosen.
     """
 
@@ -111,6 +114,7 @@ class OverlayConfig:
     depth_focal_px: float | None = None
     ambient: float = 0.12
     light_intensity: float = 1.0
+    key_light_dir: tuple[float, float, float] | None = None
     backend: BackendConfig = BackendConfig()
 
 
@@ -140,6 +144,18 @@ class PersonMesh:
     track_id: int
     vertices_cam: np.ndarray
     orig_cam: np.ndarray | None = None
+
+
+def _key_dir_glsl(key_light_dir_cv: Sequence[float] | None) -> str:
+    """The key light's unit direction in eye space (OpenGL axes) as a GLSL ``vec3`` literal."""
+    if key_light_dir_cv is None:
+        return "vec3(-0.2873, 0.3830, 0.8779)"
+    d = np.asarray(key_light_dir_cv, dtype=np.float64).reshape(3) * _CV_TO_GL
+    norm = np.linalg.norm(d)
+    if not np.isfinite(norm) or norm < 1e-9:
+        raise ValueError(f"key_light_dir must be a non-zero finite vector, got {key_light_dir_cv}")
+    x, y, z = d / norm
+    return f"vec3({x:.6f}, {y:.6f}, {z:.6f})"
 
 
 def track_color(track_id: int) -> tuple[float, float, float]:
@@ -228,7 +244,8 @@ class OverlayRenderer:
         self._shader_dir = tempfile.TemporaryDirectory(prefix="vibe_shaders_")
         key = f"{self.config.light_intensity:.6f}"
         Path(self._shader_dir.name, "mesh.vert").write_text(_MESH_VERT)
-        Path(self._shader_dir.name, "mesh.frag").write_text(_MESH_FRAG.replace("KEY_LIGHT", key))
+        frag = _MESH_FRAG.replace("KEY_LIGHT", key).replace("KEY_DIR", _key_dir_glsl(self.config.key_light_dir))
+        Path(self._shader_dir.name, "mesh.frag").write_text(frag)
         # pyrender reads shaders from files when it first compiles them.
         self._renderer._renderer._program_cache = pyrender.shader_program.ShaderProgramCache(
             shader_dir=self._shader_dir.name
