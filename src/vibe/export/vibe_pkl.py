@@ -18,26 +18,23 @@ key                           shape           content
 ``frame_ids``                 ``(n,)``        frame indices of the track
 ============================  ==============  =======================================
 
-Reading: ``joblib.load`` is ``pickle`` underneath and would execute whatever a
-file names. :func:`read_vibe_output` runs joblib's own array-reading
-unpickler but resolves globals through an allow-list (joblib's array
-wrapper, numpy arrays, dtypes and scalars); object arrays are refused too,
-since their items would be Python objects.
+Reading: :func:`read_vibe_output` never runs pickled code; it goes through
+:func:`vibe.io.joblib_arrays.load_joblib_arrays` (numpy arrays, numbers,
+strings, ``None`` and containers only).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
-import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import joblib
 import numpy as np
-from joblib.numpy_pickle import NumpyArrayWrapper, NumpyUnpickler
+
+from vibe.io.joblib_arrays import load_joblib_arrays
 
 __all__ = ["TRACK_KEYS", "validate_track", "write_vibe_output", "read_vibe_output"]
 
@@ -123,52 +120,6 @@ def write_vibe_output(path: str | os.PathLike, tracks: Mapping[int, Mapping[str,
     return path
 
 
-def _numpy_multiarray() -> Any:
-    try:
-        return importlib.import_module("numpy._core.multiarray")
-    except ImportError:  # numpy < 1.26
-        return importlib.import_module("numpy.core.multiarray")
-
-
-def _allowed_globals() -> dict[tuple[str, str], Any]:
-    multiarray = _numpy_multiarray()
-    table: dict[tuple[str, str], Any] = {
-        ("joblib.numpy_pickle", "NumpyArrayWrapper"): NumpyArrayWrapper,
-        ("numpy", "ndarray"): np.ndarray,
-        ("numpy", "dtype"): np.dtype,
-    }
-    for core in ("numpy.core", "numpy._core"):
-        table[(f"{core}.multiarray", "_reconstruct")] = multiarray._reconstruct
-        table[(f"{core}.multiarray", "scalar")] = multiarray.scalar
-    return table
-
-
-class _RestrictedJoblibUnpickler(NumpyUnpickler):
-    """joblib's unpickler (reads the raw array bytes that follow each wrapper) with an allow-list."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        allowed = _allowed_globals()
-        if (module, name) not in allowed:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: not an array type")
-        return allowed[(module, name)]
-
-    def load_build(self) -> None:
-        # BUILD: stack[-2] is the object, stack[-1] its state. Check the dtype
-        # before joblib reads the payload: object arrays hold nested pickles.
-        if len(self.stack) >= 2 and isinstance(self.stack[-2], NumpyArrayWrapper):
-            state = self.stack[-1]
-            dtype = state.get("dtype") if isinstance(state, dict) else None
-            if not isinstance(dtype, np.dtype) or dtype.hasobject:
-                raise pickle.UnpicklingError(f"refusing an array of dtype {dtype!r}")
-        super().load_build()
-
-    dispatch = NumpyUnpickler.dispatch.copy()
-    dispatch[pickle.BUILD[0]] = load_build
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise pickle.UnpicklingError("refusing a pickle with persistent ids")
-
-
 def read_vibe_output(path: str | os.PathLike) -> dict[int, dict[str, Any]]:
     """Read a ``vibe_output.pkl`` written by the original demo or :func:`write_vibe_output`.
 
@@ -177,13 +128,8 @@ def read_vibe_output(path: str | os.PathLike) -> dict[int, dict[str, Any]]:
     Raises:
         pickle.UnpicklingError: the file names anything else.
     """
-    from joblib.numpy_pickle_utils import _validate_fileobject_and_memmap  # joblib's own format detection
-
     path = Path(path)
-    with open(path, "rb") as f, _validate_fileobject_and_memmap(f, str(path), None) as (fobj, _):
-        if isinstance(fobj, str):
-            raise pickle.UnpicklingError(f"{path}: joblib < 0.10 multi-file format is not supported")
-        data = _RestrictedJoblibUnpickler(str(path), fobj, ensure_native_byte_order=True).load()
+    data = load_joblib_arrays(path)
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a dict of tracks, got {type(data).__name__}")
     return data

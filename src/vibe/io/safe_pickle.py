@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["load_pickle", "safe_loads", "RestrictedUnpickler"]
+__all__ = ["load_pickle", "safe_loads", "RestrictedUnpickler", "numpy_core"]
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,8 @@ class _CsrMatrix(_SparseMatrix):
     format = "csr"
 
 
-def _numpy_core(submodule: str) -> Any:
+def numpy_core(submodule: str) -> Any:
+    """``numpy._core.<submodule>`` (numpy ≥ 1.26), else ``numpy.core.<submodule>``."""
     # numpy 2 moved numpy.core to numpy._core (1.26 already ships the new name as an alias).
     try:
         return importlib.import_module(f"numpy._core.{submodule}")
@@ -127,8 +128,8 @@ def _numpy_core(submodule: str) -> Any:
 
 def _allowed_globals() -> dict[tuple[str, str], Any]:
     """``(module, name) → object`` for every global a trusted file may reference."""
-    multiarray = _numpy_core("multiarray")
-    numeric = _numpy_core("numeric")
+    multiarray = numpy_core("multiarray")
+    numeric = numpy_core("numeric")
     table: dict[tuple[str, str], Any] = {
         ("numpy", "ndarray"): np.ndarray,
         ("numpy", "dtype"): np.dtype,

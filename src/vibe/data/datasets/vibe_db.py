@@ -27,10 +27,10 @@ become ``spin49`` slots (the 14 evaluation joints are slots 25–38, which the
 Windows of ``seqlen`` frames never cross a video: a window lies within one run
 of equal consecutive ``vid_name``.
 
-joblib files are read without running pickled code, through the restricted
-joblib unpickler of :mod:`vibe.export.vibe_pkl` (numpy arrays only; object
-arrays refused). InstaVariety needs ``h5py`` (not a dependency of this
-package).
+joblib files are read without running pickled code, through
+:func:`vibe.io.joblib_arrays.load_joblib_arrays` (numpy arrays only; object
+arrays refused). InstaVariety needs ``h5py`` (the ``datasets``
+extra).
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ import torch
 
 from vibe.body.joint_sets import SPIN49 as SPIN49_NAMES
 from vibe.body.joint_sets import indices_of
-from vibe.export.vibe_pkl import read_vibe_output as _read_joblib_arrays
 from vibe.geometry.rotations import axis_angle_to_rotmat
+from vibe.io.joblib_arrays import load_joblib_arrays
 from vibe.losses import GeneratorTargets
 from vibe.training.data import TrainBatch
 
@@ -93,11 +93,13 @@ def read_db(path: str | os.PathLike) -> dict[str, np.ndarray]:
             import h5py
         except ImportError as exc:
             raise ImportError(
-                f"{path}: reading InstaVariety's HDF5 db needs h5py, which is not installed: pip install h5py"
+                f"{path}: reading InstaVariety's HDF5 db needs h5py, which is not installed: pip install h5py (the 'datasets' extra)"
             ) from exc
         with h5py.File(path, "r") as f:
             return {key: np.asarray(f[key]) for key in f.keys()}
-    data = _read_joblib_arrays(path)
+    data = load_joblib_arrays(path)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a dict of arrays, got {type(data).__name__}")
     return {str(k): np.asarray(v) for k, v in data.items()}
 
 
