@@ -8,9 +8,11 @@ Everything is generated (no photos, so no licences to track):
   the wall colour with distance; plus per-frame sensor noise;
 - skin tone: a base colour from a small palette of skin reflectances (light
   to dark, sRGB), slightly perturbed;
-- lighting: the overlay renderer's ambient and directional intensities. The
-  light *directions* are fixed in camera space by :mod:`vibe.render.overlay`'s
-  shader (key light upper left, one from above), so they are not randomised.
+- lighting: the overlay renderer's ambient and directional intensities and
+  the key light's direction (camera frame), uniform over a cone around the
+  direction back to the camera, so that the body is lit from the left, right,
+  above or below but never only from behind; the renderer's second light
+  (from above) stays fixed.
 
 :class:`BodyRenderer` draws one mesh with a :class:`~vibe.render.overlay.PinholeCamera`
 and returns the colour image and the body's mask.
@@ -45,6 +47,8 @@ class SceneConfig:
     Attributes:
         ambient: ambient light intensity (linear grey).
         light_intensity: intensity of the renderer's two directional lights.
+        key_light_cone_deg: largest angle between the key light's direction and
+            the direction from the body back to the camera.
         skin_jitter: std of a multiplicative per-channel perturbation of the skin colour.
         tile_m: floor checker tile side (metres).
         fog_m: distance over which the floor fades into the wall colour.
@@ -53,6 +57,7 @@ class SceneConfig:
 
     ambient: tuple[float, float] = (0.08, 0.35)
     light_intensity: tuple[float, float] = (0.5, 1.4)
+    key_light_cone_deg: float = 75.0
     skin_jitter: float = 0.04
     tile_m: tuple[float, float] = (0.3, 1.2)
     fog_m: tuple[float, float] = (8.0, 30.0)
@@ -66,6 +71,7 @@ class SceneStyle:
     skin_srgb: np.ndarray  # (3,)
     ambient: float
     light_intensity: float
+    key_light_dir: np.ndarray  # (3,) unit, camera frame (OpenCV), towards the light
     wall_top: np.ndarray  # (3,)
     wall_bottom: np.ndarray  # (3,)
     floor_a: np.ndarray  # (3,)
@@ -92,6 +98,18 @@ def _low_frequency_noise(rng: np.random.Generator, width: int, height: int, cell
     return np.clip(out / 1.75, -1.0, 1.0)
 
 
+def _direction_in_cone(rng: np.random.Generator, axis: np.ndarray, cone_deg: float) -> np.ndarray:
+    """A unit vector ``(3,)`` uniform (by solid angle) within ``cone_deg`` of the unit ``axis``."""
+    cos_theta = rng.uniform(np.cos(np.radians(cone_deg)), 1.0)
+    phi = rng.uniform(0.0, 2.0 * np.pi)
+    sin_theta = np.sqrt(1.0 - cos_theta**2)
+    helper = np.array([1.0, 0.0, 0.0]) if abs(axis[0]) < 0.9 else np.array([0.0, 1.0, 0.0])
+    u = np.cross(axis, helper)
+    u /= np.linalg.norm(u)
+    v = np.cross(axis, u)
+    return cos_theta * axis + sin_theta * (np.cos(phi) * u + np.sin(phi) * v)
+
+
 def sample_style(rng: np.random.Generator, width: int, height: int, config: SceneConfig | None = None) -> SceneStyle:
     """A random :class:`SceneStyle` for ``width × height`` frames."""
     cfg = config or SceneConfig()
@@ -104,6 +122,7 @@ def sample_style(rng: np.random.Generator, width: int, height: int, config: Scen
         skin_srgb=skin,
         ambient=float(rng.uniform(*cfg.ambient)),
         light_intensity=float(rng.uniform(*cfg.light_intensity)),
+        key_light_dir=_direction_in_cone(rng, np.array([0.0, 0.0, -1.0]), cfg.key_light_cone_deg),
         wall_top=wall_top,
         wall_bottom=np.clip(wall_top * rng.uniform(0.5, 1.2), 0, 1),
         floor_a=floor_a,
@@ -183,7 +202,9 @@ class BodyRenderer:
     """
 
     def __init__(self, width: int, height: int, faces: np.ndarray, num_vertices: int, style: SceneStyle) -> None:
-        config = OverlayConfig(ambient=style.ambient, light_intensity=style.light_intensity)
+        config = OverlayConfig(
+            ambient=style.ambient, light_intensity=style.light_intensity, key_light_dir=tuple(style.key_light_dir)
+        )
         self._renderer = _CapturingRenderer(width, height, faces, num_vertices, config)
         self._black = np.zeros((height, width, 3), np.uint8)
         self._gain = np.asarray(style.skin_srgb) / np.asarray(track_color(0))

@@ -130,14 +130,20 @@ def _load_db(motion, body: Anny) -> tuple[MotionDB, bool]:
     return motion_db_from_mocap(list(motion), body), True
 
 
-def _pick_clip(db: MotionDB, rng: np.random.Generator, num_frames: int) -> tuple[int, int, int]:
-    """(clip, start, frames): a random clip with ``num_frames`` frames (or the longest, shortened)."""
-    long_enough = np.flatnonzero(db.clip_length >= num_frames)
+def _pick_clip(db: MotionDB, rng: np.random.Generator, num_frames: int, index: int) -> tuple[int, int, int]:
+    """(clip, start, frames): a random clip with ``num_frames`` frames (or the longest, shortened).
+
+    Video ``index`` takes its clip from the ``index``-th subject in turn (sorted
+    names), so every subject gets its share whatever its number of clips.
+    """
+    subjects = sorted(set(map(str, db.subject)))
+    candidates = np.flatnonzero(db.subject == subjects[index % len(subjects)])
+    long_enough = candidates[db.clip_length[candidates] >= num_frames]
     if long_enough.size:
         clip = int(rng.choice(long_enough))
         start = int(rng.integers(0, db.clip_length[clip] - num_frames + 1))
         return clip, start, num_frames
-    clip = int(np.argmax(db.clip_length))
+    clip = int(candidates[np.argmax(db.clip_length[candidates])])
     return clip, 0, int(db.clip_length[clip])
 
 
@@ -205,7 +211,7 @@ def make_synthetic_benchmark(
     videos = []
     for index in range(n_videos):
         rng = np.random.default_rng([seed, index])
-        clip, start, num_frames = _pick_clip(db, rng, max(3, int(round(seconds * fps))))
+        clip, start, num_frames = _pick_clip(db, rng, max(3, int(round(seconds * fps))), index)
         pose_rotmat, root_transl = db.get_windows(np.array([[clip, start]]), num_frames)
         batch = generator.generate(pose_rotmat, root_transl, rng)
         cam_rotmat = batch.cam_rotmat[0].double().numpy()
