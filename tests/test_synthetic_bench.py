@@ -1,4 +1,4 @@
-"""The synthetic benchmark: rendered ground truth agrees with the pixels, the runner writes its JSON."""
+"""The synthetic benchmark: rendered ground truth agrees with the pixels; the runner, its baselines and JSON."""
 
 from __future__ import annotations
 
@@ -16,7 +16,16 @@ from vibe.body.anny import Anny
 from vibe.data.motion_db import VALIDATION_SUBJECTS
 from vibe.evaluation.report import table_row
 from vibe.evaluation.scenes import BodyRenderer, SceneConfig, sample_style
-from vibe.evaluation.synthetic_bench import make_synthetic_benchmark, pck2d, run_synthetic_benchmark
+from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
+from vibe.evaluation.synthetic_bench import (
+    make_synthetic_benchmark,
+    parse_baselines,
+    pck2d,
+    pool_results,
+    run_synthetic_benchmark,
+)
+from vibe.evaluation.track_regression import load_open_generator, regress_track
+from vibe.pipeline.run import DemoConfig
 from vibe.render.overlay import PinholeCamera
 
 pytestmark = pytest.mark.filterwarnings("ignore:tostring:DeprecationWarning")
@@ -107,24 +116,114 @@ def random_checkpoint(tmp_path_factory, body) -> Path:
     return save_random_open_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt", body, width=64, seed=11)
 
 
-def test_runner_writes_the_documented_json(bench, random_checkpoint, body, tmp_path):
-    out_json = tmp_path / "synthetic.json"
-    result = run_synthetic_benchmark(bench, random_checkpoint, out_json, work_dir=tmp_path / "runs", body=body)
-    assert json.loads(out_json.read_text()) == json.loads(json.dumps(result))
+@pytest.fixture(scope="module")
+def other_checkpoint(tmp_path_factory, body) -> Path:
+    """Another one (different weights): a stand-in for the G-only baseline."""
+    return save_random_open_checkpoint(tmp_path_factory.mktemp("ckpt2") / "other.pt", body, width=64, seed=12)
+
+
+@pytest.fixture(scope="module")
+def runner(bench, random_checkpoint, other_checkpoint, body, tmp_path_factory) -> tuple[dict, Path]:
+    """One benchmark run with the per-frame row and two baselines: the checkpoint itself and another."""
+    tmp = tmp_path_factory.mktemp("run")
+    baselines = {"same weights": random_checkpoint, "G-only": other_checkpoint}
+    result = run_synthetic_benchmark(
+        bench, random_checkpoint, tmp / "synthetic.json", work_dir=tmp / "runs", body=body, baselines=baselines
+    )
+    return result, tmp
+
+
+def test_runner_writes_the_documented_json(runner):
+    result, tmp = runner
+    assert json.loads((tmp / "synthetic.json").read_text()) == json.loads(json.dumps(result))
     assert result["dataset"] == "synthetic" and result["n_videos"] == 1 and result["n_frames"] == NUM_FRAMES
     (video,) = result["videos"]
     assert video["n_matched"] > NUM_FRAMES // 2  # the rendered person is found
-    model = result["rows"][0]
-    assert model["n_frames"] == video["n_matched"]
-    for key in ("pa_mpjpe", "mpjpe", "accel", "accel_err", "pck2d", "pa_mpjpe12"):
-        assert np.isfinite(model["metrics"][key]), key
-    # Procrustes alignment can only lower the error of the pelvis-centred joints.
-    assert model["metrics"]["pa_mpjpe"] <= model["metrics"]["mpjpe"]
-    assert 0.0 <= model["metrics"]["pck2d"] <= 100.0
-    mediapipe = result["rows"][1]["metrics"]
+    keys = [row["key"] for row in result["rows"]]
+    assert keys == ["model", "per_frame", "baseline:same weights", "baseline:G-only", "mediapipe"]
+    assert [row["label"] for row in result["rows"]][2:4] == ["same weights", "G-only"]
+    for row in result["rows"][:4]:
+        assert row["n_frames"] == video["n_matched"], row["key"]
+        for key in ("pa_mpjpe", "mpjpe", "accel", "accel_err", "pck2d", "pa_mpjpe12"):
+            assert np.isfinite(row["metrics"][key]), (row["key"], key)
+        # Procrustes alignment can only lower the error of the pelvis-centred joints.
+        assert row["metrics"]["pa_mpjpe"] <= row["metrics"]["mpjpe"]
+        assert 0.0 <= row["metrics"]["pck2d"] <= 100.0
+    mediapipe = result["rows"][-1]["metrics"]
     assert mediapipe["pck2d"] > 50.0  # MediaPipe's own landmarks on a clean rendering
     assert np.isfinite(mediapipe["pa_mpjpe"])
-    assert table_row(model).count("|") == table_row(result["rows"][1]).count("|")
+    assert len({table_row(row).count("|") for row in result["rows"]}) == 1
+
+
+def test_baselines_reuse_the_first_runs_detections_and_landmarks(runner):
+    result, tmp = runner
+    (video,) = result["videos"]
+    assert video["reused_cache"] == {"same weights": True, "G-only": True}
+    rows = {row["key"]: row["metrics"] for row in result["rows"]}
+    # The same weights on the same landmarks: the model's own numbers; other weights: others.
+    assert rows["baseline:same weights"] == pytest.approx(rows["model"], rel=1e-6)
+    assert rows["baseline:G-only"]["pa_mpjpe"] != pytest.approx(rows["model"]["pa_mpjpe"], rel=1e-3)
+    main = np.load(tmp / "runs" / "video_000" / "results.npz")
+    other = np.load(tmp / "runs" / "baselines" / "G-only" / "video_000" / "results.npz")
+    for key in [k for k in main.files if k.endswith(("/frame_ids", "/bbox_cxcys", "/landmarks_img"))]:
+        np.testing.assert_array_equal(main[key], other[key])
+
+
+def _track(results_npz: Path) -> dict:
+    with np.load(results_npz) as npz:
+        (tid,) = npz["track_ids"]
+        return {k.split("/", 1)[1]: npz[k] for k in npz.files if k.startswith(f"track{tid}/")}
+
+
+def test_track_regression_in_windows_is_the_demo_output(runner, random_checkpoint, body):
+    """The per-frame row's code path, given the demo's windows, gives back the demo's own results."""
+    _, tmp = runner
+    track = _track(tmp / "runs" / "video_000" / "results.npz")
+    model = load_open_generator(random_checkpoint, body)
+    pred = regress_track(model, track["landmarks_img"], track["bbox_cxcys"], SIZE, DemoConfig().windows)
+    np.testing.assert_allclose(pred.pose_rotmat, track["pose_rotmat"], atol=1e-5)
+    np.testing.assert_allclose(pred.cam_crop, track["cam_crop"], atol=1e-5)
+    np.testing.assert_allclose(pred.joints2d_img, track["joints2d_img"], atol=1e-2)
+
+
+def test_per_frame_mode_is_the_generator_on_one_frame_sequences(runner, random_checkpoint, body):
+    """Windows of one frame = VIBE.forward on ``n`` sequences of length 1; not the windowed output."""
+    _, tmp = runner
+    track = _track(tmp / "runs" / "video_000" / "results.npz")
+    model = load_open_generator(random_checkpoint, body)
+    pred = regress_track(model, track["landmarks_img"], track["bbox_cxcys"], SIZE, None)
+    kp = keypoints_to_encoder_input(track["landmarks_img"], track["bbox_cxcys"], FeatureConfig(), image_size=SIZE)
+    with torch.no_grad():
+        reference = model(kp[:, None]).pose_rotmat[:, 0].double().numpy()  # (n, 1, ...) → (n, ...)
+    np.testing.assert_allclose(pred.pose_rotmat, reference, atol=1e-5)
+    assert np.abs(pred.pose_rotmat - track["pose_rotmat"]).max() > 1e-3  # the temporal context matters
+
+
+def test_parse_baselines():
+    assert parse_baselines(["G-only=/a/b.pt", "x=y=z.pt"]) == {"G-only": Path("/a/b.pt"), "x": Path("y=z.pt")}
+    for bad in (["nopath"], ["=a.pt"], ["a="], ["a=1.pt", "a=2.pt"]):
+        with pytest.raises(ValueError):
+            parse_baselines(bad)
+
+
+def test_pool_results_weights_videos_by_frames():
+    def run(bench_dir, videos):
+        rows = [{"key": "model", "label": "m"}, {"key": "mediapipe", "label": "mp"}]
+        n = sum(v["n_matched"] for v in videos)
+        return {"bench_dir": bench_dir, "rows": rows, "videos": videos, "n_videos": len(videos), "n_frames": n,
+                "n_matched_frames": n}  # fmt: skip
+
+    a = run("a", [{"n_matched": 10, "metrics": {"model": {"pa_mpjpe": 10.0}, "mediapipe": {"pa_mpjpe": 1.0, "n_frames": 5}}}])
+    b = run("b", [{"n_matched": 30, "metrics": {"model": {"pa_mpjpe": 40.0, "pck2d": 50.0}, "mediapipe": {}}}])
+    pooled = pool_results([a, b])
+    assert pooled["n_videos"] == 2 and pooled["bench_dir"] == ["a", "b"]
+    model, mediapipe = pooled["rows"]
+    assert model["n_frames"] == 40
+    assert model["metrics"]["pa_mpjpe"] == pytest.approx((10 * 10.0 + 30 * 40.0) / 40)
+    assert model["metrics"]["pck2d"] == pytest.approx(50.0)  # only the video that has it
+    assert mediapipe["n_frames"] == 5 and mediapipe["metrics"] == {"pa_mpjpe": 1.0}
+    with pytest.raises(ValueError):
+        pool_results([a, dict(b, rows=b["rows"][:1])])
 
 
 def test_benchmark_from_mocap_files(tmp_path, body):
