@@ -54,13 +54,16 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from vibe import metrics
 from vibe.body.joint_sets import EVAL14, H36M17_TO_EVAL14, SPIN49_TO_EVAL14
+from vibe.data.datasets.release_frames import ReleaseFrames
 from vibe.data.datasets.vibe_db import read_db, video_windows
+from vibe.geometry.rotations import axis_angle_to_rotmat
 
 __all__ = [
     "MPII17",
@@ -71,6 +74,8 @@ __all__ = [
     "PROTOCOLS",
     "get_protocol",
     "read_eval_set",
+    "smpl_eval_joints",
+    "release_eval_set",
     "evaluation_windows",
     "window_rows",
     "compute_metrics",
@@ -248,6 +253,59 @@ def read_eval_set(path: str | os.PathLike, protocol: Protocol) -> EvalSet:
         if subject is not None:
             evalset = evalset.subset(np.isin(subject, protocol.subjects))
     logger.info("%s: %d frames of %d videos", path, len(evalset), np.unique(evalset.vid_name).size)
+    return evalset
+
+
+@torch.no_grad()
+def smpl_eval_joints(
+    body: Any, pose_aa: np.ndarray, shape: np.ndarray, rows: tuple[int, ...], batch: int = 256
+) -> np.ndarray:
+    """Ground-truth joints ``(N, J, 3)`` metres: ``J_regressor_h36m`` rows ``rows`` of ``body`` posed by
+    ``pose_aa (N, 72)`` and ``shape (N, 10)``, no translation (3DPW's ground truth from its SMPL fits)."""
+    out = []
+    for start in range(0, pose_aa.shape[0], batch):
+        pose = torch.as_tensor(pose_aa[start : start + batch], dtype=body.dtype, device=body.device)
+        betas = torch.as_tensor(shape[start : start + batch], dtype=body.dtype, device=body.device)
+        posed = body(axis_angle_to_rotmat(pose.reshape(-1, 24, 3)), betas)
+        out.append(body.keypoints(posed, "h36m17")[:, list(rows)].float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(rows), 3), np.float32)
+
+
+def release_eval_set(
+    frames: ReleaseFrames, features: np.ndarray, protocol: Protocol, gt_body: Any | None = None
+) -> EvalSet:
+    """The :class:`EvalSet` of frames read from a dataset's release layout, with their features ``(N, F)``.
+
+    Ground-truth joints are the reader's (already in the protocol's joint
+    order) or, for SMPL ground truth (3DPW), the neutral ``gt_body``'s
+    ``J_regressor_h36m`` joints of the frames' pose and shape.
+
+    Raises:
+        ValueError: joints in another order than the protocol's, SMPL ground
+            truth without ``gt_body``, or a feature count that differs from the frame count.
+    """
+    n = len(frames)
+    if features.shape[0] != n:
+        raise ValueError(f"{n} frames but {features.shape[0]} feature rows")
+    if frames.joints3d is not None:
+        if frames.joint_order != protocol.joints:
+            raise ValueError(f"{frames.layout}: joints in {frames.joint_order} order; {protocol.name} needs {protocol.joints}")
+        joints3d = np.asarray(frames.joints3d, dtype=np.float32)
+    elif frames.pose_aa is not None and frames.shape is not None and gt_body is not None:
+        joints3d = smpl_eval_joints(gt_body, frames.pose_aa, frames.shape, protocol.h36m_rows)
+    else:
+        raise ValueError(f"{frames.layout}: SMPL ground truth needs the neutral SMPL body (gt_body)")
+    with_pve = "pve" in protocol.metrics
+    evalset = EvalSet(
+        features=features,
+        vid_name=np.asarray(frames.vid_name).astype(str),
+        joints3d=joints3d,
+        valid=np.asarray(frames.valid, dtype=bool),
+        pose_aa=frames.pose_aa if with_pve else None,
+        shape=frames.shape if with_pve else None,
+    )
+    if protocol.subjects is not None and frames.subject is not None:
+        evalset = evalset.subset(np.isin(frames.subject, protocol.subjects))
     return evalset
 
 

@@ -4,11 +4,17 @@
 3dpw|mpi-inf-3dhp|h36m``. The model is either given, or loaded from a
 checkpoint: the released ``vibe_model_w(o)_3dpw.pth.tar`` (with the SMPL
 files) or one of ours (``feature_source="features"`` on SMPL). It runs on
-the db's precomputed 2048-D features, window batch by window batch.
+2048-D ResNet-50 features, window batch by window batch: the db file's
+precomputed ones, or, when the data folder holds the dataset's own release
+layout instead (3DPW ``sequenceFiles``, MPI-INF-3DHP ``mpi_inf_3dhp_test_set``,
+Human3.6M ``S9``/``S11``; see :mod:`vibe.data.datasets.release_layouts`),
+features of the ground-truth-box crops of its images or videos computed here
+with SPIN's ResNet-50 (``spin_model_checkpoint.pth.tar``).
 
 JSON written (and returned)::
 
     {"dataset": "3dpw", "title": "3DPW (test)", "file": ".../3dpw_test_db.pt",
+     "layout": "db" | "3DPW sequenceFiles" | ... (the release layout read),
      "checkpoint": "..." | null, "label": "<file name>" (the table's model column),
      "model": "released VIBE" | "vibe-hmr/1" | "given",
      "epoch": ... (released file only), "checkpoint_versions": {...} (ours only),
@@ -38,6 +44,9 @@ from tqdm import tqdm
 
 import vibe
 from vibe import assets
+from vibe.data.datasets.crop_features import CropFeatureConfig, crop_features
+from vibe.data.datasets.release_frames import ReleaseFrames
+from vibe.data.datasets.release_layouts import RELEASE_LAYOUTS, find_release
 from vibe.evaluation.protocols import (
     EvalSet,
     Protocol,
@@ -45,11 +54,12 @@ from vibe.evaluation.protocols import (
     evaluation_windows,
     get_protocol,
     read_eval_set,
+    release_eval_set,
     window_rows,
 )
 from vibe.geometry.rotations import axis_angle_to_rotmat
 
-__all__ = ["EvalConfig", "METRIC_UNITS", "load_eval_model", "predict", "evaluate_dataset"]
+__all__ = ["EvalConfig", "METRIC_UNITS", "DatasetNotFoundError", "load_eval_model", "predict", "evaluate_dataset"]
 
 logger = logging.getLogger(__name__)
 
@@ -183,11 +193,50 @@ def predict(
     }
 
 
-def _resolve_file(protocol: Protocol, data_root: str | os.PathLike | None) -> Path:
+class DatasetNotFoundError(FileNotFoundError):
+    """Neither the preprocessed db file nor the dataset's release layout is under the data folder."""
+
+
+def _resolve_source(protocol: Protocol, data_root: str | os.PathLike | None) -> tuple[str, Path]:
+    """``("db", file)`` or ``("release", release root)`` for ``protocol`` under ``data_root``.
+
+    A file is a db file; a folder holding the protocol's default db file is
+    read as such, otherwise the dataset's own release layout is looked for.
+
+    Raises:
+        DatasetNotFoundError: neither is there; the message names both layouts.
+    """
     root = Path(data_root) if data_root is not None else assets.datasets_dir()
-    path = root if root.is_file() else root / protocol.default_file
-    assets.require([path], f"The {protocol.title} evaluation")
-    return path
+    if root.is_file():
+        return "db", root
+    if (root / protocol.default_file).is_file():
+        return "db", root / protocol.default_file
+    release = find_release(protocol.name, root) if root.is_dir() else None
+    if release is not None:
+        return "release", release
+    layout = RELEASE_LAYOUTS.get(protocol.name)
+    raise DatasetNotFoundError(
+        f"no {protocol.title} data under {root}: expected either the preprocessed db file "
+        f"{root / protocol.default_file}"
+        + (f" or the dataset's own release layout ({layout.description})" if layout else "")
+        + "; pass --data FOLDER (or the db file itself)"
+    )
+
+
+def _release_features(
+    frames: ReleaseFrames, backbone: torch.nn.Module | None, spin_checkpoint: str | os.PathLike | None, config: EvalConfig
+) -> np.ndarray:
+    """ResNet-50 crop features ``(N, 2048)`` of release-layout frames (SPIN's backbone unless one is given)."""
+    if backbone is None:
+        from vibe.models.backbone import HMRBackbone
+        from vibe.models.checkpoints import load_spin
+
+        spin = Path(spin_checkpoint) if spin_checkpoint else assets.checkpoints_dir() / "spin_model_checkpoint.pth.tar"
+        assets.require([spin], "Features of the release layout's images (SPIN's ResNet-50)")
+        backbone = HMRBackbone()
+        load_spin(spin, backbone=backbone)
+    feature_config = CropFeatureConfig(batch_size=config.batch_size, device=config.device, progress=config.progress)
+    return crop_features(frames, backbone, feature_config)
 
 
 def _write_json(data: dict, path: Path) -> None:
@@ -206,6 +255,8 @@ def evaluate_dataset(
     smpl_dir: str | os.PathLike | None = None,
     config: EvalConfig | None = None,
     label: str | None = None,
+    backbone: torch.nn.Module | None = None,
+    spin_checkpoint: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Evaluate a model on one paper protocol; write and return the results.
 
@@ -214,11 +265,17 @@ def evaluate_dataset(
             ``mpii3dhp_test``).
         checkpoint: loaded with :func:`load_eval_model` when ``model`` is None.
         model: an already built generator (see :func:`predict`).
-        data_root: the db file itself, or the folder holding the protocol's
-            default file (default :func:`vibe.assets.datasets_dir`).
+        data_root: the db file itself, a folder holding the protocol's
+            default db file, or a folder holding the dataset's own release
+            layout (:mod:`vibe.data.datasets.release_layouts`); default
+            :func:`vibe.assets.datasets_dir`.
         out_json: where to write the JSON (module docstring); ``None``: not written.
         smpl_dir: SMPL files (the model's and the PVE ground truth's).
         label: how the model is named in tables (default: the checkpoint's file name).
+        backbone: ResNet-50 for the crop features of a release layout
+            (``(B, 3, 224, 224) → (B, F)``); default SPIN's, from ``spin_checkpoint``.
+        spin_checkpoint: SPIN's ``spin_model_checkpoint.pth.tar`` (default in
+            :func:`vibe.assets.checkpoints_dir`); read only for a release layout.
 
     Returns:
         The JSON content as a dict.
@@ -227,7 +284,7 @@ def evaluate_dataset(
         raise ValueError("give exactly one of checkpoint and model")
     config = config or EvalConfig()
     protocol = get_protocol(name)
-    path = _resolve_file(protocol, data_root)
+    layout, path = _resolve_source(protocol, data_root)
     if model is None:
         model, info = load_eval_model(checkpoint, smpl_dir)
     else:
@@ -238,7 +295,12 @@ def evaluate_dataset(
         from vibe.body.smpl import SMPL
 
         gt_body = SMPL(smpl_dir, gender="neutral").to(config.device)
-    evalset = read_eval_set(path, protocol)
+    if layout == "db":
+        evalset = read_eval_set(path, protocol)
+    else:
+        frames = RELEASE_LAYOUTS[protocol.name].read(path)
+        features = _release_features(frames, backbone, spin_checkpoint, config)
+        evalset = release_eval_set(frames, features, protocol, gt_body)
     pred = predict(model, evalset, protocol, config, gt_body)
     rows = pred["rows"]
     valid = torch.as_tensor(evalset.valid[rows])
@@ -254,6 +316,7 @@ def evaluate_dataset(
         "dataset": protocol.name,
         "title": protocol.title,
         "file": str(path),
+        "layout": "db" if layout == "db" else frames.layout,
         "checkpoint": None if checkpoint is None else str(checkpoint),
         "label": label or (Path(checkpoint).name if checkpoint is not None else "model"),
         **info,
