@@ -29,6 +29,7 @@ __all__ = [
     "ScheduleConfig",
     "VibeDBConfig",
     "DataConfig",
+    "SMPLifyInLoopConfig",
     "TrainConfig",
     "Prior",
     "load_train_config",
@@ -157,6 +158,46 @@ class DataConfig:
 
 
 @dataclass
+class SMPLifyInLoopConfig:
+    """Temporal SMPLify in the training loop (paper §3.4, as SPIN): fits of 2D-only windows as pseudo ground truth.
+
+    Each 2D-only window's best fit so far (lowest mean reprojection error) is
+    kept by :class:`~vibe.fitting.pseudo_gt.PseudoGroundTruth` and supervises
+    the predicted pose and shape (``losses.pose``, ``losses.shape``) like body
+    ground truth. Off by default: batches and losses are then unchanged.
+
+    Attributes:
+        enabled: fit the 2D-only windows of each batch.
+        share_2d: open stack: fraction of each batch drawn from a fixed bank of
+            synthetic windows whose 3D and body targets are withheld (the smpl
+            stack's 2D share is ``data.vibe_db.ratio_2d``; its 2D sets are then
+            drawn as non-overlapping windows).
+        windows_2d: open stack: windows in that bank (each comes back about
+            ``iters · batch · share_2d / windows_2d`` times).
+        replace_only_if_better: a new fit replaces the stored one only when it
+            reprojects better (else always).
+        steps, max_iter: L-BFGS steps per fit and iterations inside each (paper: 6 steps).
+        max_reproj_err: fits whose mean reprojection error (crop ``[-1, 1]``
+            units; ×112 for crop pixels) exceeds this do not supervise (SPIN's
+            threshold); ``None``: every fit supervises.
+        pose_prior: use the body model's pose prior in the fit
+            (:func:`~vibe.fitting.priors.default_pose_prior`).
+        checkpoint_fits: keep the stored fits in the checkpoints, so that a
+            resumed run continues from them (else it starts from none).
+    """
+
+    enabled: bool = False
+    share_2d: float = 0.5
+    windows_2d: int = 1024
+    replace_only_if_better: bool = True
+    steps: int = 6
+    max_iter: int = 20
+    max_reproj_err: float | None = None
+    pose_prior: bool = True
+    checkpoint_fits: bool = True
+
+
+@dataclass
 class TrainConfig:
     """Everything a training run needs (defaults: the ``open`` model).
 
@@ -181,6 +222,7 @@ class TrainConfig:
         log_every: iterations between logged training scalars.
         progress: show a tqdm bar (rank 0 only).
         resume: checkpoint to continue from (normally ``<out_dir>/last.pt``).
+        smplify_in_loop: temporal SMPLify fits of 2D-only windows as pseudo ground truth.
     """
 
     body_model: Literal["anny", "smpl"] = "anny"
@@ -205,6 +247,7 @@ class TrainConfig:
     progress: bool = True
     data: DataConfig = field(default_factory=DataConfig)
     resume: str | None = None
+    smplify_in_loop: SMPLifyInLoopConfig = field(default_factory=SMPLifyInLoopConfig)
 
 
 def load_train_config(path: str | Path | None = None, overrides: list[str] | None = None) -> TrainConfig:

@@ -10,6 +10,13 @@ Two small protocols keep the trainer independent of where data comes from:
 - :class:`MotionSource` — ``sample(rng, batch, seqlen) → (B, T, J, 3, 3)``:
   local rotations of real motion for D_M and MPoser (:class:`MotionDBSource`).
 
+2D-only windows that temporal SMPLify refines in the training loop come from
+finite sets whose window ``i`` is always the same frames, tagged with ``i`` in
+:attr:`TrainBatch.window_id` (:class:`WindowBank`: fixed synthetic windows of
+the open stack, 3D targets withheld; :class:`FrameSetWindows`: the
+non-overlapping windows of a db file's 2D set), so that a window's stored fit
+can improve each time it comes back.
+
 All randomness comes from the ``numpy.random.Generator`` passed in, so the
 trainer can save and restore it and a resumed run draws the same windows.
 
@@ -43,6 +50,9 @@ __all__ = [
     "MotionDBSource",
     "SyntheticSource",
     "MixedSource",
+    "WindowBank",
+    "FrameSetWindows",
+    "two_d_only",
     "concat_batches",
     "fixed_batches",
     "bundled_motion_db",
@@ -62,26 +72,43 @@ class TrainBatch:
             ``(B, T, K, 3)`` landmarks or ``(B, T, 3, H, W)`` crops.
         targets: the ground truth (``None`` fields where the data has none).
         keypoints_world: ``(B, T, K, 3)`` world landmarks (keypoint encoder with ``use_world``), or ``None``.
+        window_id: ``(B,)`` int64 stable id of each window inside its finite
+            2D-only set (the key of its stored in-loop fit), ``-1`` for windows
+            without one; ``None`` = all ``-1``.
     """
 
     inputs: torch.Tensor
     targets: GeneratorTargets
     keypoints_world: torch.Tensor | None = None
+    window_id: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.inputs.shape[0])
 
+    def ids(self) -> torch.Tensor:
+        """``(B,)`` int64 window ids (``-1`` where there is none), on the CPU."""
+        if self.window_id is None:
+            return torch.full((len(self),), -1, dtype=torch.int64)
+        return self.window_id.cpu()
+
+    def _map(self, fn) -> "TrainBatch":
+        """A copy with ``fn`` applied to every tensor (``None`` stays ``None``)."""
+        apply = lambda x: None if x is None else fn(x)  # noqa: E731
+        targets = GeneratorTargets(**{f.name: apply(getattr(self.targets, f.name)) for f in fields(self.targets)})
+        return TrainBatch(apply(self.inputs), targets, apply(self.keypoints_world), apply(self.window_id))
+
     def to(self, device: torch.device | str) -> "TrainBatch":
         """A copy with every tensor on ``device``."""
-        move = lambda x: None if x is None else x.to(device, non_blocking=True)  # noqa: E731
-        targets = GeneratorTargets(**{f.name: move(getattr(self.targets, f.name)) for f in fields(self.targets)})
-        return TrainBatch(move(self.inputs), targets, move(self.keypoints_world))
+        return self._map(lambda x: x.to(device, non_blocking=True))
 
     def slice(self, start: int, stop: int) -> "TrainBatch":
         """Windows ``start:stop``."""
-        cut = lambda x: None if x is None else x[start:stop]  # noqa: E731
-        targets = GeneratorTargets(**{f.name: cut(getattr(self.targets, f.name)) for f in fields(self.targets)})
-        return TrainBatch(cut(self.inputs), targets, cut(self.keypoints_world))
+        return self._map(lambda x: x[start:stop])
+
+    def take(self, rows: torch.Tensor | np.ndarray) -> "TrainBatch":
+        """Windows ``rows`` (``(B',)`` indices, repeats allowed)."""
+        index = torch.as_tensor(np.asarray(rows), dtype=torch.int64)
+        return self._map(lambda x: x[index])
 
 
 class BatchSource(Protocol):
@@ -146,7 +173,8 @@ def concat_batches(batches: Sequence[TrainBatch]) -> TrainBatch:
     """Concatenate batches along windows; a target one batch lacks is zero-filled with its mask False.
 
     E.g. a 2D-only batch (``kp_3d=None``) next to a 3D batch gets zero 3D
-    keypoints and ``has_3d = False``, so the masked losses skip it.
+    keypoints and ``has_3d = False``, so the masked losses skip it. Window ids
+    are ``-1`` for batches without them.
     """
     if len(batches) == 1:
         return batches[0]
@@ -167,7 +195,8 @@ def concat_batches(batches: Sequence[TrainBatch]) -> TrainBatch:
     targets = GeneratorTargets(**{n: cat([getattr(b.targets, n) for b in filled]) for n in names})
     worlds = [b.keypoints_world for b in filled]
     world = None if any(w is None for w in worlds) else torch.cat(worlds)
-    return TrainBatch(torch.cat([b.inputs for b in filled]), targets, world)
+    ids = None if all(b.window_id is None for b in filled) else torch.cat([b.ids() for b in filled])
+    return TrainBatch(torch.cat([b.inputs for b in filled]), targets, world, ids)
 
 
 class MixedSource:
@@ -197,6 +226,72 @@ class MixedSource:
         return concat_batches(parts)
 
 
+def two_d_only(batch: TrainBatch) -> TrainBatch:
+    """``batch`` with its 3D and body-model targets withheld (2D keypoints only, as SPIN's 2D datasets)."""
+    return TrainBatch(batch.inputs, GeneratorTargets(kp_2d=batch.targets.kp_2d), batch.keypoints_world, batch.window_id)
+
+
+def _check_seqlen(name: str, have: int, asked: int) -> None:
+    if have != asked:
+        raise ValueError(f"{name} holds windows of {have} frames, {asked} were asked for")
+
+
+class WindowBank:
+    """A finite set of windows held in memory; ``sample`` draws ids uniformly and tags the batch with them.
+
+    Window ``i`` is always row ``i`` of ``windows``, so a window drawn again is
+    the same inputs and targets (the open stack's 2D-only set: see
+    :meth:`from_source`).
+
+    Args:
+        windows: ``N`` windows of ``T`` frames (their ``window_id`` is ignored).
+    """
+
+    def __init__(self, windows: TrainBatch) -> None:
+        self.windows = replace(windows, window_id=torch.arange(len(windows), dtype=torch.int64))
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    @classmethod
+    def from_source(cls, source: BatchSource, seed: int, windows: int, seqlen: int, chunk: int = 64) -> "WindowBank":
+        """``windows`` windows of ``source`` drawn once with ``seed``, 3D and body targets withheld
+        (:func:`two_d_only`); the same arguments give the same bank (e.g. after a resume)."""
+        drawn = concat_batches(fixed_batches(source, seed, windows, seqlen, chunk))
+        return cls(two_d_only(drawn))
+
+    def sample(self, rng: np.random.Generator, batch: int, seqlen: int) -> TrainBatch:
+        """``batch`` windows drawn uniformly with replacement, ``window_id`` = their rows."""
+        _check_seqlen("the window bank", int(self.windows.inputs.shape[1]), seqlen)
+        return self.windows.take(rng.integers(0, len(self), size=batch))
+
+
+class FrameSetWindows:
+    """The non-overlapping windows of a db frame set (:class:`~vibe.data.datasets.vibe_db.FrameSet`),
+    tagged with ``id_offset`` + their start row (the smpl stack's 2D-only sets).
+
+    Args:
+        frame_set: the per-frame data.
+        seqlen: window length (windows start every ``seqlen`` frames inside a video).
+        id_offset: added to start rows, so that several sets' ids stay distinct.
+    """
+
+    def __init__(self, frame_set, seqlen: int, id_offset: int = 0) -> None:
+        self.frame_set = frame_set
+        self.seqlen = seqlen
+        self.id_offset = id_offset
+        self.starts = frame_set.windows(seqlen)
+        if self.starts.size == 0:
+            raise ValueError(f"{frame_set.name}: no video has {seqlen} frames")
+
+    def sample(self, rng: np.random.Generator, batch: int, seqlen: int) -> TrainBatch:
+        """``batch`` windows drawn uniformly with replacement among the non-overlapping ones."""
+        _check_seqlen(self.frame_set.name, self.seqlen, seqlen)
+        starts = self.starts[rng.integers(0, self.starts.size, size=batch)]
+        drawn = self.frame_set.batch(starts, seqlen)
+        return replace(drawn, window_id=torch.as_tensor(starts + self.id_offset, dtype=torch.int64))
+
+
 def fixed_batches(source: BatchSource, seed: int, windows: int, seqlen: int, batch: int) -> list[TrainBatch]:
     """A fixed validation set: ``windows`` windows drawn once with ``seed``, in chunks of ``batch``."""
     rng = np.random.default_rng(seed)
@@ -215,6 +310,11 @@ def bundled_motion_db() -> Path:
 def build_synthetic_data(config: TrainConfig, body) -> tuple[BatchSource, list[TrainBatch], MotionSource]:
     """Open stack: synthetic windows of the motion DB's training subjects, fixed validation windows of
     the held-out subjects, real motion of the training subjects.
+
+    With ``smplify_in_loop.enabled``, a share ``share_2d`` of each batch comes
+    from a :class:`WindowBank` of ``windows_2d`` training-subject windows drawn
+    once with ``seed + 2`` (2D targets only; the same on every rank, so window
+    ids agree).
 
     Args:
         config: the run.
@@ -238,7 +338,13 @@ def build_synthetic_data(config: TrainConfig, body) -> tuple[BatchSource, list[T
     val = fixed_batches(
         SyntheticSource(synth, val_db, use_world), config.seed + 1, config.val_windows, config.seqlen, config.batch_size
     )
-    return SyntheticSource(synth, train_db, use_world), val, MotionDBSource(train_db)
+    train: BatchSource = SyntheticSource(synth, train_db, use_world)
+    in_loop = config.smplify_in_loop
+    if in_loop.enabled and in_loop.share_2d > 0:
+        bank = WindowBank.from_source(train, config.seed + 2, in_loop.windows_2d, config.seqlen)
+        logger.info("2D-only share %.2f from a bank of %d synthetic windows", in_loop.share_2d, len(bank))
+        train = bank if in_loop.share_2d >= 1 else MixedSource([bank, train], [in_loop.share_2d, 1 - in_loop.share_2d])
+    return train, val, MotionDBSource(train_db)
 
 
 def _frame_set(path: Path):
@@ -252,16 +358,28 @@ def _frame_set(path: Path):
     raise ValueError(f"{path}: cannot tell the dataset from the name (expected insta, mpii3d or 3dpw)")
 
 
-def _mix_by_size(sets: list) -> BatchSource:
-    """Several frame sets as one source, each drawn in proportion to its frame count."""
+def _mix_by_size(sets: list, sources: list | None = None) -> BatchSource:
+    """Several frame sets as one source, each drawn in proportion to its frame count
+    (``sources``: how each set is drawn, default the set itself)."""
+    sources = sets if sources is None else sources
     if len(sets) == 1:
-        return sets[0]
-    return MixedSource(sets, [len(s.features) for s in sets])
+        return sources[0]
+    return MixedSource(sources, [len(s.features) for s in sets])
+
+
+def _indexed_2d_sets(sets: list, seqlen: int) -> list[FrameSetWindows]:
+    """The 2D sets' non-overlapping windows, ids = start row + the frames of the sets before."""
+    offsets = np.cumsum([0] + [len(s.features) for s in sets[:-1]])
+    return [FrameSetWindows(s, seqlen, int(o)) for s, o in zip(sets, offsets)]
 
 
 def build_vibe_db_data(config: TrainConfig) -> tuple[BatchSource, list[TrainBatch], MotionSource]:
     """Smpl stack: the original db files (2D share ``ratio_2d`` of each batch), every non-overlapping
-    validation window of the validation set (``val_windows`` is not used), AMASS motion."""
+    validation window of the validation set (``val_windows`` is not used), AMASS motion.
+
+    With ``smplify_in_loop.enabled`` the 2D sets are drawn as their
+    non-overlapping windows, with ids (:class:`FrameSetWindows`).
+    """
     from vibe import assets
     from vibe.data.datasets.vibe_db import AmassMotion, load_threedpw
 
@@ -272,7 +390,9 @@ def build_vibe_db_data(config: TrainConfig) -> tuple[BatchSource, list[TrainBatc
     assets.require(needed, "Training on the original VIBE db files")
     parts, shares = [], []
     if db.train_2d:
-        parts.append(_mix_by_size([_frame_set(resolve(p)) for p in db.train_2d]))
+        sets = [_frame_set(resolve(p)) for p in db.train_2d]
+        indexed = _indexed_2d_sets(sets, config.seqlen) if config.smplify_in_loop.enabled else None
+        parts.append(_mix_by_size(sets, indexed))
         shares.append(db.ratio_2d)
     if db.train_3d:
         parts.append(_mix_by_size([_frame_set(resolve(p)) for p in db.train_3d]))
