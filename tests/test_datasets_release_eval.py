@@ -155,3 +155,14 @@ def test_vibe_eval_cli_on_the_3dpw_release_layout(tmp_path, smpl_folder, monkeyp
     assert set(written["metrics"]) == {"pa_mpjpe", "mpjpe", "pve", "accel", "accel_err"}
     assert all(np.isfinite(v) for v in written["metrics"].values())
     assert "| ours.pt | 3DPW (test) |" in result.output
+
+    # A second run (other output file) reuses the cached crop features: the ResNet-50 is not run again.
+    assert len(list((out / ".cache").glob("crop_features_*.npy"))) == 1
+
+    def no_resnet(*args, **kwargs):
+        raise AssertionError("crop features recomputed")
+
+    monkeypatch.setattr("vibe.evaluation.runner.crop_features", no_resnet)
+    again = CliRunner().invoke(app, args + ["--results-md", str(tmp_path / "results.md")])
+    assert again.exit_code == 0, again.output
+    assert json.loads((out / "3dpw.json").read_text())["metrics"] == written["metrics"]

@@ -30,6 +30,14 @@ protocol          file and keys
                   without it, from a ``S9_``/``S11_`` prefix of ``vid_name``
 ================  ============================================================
 
+Instead of the db files, a folder may hold a dataset's own release layout
+(3DPW ``sequenceFiles/test``, MPI-INF-3DHP ``mpi_inf_3dhp_test_set/TS1..6``,
+Human3.6M ``S9``/``S11`` with ``MyPoseFeatures`` and ``Videos``): its readers
+(:mod:`vibe.data.datasets.release_layouts`) select the frames, boxes and
+ground truth as the original preprocessing does, and
+:func:`release_eval_set` turns them, with features computed from the
+crops, into the same :class:`EvalSet`.
+
 Ground truth, as the original evaluation takes it: the 3D joints are the
 db's ``joints3D`` (for 3DPW these were made by the preprocessing from the
 neutral SMPL with the camera-rotated global orientation); PVE compares the

@@ -30,6 +30,7 @@ JSON written (and returned)::
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import logging
 import math
@@ -77,11 +78,15 @@ class EvalConfig:
         batch_size: windows per forward pass.
         device: torch device for the model and the SMPL ground truth.
         progress: show a tqdm bar.
+        feature_cache: keep the crop features of a release layout (computed
+            with SPIN's file) in ``.cache/`` beside the JSON, so a re-run with
+            another checkpoint skips the ResNet-50.
     """
 
     batch_size: int = 32
     device: str = "cpu"
     progress: bool = True
+    feature_cache: bool = True
 
 
 def load_eval_model(checkpoint: str | os.PathLike, smpl_dir: str | os.PathLike | None = None) -> tuple[Any, dict]:
@@ -223,20 +228,53 @@ def _resolve_source(protocol: Protocol, data_root: str | os.PathLike | None) -> 
     )
 
 
+def _frames_key(frames: ReleaseFrames, backbone_id: str) -> str:
+    """Digest of what the crop features depend on: images, frame indices, boxes, crop scale, backbone weights."""
+    digest = hashlib.sha256(backbone_id.encode())
+    digest.update("\0".join(map(str, frames.image_file)).encode())
+    for array in (frames.frame_index.astype(np.int64), frames.bbox_cxcys.astype(np.float32)):
+        digest.update(np.ascontiguousarray(array).tobytes())
+    digest.update(repr(frames.crop_scale).encode())
+    return digest.hexdigest()[:20]
+
+
 def _release_features(
-    frames: ReleaseFrames, backbone: torch.nn.Module | None, spin_checkpoint: str | os.PathLike | None, config: EvalConfig
+    frames: ReleaseFrames,
+    backbone: torch.nn.Module | None,
+    spin_checkpoint: str | os.PathLike | None,
+    config: EvalConfig,
+    cache_dir: Path | None,
 ) -> np.ndarray:
-    """ResNet-50 crop features ``(N, 2048)`` of release-layout frames (SPIN's backbone unless one is given)."""
+    """ResNet-50 crop features ``(N, 2048)`` of release-layout frames (SPIN's backbone unless one is given).
+
+    Features made with SPIN's file are cached in ``cache_dir`` (when given)
+    under a digest of the frames and the file's path, size and time.
+    """
+    cache = None
     if backbone is None:
+        spin = Path(spin_checkpoint) if spin_checkpoint else assets.checkpoints_dir() / "spin_model_checkpoint.pth.tar"
+        assets.require([spin], "Features of the release layout's images (SPIN's ResNet-50)")
+        stat = spin.stat()
+        if cache_dir is not None:
+            key = _frames_key(frames, f"{spin.resolve()}:{stat.st_size}:{stat.st_mtime_ns}")
+            cache = cache_dir / f"crop_features_{key}.npy"
+            if cache.is_file():
+                logger.info("crop features: reused %s", cache)
+                return np.load(cache, allow_pickle=False)
         from vibe.models.backbone import HMRBackbone
         from vibe.models.checkpoints import load_spin
 
-        spin = Path(spin_checkpoint) if spin_checkpoint else assets.checkpoints_dir() / "spin_model_checkpoint.pth.tar"
-        assets.require([spin], "Features of the release layout's images (SPIN's ResNet-50)")
         backbone = HMRBackbone()
         load_spin(spin, backbone=backbone)
     feature_config = CropFeatureConfig(batch_size=config.batch_size, device=config.device, progress=config.progress)
-    return crop_features(frames, backbone, feature_config)
+    features = crop_features(frames, backbone, feature_config)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f".{cache.name}.partial")
+        with open(tmp, "wb") as fh:
+            np.save(fh, features)
+        os.replace(tmp, cache)
+    return features
 
 
 def _write_json(data: dict, path: Path) -> None:
@@ -299,7 +337,8 @@ def evaluate_dataset(
         evalset = read_eval_set(path, protocol)
     else:
         frames = RELEASE_LAYOUTS[protocol.name].read(path)
-        features = _release_features(frames, backbone, spin_checkpoint, config)
+        cache_dir = Path(out_json).parent / ".cache" if out_json is not None and config.feature_cache else None
+        features = _release_features(frames, backbone, spin_checkpoint, config, cache_dir)
         evalset = release_eval_set(frames, features, protocol, gt_body)
     pred = predict(model, evalset, protocol, config, gt_body)
     rows = pred["rows"]
