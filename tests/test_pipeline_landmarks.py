@@ -14,6 +14,8 @@ from vibe.pipeline.landmarks import (
     LandmarkConfig,
     PoseEstimator,
     estimate_landmarks,
+    estimate_landmarks_parallel,
+    split_frames,
 )
 from vibe.pipeline.people import (
     DetectionScheduleConfig,
@@ -129,3 +131,41 @@ def test_strided_detection_keeps_landmark_accuracy(pose_1_frames, pose_1_keypoin
     err = np.linalg.norm(lm.landmarks_img[lm.found][:, MP_INDEX, :2] - pose_1_keypoints[lm.frame_ids[lm.found]], axis=-1)
     assert err.mean() < 25.0
     assert np.median(err) < 15.0
+
+
+def test_split_frames_balances_person_frames():
+    boxes = {
+        1: (np.arange(0, 100), None),  # one person all along
+        2: (np.arange(50, 100), None),  # a second one in the second half
+    }
+    ranges = split_frames(boxes, parts=2, min_frames=10)
+    assert ranges[0][0] == 0 and ranges[-1][1] == 100
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+    # 150 person-frames: the first range ends at the first frame reaching 75 of them (frame 62).
+    assert ranges == [(0, 63), (63, 100)]
+    assert split_frames(boxes, parts=4, min_frames=40) == [(0, 63), (63, 100)]  # 100 frames hold two of 40
+    assert split_frames(boxes, parts=3, min_frames=200) == [(0, 100)]
+
+
+def test_parallel_ranges_match_one_pass(pose_1_frames, pose_1_keypoints, pose_1_landmarks):
+    track_id = 7
+    tracks = detect_and_track(enumerate(pose_1_frames), fps=30.0)
+    boxes = {track_id: smooth_square_boxes(tracks[0].frame_ids, tracks[0].bbox_xyxy, fps=30.0)}
+    calls = []
+
+    def frames_between(start, stop):
+        calls.append((start, stop))
+        return ((k, pose_1_frames[k]) for k in range(start, stop))
+
+    lm = estimate_landmarks_parallel(frames_between, boxes, workers=2, min_frames=30)[track_id]
+    assert len(calls) == 2 and calls[0][0] == 0 and calls[0][1] == calls[1][0]
+    np.testing.assert_array_equal(lm.frame_ids, pose_1_landmarks.frame_ids)
+    assert lm.found.mean() >= 0.95
+    err = np.linalg.norm(lm.landmarks_img[lm.found][:, MP_INDEX, :2] - pose_1_keypoints[lm.frame_ids[lm.found]], axis=-1)
+    assert err.mean() < 25.0
+    # Before the cut the two runs are the same computation; after it MediaPipe restarts its search.
+    first = lm.frame_ids < calls[1][0]
+    np.testing.assert_allclose(lm.landmarks_img[first], pose_1_landmarks.landmarks_img[first], atol=1e-3)
+    both = lm.found & pose_1_landmarks.found
+    diff = np.linalg.norm(lm.landmarks_img[both, :, :2] - pose_1_landmarks.landmarks_img[both, :, :2], axis=-1)
+    assert diff.mean() < 3.0

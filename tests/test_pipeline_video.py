@@ -176,3 +176,65 @@ def test_writer_discards_output_on_error(tmp_path):
             writer.write(np.zeros((16, 16, 3), np.uint8))
             raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_frame_range_seeks_and_matches_a_full_pass(tmp_path, monkeypatch):
+    # A key frame every 4 frames, so a seek lands before the range's start and must skip forward.
+    path = tmp_path / "gop.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.options = {"qp": "0", "g": "4", "keyint_min": "4", "sc_threshold": "0"}
+        for k in range(20):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(_frame(k), format="rgb24")))
+        container.mux(stream.encode())
+    reader = VideoReader(path)
+    full = list(reader)
+    times = [t for _, t, _ in full]
+
+    def no_sequential(*args):
+        raise AssertionError("decoded from the start instead of seeking")
+
+    monkeypatch.setattr(reader, "_sequential_frames", no_sequential)
+    for start, stop in ((6, 11), (13, None), (19, 20)):
+        part = list(reader.frames(start, stop, frame_times=times))
+        expected = full[start:stop]
+        assert [i for i, _, _ in part] == [i for i, _, _ in expected]
+        assert [t for _, t, _ in part] == [t for _, t, _ in expected]
+        assert all(np.array_equal(a, b) for (_, _, a), (_, _, b) in zip(part, expected))
+    monkeypatch.undo()
+    # Timestamps that do not belong to the file: same frames, decoded from the start instead.
+    for shift in (0.0123, 0.5):  # 0.5 s maps the file's last frames onto its first indices
+        wrong = [t + shift for t in times]
+        assert [i for i, _, _ in reader.frames(6, 9, frame_times=wrong)] == [6, 7, 8]
+
+
+def test_prefetched_frames_equal_direct_ones_and_stop_early(tmp_path):
+    path = tmp_path / "cfr.mp4"
+    _write(path, [round(1000 * k / 30) for k in range(7)])
+    reader = VideoReader(path)
+    direct = list(reader)
+    ahead = list(reader.frames(prefetch=3))
+    assert [(i, t) for i, t, _ in ahead] == [(i, t) for i, t, _ in direct]
+    assert all(np.array_equal(a, b) for (_, _, a), (_, _, b) in zip(ahead, direct))
+    partial = reader.frames(prefetch=2)
+    assert next(partial)[0] == 0
+    partial.close()  # must not hang on the producer thread
+
+
+def test_background_writer_matches_and_reports_errors(tmp_path):
+    frames = [np.full((16, 24, 3), COLOURS[k], np.uint8) for k in range(6)]
+    path = tmp_path / "bg.mp4"
+    with VideoWriter(path, fps=25, background=True) as writer:
+        for f in frames:
+            writer.write(f)
+    decoded = [img for _, _, img in VideoReader(path)]
+    assert len(decoded) == 6
+    assert all(np.abs(a.astype(int) - b.astype(int)).mean() < 6 for a, b in zip(decoded, frames))
+    # A frame of another size fails inside the encoder thread: raised at close, nothing left behind.
+    bad = tmp_path / "bad.mp4"
+    with pytest.raises(ValueError, match="differs"):
+        with VideoWriter(bad, fps=25, background=True) as writer:
+            writer.write(frames[0])
+            writer.write(np.zeros((8, 8, 3), np.uint8))
+    assert not bad.exists() and not list(tmp_path.glob(".bad*"))

@@ -15,8 +15,10 @@ frames where MediaPipe finds no pose hold NaN coordinates and visibility 0.
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -198,4 +200,82 @@ def estimate_landmarks(
     for t in out.values():
         if not t.found.all():
             log.info("track %d: no pose in %d of %d frames", t.track_id, (~t.found).sum(), t.found.size)
+    return out
+
+
+def split_frames(
+    track_boxes: dict[int, tuple[np.ndarray, np.ndarray]], parts: int, min_frames: int
+) -> list[tuple[int, int]]:
+    """Cut the frames the tracks cover into at most ``parts`` ranges of equal person-frames.
+
+    Args:
+        track_boxes: track id → ``(frame_ids (n,), ...)``.
+        parts: wanted number of ranges (one per worker).
+        min_frames: no range shorter than this many frames (each range starts
+            MediaPipe's person search anew, which costs a detection).
+
+    Returns:
+        ``[(start, stop), ...]`` consecutive, covering ``0 .. last frame + 1``.
+    """
+    stop = max(int(f[-1]) for f, _ in track_boxes.values()) + 1
+    work = np.zeros(stop)
+    for fids, _ in track_boxes.values():
+        work[np.asarray(fids, dtype=np.int64)] += 1.0
+    parts = max(1, min(parts, stop // max(min_frames, 1)))
+    cumulative = np.cumsum(work)
+    cuts = [int(np.searchsorted(cumulative, cumulative[-1] * k / parts)) + 1 for k in range(1, parts)]
+    bounds = [0, *sorted({c for c in cuts if 0 < c < stop}), stop]
+    return list(itertools.pairwise(bounds))
+
+
+def _restrict(
+    track_boxes: dict[int, tuple[np.ndarray, np.ndarray]], start: int, stop: int
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The part of every track inside frames ``start .. stop - 1`` (tracks outside are left out)."""
+    out = {}
+    for tid, (fids, boxes) in track_boxes.items():
+        fids = np.asarray(fids)
+        inside = (fids >= start) & (fids < stop)
+        if inside.any():
+            out[tid] = (fids[inside], np.asarray(boxes)[inside])
+    return out
+
+
+def estimate_landmarks_parallel(
+    frames_between: Callable[[int, int], Iterable[tuple[int, np.ndarray]]],
+    track_boxes: dict[int, tuple[np.ndarray, np.ndarray]],
+    config: LandmarkConfig | None = None,
+    workers: int = 2,
+    min_frames: int = 60,
+) -> dict[int, TrackLandmarks]:
+    """:func:`estimate_landmarks` with the video cut into ranges run in parallel threads.
+
+    MediaPipe runs its graphs outside the GIL, so threads use separate cores.
+    Each range has its own decoder (``frames_between(start, stop)`` yields
+    ``(frame_id, image_rgb)`` for those frames, e.g. a seeking
+    :meth:`~vibe.pipeline.video.VideoReader.frames`) and its own ``Pose``
+    instances; a track crossing a cut is picked up by MediaPipe's detector
+    again on the first frame after it, which is how a single pass starts it.
+
+    Returns the same as :func:`estimate_landmarks` over the whole tracks.
+    """
+    if not track_boxes:
+        return {}
+    ranges = split_frames(track_boxes, workers, min_frames)
+
+    def run(bounds: tuple[int, int]) -> dict[int, TrackLandmarks]:
+        start, stop = bounds
+        return estimate_landmarks(frames_between(start, stop), _restrict(track_boxes, start, stop), config)
+
+    if len(ranges) == 1:
+        pieces = [run(ranges[0])]
+    else:
+        with ThreadPoolExecutor(len(ranges), thread_name_prefix="landmarks") as pool:
+            pieces = list(pool.map(run, ranges))
+    out = {}
+    for tid in track_boxes:
+        parts = [p[tid] for p in pieces if tid in p]
+        out[tid] = TrackLandmarks(
+            tid, *(np.concatenate([getattr(p, k) for p in parts]) for k in ("frame_ids", "landmarks_img", "world", "found"))
+        )
     return out

@@ -28,11 +28,12 @@ renamed when complete.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
-import itertools
 import json
 import logging
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -48,7 +49,8 @@ from tqdm.auto import tqdm
 from vibe import assets
 from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
 from vibe.geometry.cameras import crop_cam_to_image_cam, image_cam_to_pixels
-from vibe.pipeline.landmarks import LandmarkConfig, TrackLandmarks, estimate_landmarks
+from vibe.pipeline.background import prefetched
+from vibe.pipeline.landmarks import LandmarkConfig, TrackLandmarks, estimate_landmarks_parallel
 from vibe.pipeline.outputs import check_writable, write_meta, write_results
 from vibe.pipeline.people import (
     DetectionScheduleConfig,
@@ -157,6 +159,8 @@ class DemoConfig:
         nominal_focal_px: focal length for ``transl_cam`` and exports
             (``None``: ``max(W, H)``, ≈ 53° field of view).
         batch_frames: frames per batch of the regressor, body model, ResNet.
+        workers: parallel threads of the landmark stage (0: one per CPU
+            core, at most 4); each takes a range of frames.
     """
 
     stack: Literal["open", "smpl"] = "open"
@@ -187,6 +191,7 @@ class DemoConfig:
     smpl_crop_scale: float = 1.1
     nominal_focal_px: float | None = None
     batch_frames: int = 64
+    workers: int = 0
 
     def __post_init__(self) -> None:
         if self.stack not in ("open", "smpl"):
@@ -256,6 +261,10 @@ class _Timer:
         self.stages[name] = {"seconds": round(seconds, 4), "frames": int(frames), "fps": fps}
 
 
+def _workers(config: DemoConfig) -> int:
+    return config.workers if config.workers > 0 else max(1, min(4, os.cpu_count() or 1))
+
+
 def _resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -269,7 +278,7 @@ def _frames(
     total = reader.frame_count
     if config.max_frames is not None:
         total = min(total, config.max_frames) if total else config.max_frames
-    stream = itertools.islice(reader, config.max_frames)
+    stream = reader.frames(0, config.max_frames, prefetch=2)
     for index, t, image in tqdm(stream, total=total, desc=desc, unit="frame", disable=not config.progress, leave=False):
         if times is not None:
             times.append(t)
@@ -339,11 +348,12 @@ def _people_stage(
 def _landmark_stage(
     reader: VideoReader,
     boxes: dict[int, tuple[np.ndarray, np.ndarray]],
+    frame_times: np.ndarray,
     config: DemoConfig,
     cache: Path | None,
     timer: _Timer,
 ) -> dict[int, TrackLandmarks]:
-    """Pass 2 (open stack): 33 BlazePose landmarks per track (cached)."""
+    """Pass 2 (open stack): 33 BlazePose landmarks per track, ranges of frames in parallel (cached)."""
     if cache is not None and cache.exists():
         with np.load(cache, allow_pickle=False) as npz:
             keys = ("frame_ids", "landmarks_img", "world", "found")
@@ -352,8 +362,16 @@ def _landmark_stage(
         return out
     start = time.perf_counter()
     last = max(int(f[-1]) for f, _ in boxes.values())
-    frames = itertools.takewhile(lambda item: item[0] <= last, _frames(reader, config, "landmarks"))
-    out = estimate_landmarks(frames, boxes, config.landmarks)
+    with tqdm(total=last + 1, desc="landmarks", unit="frame", disable=not config.progress, leave=False) as bar:
+
+        def frames_between(first: int, stop: int) -> Iterator[tuple[int, np.ndarray]]:
+            for index, _, image in reader.frames(first, stop, frame_times, prefetch=2):
+                bar.update(1)
+                yield index, image
+
+        out = estimate_landmarks_parallel(
+            frames_between, boxes, config.landmarks, _workers(config), min_frames=int(2 * reader.fps)
+        )
     timer.add("landmarks", time.perf_counter() - start, last + 1)
     if cache is not None:
         arrays = {"track_ids": np.asarray(sorted(out), dtype=np.int64)}
@@ -618,15 +636,22 @@ def _render(reader, people, body, config: DemoConfig, out_dir: Path, timer: _Tim
     overlay_path = out_dir / "overlay.mp4"
     side_path = out_dir / "side.mp4" if config.side_view else None
     count = 0
+
+    def frames_with_meshes() -> Iterator[tuple[np.ndarray, list[PersonMesh]]]:
+        for frame_id, image in _frames(reader, config, "render"):
+            meshes = []
+            for tid, p in people.items():
+                row = frame_id - int(p["frame_ids"][0])
+                if 0 <= row < len(p["frame_ids"]):
+                    meshes.append(PersonMesh(tid, streams[tid](frame_id), p["cam_image"][row]))
+            yield image, meshes
+
+    # Decoding + posing (thread), drawing (here) and encoding (thread) overlap.
+    writer = functools.partial(VideoWriter, fps=reader.fps, preset="veryfast", background=True)
     with OverlayRenderer(reader.width, reader.height, faces, body.num_vertices) as renderer:
-        side_writer = VideoWriter(side_path, reader.fps) if side_path else _Null()
-        with VideoWriter(overlay_path, reader.fps) as overlay, side_writer as side:
-            for frame_id, image in _frames(reader, config, "render"):
-                meshes = []
-                for tid, p in people.items():
-                    row = frame_id - int(p["frame_ids"][0])
-                    if 0 <= row < len(p["frame_ids"]):
-                        meshes.append(PersonMesh(tid, streams[tid](frame_id), p["cam_image"][row]))
+        side_writer = writer(side_path) if side_path else _Null()
+        with writer(overlay_path) as overlay, side_writer as side:
+            for image, meshes in prefetched(frames_with_meshes, depth=4):
                 overlay.write(renderer.render(image, meshes))
                 if side_path:
                     side.write(renderer.render(None, meshes, side_view=True))
@@ -733,7 +758,7 @@ def run_demo(video: str | Path, out_dir: str | Path, config: DemoConfig | None =
         if config.stack == "open":
             lm_key = _cache_key(people_key, config.box_window_s, asdict(config.landmarks))
             lm_cache = cache_dir / f"landmarks-{lm_key}.npz" if cache_dir else None
-            landmarks = _landmark_stage(reader, boxes, config, lm_cache, timer)
+            landmarks = _landmark_stage(reader, boxes, frame_times, config, lm_cache, timer)
             start = time.perf_counter()
             features, encoder_inputs = _keypoint_features(model, landmarks, boxes, config.features, (w, h), device)
             box_scale = config.features.box_scale

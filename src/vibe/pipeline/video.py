@@ -19,13 +19,17 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
+
+from vibe.pipeline.background import prefetched
 
 log = logging.getLogger(__name__)
 
@@ -151,13 +155,46 @@ class VideoReader:
             log.warning("decoding %s stopped early: %s", self.path, _short(exc))
 
     def __iter__(self) -> Iterator[tuple[int, float, np.ndarray]]:
+        return self.frames()
+
+    def frames(
+        self,
+        start: int = 0,
+        stop: int | None = None,
+        frame_times: Sequence[float] | None = None,
+        prefetch: int = 0,
+    ) -> Iterator[tuple[int, float, np.ndarray]]:
+        """Frames ``start`` to ``stop - 1`` as ``(index, timestamp_s, image_rgb (H, W, 3) uint8)``.
+
+        Args:
+            start, stop: frame index range (indices count decoded frames from 0).
+            frame_times: ``(N,)`` every frame's timestamp from an earlier full
+                pass. With it, the reader seeks to the key frame before
+                ``start`` instead of decoding from the beginning, and maps
+                decoded frames back to indices by timestamp; without it, or
+                when timestamps do not match, frames before ``start`` are
+                decoded and dropped (same result, slower).
+            prefetch: decode this many frames ahead in a background thread
+                (FFmpeg releases the GIL, so decoding overlaps the caller's work).
+        """
+        if prefetch > 0:
+            return prefetched(lambda: self.frames(start, stop, frame_times), prefetch)
+        if start > 0 and frame_times is not None:
+            return self._seek_frames(start, stop, np.asarray(frame_times, dtype=np.float64))
+        return self._sequential_frames(start, stop)
+
+    def _sequential_frames(self, start: int, stop: int | None) -> Iterator[tuple[int, float, np.ndarray]]:
         container, stream = self._open()
         try:
             fallback_dt = 1.0 / self.fps
             count = 0
             for index, frame in enumerate(self._decode(container, stream)):
-                t = frame.time if frame.time is not None else index * fallback_dt
                 count += 1
+                if stop is not None and index >= stop:
+                    return
+                if index < start:
+                    continue
+                t = frame.time if frame.time is not None else index * fallback_dt
                 yield index, float(t), _rotate(frame.to_ndarray(format="rgb24"), self.info.rotation_deg)
             if self.frame_count is not None and count < self.frame_count:
                 log.warning(
@@ -166,6 +203,43 @@ class VideoReader:
                 )
         finally:
             container.close()
+
+    def _seek_frames(
+        self, start: int, stop: int | None, frame_times: np.ndarray
+    ) -> Iterator[tuple[int, float, np.ndarray]]:
+        container, stream = self._open()
+        next_index = None  # the index the next decoded frame must have, once one matched
+        try:
+            target = int(round(frame_times[start] / float(stream.time_base)))
+            container.seek(target, stream=stream, backward=True, any_frame=False)
+            for frame in self._decode(container, stream):
+                index = _index_of_time(frame_times, frame.time)
+                landed_late = next_index is None and index is not None and index > start
+                # No or unknown timestamp, a seek past the start, or a frame skipped: decode sequentially.
+                if index is None or landed_late or (next_index is not None and index != next_index):
+                    break
+                next_index = index + 1
+                if index < start:
+                    continue
+                if stop is not None and index >= stop:
+                    return
+                yield index, float(frame.time), _rotate(frame.to_ndarray(format="rgb24"), self.info.rotation_deg)
+            else:
+                if next_index is not None and next_index > start:  # the file ended after the range began
+                    return
+        finally:
+            container.close()
+        resume = start if next_index is None else max(start, next_index)
+        log.debug("%s: seeking to frame %d failed, decoding from the start", self.path, resume)
+        yield from self._sequential_frames(resume, stop)
+
+
+def _index_of_time(frame_times: np.ndarray, t: float | None) -> int | None:
+    """Index of the frame whose timestamp is ``t`` in sorted ``frame_times``, None if none is."""
+    if t is None:
+        return None
+    i = int(np.searchsorted(frame_times, t - 1e-6))
+    return i if i < frame_times.size and abs(frame_times[i] - t) <= 1e-6 else None
 
 
 def _short(exc: BaseException) -> str:
@@ -182,7 +256,9 @@ class VideoWriter:
     frame sizes are padded by one edge pixel at the right/bottom.
     """
 
-    def __init__(self, path: str | os.PathLike, fps: float, crf: int = 23, preset: str = "medium"):
+    def __init__(
+        self, path: str | os.PathLike, fps: float, crf: int = 23, preset: str = "medium", background: bool = False
+    ):
         self.path = Path(path)
         self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix or '.mp4'}")
         self._rate = Fraction(fps).limit_denominator(1001)
@@ -190,6 +266,10 @@ class VideoWriter:
         self._container = None
         self._stream = None
         self._count = 0
+        # background=True: frames are encoded by a thread (FFmpeg releases the GIL), a few frames behind.
+        self._pending: queue.Queue | None = queue.Queue(maxsize=4) if background else None
+        self._encoder: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     def __enter__(self) -> "VideoWriter":
         return self
@@ -201,10 +281,42 @@ class VideoWriter:
             self.abort()
 
     def write(self, image_rgb: np.ndarray) -> None:
-        """Append one frame, ``(H, W, 3)`` uint8 RGB; every frame must have the first one's size."""
+        """Append one frame, ``(H, W, 3)`` uint8 RGB; every frame must have the first one's size.
+
+        With ``background=True`` the frame must not be modified afterwards
+        (it is encoded later); an encoding error is raised by a later call.
+        """
         image_rgb = np.asarray(image_rgb)
         if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
             raise ValueError(f"expected (H, W, 3) uint8 RGB, got {image_rgb.shape} {image_rgb.dtype}")
+        if self._pending is None:
+            self._encode(image_rgb)
+            return
+        self._raise_encoder_error()
+        if self._encoder is None:
+            self._encoder = threading.Thread(target=self._encode_pending, name="video-encode", daemon=True)
+            self._encoder.start()
+        self._pending.put(image_rgb)
+
+    def _encode_pending(self) -> None:
+        while (image := self._pending.get()) is not None:
+            if self._error is None:
+                try:
+                    self._encode(image)
+                except BaseException as exc:  # re-raised by the writer's next call
+                    self._error = exc
+
+    def _raise_encoder_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _join_encoder(self) -> None:
+        if self._encoder is not None:
+            self._pending.put(None)
+            self._encoder.join()
+            self._encoder = None
+
+    def _encode(self, image_rgb: np.ndarray) -> None:
         h, w = image_rgb.shape[:2]
         if self._container is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -226,6 +338,10 @@ class VideoWriter:
 
     def close(self) -> None:
         """Flush the encoder and move the finished file to ``path``."""
+        self._join_encoder()
+        if self._error is not None:
+            self.abort()
+            raise self._error
         if self._container is None:
             if self._count == 0 and not self.path.exists():
                 raise VideoError(f"no frames were written to {self.path}")
@@ -238,6 +354,7 @@ class VideoWriter:
 
     def abort(self) -> None:
         """Drop what was written; ``path`` is left as it was."""
+        self._join_encoder()
         if self._container is not None:
             self._container.close()
             self._container = None

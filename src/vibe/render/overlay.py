@@ -257,6 +257,8 @@ class OverlayRenderer:
             (np.ones(rows.size, dtype=np.float32), (rows, cols)), shape=(self._num_vertices, len(self._faces))
         )
         self._slots: list[_Slot] = []
+        self._rect = (0, 0, self.width, self.height)
+        self._renderer._renderer._read_main_framebuffer = self._read_rect
 
     # --- public -----------------------------------------------------------------
     def render(
@@ -287,7 +289,7 @@ class OverlayRenderer:
         while len(self._slots) < len(people):
             self._slots.append(_Slot(self._scene, self._faces, self._num_vertices))
             log.debug("overlay renderer: %d mesh slots", len(self._slots))
-        depths = []
+        depths, rects = [], []
         for slot, person in zip(self._slots, people):
             verts = np.asarray(person.vertices_cam, dtype=np.float64)
             if verts.shape != (self._num_vertices, 3):
@@ -295,6 +297,7 @@ class OverlayRenderer:
             if side_view:
                 verts = side_view_vertices(verts)
             eye, depth = self._to_eye(verts, person, camera)
+            rects.append(self._pixel_rect(eye) if camera is None else (0, 0, self.width, self.height))
             normals = self._vertex_normals(verts * _CV_TO_GL)
             slot.upload(self._renderer._platform, eye.astype(np.float32), normals)
             # pyrender shades in linear RGB and writes sRGB (gamma 2.2): linearise the colour.
@@ -305,8 +308,15 @@ class OverlayRenderer:
         for slot in self._slots[len(people) :]:
             slot.mesh.is_visible = False
         self._set_camera(camera, min(d[0] for d in depths), max(d[1] for d in depths))
+        rect = np.array(rects)
+        self._rect = (*rect[:, :2].min(axis=0), *rect[:, 2:].max(axis=0))
+        out = image_rgb.copy()
+        x0, y0, x1, y1 = self._rect
+        if x1 <= x0 or y1 <= y0:  # everyone is off screen
+            return out
         rgba, _ = self._renderer.render(self._scene, flags=self._pyrender.RenderFlags.RGBA)
-        return self._composite(image_rgb, rgba)
+        out[y0:y1, x0:x1] = self._composite(image_rgb[y0:y1, x0:x1], rgba)
+        return out
 
     def close(self) -> None:
         """Release this renderer's GL objects and context (other renderers keep working)."""
@@ -355,8 +365,38 @@ class OverlayRenderer:
             eye[:, 2] = -(focal / max(px_per_m, 1e-9) + verts[:, 2])
         return eye, (float(-eye[:, 2].max()), float(-eye[:, 2].min()))
 
+    def _pixel_rect(self, eye: np.ndarray) -> tuple[int, int, int, int]:
+        """Image rectangle ``(x0, y0, x1, y1)`` (pixels, clipped) holding orthographic eye points ``(V, 3)``."""
+        x = eye[:, 0] + self.width / 2.0
+        y = self.height / 2.0 - eye[:, 1]
+        x0, x1 = np.clip([np.floor(x.min()) - 2, np.ceil(x.max()) + 2], 0, self.width).astype(int)
+        y0, y1 = np.clip([np.floor(y.min()) - 2, np.ceil(y.max()) + 2], 0, self.height).astype(int)
+        return int(x0), int(y0), int(x1), int(y1)
+
+    def _read_rect(self, scene, flags) -> tuple[np.ndarray, None]:
+        """Replaces pyrender's framebuffer read: colour only, only ``self._rect``.
+
+        pyrender reads and linearises the whole depth buffer on every frame
+        and reads the whole colour buffer; at 720p on a CPU rasteriser that
+        costs more than drawing the bodies, which cover a small part of it.
+        """
+        from OpenGL import GL
+
+        r = self._renderer._renderer
+        x0, y0, x1, y1 = self._rect
+        gl_y0 = self.height - y1  # OpenGL rows count from the bottom
+        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, r._main_fb_ms)
+        GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, r._main_fb)
+        GL.glBlitFramebuffer(
+            x0, gl_y0, x1, gl_y0 + y1 - y0, x0, gl_y0, x1, gl_y0 + y1 - y0, GL.GL_COLOR_BUFFER_BIT, GL.GL_LINEAR
+        )
+        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, r._main_fb)
+        buf = GL.glReadPixels(x0, gl_y0, x1 - x0, y1 - y0, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE)
+        rgba = np.frombuffer(buf, dtype=np.uint8).reshape(y1 - y0, x1 - x0, 4)
+        return rgba[::-1], None
+
     def _composite(self, image_rgb: np.ndarray, rgba: np.ndarray) -> np.ndarray:
-        """The frame ``(H, W, 3)`` with the rendering ``(H, W, 4)`` blended over it by its alpha."""
+        """The frame ``(h, w, 3)`` with the rendering ``(h, w, 4)`` blended over it by its alpha."""
         out = image_rgb.copy()
         covered = rgba[..., 3] > 0  # blend only there: most of a frame is untouched
         alpha = rgba[covered, 3:4].astype(np.float32) * (self.config.opacity / 255.0)
