@@ -3,7 +3,8 @@
 Per sequence ``TS<k>``: ``annot_data.mat`` (MATLAB v7.3, i.e. HDF5, read with
 ``h5py``) and ``imageSequence/img_%06d.jpg`` (frame ``i`` is
 ``img_{i+1:06d}.jpg``). TS1–TS4 are studio sequences (2048 × 2048 images),
-TS5–TS6 outdoor (1920 × 1080). Datasets used, as ``h5py`` shows them for
+TS5–TS6 outdoor (1920 × 1080); the size is read from each sequence's first
+image rather than assumed. Datasets used, as ``h5py`` shows them for
 ``N`` frames (MATLAB's axis order reversed):
 
 ==================  ===============  ==========================================
