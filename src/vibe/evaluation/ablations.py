@@ -225,8 +225,10 @@ def train_variant(cfg: AblationConfig, variant: Variant, seed: int) -> RunResult
     done = _steps_done(run_dir)
     if done is not None and done[1] != per_epoch:
         raise ValueError(f"{run_dir} was trained with {done[1]} iterations/epoch, not {per_epoch}: use another --out")
+    if done is not None and done[0] > cfg.budget_iters:
+        raise ValueError(f"{run_dir} holds {done[0]} iterations, more than the budget {cfg.budget_iters}: use another --out")
     record = _read_record(run_dir)
-    if done is not None and done[0] >= cfg.budget_iters:
+    if done is not None and done[0] == cfg.budget_iters:
         logger.info("%s seed %d: complete (%d iterations), skipped", variant.name, seed, done[0])
         return RunResult(variant.name, seed, "done", wall_s=record.get("wall_s"))
     overrides = variant_overrides(cfg, variant, seed, run_dir)
