@@ -6,6 +6,7 @@
 - :mod:`vibe.pipeline.windows` — the generator over a whole track, seamless windows.
 - :mod:`vibe.pipeline.smoothing` — One-Euro filter on rotations.
 - :mod:`vibe.pipeline.outputs` — ``results.npz`` and ``meta.json``, written atomically.
+- :mod:`vibe.pipeline.background` — iterators run ahead in a thread (decode, pose, encode overlap).
 - :mod:`vibe.pipeline.run` — :func:`run_demo`, what ``vibe demo`` calls.
 """
 
@@ -15,6 +16,7 @@ import contextlib
 import ctypes
 import os
 import sys
+import threading
 from collections.abc import Iterator
 
 
@@ -25,28 +27,57 @@ def _flush_c_stdio() -> None:
         pass
 
 
+def release_freed_memory() -> None:
+    """Hand memory freed by native code back to the OS (glibc ``malloc_trim``; no-op elsewhere).
+
+    Each MediaPipe graph allocates and frees many blocks; glibc keeps freed
+    blocks in its arenas, so a long video whose people come and go (one graph
+    per track) would grow in resident memory without this.
+    """
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+# One redirection of fd 2 for the whole process, held while any thread is inside a silenced block.
+_silence_lock = threading.Lock()
+_silence_depth = 0
+_saved_stderr_fd: int | None = None
+
+
 @contextlib.contextmanager
 def native_stderr_silenced(enabled: bool = True) -> Iterator[None]:
-    """Send file descriptor 2 to /dev/null while the block runs.
+    """Send file descriptor 2 to /dev/null while the block runs (thread-safe).
 
     MediaPipe's C++ side (absl/glog, TFLite) writes banners such as "Created
     TensorFlow Lite XNNPACK delegate" straight to fd 2, which Python's
     ``sys.stderr`` cannot intercept. Python-level errors raised inside the block
-    still propagate normally; only native writes during the block are lost.
+    still propagate normally; only native writes during the block are lost
+    (from every thread: fd 2 is per process, so it is restored when the last
+    thread leaves its block).
     """
+    global _silence_depth, _saved_stderr_fd
     if not enabled:
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    with _silence_lock:
+        if _silence_depth == 0:
+            sys.stderr.flush()
+            _saved_stderr_fd = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        _silence_depth += 1
     try:
-        os.dup2(devnull, 2)
         yield
     finally:
-        # Native code may leave the text in C stdio buffers; flush them while
-        # fd 2 still points at /dev/null, or it surfaces at interpreter exit.
-        _flush_c_stdio()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        with _silence_lock:
+            _silence_depth -= 1
+            if _silence_depth == 0:
+                # Native code may leave the text in C stdio buffers; flush them while
+                # fd 2 still points at /dev/null, or it surfaces at interpreter exit.
+                _flush_c_stdio()
+                os.dup2(_saved_stderr_fd, 2)
+                os.close(_saved_stderr_fd)
+                _saved_stderr_fd = None

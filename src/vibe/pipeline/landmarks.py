@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vibe.pipeline import native_stderr_silenced
+from vibe.pipeline import native_stderr_silenced, release_freed_memory
 from vibe.pipeline.people import crop_square
 
 log = logging.getLogger(__name__)
@@ -122,6 +122,7 @@ class PoseEstimator:
             with native_stderr_silenced():
                 self._pose.close()
             self._pose = None
+            release_freed_memory()
 
     def estimate(self, image_rgb: np.ndarray, bbox_cxcys: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Landmarks of the person in the square box ``bbox_cxcys (3,)`` of ``image_rgb (H, W, 3)``.
