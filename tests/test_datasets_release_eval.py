@@ -121,6 +121,7 @@ def test_runner_on_each_release_layout(tmp_path, smpl_folder):
         )  # fmt: skip
         assert json.loads(out.read_text()) == result
         assert result["layout"] == layout and result["dataset"] == name
+        assert result["features"] == "ResNet-50 crops (given backbone)"
         assert result["n_frames"] == in_windows and result["n_windows"] == windows
         assert set(result["metrics"]) == set(get_protocol(name).metrics)
         assert all(v is not None and np.isfinite(v) for v in result["metrics"].values()), name
@@ -151,18 +152,42 @@ def test_vibe_eval_cli_on_the_3dpw_release_layout(tmp_path, smpl_folder, monkeyp
     assert result.exit_code == 0, result.output
     written = json.loads((out / "3dpw.json").read_text())
     assert written["layout"] == "3DPW sequenceFiles" and written["model"] == "vibe-hmr/1"
+    assert written["features"] == "ResNet-50 crops (SPIN)"
     assert written["n_frames"] == 16 and written["n_videos"] == 1 and written["n_valid_frames"] == 15
     assert set(written["metrics"]) == {"pa_mpjpe", "mpjpe", "pve", "accel", "accel_err"}
     assert all(np.isfinite(v) for v in written["metrics"].values())
     assert "| ours.pt | 3DPW (test) |" in result.output
 
     # A second run (other output file) reuses the cached crop features: the ResNet-50 is not run again.
-    assert len(list((out / ".cache").glob("crop_features_*.npy"))) == 1
+    assert len(list((out / ".cache").glob("crop_features_*.npz"))) == 1
 
     def no_resnet(*args, **kwargs):
         raise AssertionError("crop features recomputed")
 
-    monkeypatch.setattr("vibe.evaluation.runner.crop_features", no_resnet)
+    monkeypatch.setattr("vibe.evaluation.release_features.crop_features", no_resnet)
     again = CliRunner().invoke(app, args + ["--results-md", str(tmp_path / "results.md")])
     assert again.exit_code == 0, again.output
     assert json.loads((out / "3dpw.json").read_text())["metrics"] == written["metrics"]
+
+
+def test_open_stack_runs_on_landmarks_of_the_release_layout(tmp_path, smpl_folder):
+    from open_checkpoint import save_random_open_checkpoint
+    from vibe.body.anny import Anny
+
+    ckpt = save_random_open_checkpoint(tmp_path / "open.pt", Anny())
+    write_threedpw_sequence(tmp_path / "3dpw", "seq", frames=20)
+    out = tmp_path / "out" / "3dpw.json"
+    result = evaluate_dataset("3dpw", checkpoint=ckpt, data_root=tmp_path / "3dpw", out_json=out, smpl_dir=smpl_folder)
+    assert result["features"] == "BlazePose landmarks" and result["n_frames"] == 16
+    # Anny's mesh is not SMPL's: no PVE; its own 14 evaluation joints against the SMPL ground truth.
+    assert set(result["metrics"]) == {"pa_mpjpe", "mpjpe", "accel", "accel_err"}
+    assert result["protocol"]["gt_mesh"] is None and all(np.isfinite(v) for v in result["metrics"].values())
+    assert len(list((out.parent / ".cache").glob("landmarks_*.npz"))) == 1
+
+    write_mpi_test_sequence(tmp_path / "mpi", 1, frames=17, width=64, height=48)
+    with pytest.raises(ValueError, match="mpii17"):  # pelvis, spine and head are not among Anny's joints
+        evaluate_dataset("mpi-inf-3dhp", checkpoint=ckpt, data_root=tmp_path / "mpi", smpl_dir=smpl_folder)
+    (tmp_path / "db").mkdir()
+    (tmp_path / "db" / "h36m_test_db.npz").touch()
+    with pytest.raises(ValueError, match="release layout"):  # db files hold ResNet features only
+        evaluate_dataset("h36m", checkpoint=ckpt, data_root=tmp_path / "db", smpl_dir=smpl_folder)

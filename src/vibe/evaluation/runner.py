@@ -15,6 +15,8 @@ JSON written (and returned)::
 
     {"dataset": "3dpw", "title": "3DPW (test)", "file": ".../3dpw_test_db.pt",
      "layout": "db" | "3DPW sequenceFiles" | ... (the release layout read),
+     "features": "db" | "ResNet-50 crops (SPIN)" | "ResNet-50 crops (given backbone)"
+                 | "BlazePose landmarks",
      "checkpoint": "..." | null, "label": "<file name>" (the table's model column),
      "model": "released VIBE" | "vibe-hmr/1" | "given",
      "epoch": ... (released file only), "checkpoint_versions": {...} (ours only),
@@ -30,7 +32,6 @@ JSON written (and returned)::
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import logging
 import math
@@ -45,9 +46,8 @@ from tqdm import tqdm
 
 import vibe
 from vibe import assets
-from vibe.data.datasets.crop_features import CropFeatureConfig, crop_features
-from vibe.data.datasets.release_frames import ReleaseFrames
 from vibe.data.datasets.release_layouts import RELEASE_LAYOUTS, find_release
+from vibe.evaluation.release_features import FeatureSource, release_features
 from vibe.evaluation.protocols import (
     EvalSet,
     Protocol,
@@ -90,10 +90,11 @@ class EvalConfig:
 
 
 def load_eval_model(checkpoint: str | os.PathLike, smpl_dir: str | os.PathLike | None = None) -> tuple[Any, dict]:
-    """A generator on precomputed features (eval mode) and a description of its weights.
+    """A generator (eval mode) and a description of its weights.
 
-    ``checkpoint`` is one of ours (``vibe-hmr`` format, SMPL body, feature
-    source ``"features"``) or the released VIBE file (with the SMPL files in
+    ``checkpoint`` is one of ours (``vibe-hmr`` format: SMPL body on
+    precomputed features, or the open stack's Anny body on BlazePose
+    landmarks) or the released VIBE file (with the SMPL files in
     ``smpl_dir``, default :func:`vibe.assets.smpl_dir`).
 
     Raises:
@@ -116,14 +117,22 @@ def load_eval_model(checkpoint: str | os.PathLike, smpl_dir: str | os.PathLike |
     folder = Path(smpl_dir) if smpl_dir is not None else assets.smpl_dir()
     if read_checkpoint(path).get("format") == CHECKPOINT_FORMAT:
         ckpt = load_checkpoint(path)
-        if ckpt.body_model != "smpl" or ckpt.config.feature_source != "features":
-            raise ValueError(
-                f"{path}: the paper protocols run SMPL models on the db's precomputed features; this checkpoint "
-                f"uses body {ckpt.body_model!r} on {ckpt.config.feature_source!r}"
-            )
         config = ckpt.config
-        config.keypoint_set, config.return_vertices = "h36m17", True
-        model = VIBE(config, SMPL(folder))
+        if ckpt.body_model == "smpl" and config.feature_source == "features":
+            config.keypoint_set, config.return_vertices = "h36m17", True
+            body = SMPL(folder)
+        elif ckpt.body_model == "anny" and config.feature_source == "keypoints":
+            from vibe.body.anny import Anny
+
+            # Anny's 14 evaluation joints; no mesh comparable with SMPL's, so no PVE.
+            config.keypoint_set, config.extra_keypoint_sets, config.return_vertices = "eval14", (), False
+            body = Anny()
+        else:
+            raise ValueError(
+                f"{path}: the paper protocols run SMPL models on ResNet-50 features or Anny models on BlazePose "
+                f"landmarks; this checkpoint uses body {ckpt.body_model!r} on {config.feature_source!r}"
+            )
+        model = VIBE(config, body)
         load_generator_weights(model, ckpt)
         info = {"model": CHECKPOINT_FORMAT, "checkpoint_versions": ckpt.versions}
     else:
@@ -135,15 +144,38 @@ def load_eval_model(checkpoint: str | os.PathLike, smpl_dir: str | os.PathLike |
     return model.eval(), info
 
 
-def _h36m_joints_and_vertices(model: Any, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Predicted ``J_regressor_h36m`` joints ``(B, T, 17, 3)`` and vertices ``(B, T, V, 3)``, no translation."""
+def _has_smpl_mesh(model: Any) -> bool:
+    """Whether the model's body is SMPL (``J_regressor_h36m`` joints, a mesh comparable with the ground truth)."""
+    return "h36m17" in model.body.keypoint_sets
+
+
+def _require_joints(model: Any, protocol: Protocol) -> None:
+    """Raise ``ValueError`` unless the model's body gives the protocol's joints (SMPL: all; others: ``eval14``)."""
+    if not _has_smpl_mesh(model) and (protocol.joints != "eval14" or "eval14" not in model.body.keypoint_sets):
+        raise ValueError(f"{protocol.title} needs {protocol.joints} joints, which {type(model.body).__name__} lacks")
+
+
+def _protocol_joints(model: Any, features: torch.Tensor, protocol: Protocol) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Predicted joints ``(B, T, J, 3)`` in the protocol's order and, for SMPL, vertices ``(B, T, V, 3)``; no translation.
+
+    SMPL: ``J_regressor_h36m`` rows :attr:`Protocol.h36m_rows`. Other bodies
+    (Anny): their own ``eval14`` set, only for 14-joint protocols.
+    """
     out = model.forward_features(features)
-    if out.vertices is not None and getattr(getattr(model, "config", None), "keypoint_set", None) == "h36m17":
-        return out.joints3d, out.vertices
     b, t = out.pose_rotmat.shape[:2]
+    if _has_smpl_mesh(model):
+        rows = torch.tensor(protocol.h36m_rows, device=features.device)
+        if out.vertices is not None and getattr(getattr(model, "config", None), "keypoint_set", None) == "h36m17":
+            return out.joints3d[..., rows, :], out.vertices
+        posed = model.body(out.pose_rotmat.flatten(0, 1), out.shape.flatten(0, 1))
+        joints = model.body.keypoints(posed, "h36m17")[:, rows]
+        return joints.reshape(b, t, *joints.shape[1:]), posed.vertices.reshape(b, t, *posed.vertices.shape[1:])
+    _require_joints(model, protocol)
+    if model.config.keypoint_set == "eval14":
+        return out.joints3d, None
     posed = model.body(out.pose_rotmat.flatten(0, 1), out.shape.flatten(0, 1))
-    joints = model.body.keypoints(posed, "h36m17")
-    return joints.reshape(b, t, *joints.shape[1:]), posed.vertices.reshape(b, t, *posed.vertices.shape[1:])
+    joints = model.body.keypoints(posed, "eval14")
+    return joints.reshape(b, t, *joints.shape[1:]), None
 
 
 @torch.no_grad()
@@ -158,7 +190,8 @@ def predict(
 
     Args:
         model: has ``forward_features((B, T, F)) → VIBEOutput`` and ``body``
-            (an SMPL :class:`~vibe.body.base.BodyModel`).
+            (a :class:`~vibe.body.base.BodyModel`: SMPL, or one with an
+            ``eval14`` set for 14-joint protocols; PVE only for SMPL).
         evalset: the frames (:func:`~vibe.evaluation.protocols.read_eval_set`).
         protocol: windows and joints.
         gt_body: neutral SMPL for the PVE ground truth (needed when the
@@ -166,22 +199,21 @@ def predict(
 
     Returns:
         ``rows (M,)`` evaluated frame rows (video order), ``pred_joints (M, J, 3)``
-        metres, ``pve_mm (M,)`` or ``None``, ``n_windows``.
+        metres, ``pve_mm (M,)`` or ``None`` (no PVE protocol, or not SMPL), ``n_windows``.
     """
     config = config or EvalConfig()
     device = torch.device(config.device)
-    with_pve = "pve" in protocol.metrics
+    with_pve = "pve" in protocol.metrics and _has_smpl_mesh(model)
     if with_pve and (gt_body is None or evalset.pose_aa is None):
         raise ValueError(f"{protocol.name} reports PVE: give the neutral SMPL and a file with pose/shape")
     starts = evaluation_windows(evalset.vid_name, protocol.seqlen)
-    h36m_rows = torch.tensor(protocol.h36m_rows, device=device)
     joints, pves, rows_out = [], [], []
     batches = range(0, starts.size, config.batch_size)
     for i in tqdm(batches, desc=f"eval {protocol.name}", disable=not config.progress, leave=False):
         rows = window_rows(starts[i : i + config.batch_size], protocol.seqlen)  # (B, T)
         features = torch.as_tensor(np.asarray(evalset.features[rows], dtype=np.float32), device=device)
-        h36m, verts = _h36m_joints_and_vertices(model, features)
-        joints.append(h36m[..., h36m_rows, :].flatten(0, 1).float().cpu())
+        pred_joints, verts = _protocol_joints(model, features, protocol)
+        joints.append(pred_joints.flatten(0, 1).float().cpu())
         rows_out.append(rows.reshape(-1))
         if with_pve:
             pose = torch.as_tensor(evalset.pose_aa[rows.reshape(-1)], device=device).reshape(-1, 24, 3)
@@ -226,55 +258,6 @@ def _resolve_source(protocol: Protocol, data_root: str | os.PathLike | None) -> 
         + (f" or the dataset's own release layout ({layout.description})" if layout else "")
         + "; pass --data FOLDER (or the db file itself)"
     )
-
-
-def _frames_key(frames: ReleaseFrames, backbone_id: str) -> str:
-    """Digest of what the crop features depend on: images, frame indices, boxes, crop scale, backbone weights."""
-    digest = hashlib.sha256(backbone_id.encode())
-    digest.update("\0".join(map(str, frames.image_file)).encode())
-    for array in (frames.frame_index.astype(np.int64), frames.bbox_cxcys.astype(np.float32)):
-        digest.update(np.ascontiguousarray(array).tobytes())
-    digest.update(repr(frames.crop_scale).encode())
-    return digest.hexdigest()[:20]
-
-
-def _release_features(
-    frames: ReleaseFrames,
-    backbone: torch.nn.Module | None,
-    spin_checkpoint: str | os.PathLike | None,
-    config: EvalConfig,
-    cache_dir: Path | None,
-) -> np.ndarray:
-    """ResNet-50 crop features ``(N, 2048)`` of release-layout frames (SPIN's backbone unless one is given).
-
-    Features made with SPIN's file are cached in ``cache_dir`` (when given)
-    under a digest of the frames and the file's path, size and time.
-    """
-    cache = None
-    if backbone is None:
-        spin = Path(spin_checkpoint) if spin_checkpoint else assets.checkpoints_dir() / "spin_model_checkpoint.pth.tar"
-        assets.require([spin], "Features of the release layout's images (SPIN's ResNet-50)")
-        stat = spin.stat()
-        if cache_dir is not None:
-            key = _frames_key(frames, f"{spin.resolve()}:{stat.st_size}:{stat.st_mtime_ns}")
-            cache = cache_dir / f"crop_features_{key}.npy"
-            if cache.is_file():
-                logger.info("crop features: reused %s", cache)
-                return np.load(cache, allow_pickle=False)
-        from vibe.models.backbone import HMRBackbone
-        from vibe.models.checkpoints import load_spin
-
-        backbone = HMRBackbone()
-        load_spin(spin, backbone=backbone)
-    feature_config = CropFeatureConfig(batch_size=config.batch_size, device=config.device, progress=config.progress)
-    features = crop_features(frames, backbone, feature_config)
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f".{cache.name}.partial")
-        with open(tmp, "wb") as fh:
-            np.save(fh, features)
-        os.replace(tmp, cache)
-    return features
 
 
 def _write_json(data: dict, path: Path) -> None:
@@ -333,12 +316,24 @@ def evaluate_dataset(
         from vibe.body.smpl import SMPL
 
         gt_body = SMPL(smpl_dir, gender="neutral").to(config.device)
+    _require_joints(model, protocol)
+    on_landmarks = getattr(getattr(model, "config", None), "feature_source", "features") == "keypoints"
     if layout == "db":
+        if on_landmarks:
+            raise ValueError(
+                f"{path}: db files hold ResNet-50 features; evaluate the open stack (BlazePose landmarks) on the "
+                f"dataset's release layout ({RELEASE_LAYOUTS[protocol.name].description})"
+            )
         evalset = read_eval_set(path, protocol)
+        features_from = "db"
     else:
         frames = RELEASE_LAYOUTS[protocol.name].read(path)
         cache_dir = Path(out_json).parent / ".cache" if out_json is not None and config.feature_cache else None
-        features = _release_features(frames, backbone, spin_checkpoint, config, cache_dir)
+        source = FeatureSource(
+            model=model if on_landmarks else None, backbone=backbone, spin_checkpoint=spin_checkpoint,
+            batch_size=config.batch_size, device=config.device, progress=config.progress,
+        )  # fmt: skip
+        features, features_from = release_features(frames, source, cache_dir)
         evalset = release_eval_set(frames, features, protocol, gt_body)
     pred = predict(model, evalset, protocol, config, gt_body)
     rows = pred["rows"]
@@ -356,6 +351,7 @@ def evaluate_dataset(
         "title": protocol.title,
         "file": str(path),
         "layout": "db" if layout == "db" else frames.layout,
+        "features": features_from,
         "checkpoint": None if checkpoint is None else str(checkpoint),
         "label": label or (Path(checkpoint).name if checkpoint is not None else "model"),
         **info,
@@ -365,7 +361,7 @@ def evaluate_dataset(
             "joints": protocol.joints,
             "n_joints": len(protocol.h36m_rows),
             "subjects": list(protocol.subjects) if protocol.subjects else None,
-            "gt_mesh": "neutral SMPL, no translation" if gt_body is not None else None,
+            "gt_mesh": "neutral SMPL, no translation" if pred["pve_mm"] is not None else None,
         },
         "n_frames": int(rows.size),
         "n_valid_frames": int(valid.sum()),

@@ -4,7 +4,8 @@ The same crop as the demo and the original preprocessing: ``crop_scale ×``
 the square box around its centre, resampled to 224², RGB, ImageNet
 normalisation (:func:`vibe.geometry.crops.crop_image`,
 :func:`vibe.models.backbone.imagenet_normalize`). Images are read once each;
-frames inside a video file are decoded in one streamed pass per file.
+frames inside a video file are decoded in one streamed pass per file. The
+same image iterator feeds the open stack's landmarks (:mod:`.landmark_features`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vibe.data.datasets.release_frames import ReleaseFrames
+from vibe.data.datasets.release_frames import ReleaseFrames, runs_of_equal
 from vibe.geometry.crops import crop_image
 from vibe.models.backbone import imagenet_normalize
 
@@ -44,33 +45,34 @@ def _read_rgb(path: str) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def iter_frame_images(frames: ReleaseFrames) -> Iterator[tuple[int, np.ndarray]]:
-    """``(row, image_rgb (H, W, 3) uint8)`` for every row of ``frames``, grouped by file.
+def iter_frame_images(frames: ReleaseFrames, rows: np.ndarray | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """``(row, image_rgb (H, W, 3) uint8)`` for ``rows`` of ``frames`` (default all), in their order.
+
+    Consecutive rows of one file are read together: an image once, a video
+    in one streamed pass (its rows must then have increasing frame indices).
 
     Raises:
         FileNotFoundError: an image cannot be read, or a video ends before a requested frame.
     """
     from vibe.pipeline.video import VideoReader
 
-    order = np.argsort(frames.image_file, kind="stable")
-    files, starts = np.unique(frames.image_file[order], return_index=True)
-    for file, rows in zip(files, np.split(order, starts[1:])):
-        if frames.frame_index[rows[0]] < 0:
-            image = _read_rgb(str(file))
-            for row in rows:
+    rows = np.arange(len(frames)) if rows is None else np.asarray(rows, dtype=np.int64)
+    for run in runs_of_equal(frames.image_file[rows]):
+        run_rows = rows[run]
+        file = str(frames.image_file[run_rows[0]])
+        if frames.frame_index[run_rows[0]] < 0:
+            image = _read_rgb(file)
+            for row in run_rows:
                 yield int(row), image
             continue
-        wanted: dict[int, list[int]] = {}
-        for row in rows:
-            wanted.setdefault(int(frames.frame_index[row]), []).append(int(row))
-        last = max(wanted)
+        pending = list(zip(frames.frame_index[run_rows].tolist(), run_rows.tolist()))
         for index, _, image in VideoReader(file):
-            for row in wanted.pop(index, ()):
-                yield row, image
-            if index >= last:
+            while pending and pending[0][0] == index:
+                yield pending.pop(0)[1], image
+            if not pending:
                 break
-        if wanted:
-            raise FileNotFoundError(f"{file}: video ends before frame {min(wanted)}")
+        if pending:
+            raise FileNotFoundError(f"{file}: video ends before frame {pending[0][0]}")
 
 
 @torch.no_grad()

@@ -22,7 +22,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import medfilt
 
-__all__ = ["ReleaseFrames", "square_box_around", "smooth_keypoint_boxes", "concat_frames"]
+__all__ = ["ReleaseFrames", "runs_of_equal", "square_box_around", "smooth_keypoint_boxes", "concat_frames"]
 
 BOX_ENLARGE = 1.1  # the original's boxes are 1.1 × the joints' extent
 
@@ -63,6 +63,15 @@ class ReleaseFrames:
 
     def __len__(self) -> int:
         return int(self.vid_name.shape[0])
+
+
+def runs_of_equal(values: np.ndarray) -> list[slice]:
+    """Slices of the maximal runs of equal consecutive entries of ``values (N,)`` (e.g. the videos of ``vid_name``)."""
+    values = np.asarray(values)
+    if values.size == 0:
+        return []
+    bounds = np.flatnonzero(values[1:] != values[:-1]) + 1
+    return [slice(int(a), int(b)) for a, b in zip(np.r_[0, bounds], np.r_[bounds, values.size])]
 
 
 def concat_frames(parts: list[ReleaseFrames]) -> ReleaseFrames:
