@@ -144,7 +144,7 @@ def test_runner_writes_the_documented_json(runner):
     assert [row["label"] for row in result["rows"]][2:4] == ["same weights", "G-only"]
     for row in result["rows"][:4]:
         assert row["n_frames"] == video["n_matched"], row["key"]
-        for key in ("pa_mpjpe", "mpjpe", "accel", "accel_err", "pck2d", "pa_mpjpe12"):
+        for key in ("pa_mpjpe", "mpjpe", "accel", "accel_err", "pck2d", "pa_mpjpe12", "accel_err12"):
             assert np.isfinite(row["metrics"][key]), (row["key"], key)
         # Procrustes alignment can only lower the error of the pelvis-centred joints.
         assert row["metrics"]["pa_mpjpe"] <= row["metrics"]["mpjpe"]
@@ -213,7 +213,8 @@ def test_pool_results_weights_videos_by_frames():
         return {"bench_dir": bench_dir, "rows": rows, "videos": videos, "n_videos": len(videos), "n_frames": n,
                 "n_matched_frames": n}  # fmt: skip
 
-    a = run("a", [{"n_matched": 10, "metrics": {"model": {"pa_mpjpe": 10.0}, "mediapipe": {"pa_mpjpe": 1.0, "n_frames": 5}}}])
+    mediapipe_a = {"pa_mpjpe": 1.0, "n_frames": 5}
+    a = run("a", [{"n_matched": 10, "metrics": {"model": {"pa_mpjpe": 10.0}, "mediapipe": mediapipe_a}}])
     b = run("b", [{"n_matched": 30, "metrics": {"model": {"pa_mpjpe": 40.0, "pck2d": 50.0}, "mediapipe": {}}}])
     pooled = pool_results([a, b])
     assert pooled["n_videos"] == 2 and pooled["bench_dir"] == ["a", "b"]

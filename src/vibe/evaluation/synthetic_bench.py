@@ -61,7 +61,8 @@ their ``key``:
   its MPJPE is left out); ``pck2d`` of its image landmarks.
   The world landmarks are read from the demo's landmark cache
   (``.cache/landmarks-*.npz``), since ``results.npz`` stores only the image ones.
-  The generator's 12-joint PA-MPJPE is reported too (``pa_mpjpe12``) for a
+  The generator's 12-joint PA-MPJPE and ACCEL_ERR are reported too
+  (``pa_mpjpe12``, ``accel_err12``, hip-centred as MediaPipe's) for a
   like-for-like comparison.
 
 Known limit: the body is an untextured mannequin (no face, hair or clothes),
@@ -120,6 +121,8 @@ LICENCE_NOTE = (
 )
 # Joints both eval14 and BlazePose-33 have (by name).
 COMMON12: tuple[str, ...] = tuple(n for n in EVAL14 if n in BLAZEPOSE33)
+_EVAL14_COMMON = [EVAL14.index(n) for n in COMMON12]
+_HIPS12 = tuple(COMMON12.index(n) for n in ("right_hip", "left_hip"))  # pelvis of the 12 joints
 PCK2D_THRESHOLD = 0.1  # × GT box side
 TITLE = "Synthetic (Anny, held-out CMU)"
 
@@ -374,9 +377,10 @@ def _score_track(
         return {}, 0
     target = gt["joints3d_eval14"][gt_idx]
     pred = _eval14(body, pose_rotmat[pred_idx], shape[pred_idx])
-    common = [EVAL14.index(n) for n in COMMON12]
     metrics = _joint_metrics(pred, target, frames, with_mpjpe=True)
-    metrics["pa_mpjpe12"] = _joint_metrics(pred[:, common], target[:, common], frames, False)["pa_mpjpe"]
+    like_mediapipe = _joint_metrics(pred[:, _EVAL14_COMMON], target[:, _EVAL14_COMMON], frames, False, _HIPS12)
+    metrics["pa_mpjpe12"] = like_mediapipe["pa_mpjpe"]
+    metrics["accel_err12"] = like_mediapipe.get("accel_err")
     visible = gt["visible_blazepose33"][gt_idx]
     target2d = gt["keypoints2d_blazepose33"][gt_idx]
     metrics["pck2d"] = pck2d(np.asarray(joints2d_img[pred_idx], np.float64), target2d, visible)
@@ -385,13 +389,13 @@ def _score_track(
 
 def _score_mediapipe(gt: dict, track: dict, world: tuple[np.ndarray, np.ndarray] | None) -> dict:
     """MediaPipe's own landmarks of the track: 2D PCK of the image ones, 12-joint 3D metrics of the world ones."""
-    frames, pred_idx, gt_idx = np.intersect1d(track["frame_ids"], gt["frame_ids"], return_indices=True)
+    _, pred_idx, gt_idx = np.intersect1d(track["frame_ids"], gt["frame_ids"], return_indices=True)
     out = {}
     if "landmarks_img" in track:
         lm = track["landmarks_img"][pred_idx].astype(np.float64)
         found = np.isfinite(lm[..., :2]).all(-1)
-        visible = gt["visible_blazepose33"][gt_idx]
-        out["pck2d"] = pck2d(np.where(found[..., None], lm[..., :2], np.inf), gt["keypoints2d_blazepose33"][gt_idx], visible)
+        pred = np.where(found[..., None], lm[..., :2], np.inf)
+        out["pck2d"] = pck2d(pred, gt["keypoints2d_blazepose33"][gt_idx], gt["visible_blazepose33"][gt_idx])
     if world is None:
         return out
     wf, wl = world
@@ -399,10 +403,9 @@ def _score_mediapipe(gt: dict, track: dict, world: tuple[np.ndarray, np.ndarray]
     ok = np.isfinite(wl[wi]).all((1, 2))
     both, wi, gi = both[ok], wi[ok], gi[ok]
     if len(both):
-        common = [EVAL14.index(n) for n in COMMON12]
         mp_common = [BLAZEPOSE33.index(n) for n in COMMON12]
-        hips12 = tuple(COMMON12.index(n) for n in ("right_hip", "left_hip"))
-        out.update(_joint_metrics(wl[wi][:, mp_common], gt["joints3d_eval14"][gi][:, common], both, False, hips12))
+        target = gt["joints3d_eval14"][gi][:, _EVAL14_COMMON]
+        out.update(_joint_metrics(wl[wi][:, mp_common], target, both, False, _HIPS12))
         out["n_frames"] = int(len(both))
     return out
 
@@ -619,7 +622,7 @@ def run_synthetic_benchmark(
         "protocol": {
             "joints": "eval14",
             "alignment": "mpjpe: pelvis-centred; pa_mpjpe: Procrustes per frame; "
-            "mediapipe and pa_mpjpe12: 12 common limb joints",
+            "mediapipe, pa_mpjpe12 and accel_err12: 12 common limb joints (hip-centred)",
             "pck2d": f"blazepose33 pixels within {PCK2D_THRESHOLD} x GT box side (visible GT points)",
             "track": "the longest track of the checkpoint's run, frames matched by id; "
             "baselines reuse its detections and landmarks",
@@ -628,7 +631,7 @@ def run_synthetic_benchmark(
         "rows": _rows(per_video, checkpoint, per_frame, baselines),
         "videos": per_video,
         "units": {"pa_mpjpe": "mm", "pa_mpjpe12": "mm", "mpjpe": "mm", "accel": "mm/frame^2",
-                  "accel_err": "mm/frame^2", "pck2d": "%"},  # fmt: skip
+                  "accel_err": "mm/frame^2", "accel_err12": "mm/frame^2", "pck2d": "%"},  # fmt: skip
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     if out_json is not None:
