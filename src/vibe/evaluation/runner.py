@@ -9,7 +9,10 @@ precomputed ones, or, when the data folder holds the dataset's own release
 layout instead (3DPW ``sequenceFiles``, MPI-INF-3DHP ``mpi_inf_3dhp_test_set``,
 Human3.6M ``S9``/``S11``; see :mod:`vibe.data.datasets.release_layouts`),
 features of the ground-truth-box crops of its images or videos computed here
-with SPIN's ResNet-50 (``spin_model_checkpoint.pth.tar``).
+with SPIN's ResNet-50 (``spin_model_checkpoint.pth.tar``). An open-stack
+checkpoint (Anny on BlazePose landmarks) runs on release layouts only, its
+landmarks found on the same boxes (:mod:`vibe.evaluation.release_features`);
+it is scored on Anny's ``eval14`` joints, without PVE.
 
 JSON written (and returned)::
 
@@ -47,7 +50,6 @@ from tqdm import tqdm
 import vibe
 from vibe import assets
 from vibe.data.datasets.release_layouts import RELEASE_LAYOUTS, find_release
-from vibe.evaluation.release_features import FeatureSource, release_features
 from vibe.evaluation.protocols import (
     EvalSet,
     Protocol,
@@ -58,6 +60,7 @@ from vibe.evaluation.protocols import (
     release_eval_set,
     window_rows,
 )
+from vibe.evaluation.release_features import FeatureSource, release_features
 from vibe.geometry.rotations import axis_angle_to_rotmat
 
 __all__ = ["EvalConfig", "METRIC_UNITS", "DatasetNotFoundError", "load_eval_model", "predict", "evaluate_dataset"]
