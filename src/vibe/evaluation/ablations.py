@@ -124,6 +124,7 @@ class AblationConfig:
         overrides: ``key=value`` applied to every run after the variant's own (e.g. ``device=cuda``).
         checkpoint: ``"last"`` (no selection on the validation windows) or ``"best"``.
         eval_seed: the validation windows are those the trainer draws for this training seed.
+        note: a sentence for the table's set-up paragraph (e.g. the machine's load).
     """
 
     budget_iters: int
@@ -137,6 +138,7 @@ class AblationConfig:
     overrides: list[str] = field(default_factory=list)
     checkpoint: str = "last"
     eval_seed: int = 0
+    note: str = ""
 
     def schedule(self) -> tuple[int, int]:
         """``(epochs, iters_per_epoch)`` with ``epochs · iters_per_epoch == budget_iters``."""
@@ -325,22 +327,27 @@ def format_section(cfg: AblationConfig, runs: Sequence[RunResult], total_wall_s:
     base = load_train_config(cfg.base_config, cfg.overrides)
     head = ["variant (paper row)", "paper table", *(title for _, title in METRICS), "wall time / run",
             "paper 3DPW PA-MPJPE / MPJPE", "seeds done"]  # fmt: skip
+    command = f"python -m vibe.evaluation.ablations --budget-iters {cfg.budget_iters}"
+    command += f" --iters-per-epoch {per_epoch}" if per_epoch != cfg.budget_iters else ""
+    command += f" --seeds {' '.join(map(str, cfg.seeds))}"
+    command += f" --checkpoint {cfg.checkpoint}" if cfg.checkpoint != "last" else ""
     lines = [
         BLOCK_BEGIN,
         "## Ablations (paper Tables 2–3)",
         "",
-        f"Written by `python -m vibe.evaluation.ablations --budget-iters {cfg.budget_iters} --seeds "
-        f"{' '.join(map(str, cfg.seeds))}`. Every variant is `{cfg.base_config.name}` (the shipped model's CPU "
+        f"Written by `{command}`. Every variant is `{cfg.base_config.name}` (the shipped model's CPU "
         f"widths) plus its `configs/ablations/` file, trained for exactly {cfg.budget_iters} generator "
         f"iterations ({epochs} × {per_epoch}, batch {base.batch_size} × {base.seqlen} frames; MPoser pre-trained for as many), "
-        f"seeds {', '.join(map(str, cfg.seeds))} (the same data stream for a seed across variants). "
+        f"seed{'s' if len(cfg.seeds) > 1 else ''} {', '.join(map(str, cfg.seeds))} "
+        "(the same data stream for a seed across variants). "
         f"Metrics of the {cfg.checkpoint} checkpoint on the fixed held-out windows of the first section "
         "(subjects 02 and 49, eval14 joints of Anny), mm and mm/frame²; mean ± sample standard deviation "
         "over seeds. The paper's 3DPW numbers (SPIN features, 30 × 500 iterations) are published "
         "values for reference, not measured here.",
         "",
         f"Machine: {_machine()}."
-        + (f" Total wall time {total_wall_s / 60:.0f} min." if total_wall_s is not None else ""),
+        + (f" Total wall time {total_wall_s / 60:.0f} min." if total_wall_s is not None else "")
+        + (f" {cfg.note}" if cfg.note else ""),
         "",
         "| " + " | ".join(head) + " |",
         "|---|---|" + "---:|" * (len(head) - 2),
@@ -435,13 +442,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--checkpoint", choices=("last", "best"), default="last")
     parser.add_argument("--base-config", type=Path, default=None)
     parser.add_argument("--ablation-dir", type=Path, default=None)
+    parser.add_argument("--note", default="", help="a sentence added to the table's set-up paragraph")
     parser.add_argument("--set", dest="overrides", nargs="+", action="extend", default=[], metavar="KEY=VALUE",
                         help="config overrides for every run (e.g. device=cuda)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = AblationConfig(
         budget_iters=args.budget_iters, seeds=args.seeds, out_dir=args.out, iters_per_epoch=args.iters_per_epoch,
-        only=args.only, overrides=args.overrides, checkpoint=args.checkpoint,
+        only=args.only, overrides=args.overrides, checkpoint=args.checkpoint, note=args.note,
     )  # fmt: skip
     if args.base_config is not None:
         cfg.base_config = args.base_config
