@@ -28,7 +28,7 @@ BANK = 6  # 2D-only windows: with 4 per batch, windows come back within a few st
 
 def in_loop_config(tmp_path: Path, **in_loop) -> TrainConfig:
     """The toy run with half of each batch from a bank of 2D-only windows, fitted in the loop."""
-    fitting = SMPLifyInLoopConfig(enabled=True, share_2d=0.5, windows_2d=BANK, steps=1, max_iter=5, **in_loop)
+    fitting = SMPLifyInLoopConfig(**{"enabled": True, "windows_2d": BANK, "steps": 1, "max_iter": 5, **in_loop})
     return tiny_config(tmp_path, epochs=1, iters_per_epoch=3, smplify_in_loop=fitting)
 
 
@@ -108,21 +108,33 @@ def test_trainer_fits_2d_windows_and_reports_the_cost(tmp_path, caplog):
         assert scalars["smplify/reproj_px_fit"] < scalars["smplify/reproj_px_network"]
         assert scalars["smplify/reproj_px_used"] <= scalars["smplify/reproj_px_fit"] + 1e-9  # the best so far
         assert "gen/pose" in scalars
-    assert 0 < len(trainer.pseudo_gt.store) <= BANK
-    assert set(trainer.pseudo_gt.store) <= set(range(BANK))
+    assert 0 < len(trainer.in_loop.pseudo_gt.store) <= BANK
+    totals = trainer.in_loop.totals
+    assert totals["seconds"] == pytest.approx(sum(s["smplify/seconds"] for s in trainer.history))
+    assert totals["windows"] == 12 and totals["replaced"] == sum(s["smplify/replaced"] for s in trainer.history)
+    assert set(trainer.in_loop.pseudo_gt.store) <= set(range(BANK))
     final = [r for r in caplog.records if r.name == "vibe.training.trainer"][-1].getMessage()
     assert final.startswith("in-loop SMPLify") and "cost ratio" in final
     assert any((Path(cfg.out_dir) / "tensorboard").iterdir())
+
+
+def test_only_the_fits_give_2d_only_batches_a_pose_loss(tmp_path):
+    fitted = make_in_loop_trainer(in_loop_config(tmp_path / "on", share_2d=1.0))
+    fitted.fit()
+    assert all(s["gen/pose"] > 0 and s["smplify/supervised"] == 8 for s in fitted.history)
+    plain = make_in_loop_trainer(in_loop_config(tmp_path / "off", share_2d=1.0, enabled=False))
+    plain.fit()
+    assert all("gen/pose" not in s and "smplify/seconds" not in s for s in plain.history)
 
 
 def test_the_fit_supervises_pose_and_shape_of_2d_windows_only(tmp_path):
     trainer = make_in_loop_trainer(in_loop_config(tmp_path))
     batch = distinct_batch(trainer)
     out = trainer.generator_raw(batch.inputs)
-    targets, scalars = trainer.pseudo_targets(batch, out)
+    targets, scalars = trainer.in_loop.targets(batch, out)
 
     # Independent reference: a temporal SMPLify fit of those windows from the same start.
-    reference = TemporalSMPLify(trainer.generator_raw.body, trainer.pseudo_gt.fitter.config)
+    reference = TemporalSMPLify(trainer.generator_raw.body, trainer.in_loop.pseudo_gt.fitter.config)
     fit = reference(out.pose_rotmat[:4].detach(), out.shape[:4].detach(), out.cam[:4].detach(), batch.targets.kp_2d[:4])
     torch.testing.assert_close(targets.pose_rotmat[:4], fit.pose_rotmat)
     torch.testing.assert_close(targets.shape[:4], fit.shape[:, None].expand(-1, 8, -1))
@@ -135,39 +147,39 @@ def test_the_fit_supervises_pose_and_shape_of_2d_windows_only(tmp_path):
 def test_fits_above_the_error_limit_do_not_supervise(tmp_path):
     trainer = make_in_loop_trainer(in_loop_config(tmp_path, max_reproj_err=0.0))
     batch = distinct_batch(trainer)
-    targets, scalars = trainer.pseudo_targets(batch, trainer.generator_raw(batch.inputs))
+    targets, scalars = trainer.in_loop.targets(batch, trainer.generator_raw(batch.inputs))
     assert not targets.has_body[:4].any() and targets.has_body[4:].all() and scalars["smplify/supervised"] == 0
 
 
 @pytest.mark.parametrize("only_if_better", [True, False])
 def test_a_stored_fit_is_replaced_only_by_a_better_one(tmp_path, only_if_better):
     trainer = make_in_loop_trainer(in_loop_config(tmp_path, replace_only_if_better=only_if_better))
-    fitter = trainer.pseudo_gt.fitter
+    fitter = trainer.in_loop.pseudo_gt.fitter
     batch = distinct_batch(trainer)
     ids = batch.window_id[:4].tolist()
     out = trainer.generator_raw(batch.inputs)
     noise = torch.randn(out.pose_rotmat.shape[:-2] + (3,), generator=torch.Generator().manual_seed(0))
     turn = roma.rotvec_to_rotmat(0.5 * noise)
     worse = dataclasses.replace(out, pose_rotmat=out.pose_rotmat @ turn)
-    stored = lambda: [trainer.pseudo_gt.store[k].reproj_err for k in ids]  # noqa: E731
+    stored = lambda: [trainer.in_loop.pseudo_gt.store[k].reproj_err for k in ids]  # noqa: E731
 
     fitter.config = dataclasses.replace(fitter.config, num_steps=0)  # the network's start itself
-    _, first = trainer.pseudo_targets(batch, out)
+    _, first = trainer.in_loop.targets(batch, out)
     start_err = stored()
     fitter.config = dataclasses.replace(fitter.config, num_steps=2)
-    _, second = trainer.pseudo_targets(batch, out)
+    _, second = trainer.in_loop.targets(batch, out)
     fitted_err = stored()
     assert all(f < s for f, s in zip(fitted_err, start_err))
-    fitted_pose = [trainer.pseudo_gt.store[k].pose_rotmat for k in ids]
+    fitted_pose = [trainer.in_loop.pseudo_gt.store[k].pose_rotmat for k in ids]
     fitter.config = dataclasses.replace(fitter.config, num_steps=0)
-    targets, third = trainer.pseudo_targets(batch, worse)  # an unfitted, perturbed start: worse
+    targets, third = trainer.in_loop.targets(batch, worse)  # an unfitted, perturbed start: worse
 
     assert first["smplify/replaced"] == 4 and second["smplify/replaced"] == 4
     if only_if_better:
         assert third["smplify/replaced"] == 0 and stored() == fitted_err
         for row, key in enumerate(ids):
-            torch.testing.assert_close(targets.pose_rotmat[row], trainer.pseudo_gt.store[key].pose_rotmat)
-            torch.testing.assert_close(trainer.pseudo_gt.store[key].pose_rotmat, fitted_pose[row])
+            torch.testing.assert_close(targets.pose_rotmat[row], trainer.in_loop.pseudo_gt.store[key].pose_rotmat)
+            torch.testing.assert_close(trainer.in_loop.pseudo_gt.store[key].pose_rotmat, fitted_pose[row])
     else:
         assert third["smplify/replaced"] == 4 and all(w > f for w, f in zip(stored(), fitted_err))
         torch.testing.assert_close(targets.pose_rotmat[:4], worse.pose_rotmat[:4].detach())
@@ -182,15 +194,15 @@ def test_resume_restores_the_stored_fits_and_continues_identically(tmp_path):
     first = make_in_loop_trainer(dataclasses.replace(in_loop_config(tmp_path / "b"), epochs=1, iters_per_epoch=2))
     first.fit()
     saved = load_checkpoint(Path(first.config.out_dir) / "last.pt").extra["pseudo_gt"]
-    assert sorted(saved["ids"].tolist()) == sorted(first.pseudo_gt.store)
+    assert sorted(saved["ids"].tolist()) == sorted(first.in_loop.pseudo_gt.store)
 
     resumed = make_in_loop_trainer(dataclasses.replace(in_loop_config(tmp_path / "b"), epochs=2, iters_per_epoch=2))
     resumed.resume(Path(first.config.out_dir) / "last.pt")
-    assert set(resumed.pseudo_gt.store) == set(first.pseudo_gt.store)
+    assert set(resumed.in_loop.pseudo_gt.store) == set(first.in_loop.pseudo_gt.store)
     resumed.fit()
     assert untimed(resumed.history) == untimed(full.history[2:])
-    assert {k: v.reproj_err for k, v in resumed.pseudo_gt.store.items()} == {
-        k: v.reproj_err for k, v in full.pseudo_gt.store.items()
+    assert {k: v.reproj_err for k, v in resumed.in_loop.pseudo_gt.store.items()} == {
+        k: v.reproj_err for k, v in full.in_loop.pseudo_gt.store.items()
     }
 
 
@@ -200,9 +212,9 @@ def test_resume_without_stored_fits_starts_from_an_empty_store(tmp_path):
     assert load_checkpoint(Path(cfg.out_dir) / "last.pt").extra["pseudo_gt"] is None
     resumed = make_in_loop_trainer(dataclasses.replace(cfg, epochs=2))
     resumed.resume(Path(cfg.out_dir) / "last.pt")
-    assert resumed.pseudo_gt.store == {}
+    assert resumed.in_loop.pseudo_gt.store == {}
     resumed.fit()
-    assert resumed.state.global_step == 6 and len(resumed.pseudo_gt.store) > 0
+    assert resumed.state.global_step == 6 and len(resumed.in_loop.pseudo_gt.store) > 0
 
 
 def test_merging_stores_keeps_each_windows_lowest_error():

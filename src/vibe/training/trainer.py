@@ -5,7 +5,7 @@ Per iteration:
 1. draw a batch of generator inputs and targets (:class:`~vibe.training.data.BatchSource`);
 2. G forward; with ``smplify_in_loop`` enabled, temporal SMPLify fits the
    batch's 2D-only windows from the (detached) prediction and each window's
-   best fit so far becomes its pose/shape target (:meth:`Trainer.pseudo_targets`);
+   best fit so far becomes its pose/shape target (:mod:`vibe.training.in_loop`);
    G loss = weighted 2D + 3D + pose/shape (where targets exist)
    + the motion prior: LSGAN ``(D_M(fake) − 1)²`` on the predicted pose
    sequence, or the MPoser penalty, or nothing;
@@ -54,11 +54,8 @@ from torch import nn
 from tqdm import tqdm
 
 from vibe.config import save_config, to_dict
-from vibe.fitting.priors import default_pose_prior
-from vibe.fitting.pseudo_gt import InLoopConfig, PseudoGroundTruth, merge_fit_states
-from vibe.fitting.temporal_smplify import SMPLifyConfig
+from vibe.fitting.pseudo_gt import merge_fit_states
 from vibe.losses import (
-    GeneratorTargets,
     discriminator_loss,
     generator_losses,
     joint_subset,
@@ -76,6 +73,7 @@ from vibe.models.mposer import MPoser
 from vibe.models.vibe import VIBE, VIBEOutput
 from vibe.training.config import TrainConfig
 from vibe.training.data import BatchSource, MotionSource, TrainBatch
+from vibe.training.in_loop import InLoopFitting
 from vibe.training.distributed import (
     DistInfo,
     all_gather_objects,
@@ -202,30 +200,16 @@ class Trainer:
         self.out_dir = Path(config.out_dir)
         self._writer = None
         self._mposer_ready = config.prior != "mposer"
-        self.pseudo_gt = self._build_pseudo_gt()
-        self.fit_totals: dict[str, float] = defaultdict(float)  # this process, since it started
+        self.in_loop = (
+            InLoopFitting(config.smplify_in_loop, self.generator_raw.body, model_cfg)
+            if config.smplify_in_loop.enabled
+            else None
+        )
 
     # ------------------------------------------------------------------ set-up helpers
     def _plateau(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.ReduceLROnPlateau:
         s = self.config.schedule
         return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=s.factor, patience=s.patience)
-
-    def _build_pseudo_gt(self) -> PseudoGroundTruth | None:
-        """The in-loop fitter on G's body model (``None`` unless ``smplify_in_loop.enabled``)."""
-        c = self.config.smplify_in_loop
-        if not c.enabled:
-            return None
-        body = self.generator_raw.body
-        model = self.config.model
-        smplify = SMPLifyConfig(
-            keypoint_set=model.keypoint_set,
-            num_steps=c.steps,
-            max_iter=c.max_iter,
-            focal_length=model.focal_length,
-            crop_size=model.crop_size,
-        )
-        prior = default_pose_prior(body) if c.pose_prior else None
-        return PseudoGroundTruth(body, InLoopConfig(smplify, c.replace_only_if_better), prior)
 
     @property
     def writer(self):
@@ -282,78 +266,19 @@ class Trainer:
         self.mposer.requires_grad_(False)
         self._mposer_ready = True
 
-    # ------------------------------------------------------------------ fitting in the loop
-    def pseudo_targets(self, batch: TrainBatch, out: VIBEOutput) -> tuple[GeneratorTargets, dict[str, float]]:
-        """``batch``'s targets with in-loop fits as pose/shape ground truth of its 2D-only windows.
-
-        A window is fitted when it has an id (:attr:`TrainBatch.window_id` ≥ 0)
-        and no body ground truth; temporal SMPLify starts from G's detached
-        prediction ``out``, and the window's best fit so far (see
-        :class:`~vibe.fitting.pseudo_gt.PseudoGroundTruth`) fills
-        ``pose_rotmat (B, T, J, 3, 3)`` and ``shape (B, T, S)`` with
-        ``has_body`` set, unless its error exceeds ``max_reproj_err``.
-
-        Returns:
-            The targets and the scalars ``smplify/{seconds, windows, replaced,
-            supervised, reproj_px_network, reproj_px_fit, reproj_px_used}``
-            (errors in crop pixels; every key present, zeros without 2D-only windows).
-        """
-        assert self.pseudo_gt is not None
-        targets = batch.targets
-        pred_pose = out.pose_rotmat.detach()
-        b, t = pred_pose.shape[:2]
-        has_body = targets.has_body
-        if has_body is None:
-            has_body = torch.full((b, t), targets.pose_rotmat is not None, dtype=torch.bool, device=self.device)
-        ids = batch.ids()
-        rows = torch.nonzero((ids >= 0) & ~has_body.any(1).cpu()).flatten()
-        keys = ("seconds", "windows", "replaced", "supervised", "reproj_px_network", "reproj_px_fit", "reproj_px_used")
-        scalars = {f"smplify/{k}": 0.0 for k in keys}
-        if rows.numel() == 0:
-            return targets, scalars
-        index = rows.to(self.device)
-        window_ids = ids[rows].tolist()
-        start = time.perf_counter()
-        fit_pose, fit_shape, stats = self.pseudo_gt(
-            window_ids, pred_pose[index], out.shape.detach()[index], out.cam.detach()[index], targets.kp_2d[index]
-        )
-        seconds = time.perf_counter() - start
-        limit = self.config.smplify_in_loop.max_reproj_err
-        errors = torch.tensor([self.pseudo_gt.store[k].reproj_err for k in window_ids])
-        supervise = torch.ones_like(errors, dtype=torch.bool) if limit is None else errors <= limit
-
-        pose = pred_pose.new_zeros(pred_pose.shape) if targets.pose_rotmat is None else targets.pose_rotmat.clone()
-        shape = out.shape.new_zeros(out.shape.shape) if targets.shape is None else targets.shape.clone()
-        pose[index], shape[index] = fit_pose, fit_shape
-        has_body = has_body.clone()
-        has_body[index] = supervise.to(self.device)[:, None].expand(-1, t)
-        px = self.pseudo_gt.fitter.config.crop_size / 2.0
-        scalars.update(
-            {
-                "smplify/seconds": seconds,
-                "smplify/windows": float(stats.windows),
-                "smplify/replaced": float(stats.replaced),
-                "smplify/supervised": float(supervise.sum()),
-                "smplify/reproj_px_network": px * stats.reproj_err_network,
-                "smplify/reproj_px_fit": px * stats.reproj_err_fit,
-                "smplify/reproj_px_used": px * stats.reproj_err_used,
-            }
-        )
-        return dataclasses.replace(targets, pose_rotmat=pose, shape=shape, has_body=has_body), scalars
-
     # ------------------------------------------------------------------ one iteration
     def train_step(self) -> dict[str, float]:
         """One G step and (every ``discriminator.update_every``) one D step; returns the scalars
-        (with fitting in the loop also the ``smplify/*`` ones of :meth:`pseudo_targets` and
-        ``smplify/other_seconds``, the rest of the step)."""
+        (with fitting in the loop also the ``smplify/*`` ones, see
+        :class:`~vibe.training.in_loop.InLoopFitting`)."""
         cfg = self.config
         step_start = time.perf_counter()
         self.generator.train()
         batch = self.train_source.sample(self.rng, cfg.batch_size, cfg.seqlen).to(self.device)
         out = self.generator(batch.inputs, batch.keypoints_world)
         targets, fit_scalars = batch.targets, {}
-        if self.pseudo_gt is not None:
-            targets, fit_scalars = self.pseudo_targets(batch, out)
+        if self.in_loop is not None:
+            targets, fit_scalars = self.in_loop.targets(batch, out)
 
         d_fake_gen = mposer_prior = fake_motion = None
         if self.discriminator_raw is not None:
@@ -396,10 +321,7 @@ class Trainer:
             )
         self.state.global_step += 1
         if fit_scalars:
-            fit_scalars["smplify/other_seconds"] = time.perf_counter() - step_start - fit_scalars["smplify/seconds"]
-            for key in ("seconds", "other_seconds", "windows", "replaced"):
-                self.fit_totals[key] += fit_scalars[f"smplify/{key}"]
-            scalars.update(fit_scalars)
+            scalars.update(self.in_loop.finish_step(fit_scalars, time.perf_counter() - step_start))
         return scalars
 
     # ------------------------------------------------------------------ validation
@@ -454,14 +376,8 @@ class Trainer:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-        if self.pseudo_gt is not None and self.info.is_main:
-            t = self.fit_totals
-            logger.info(
-                "in-loop SMPLify: %.1f s fitting, %.1f s the rest of the steps: cost ratio %.2f; "
-                "%d of %d fits replaced the stored one, %d windows stored",
-                t["seconds"], t["other_seconds"], t["seconds"] / max(t["other_seconds"], 1e-9),
-                t["replaced"], t["windows"], len(self.pseudo_gt.store),
-            )  # fmt: skip
+        if self.in_loop is not None and self.info.is_main:
+            logger.info("%s", self.in_loop.summary())
         return self.out_dir / BEST_CHECKPOINT
 
     def _train_epoch(self, epoch: int) -> None:
@@ -482,8 +398,10 @@ class Trainer:
             if self.state.global_step % max(1, cfg.log_every) == 0:
                 means = all_reduce_mean({k: float(np.mean(v)) for k, v in window.items()}, self.device, self.info)
                 means["time/sec_per_iter"] = (time.perf_counter() - start) / len(window["gen/total"])
-                if "smplify/seconds" in means:
-                    means["smplify/cost_ratio"] = means["smplify/seconds"] / max(means["smplify/other_seconds"], 1e-9)
+                if self.in_loop is not None:
+                    means["smplify/cost_ratio"] = InLoopFitting.cost_ratio(
+                        means["smplify/seconds"], means["smplify/other_seconds"]
+                    )
                 self._log_train(means)
                 bar.set_postfix(loss=f"{means['gen/total']:.3f}")
                 window.clear()
@@ -529,8 +447,8 @@ class Trainer:
         """Write a checkpoint (rank 0 writes; every rank contributes its random state)."""
         rng_states = all_gather_objects(self._rng_state(), self.info)
         fits = None
-        if self.pseudo_gt is not None and self.config.smplify_in_loop.checkpoint_fits:
-            fits = merge_fit_states(all_gather_objects(self.pseudo_gt.state_dict(), self.info))
+        if self.in_loop is not None and self.config.smplify_in_loop.checkpoint_fits:
+            fits = merge_fit_states(all_gather_objects(self.in_loop.pseudo_gt.state_dict(), self.info))
         if not self.info.is_main:
             return
         optim = lambda o: None if o is None else o.state_dict()  # noqa: E731
@@ -577,12 +495,12 @@ class Trainer:
             self._mposer_ready = True
         self.gen_optimizer.load_state_dict(extra["gen_optimizer"])
         self.gen_scheduler.load_state_dict(extra["gen_scheduler"])
-        if self.pseudo_gt is not None:
+        if self.in_loop is not None:
             fits = extra.get("pseudo_gt")
             if fits is None:
                 logger.warning("%s holds no in-loop fits: fitting starts from an empty store", path)
             else:
-                self.pseudo_gt.load_state_dict(fits)
+                self.in_loop.pseudo_gt.load_state_dict(fits)
         self.state = TrainState(
             epoch=int(extra["epoch"]), global_step=int(extra["global_step"]), best_pa_mpjpe=float(extra["best_pa_mpjpe"])
         )
