@@ -110,10 +110,18 @@ app.add_typer(eval_app, name="eval")
 def evaluate(
     ctx: typer.Context,
     dataset: Optional[list[str]] = typer.Option(
-        None, "--dataset", "-d", help="3dpw, mpi-inf-3dhp, h36m (your db files) or synthetic (a make-synthetic folder)."
+        None, "--dataset", "-d",
+        help="3dpw, mpi-inf-3dhp, h36m (db files or the datasets' own release folders) or synthetic (a make-synthetic folder).",
     ),
     checkpoint: Optional[Path] = typer.Option(None, help="Released vibe_model_w(o)_3dpw.pth.tar or one of our checkpoints."),
-    data: Optional[Path] = typer.Option(None, help="db file or folder (default: $VIBE_DATA_DIR/datasets); synthetic: its folder."),
+    data: Optional[Path] = typer.Option(
+        None,
+        help="db file, or a folder with the db file or the dataset's release layout "
+        "(default: $VIBE_DATA_DIR/datasets); synthetic: its folder.",
+    ),
+    spin: Optional[Path] = typer.Option(
+        None, help="SPIN's spin_model_checkpoint.pth.tar, for features of a release layout (default: $VIBE_DATA_DIR/checkpoints)."
+    ),
     out: Path = typer.Option(Path("output/eval"), help="Folder for one JSON per dataset."),
     results_md: Optional[Path] = typer.Option(None, help="Also write the table rows into this markdown file."),
 ) -> None:
@@ -135,7 +143,12 @@ def evaluate(
             result = run_synthetic_benchmark(data, checkpoint, out_json)
             rows += [table_row(row) for row in result["rows"]]
         else:
-            rows.append(table_row(evaluate_dataset(name, checkpoint=checkpoint, data_root=data, out_json=out_json)))
+            try:
+                result = evaluate_dataset(name, checkpoint=checkpoint, data_root=data, out_json=out_json, spin_checkpoint=spin)
+            except (FileNotFoundError, ValueError) as exc:  # dataset or asset not found, wrong stack
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(4) from exc
+            rows.append(table_row(result))
     for row in rows:
         typer.echo(row)
     if results_md is not None:
