@@ -192,8 +192,10 @@ def test_mixed_2d_and_3d_batches_mask_missing_targets(tmp_path):
     assert batch.targets.has_body[:6].sum() == 0 and batch.targets.pose_rotmat.shape == (10, 4, 24, 3, 3)
 
 
-def test_smpl_stack_trains_from_db_files(tmp_path, monkeypatch):
-    """``vibe train configs/smpl.yaml`` end to end on tiny files: SMPL files, 2D + 3D db files, AMASS."""
+@pytest.mark.parametrize("in_loop", [False, True], ids=["plain", "smplify_in_loop"])
+def test_smpl_stack_trains_from_db_files(tmp_path, monkeypatch, in_loop):
+    """``vibe train configs/smpl.yaml`` end to end on tiny files: SMPL files, 2D + 3D db files, AMASS;
+    with temporal SMPLify in the loop, the 2D set's non-overlapping windows are fitted."""
     from smpl_fixtures import write_synthetic_smpl
 
     from vibe.models.checkpoints import load_checkpoint
@@ -223,10 +225,17 @@ def test_smpl_stack_trains_from_db_files(tmp_path, monkeypatch):
         f"model.feature_dim={feature_dim}", f"model.encoder.input_size={feature_dim}", "model.encoder.hidden_size=8",
         "discriminator.rnn_size=8", "discriminator.attention_size=8", "data.vibe_db.train_2d=[insta_train_db.pt]",
         "seqlen=4", "batch_size=3", "epochs=1", "iters_per_epoch=2", "device=cpu", "progress=false",
-        f"out_dir={tmp_path / 'run'}",
+        f"out_dir={tmp_path / 'run'}", f"smplify_in_loop.enabled={str(in_loop).lower()}", "smplify_in_loop.steps=1",
+        "smplify_in_loop.max_iter=3",
     ]  # fmt: skip
     best = train_from_config(Path(__file__).resolve().parents[1] / "configs" / "smpl.yaml", overrides)
     ckpt = load_checkpoint(best)
     assert ckpt.body_model == "smpl" and ckpt.discriminator_config["input_size"] == 69
     metrics = ckpt.extra["val_metrics"]
     assert all(np.isfinite(metrics[k]) for k in ("mpjpe", "pa_mpjpe", "accel_err"))
+    fits = ckpt.extra["pseudo_gt"]
+    if in_loop:  # InstaVariety's 12 frames: windows of 4 start at rows 0, 4, 8
+        assert 0 < fits["ids"].numel() and set(fits["ids"].tolist()) <= {0, 4, 8}
+        assert fits["pose_rotmat"].shape[1:] == (4, 24, 3, 3)
+    else:
+        assert fits is None
