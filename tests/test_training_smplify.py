@@ -151,6 +151,18 @@ def test_fits_above_the_error_limit_do_not_supervise(tmp_path):
     assert not targets.has_body[:4].any() and targets.has_body[4:].all() and scalars["smplify/supervised"] == 0
 
 
+def test_a_network_camera_behind_the_crop_still_starts_a_fit(tmp_path):
+    # Early in training the predicted scale can be ≤ 0, where no projection exists.
+    trainer = make_in_loop_trainer(in_loop_config(tmp_path))
+    batch = distinct_batch(trainer)
+    out = trainer.generator_raw(batch.inputs)
+    cam = out.cam.detach().clone()
+    cam[..., 0] = -0.5
+    targets, scalars = trainer.in_loop.targets(batch, dataclasses.replace(out, cam=cam))
+    assert scalars["smplify/windows"] == 4 and torch.isfinite(targets.pose_rotmat).all()
+    assert all(trainer.in_loop.pseudo_gt.store[k].cam[:, 0].min() > 0 for k in range(4))
+
+
 @pytest.mark.parametrize("only_if_better", [True, False])
 def test_a_stored_fit_is_replaced_only_by_a_better_one(tmp_path, only_if_better):
     trainer = make_in_loop_trainer(in_loop_config(tmp_path, replace_only_if_better=only_if_better))
