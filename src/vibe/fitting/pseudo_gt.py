@@ -160,10 +160,10 @@ class PseudoGroundTruth:
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         """Replace the store by the fits of :meth:`state_dict`."""
-        self.store = {
-            int(key): StoredFit(state["pose_rotmat"][i], state["shape"][i], state["cam"][i], float(state["reproj_err"][i]))
-            for i, key in enumerate(state["ids"].tolist())
-        }
+        fit = lambda i: StoredFit(  # noqa: E731
+            state["pose_rotmat"][i], state["shape"][i], state["cam"][i], float(state["reproj_err"][i])
+        )
+        self.store = {int(key): fit(i) for i, key in enumerate(state["ids"].tolist())}
 
 
 def merge_fit_states(states: Sequence[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
