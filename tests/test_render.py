@@ -250,3 +250,22 @@ def test_frame_and_mesh_sizes_are_checked(renderer, mesh):
         renderer.render(np.zeros((10, 10, 3), np.uint8), [PersonMesh(0, mesh[0], np.ones(4))])
     with pytest.raises(ValueError, match="vertices"):
         renderer.render(None, [PersonMesh(0, mesh[0][:-1], np.ones(4))])
+
+
+def test_osmesa_draws_the_same_silhouettes():
+    """The OSMesa fallback (no framebuffer objects) reads its own buffer: same silhouettes as EGL."""
+    import subprocess
+    import sys
+
+    from vibe.render.backend import probe_platform
+
+    reason = probe_platform("osmesa")
+    if reason is not None:
+        pytest.skip(f"OSMesa unavailable here: {reason}")
+    env = {**os.environ, "PYOPENGL_PLATFORM": "osmesa"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k", "silhouette_matches or occludes"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    assert "3 passed" in proc.stdout and "skipped" not in proc.stdout

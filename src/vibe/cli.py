@@ -124,6 +124,10 @@ def evaluate(
     ),
     out: Path = typer.Option(Path("output/eval"), help="Folder for one JSON per dataset."),
     results_md: Optional[Path] = typer.Option(None, help="Also write the table rows into this markdown file."),
+    baseline: Optional[list[str]] = typer.Option(
+        None, help="synthetic: NAME=CKPT, another checkpoint run on the same detections and landmarks (repeatable)."
+    ),
+    per_frame: bool = typer.Option(True, help="synthetic: add the checkpoint's per-frame row (one-frame windows)."),
 ) -> None:
     """Evaluate a model: MPJPE, PA-MPJPE, PVE, ACCEL, ACCEL_ERR, PCK, AUC (mm) per dataset."""
     if ctx.invoked_subcommand is not None:
@@ -136,11 +140,15 @@ def evaluate(
     for name in dataset:
         out_json = out / f"{name}.json"
         if name == "synthetic":
-            from vibe.evaluation.synthetic_bench import run_synthetic_benchmark
+            from vibe.evaluation.synthetic_bench import parse_baselines, run_synthetic_benchmark
 
             if data is None:
                 raise typer.BadParameter("the synthetic benchmark needs --data FOLDER (from `vibe eval make-synthetic`)")
-            result = run_synthetic_benchmark(data, checkpoint, out_json)
+            try:
+                baselines = parse_baselines(baseline or [])
+            except ValueError as exc:
+                raise typer.BadParameter(str(exc)) from exc
+            result = run_synthetic_benchmark(data, checkpoint, out_json, baselines=baselines, per_frame=per_frame)
             rows += [table_row(row) for row in result["rows"]]
         else:
             try:

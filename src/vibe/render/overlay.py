@@ -315,6 +315,15 @@ class OverlayRenderer:
         if x1 <= x0 or y1 <= y0:  # everyone is off screen
             return out
         rgba, _ = self._renderer.render(self._scene, flags=self._pyrender.RenderFlags.RGBA)
+        if rgba is None or rgba.shape[-1] != 4:
+            # No framebuffer objects (OSMesa): pyrender drew into the context's own buffer
+            # and read it back as RGB; read the rectangle's RGBA from that buffer instead.
+            platform = self._renderer._platform
+            platform.make_current()
+            try:
+                rgba = self._read_pixels(0)
+            finally:
+                platform.make_uncurrent()
         out[y0:y1, x0:x1] = self._composite(image_rgb[y0:y1, x0:x1], rgba)
         return out
 
@@ -390,10 +399,16 @@ class OverlayRenderer:
         GL.glBlitFramebuffer(
             x0, gl_y0, x1, gl_y0 + y1 - y0, x0, gl_y0, x1, gl_y0 + y1 - y0, GL.GL_COLOR_BUFFER_BIT, GL.GL_LINEAR
         )
-        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, r._main_fb)
-        buf = GL.glReadPixels(x0, gl_y0, x1 - x0, y1 - y0, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE)
-        rgba = np.frombuffer(buf, dtype=np.uint8).reshape(y1 - y0, x1 - x0, 4)
-        return rgba[::-1], None
+        return self._read_pixels(r._main_fb), None
+
+    def _read_pixels(self, framebuffer: int) -> np.ndarray:
+        """``(h, w, 4)`` uint8 RGBA of ``self._rect`` from ``framebuffer`` (0: the context's own), top row first."""
+        from OpenGL import GL
+
+        x0, y0, x1, y1 = self._rect
+        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, framebuffer)
+        buf = GL.glReadPixels(x0, self.height - y1, x1 - x0, y1 - y0, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE)
+        return np.frombuffer(buf, dtype=np.uint8).reshape(y1 - y0, x1 - x0, 4)[::-1]
 
     def _composite(self, image_rgb: np.ndarray, rgba: np.ndarray) -> np.ndarray:
         """The frame ``(h, w, 3)`` with the rendering ``(h, w, 4)`` blended over it by its alpha."""
