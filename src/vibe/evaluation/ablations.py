@@ -119,6 +119,7 @@ class AblationConfig:
             which must be a multiple of it).
         variants: the rows, in table order.
         only: names of the variants to train (all when empty); the table still lists every variant.
+        train: ``False`` tables the existing runs without training anything.
         base_config: config file every variant starts from.
         ablation_dir: directory of the variants' config files.
         overrides: ``key=value`` applied to every run after the variant's own (e.g. ``device=cuda``).
@@ -133,6 +134,7 @@ class AblationConfig:
     iters_per_epoch: int = 300
     variants: tuple[Variant, ...] = VARIANTS
     only: list[str] = field(default_factory=list)
+    train: bool = True
     base_config: Path = field(default_factory=lambda: _configs_dir() / "open_cpu.yaml")
     ablation_dir: Path = field(default_factory=lambda: _configs_dir() / "ablations")
     overrides: list[str] = field(default_factory=list)
@@ -150,13 +152,14 @@ class AblationConfig:
 
 @dataclass
 class RunResult:
-    """One variant × seed: its state and validation metrics (mm, mm/frame²)."""
+    """One variant × seed: its state, generator iterations done and validation metrics (mm, mm/frame²)."""
 
     variant: str
     seed: int
     status: str  # "done", "missing config", "failed: ...", "incomplete", "not run"
     metrics: dict[str, float] = field(default_factory=dict)
     wall_s: float | None = None
+    iters: int = 0
 
 
 # ----------------------------------------------------------------------------- overrides
@@ -232,7 +235,7 @@ def train_variant(cfg: AblationConfig, variant: Variant, seed: int) -> RunResult
     record = _read_record(run_dir)
     if done is not None and done[0] == cfg.budget_iters:
         logger.info("%s seed %d: complete (%d iterations), skipped", variant.name, seed, done[0])
-        return RunResult(variant.name, seed, "done", wall_s=record.get("wall_s"))
+        return RunResult(variant.name, seed, "done", wall_s=record.get("wall_s"), iters=done[0])
     overrides = variant_overrides(cfg, variant, seed, run_dir)
     if done is not None:
         overrides.append(f"resume={run_dir / 'last.pt'}")
@@ -245,12 +248,13 @@ def train_variant(cfg: AblationConfig, variant: Variant, seed: int) -> RunResult
         return RunResult(variant.name, seed, f"failed: {type(exc).__name__}: {exc}")
     wall = float(record.get("wall_s", 0.0)) + time.perf_counter() - start
     (run_dir / RUN_RECORD).write_text(json.dumps({"wall_s": wall, "budget_iters": cfg.budget_iters}), encoding="utf-8")
-    return RunResult(variant.name, seed, "done", wall_s=wall)
+    return RunResult(variant.name, seed, "done", wall_s=wall, iters=cfg.budget_iters)
 
 
 # ----------------------------------------------------------------------------- evaluation
 def evaluate_runs(cfg: AblationConfig, runs: Sequence[RunResult]) -> list[RunResult]:
-    """Metrics of every ``"done"`` run's checkpoint on the fixed validation windows.
+    """Metrics of every ``"done"`` run's checkpoint (``last.pt`` of an ``"incomplete"`` one) on the fixed
+    validation windows.
 
     The windows are built once from the base config (+ ``cfg.overrides``) with
     training seed ``cfg.eval_seed``; each generator is rebuilt from its
@@ -263,8 +267,8 @@ def evaluate_runs(cfg: AblationConfig, runs: Sequence[RunResult]) -> list[RunRes
     from vibe.training.data import build_synthetic_data
     from vibe.training.trainer import Trainer, build_body
 
-    done = [r for r in runs if r.status == "done"]
-    if not done:
+    scored = ("done", "incomplete")
+    if not any(r.status in scored for r in runs):
         return list(runs)
     eval_cfg = load_train_config(cfg.base_config, [*cfg.overrides, f"seed={cfg.eval_seed}", "prior=none"])
     eval_cfg = dataclasses.replace(eval_cfg, device="cpu")
@@ -273,10 +277,11 @@ def evaluate_runs(cfg: AblationConfig, runs: Sequence[RunResult]) -> list[RunRes
     by_name = {v.name: v for v in cfg.variants}
     out = []
     for run in runs:
-        if run.status != "done":
+        if run.status not in scored:
             out.append(run)
             continue
-        ckpt = load_checkpoint(_run_dir(cfg, by_name[run.variant], run.seed) / f"{cfg.checkpoint}.pt")
+        name = cfg.checkpoint if run.status == "done" else "last"
+        ckpt = load_checkpoint(_run_dir(cfg, by_name[run.variant], run.seed) / f"{name}.pt")
         run_cfg = from_dict(TrainConfig, ckpt.extra["train_config"])
         generator = VIBE(run_cfg.model, body, regressor_init)
         load_generator_weights(generator, ckpt)
@@ -297,15 +302,19 @@ def _mean_spread(values: Sequence[float]) -> str:
 
 
 def _row(variant: Variant, runs: Sequence[RunResult]) -> str:
+    """One table row; without a complete run, the incomplete ones' numbers, labelled as such."""
     done = [r for r in runs if r.status == "done" and r.metrics]
+    shown = done or [r for r in runs if r.status == "incomplete" and r.metrics]
     cells = [variant.label, variant.table]
-    cells += [_mean_spread([r.metrics[key] for r in done]) for key, _ in METRICS]
+    cells += [_mean_spread([r.metrics[key] for r in shown]) for key, _ in METRICS]
     walls = [r.wall_s for r in done if r.wall_s is not None]
     cells.append(f"{statistics.mean(walls) / 60:.0f} min" if walls else "–")
     cells.append(f"{variant.paper_3dpw[0]:.1f} / {variant.paper_3dpw[1]:.1f}")
     problems: dict[str, list[str]] = {}
     for r in runs:
-        if r.status != "done":
+        if r.status == "incomplete":
+            problems.setdefault(f"incomplete, shown above: {r.iters} iterations", []).append(str(r.seed))
+        elif r.status != "done":
             problems.setdefault(r.status, []).append(str(r.seed))
     notes = "; ".join(f"{status}: seed {', '.join(seeds)}" for status, seeds in problems.items())
     cells.append(f"{len(done)}" + (f" ({notes})" if notes else ""))
@@ -389,7 +398,9 @@ def run_ablations(cfg: AblationConfig, results_md: str | os.PathLike | None = No
 
     Writes ``<out_dir>/summary.json`` and ``<out_dir>/table.md``, and replaces the
     ablation block of ``results_md`` when given. Variants outside ``cfg.only``
-    are not trained but are tabled from whatever complete runs they have.
+    (all of them when ``cfg.train`` is off) are not trained but tabled from
+    their runs; an incomplete run's numbers are shown only without a complete
+    one, and labelled.
 
     Returns:
         One :class:`RunResult` per variant × seed, in table order.
@@ -401,7 +412,7 @@ def run_ablations(cfg: AblationConfig, results_md: str | os.PathLike | None = No
     runs = []
     for variant in cfg.variants:
         for seed in cfg.seeds:
-            if not cfg.only or variant.name in cfg.only:
+            if cfg.train and (not cfg.only or variant.name in cfg.only):
                 runs.append(train_variant(cfg, variant, seed))
             else:
                 runs.append(_existing(cfg, variant, seed))
@@ -426,8 +437,8 @@ def _existing(cfg: AblationConfig, variant: Variant, seed: int) -> RunResult:
         missing = not (cfg.ablation_dir / variant.config).exists()
         return RunResult(variant.name, seed, "missing config" if missing else "not run")
     if done[0] < cfg.budget_iters:
-        return RunResult(variant.name, seed, "incomplete")
-    return RunResult(variant.name, seed, "done", wall_s=_read_record(run_dir).get("wall_s"))
+        return RunResult(variant.name, seed, "incomplete", iters=done[0])
+    return RunResult(variant.name, seed, "done", wall_s=_read_record(run_dir).get("wall_s"), iters=done[0])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -438,6 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/ablations"), help="run directories")
     parser.add_argument("--results-md", type=Path, default=None, help="markdown file whose ablation block is replaced")
     parser.add_argument("--only", nargs="+", default=[], help=f"variants to train: {[v.name for v in VARIANTS]}")
+    parser.add_argument("--no-train", dest="train", action="store_false", help="only table the existing runs")
     parser.add_argument("--iters-per-epoch", type=int, default=300)
     parser.add_argument("--checkpoint", choices=("last", "best"), default="last")
     parser.add_argument("--base-config", type=Path, default=None)
@@ -449,14 +461,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = AblationConfig(
         budget_iters=args.budget_iters, seeds=args.seeds, out_dir=args.out, iters_per_epoch=args.iters_per_epoch,
-        only=args.only, overrides=args.overrides, checkpoint=args.checkpoint, note=args.note,
+        only=args.only, train=args.train, overrides=args.overrides, checkpoint=args.checkpoint, note=args.note,
     )  # fmt: skip
     if args.base_config is not None:
         cfg.base_config = args.base_config
     if args.ablation_dir is not None:
         cfg.ablation_dir = args.ablation_dir
     runs = run_ablations(cfg, args.results_md)
-    return 0 if all(r.status == "done" for r in runs if not cfg.only or r.variant in cfg.only) else 1
+    trained = [r for r in runs if cfg.train and (not cfg.only or r.variant in cfg.only)]
+    return 0 if all(r.status == "done" for r in trained) else 1
 
 
 if __name__ == "__main__":
