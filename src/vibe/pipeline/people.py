@@ -37,15 +37,17 @@ while a track is unconfirmed or was missed at the last detector frame (a new
 track needs a few consecutive detections for its Kalman velocity, without
 which a 3-frame gap breaks it; a missed track is looked for at once). Frames
 in between get no detection: the tracker's Kalman filters predict over the
-gap, and :func:`smooth_square_boxes` fills their boxes by interpolation. The
+gap, and :func:`smooth_square_boxes` fills their boxes by interpolation; the
+video's last frame is always looked at, so tracks reach the end of the video. The
 tile views are skipped while every live track is confirmed, was found at the
 last detector frame and is large (box side ≥ ``large_side`` × the long side;
 the letterboxed view alone finds people down to about 1/4 of the long side),
 except once every ``full_scan_s`` seconds so newcomers are still found. On
 the bundled clips (stride 3, ``large_side`` 0.45) the tracks and ids are those
-of the every-frame, every-view detector; a track may end up to ``stride`` − 1
-frames earlier (its last frames are not looked at), and a newcomer is found up
-to ``stride`` − 1 frames (small ones: ``full_scan_s``) later.
+of the every-frame, every-view detector; a track that ends inside the video
+may end up to ``stride`` − 1 frames earlier (its last frames are not looked
+at), and a newcomer is found up to ``stride`` − 1 frames (small ones:
+``full_scan_s``) later.
 
 Tracking is ByteTrack-style (two-stage IoU association of high- then
 low-score detections to constant-velocity Kalman tracks), written here because
@@ -658,11 +660,14 @@ def detect_and_track(
     full_every = max(1, int(round(schedule.full_scan_s * fps)))
     last_full = None
     runs = views_full = 0
+    skipped = None  # the last frame, while the detector has not looked at it
     with PersonDetector(detector_config or DetectorConfig(min_score=tracker_config.low_score)) as det:
         for frame_id, image in frames:
             unsure = tracker.needs_every_frame(schedule.confirm_hits)
             if frame_id % schedule.stride and not unsure:
+                skipped = (frame_id, image)
                 continue
+            skipped = None
             tiles = (
                 schedule.large_side is None
                 or unsure
@@ -674,6 +679,10 @@ def detect_and_track(
                 last_full = frame_id
                 views_full += 1
             tracker.update(frame_id, det.detect(image, tiles=tiles))
+            runs += 1
+        if skipped is not None:
+            # Look at the video's last frame too, so tracks run to the end of the video.
+            tracker.update(skipped[0], det.detect(skipped[1], tiles=True))
             runs += 1
     log.debug("detector ran on %d frames, %d of them with tiles", runs, views_full)
     return tracker.tracks()

@@ -10,9 +10,15 @@ Stages (each streams the video; nothing per frame is kept but arrays per track):
           ─────────▶ results.npz · meta.json · vibe_output.pkl (smpl) · BVH / glb
           ─pass 3─▶ overlay.mp4 (+ side.mp4), vertices posed per chunk while rendering
 
-Memory is flat in video length apart from per-track arrays (a few hundred
-bytes per frame and person; vertices only with ``save_vertices`` or for the
-smpl stack's ``vibe_output.pkl``, whose format holds them).
+Memory is flat in video length apart from per-track arrays (about 2 KB per
+frame and person; vertices only with ``save_vertices`` or for the smpl
+stack's ``vibe_output.pkl``, whose format holds them).
+
+Parallelism (the C/C++ parts release the GIL, so threads use separate
+cores): every pass decodes in a thread ahead of its consumer; pass 2 cuts the
+video into ``workers`` ranges of equal person-frames, each with its own
+seeking decoder and MediaPipe graphs; pass 3 poses vertices in one thread,
+draws in the caller's and encodes in a third.
 
 Caching: passes 1 and 2 (open stack) are saved in ``OUT/<stem>/.cache/``
 under a key made of the video's SHA-256, the frame limit and the stage's
@@ -49,6 +55,7 @@ from tqdm.auto import tqdm
 from vibe import assets
 from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
 from vibe.geometry.cameras import crop_cam_to_image_cam, image_cam_to_pixels
+from vibe.pipeline import release_freed_memory
 from vibe.pipeline.background import prefetched
 from vibe.pipeline.landmarks import LandmarkConfig, TrackLandmarks, estimate_landmarks_parallel
 from vibe.pipeline.outputs import check_writable, write_meta, write_results
@@ -775,6 +782,7 @@ def run_demo(video: str | Path, out_dir: str | Path, config: DemoConfig | None =
             people[tid], refinement = _track_outputs(
                 model, track_features, fids, cxcys, geometry, config, keep_vertices, refine_kp
             )
+            release_freed_memory()  # torch's per-track temporaries would otherwise stay in glibc's arenas
             if refinement is not None:
                 refinements[tid] = refinement
             if tid in landmarks:
