@@ -23,7 +23,7 @@ from vibe.data.datasets.vibe_db import (
     video_windows,
 )
 from vibe.losses import GeneratorTargets
-from vibe.training.data import MixedSource
+from vibe.training.data import FrameSetSource, MixedSource
 
 
 def _videos(lengths: dict[str, int]) -> np.ndarray:
@@ -72,7 +72,8 @@ def test_threedpw_reader(tmp_path):
     assert np.all(frames.kp_2d[:, :25, 2] == 0) and np.all(frames.kp_2d[:, 39:, 2] == 0)
     np.testing.assert_allclose(frames.kp_3d[:, 25:39], data["joints3D"])
 
-    batch = frames.batch(np.array([0, 20]), 8)
+    source = FrameSetSource(frames)
+    batch = source.batch(np.array([0, 20]), 8)
     assert batch.inputs.shape == (2, 8, 2048)
     torch.testing.assert_close(batch.inputs[1, 0], torch.as_tensor(data["features"][20]))
     expected = Rotation.from_rotvec(data["pose"][5].reshape(24, 3)).as_matrix()
@@ -80,12 +81,12 @@ def test_threedpw_reader(tmp_path):
     assert batch.targets.has_3d[0, 3].item() is False and batch.targets.has_body[0, 3].item() is False
     assert batch.targets.has_3d.sum() == 15
 
-    windows = frames.all_windows(seqlen=8, batch=2)  # non-overlapping: rows 0, 8 | 20
+    windows = source.all_windows(seqlen=8, batch=2)  # non-overlapping: rows 0, 8 | 20
     assert [len(b) for b in windows] == [2, 1]
     assert sum(len(b) for b in windows) == len(video_windows(data["vid_name"], 8))
 
-    a = frames.sample(np.random.default_rng(5), 4, 8)
-    b = frames.sample(np.random.default_rng(5), 4, 8)
+    a = source.sample(np.random.default_rng(5), 4, 8)
+    b = source.sample(np.random.default_rng(5), 4, 8)
     torch.testing.assert_close(a.inputs, b.inputs)
 
 
@@ -106,7 +107,7 @@ def test_mpii3d_reader_keeps_spin49_and_has_no_body_targets(tmp_path):
     frames = load_mpii3d(path)
     expected = (data["joints2D"][..., :2] - 1024.0) / (1.2 * 500.0 / 2.0)
     np.testing.assert_allclose(frames.kp_2d[..., :2], expected, rtol=1e-5, atol=1e-6)
-    batch = frames.sample(np.random.default_rng(0), 3, 4)
+    batch = FrameSetSource(frames).sample(np.random.default_rng(0), 3, 4)
     assert batch.targets.pose_rotmat is None and batch.targets.has_3d.all()
     assert batch.targets.kp_3d.shape == (3, 4, 49, 3)
 
@@ -186,7 +187,7 @@ def test_mixed_2d_and_3d_batches_mask_missing_targets(tmp_path):
     joblib.dump(_threedpw(rng, {"v": 40}), tmp_path / "a.pt")
     threedpw = load_threedpw(tmp_path / "a.pt")
     only_2d = vibe_db.FrameSet("2d", threedpw.features, threedpw.kp_2d, threedpw.vid_name)
-    batch = MixedSource([only_2d, threedpw], [0.6, 0.4]).sample(rng, 10, 4)
+    batch = MixedSource([FrameSetSource(only_2d), FrameSetSource(threedpw)], [0.6, 0.4]).sample(rng, 10, 4)
     assert isinstance(batch.targets, GeneratorTargets)
     assert batch.targets.has_3d[:6].sum() == 0 and batch.targets.has_3d[6:].all()
     assert batch.targets.has_body[:6].sum() == 0 and batch.targets.pose_rotmat.shape == (10, 4, 24, 3, 3)

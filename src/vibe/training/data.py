@@ -5,7 +5,7 @@ Two small protocols keep the trainer independent of where data comes from:
 - :class:`BatchSource` — ``sample(rng, batch, seqlen) → TrainBatch``: generator
   inputs and :class:`~vibe.losses.GeneratorTargets`. Implementations: synthetic
   windows (:class:`SyntheticSource`, open stack) and the original db files
-  (:mod:`vibe.data.datasets.vibe_db`, smpl stack); :class:`MixedSource` draws
+  (:class:`FrameSetSource` over :mod:`vibe.data.datasets.vibe_db`, smpl stack); :class:`MixedSource` draws
   a fixed number of windows from each of several sources (the released 2D/3D mix).
 - :class:`MotionSource` — ``sample(rng, batch, seqlen) → (B, T, J, 3, 3)``:
   local rotations of real motion for D_M and MPoser (:class:`MotionDBSource`).
@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from vibe.config import from_dict
+from vibe.geometry.rotations import axis_angle_to_rotmat
 from vibe.losses import GeneratorTargets
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ __all__ = [
     "SyntheticSource",
     "MixedSource",
     "WindowBank",
+    "FrameSetSource",
     "FrameSetWindows",
     "two_d_only",
     "concat_batches",
@@ -266,6 +268,44 @@ class WindowBank:
         return self.windows.take(rng.integers(0, len(self), size=batch))
 
 
+class FrameSetSource:
+    """A db frame set (:class:`~vibe.data.datasets.vibe_db.FrameSet`) as a :class:`BatchSource`:
+    its windows as generator batches (features as inputs, poses as rotation matrices).
+
+    Args:
+        frame_set: the per-frame data.
+    """
+
+    def __init__(self, frame_set) -> None:
+        self.frame_set = frame_set
+
+    def __len__(self) -> int:
+        """Frames in the set."""
+        return len(self.frame_set.features)
+
+    def batch(self, starts: np.ndarray, seqlen: int) -> TrainBatch:
+        """The windows starting at rows ``starts (B,)``: inputs ``(B, T, F)``; targets ``kp_2d (B, T, 49, 3)``,
+        and where the set has them ``kp_3d``, ``has_3d``, ``pose_rotmat (B, T, 24, 3, 3)``, ``shape``, ``has_body``."""
+        arrays = {k: torch.as_tensor(v) for k, v in self.frame_set.window_arrays(starts, seqlen).items()}
+        inputs = arrays.pop("features")
+        pose_aa = arrays.pop("pose_aa", None)
+        if pose_aa is not None:
+            arrays["pose_rotmat"] = axis_angle_to_rotmat(pose_aa.reshape(*pose_aa.shape[:2], -1, 3))
+        return TrainBatch(inputs=inputs, targets=GeneratorTargets(**arrays))
+
+    def sample(self, rng: np.random.Generator, batch: int, seqlen: int) -> TrainBatch:
+        """``batch`` windows drawn uniformly (with replacement) among the set's windows at stride 1."""
+        starts = self.frame_set.windows(seqlen, stride=1)
+        if starts.size == 0:
+            raise ValueError(f"{self.frame_set.name}: no video has {seqlen} frames")
+        return self.batch(starts[rng.integers(0, starts.size, size=batch)], seqlen)
+
+    def all_windows(self, seqlen: int, batch: int) -> list[TrainBatch]:
+        """Every non-overlapping window (the original's evaluation), in chunks of ``batch``."""
+        starts = self.frame_set.windows(seqlen)
+        return [self.batch(starts[i : i + batch], seqlen) for i in range(0, starts.size, batch)]
+
+
 class FrameSetWindows:
     """The non-overlapping windows of a db frame set (:class:`~vibe.data.datasets.vibe_db.FrameSet`),
     tagged with ``id_offset`` + their start row (the smpl stack's 2D-only sets).
@@ -278,6 +318,7 @@ class FrameSetWindows:
 
     def __init__(self, frame_set, seqlen: int, id_offset: int = 0) -> None:
         self.frame_set = frame_set
+        self.source = FrameSetSource(frame_set)
         self.seqlen = seqlen
         self.id_offset = id_offset
         self.starts = frame_set.windows(seqlen)
@@ -288,7 +329,7 @@ class FrameSetWindows:
         """``batch`` windows drawn uniformly with replacement among the non-overlapping ones."""
         _check_seqlen(self.frame_set.name, self.seqlen, seqlen)
         starts = self.starts[rng.integers(0, self.starts.size, size=batch)]
-        drawn = self.frame_set.batch(starts, seqlen)
+        drawn = self.source.batch(starts, seqlen)
         return replace(drawn, window_id=torch.as_tensor(starts + self.id_offset, dtype=torch.int64))
 
 
@@ -347,30 +388,30 @@ def build_synthetic_data(config: TrainConfig, body) -> tuple[BatchSource, list[T
     return train, val, MotionDBSource(train_db)
 
 
-def _frame_set(path: Path):
-    """The db reader for a file, chosen by the original's file names."""
+def _frame_set(path: Path) -> FrameSetSource:
+    """The db file read by the reader its name calls for (the original's file names), as a source."""
     from vibe.data.datasets import vibe_db
 
     name = path.name.lower()
     for key, loader in (("insta", vibe_db.load_insta), ("mpii3d", vibe_db.load_mpii3d), ("3dpw", vibe_db.load_threedpw)):
         if key in name:
-            return loader(path)
+            return FrameSetSource(loader(path))
     raise ValueError(f"{path}: cannot tell the dataset from the name (expected insta, mpii3d or 3dpw)")
 
 
-def _mix_by_size(sets: list, sources: list | None = None) -> BatchSource:
+def _mix_by_size(sets: list[FrameSetSource], sources: list | None = None) -> BatchSource:
     """Several frame sets as one source, each drawn in proportion to its frame count
     (``sources``: how each set is drawn, default the set itself)."""
     sources = sets if sources is None else sources
     if len(sets) == 1:
         return sources[0]
-    return MixedSource(sources, [len(s.features) for s in sets])
+    return MixedSource(sources, [len(s) for s in sets])
 
 
-def _indexed_2d_sets(sets: list, seqlen: int) -> list[FrameSetWindows]:
+def _indexed_2d_sets(sets: list[FrameSetSource], seqlen: int) -> list[FrameSetWindows]:
     """The 2D sets' non-overlapping windows, ids = start row + the frames of the sets before."""
-    offsets = np.cumsum([0] + [len(s.features) for s in sets[:-1]])
-    return [FrameSetWindows(s, seqlen, int(o)) for s, o in zip(sets, offsets)]
+    offsets = np.cumsum([0] + [len(s) for s in sets[:-1]])
+    return [FrameSetWindows(s.frame_set, seqlen, int(o)) for s, o in zip(sets, offsets)]
 
 
 def build_vibe_db_data(config: TrainConfig) -> tuple[BatchSource, list[TrainBatch], MotionSource]:
@@ -400,5 +441,5 @@ def build_vibe_db_data(config: TrainConfig) -> tuple[BatchSource, list[TrainBatc
     if not parts:
         raise ValueError("data.vibe_db needs train_2d or train_3d files")
     train = parts[0] if len(parts) == 1 else MixedSource(parts, shares)
-    val = load_threedpw(resolve(db.val)).all_windows(config.seqlen, config.batch_size)
+    val = FrameSetSource(load_threedpw(resolve(db.val))).all_windows(config.seqlen, config.batch_size)
     return train, val, AmassMotion(resolve(db.motion))

@@ -22,7 +22,10 @@ Everything is converted to the generator's conventions once, on load:
 crops the box at scale 1.2: ``x' = (x − cx) / (1.2 · w / 2)``, the same for
 ``y`` with ``h``), joints missing from a set get confidence 0; 3D joints
 become ``spin49`` slots (the 14 evaluation joints are slots 25–38, which the
-3D loss and the metrics read); poses become rotation matrices.
+3D loss and the metrics read). :meth:`FrameSet.window_arrays` gives windows
+as plain arrays (poses still axis-angle, a file-boundary format); the trainer's
+:class:`vibe.training.data.FrameSetSource` makes batches of them, poses as
+rotation matrices. AMASS motion comes out as rotation matrices.
 
 Windows of ``seqlen`` frames never cross a video: a window lies within one run
 of equal consecutive ``vid_name``.
@@ -47,8 +50,6 @@ from vibe.body.joint_sets import SPIN49 as SPIN49_NAMES
 from vibe.body.joint_sets import indices_of
 from vibe.geometry.rotations import axis_angle_to_rotmat
 from vibe.io.joblib_arrays import load_joblib_arrays
-from vibe.losses import GeneratorTargets
-from vibe.training.data import TrainBatch
 
 __all__ = [
     "CROP_SCALE",
@@ -166,35 +167,28 @@ class FrameSet:
         """Start rows of the windows within one video (see :func:`video_windows`)."""
         return video_windows(self.vid_name, seqlen, stride)
 
-    def batch(self, starts: np.ndarray, seqlen: int) -> TrainBatch:
-        """The windows starting at rows ``starts (B,)`` as a :class:`TrainBatch` (features as inputs)."""
+    def window_arrays(self, starts: np.ndarray, seqlen: int) -> dict[str, np.ndarray]:
+        """The frames of the windows starting at rows ``starts (B,)``, stacked per window.
+
+        Returns:
+            ``features (B, T, F)`` and ``kp_2d (B, T, 49, 3)`` float32; with 3D
+            joints also ``kp_3d (B, T, 49, 3)`` float32 and ``has_3d (B, T)``
+            bool; with SMPL parameters also ``pose_aa (B, T, 72)``,
+            ``shape (B, T, 10)`` float32 and ``has_body (B, T)`` bool (the
+            ``has_3d`` mask: ``valid`` masks both).
+        """
         rows = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(seqlen)
-        b = rows.shape[0]
-        f32 = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32))  # noqa: E731
-        targets = GeneratorTargets(kp_2d=f32(self.kp_2d[rows]))
+        f32 = lambda a: np.asarray(a, dtype=np.float32)  # noqa: E731
+        out = {"features": f32(self.features[rows]), "kp_2d": f32(self.kp_2d[rows])}
+        has = np.ones(rows.shape, bool) if self.has_3d is None else self.has_3d[rows].astype(bool)
         if self.kp_3d is not None:
-            targets.kp_3d = f32(self.kp_3d[rows])
-            has = np.ones(rows.shape, bool) if self.has_3d is None else self.has_3d[rows].astype(bool)
-            targets.has_3d = torch.as_tensor(has)
+            out["kp_3d"] = f32(self.kp_3d[rows])
+            out["has_3d"] = has
         if self.pose_aa is not None and self.shape is not None:
-            pose = f32(self.pose_aa[rows]).reshape(b, seqlen, -1, 3)
-            targets.pose_rotmat = axis_angle_to_rotmat(pose)
-            targets.shape = f32(self.shape[rows])
-            has = np.ones(rows.shape, bool) if self.has_3d is None else self.has_3d[rows].astype(bool)
-            targets.has_body = torch.as_tensor(has)
-        return TrainBatch(inputs=f32(self.features[rows]), targets=targets)
-
-    def sample(self, rng: np.random.Generator, batch: int, seqlen: int) -> TrainBatch:
-        """``batch`` windows drawn uniformly (with replacement) among :meth:`windows` at stride 1."""
-        starts = self.windows(seqlen, stride=1)
-        if starts.size == 0:
-            raise ValueError(f"{self.name}: no video has {seqlen} frames")
-        return self.batch(starts[rng.integers(0, starts.size, size=batch)], seqlen)
-
-    def all_windows(self, seqlen: int, batch: int) -> list[TrainBatch]:
-        """Every non-overlapping window (the original's evaluation), in chunks of ``batch``."""
-        starts = self.windows(seqlen)
-        return [self.batch(starts[i : i + batch], seqlen) for i in range(0, starts.size, batch)]
+            out["pose_aa"] = f32(self.pose_aa[rows])
+            out["shape"] = f32(self.shape[rows])
+            out["has_body"] = has.copy()
+        return out
 
 
 def _require(data: dict[str, np.ndarray], keys: tuple[str, ...], path: Path) -> None:
