@@ -1,7 +1,9 @@
 """The demo pipeline: streamed video → people → landmarks → VIBE → bodies → files.
 
 - :mod:`vibe.pipeline.video` — :class:`VideoReader` / :class:`VideoWriter` over PyAV.
-- :mod:`vibe.pipeline.people` — BlazePose person detector, tracker, box smoothing.
+- :mod:`vibe.pipeline.detector` — BlazePose person detector (every anchor, tiled views).
+- :mod:`vibe.pipeline.tracker` — ByteTrack-style tracker.
+- :mod:`vibe.pipeline.people` — detector on a schedule + tracker over a video, smoothed boxes.
 - :mod:`vibe.pipeline.landmarks` — 33 BlazePose landmarks per tracked person.
 - :mod:`vibe.pipeline.windows` — the generator over a whole track, seamless windows.
 - :mod:`vibe.pipeline.smoothing` — One-Euro filter on rotations.

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vibe.pipeline import native_stderr_silenced, release_freed_memory
-from vibe.pipeline.people import crop_square
+from vibe.pipeline.detector import crop_square
 
 log = logging.getLogger(__name__)
 

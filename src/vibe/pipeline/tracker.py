@@ -1,0 +1,210 @@
+"""Person tracking over detections: identities kept through short occlusions.
+
+Tracking is ByteTrack-style (two-stage IoU association of high- then
+low-score detections to constant-velocity Kalman tracks), written here because
+``supervision`` 0.31 no longer ships ``ByteTrack``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from vibe.geometry.crops import bbox_xyxy_to_cxcys
+from vibe.pipeline.detector import Detections, box_iou
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Options of :class:`PersonTracker` (ByteTrack-style).
+
+    Detections scoring ≥ ``high_score`` are associated first (with every live
+    track, lost ones included, IoU ≥ ``match_iou_high``); those in
+    [``low_score``, ``high_score``) only extend tracks seen in the previous
+    frame (IoU ≥ ``match_iou_low``), which carries a person through blur and
+    partial occlusion without starting tracks on weak false positives. Only a
+    detection ≥ ``new_track_score`` starts a track. A track unseen for
+    ``max_lost_s`` seconds ends. Tracks with fewer than ``min_track_s`` × fps
+    detected frames are dropped (the original demo drops tracks shorter than
+    25 frames at 25–30 fps; 25/30 s keeps that rule at other frame rates).
+    """
+
+    high_score: float = 0.6
+    low_score: float = 0.3
+    new_track_score: float = 0.7
+    match_iou_high: float = 0.2
+    match_iou_low: float = 0.5
+    max_lost_s: float = 1.0
+    min_track_s: float = 25.0 / 30.0
+
+
+@dataclass
+class Track:
+    """One person over time (n frames where the detector found them).
+
+    Attributes:
+        track_id: identity, unique within one tracker run.
+        frame_ids: ``(n,)`` increasing frame indices.
+        bbox_xyxy: ``(n, 4)`` detected square body boxes, pixels.
+        score: ``(n,)`` detector scores.
+        keypoints_img: ``(n, 4, 2)`` detector keypoints (see :class:`Detections`).
+    """
+
+    track_id: int
+    frame_ids: np.ndarray
+    bbox_xyxy: np.ndarray
+    score: np.ndarray
+    keypoints_img: np.ndarray
+
+
+class _SquareKalman:
+    """Constant-velocity Kalman filter on a square box state (cx, cy, side, and their rates).
+
+    Noise scales with the box side, as in SORT/ByteTrack, so one setting works
+    for near and far people.
+    """
+
+    _POS_STD = 1.0 / 20.0
+    _VEL_STD = 1.0 / 160.0
+
+    def __init__(self, cxcys: np.ndarray):
+        self.x = np.concatenate([cxcys, np.zeros(3)])
+        side = cxcys[2]
+        self.P = np.diag(np.r_[np.full(3, 2 * self._POS_STD * side), np.full(3, 10 * self._VEL_STD * side)] ** 2)
+        self.F = np.eye(6)
+        self.F[:3, 3:] = np.eye(3)
+        self.H = np.eye(3, 6)
+
+    def predict(self) -> None:
+        side = max(self.x[2], 1.0)
+        q = np.r_[np.full(3, self._POS_STD * side), np.full(3, self._VEL_STD * side)] ** 2
+        self.x = self.F @ self.x
+        self.P = self.F @ self.P @ self.F.T + np.diag(q)
+
+    def update(self, cxcys: np.ndarray) -> None:
+        r = np.full(3, (self._POS_STD * max(self.x[2], 1.0)) ** 2)
+        s = self.H @ self.P @ self.H.T + np.diag(r)
+        k = self.P @ self.H.T @ np.linalg.inv(s)
+        self.x = self.x + k @ (cxcys - self.H @ self.x)
+        self.P = (np.eye(6) - k @ self.H) @ self.P
+
+    def bbox_xyxy(self) -> np.ndarray:
+        cx, cy, side = self.x[:3]
+        return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
+
+
+@dataclass
+class _LiveTrack:
+    track_id: int
+    kalman: _SquareKalman
+    last_frame: int
+    rows: list = field(default_factory=list)  # (frame_id, bbox_xyxy, score, keypoints)
+    # Frames this track covers: detections plus the frames the detector skipped between
+    # two consecutive detector frames that both found it (so a detector stride does not
+    # shorten tracks for the min-length rule).
+    covered: int = 1
+
+
+def _match(tracks_xyxy: np.ndarray, dets_xyxy: np.ndarray, min_iou: float) -> list[tuple[int, int]]:
+    """Hungarian matching on 1 − IoU; pairs below ``min_iou`` are rejected."""
+    if tracks_xyxy.shape[0] == 0 or dets_xyxy.shape[0] == 0:
+        return []
+    iou = box_iou(tracks_xyxy, dets_xyxy)
+    rows, cols = linear_sum_assignment(1.0 - iou)
+    return [(r, c) for r, c in zip(rows, cols) if iou[r, c] >= min_iou]
+
+
+class PersonTracker:
+    """Associates per-frame :class:`Detections` into :class:`Track` s.
+
+    Call :meth:`update` once per frame, in frame order, then :meth:`tracks`.
+    """
+
+    def __init__(self, fps: float, config: TrackerConfig | None = None):
+        if not fps > 0:
+            raise ValueError(f"fps must be positive, got {fps}")
+        self.config = config or TrackerConfig()
+        self.fps = float(fps)
+        self._max_lost = max(1, int(round(self.config.max_lost_s * self.fps)))
+        self._live: list[_LiveTrack] = []
+        self._ended: list[_LiveTrack] = []
+        self._next_id = 1
+        self._prev_frame: int | None = None  # the last frame given to update
+
+    def update(self, frame_id: int, detections: Detections) -> None:
+        """Advance all tracks to ``frame_id`` and assign ``detections`` to them.
+
+        Frames may be skipped (a detector stride): the Kalman filters then
+        predict over the gap, and the low-score stage extends the tracks seen
+        at the previous updated frame.
+        """
+        cfg = self.config
+        prev = frame_id - 1 if self._prev_frame is None else self._prev_frame
+        if frame_id <= prev:
+            raise ValueError(f"frames must increase: {frame_id} after {prev}")
+        for t in self._live:
+            for _ in range(frame_id - prev):
+                t.kalman.predict()
+        score = detections.score
+        high = np.flatnonzero(score >= cfg.high_score)
+        low = np.flatnonzero((score >= cfg.low_score) & (score < cfg.high_score))
+        assigned: dict[int, int] = {}  # live-track index → detection index
+
+        predicted = np.array([t.kalman.bbox_xyxy() for t in self._live]).reshape(-1, 4)
+        for r, c in _match(predicted, detections.bbox_xyxy[high], cfg.match_iou_high):
+            assigned[r] = high[c]
+        recent = [i for i, t in enumerate(self._live) if i not in assigned and t.last_frame == prev]
+        for r, c in _match(predicted[recent], detections.bbox_xyxy[low], cfg.match_iou_low):
+            assigned[recent[r]] = low[c]
+
+        for i, d in assigned.items():
+            t = self._live[i]
+            t.kalman.update(bbox_xyxy_to_cxcys(detections.bbox_xyxy[d]))
+            t.covered += frame_id - prev if t.last_frame == prev else 1
+            t.last_frame = frame_id
+            t.rows.append((frame_id, detections.bbox_xyxy[d], score[d], detections.keypoints_img[d]))
+
+        used = set(assigned.values())
+        for d in high:
+            if d not in used and score[d] >= cfg.new_track_score:
+                t = _LiveTrack(self._next_id, _SquareKalman(bbox_xyxy_to_cxcys(detections.bbox_xyxy[d])), frame_id)
+                t.rows.append((frame_id, detections.bbox_xyxy[d], score[d], detections.keypoints_img[d]))
+                self._live.append(t)
+                self._next_id += 1
+
+        still = []
+        for t in self._live:
+            (self._ended if frame_id - t.last_frame > self._max_lost else still).append(t)
+        self._live = still
+        self._prev_frame = frame_id
+
+    def needs_every_frame(self, confirm_hits: int) -> bool:
+        """Whether a live track is unconfirmed (fewer than ``confirm_hits`` detections) or was missed at the last update."""
+        return any(len(t.rows) < confirm_hits or t.last_frame != self._prev_frame for t in self._live)
+
+    def min_live_side(self) -> float:
+        """Smallest predicted box side (pixels) among live tracks, ``inf`` when there is none."""
+        return min((float(t.kalman.x[2]) for t in self._live), default=float("inf"))
+
+    def tracks(self) -> list[Track]:
+        """Tracks so far (ended and live) covering at least ``min_track_s`` × fps frames, by id.
+
+        A track covers its detected frames and the frames the detector skipped
+        between two detector frames that both found it; with a detector on
+        every frame that is its number of detections.
+        """
+        min_frames = max(1, int(round(self.config.min_track_s * self.fps)))
+        out, dropped = [], 0
+        for t in sorted(self._ended + self._live, key=lambda t: t.track_id):
+            if t.covered < min_frames:
+                dropped += 1
+                continue
+            frame_ids, boxes, scores, kps = zip(*t.rows)
+            out.append(Track(t.track_id, np.asarray(frame_ids), np.stack(boxes), np.asarray(scores), np.stack(kps)))
+        log.debug("%d tracks kept, %d shorter than %d frames dropped", len(out), dropped, min_frames)
+        return out
