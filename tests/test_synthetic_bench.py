@@ -17,13 +17,8 @@ from vibe.data.motion_db import VALIDATION_SUBJECTS
 from vibe.evaluation.report import table_row
 from vibe.evaluation.scenes import BodyRenderer, SceneConfig, sample_style
 from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
-from vibe.evaluation.synthetic_bench import (
-    make_synthetic_benchmark,
-    parse_baselines,
-    pck2d,
-    pool_results,
-    run_synthetic_benchmark,
-)
+from vibe.evaluation.synthetic_bench import parse_baselines, pck2d, pool_results, run_synthetic_benchmark
+from vibe.evaluation.synthetic_make import make_synthetic_benchmark
 from vibe.evaluation.track_regression import load_open_generator, regress_track
 from vibe.pipeline.run import DemoConfig
 from vibe.render.overlay import PinholeCamera

@@ -176,7 +176,7 @@ def make_synthetic(
     """Render benchmark videos of Anny bodies with ground-truth 3D joints and 2D keypoints."""
     from importlib import resources
 
-    from vibe.evaluation.synthetic_bench import make_synthetic_benchmark
+    from vibe.evaluation.synthetic_make import make_synthetic_benchmark
 
     motion = [str(p) for p in mocap] if mocap else str(resources.files("vibe") / "resources" / "motion" / "cmu_anny.npz")
     written = make_synthetic_benchmark(motion, out, n_videos=videos, seconds=seconds, seed=seed)

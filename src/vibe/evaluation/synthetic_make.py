@@ -1,0 +1,233 @@
+"""The synthetic benchmark's videos: rendered Anny videos of held-out mocap, with exact ground truth.
+
+:func:`make_synthetic_benchmark` renders short videos of the validation
+subjects' clips (:data:`~vibe.data.motion_db.VALIDATION_SUBJECTS`, never
+trained on; the subjects take turns, video ``i`` from the ``i``-th) through
+Anny: a random body shape and perspective camera from
+:class:`~vibe.data.synthetic.SyntheticGenerator`'s samplers, a random skin
+tone, lighting (intensities and key-light direction) and procedural
+background (:mod:`vibe.evaluation.scenes`).
+Layout of ``out_dir``::
+
+    video_000.mp4, video_000.npz, video_000.json, ...
+
+Ground truth ``video_XXX.npz`` (float64 unless said; ``T`` frames):
+
+- ``frame_ids (T,)`` int64: index of the frame in the mp4; ``fps ()``;
+- ``joints3d_eval14 (T, 14, 3)``: eval14 joints in the camera frame (metres);
+- ``keypoints2d_eval14 (T, 14, 2)``, ``keypoints2d_blazepose33 (T, 33, 2)``:
+  their projections (pixels, OpenCV; pixel centres at ``+0.5``);
+- ``visible_eval14 (T, 14)``, ``visible_blazepose33 (T, 33)`` bool: inside the image;
+- ``focal_px ()``, ``principal_point (2,)``, ``image_size (2,)`` (W, H),
+  ``cam_rotmat (T, 3, 3)``, ``cam_transl (T, 3)``: camera-from-world (world y up);
+- ``pose_rotmat (T, J, 3, 3)``: local rotations, world root (Anny convention);
+  ``pose_rotmat_cam``: the same with the root in the camera frame;
+  ``root_transl (T, 3)`` world; ``shape (6,)`` Anny phenotype; ``floor_y ()``.
+
+``video_XXX.json``: seed, source clip, subject, first frame, licence note,
+scene style (skin, ambient, light intensity, ``key_light_dir`` in the camera
+frame, background colours).
+
+:mod:`vibe.evaluation.synthetic_bench` runs the demo on them and scores it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vibe.body.anny import BLAZEPOSE33, Anny
+from vibe.body.sparse_keypoints import SparseKeypoints
+from vibe.data.motion_db import VALIDATION_SUBJECTS, MotionDB
+from vibe.data.synthetic import SyntheticConfig, SyntheticGenerator
+from vibe.evaluation.scenes import BodyRenderer, SceneConfig, floor_background, sample_style
+from vibe.pipeline.video import VideoWriter
+from vibe.render.overlay import PinholeCamera
+
+__all__ = ["make_synthetic_benchmark", "motion_db_from_mocap"]
+
+logger = logging.getLogger(__name__)
+
+LICENCE_NOTE = (
+    "Motion: CMU Graphics Lab Motion Capture Database (mocap.cs.cmu.edu), free for all uses; "
+    "retargeted to Anny (Apache-2.0). Backgrounds procedural."
+)
+
+
+def _benchmark_camera_config(width: int, height: int) -> SyntheticConfig:
+    """The training camera distribution at one image size, people close enough to be detected."""
+    return SyntheticConfig(
+        image_sizes=((width, height),), distance_m=(2.5, 7.0), min_in_view=0.97, max_camera_tries=30
+    )
+
+
+def motion_db_from_mocap(paths: Sequence[str | os.PathLike], body: Anny, licence: str = "") -> MotionDB:
+    """Read mocap files (``.bvh``, ``.asf`` + ``.amc``, AMASS ``.npz``) at 30 fps and retarget them onto ``body``.
+
+    Each clip's subject is its file stem (so no subject filter applies).
+    """
+    from vibe.data.build_motion_db import ClipInfo, build_db
+    from vibe.data.mocap import import_mocap
+
+    clips = [p for p in map(Path, paths) if p.suffix.lower() != ".asf"]
+    motions = import_mocap(paths, fps=30.0)
+    infos = [ClipInfo(subject=p.stem, source=p.suffix.lower().lstrip("."), licence=licence) for p in clips]
+    return build_db(zip(motions, infos), body)
+
+
+def _load_db(motion, body: Anny) -> tuple[MotionDB, bool]:
+    """The db and whether it came from raw mocap files (then every clip is used)."""
+    if isinstance(motion, MotionDB):
+        return motion, False
+    if isinstance(motion, (str, os.PathLike)):
+        return MotionDB.load(motion), False
+    return motion_db_from_mocap(list(motion), body), True
+
+
+def _pick_clip(db: MotionDB, rng: np.random.Generator, num_frames: int, index: int) -> tuple[int, int, int]:
+    """(clip, start, frames): a random clip with ``num_frames`` frames (or the longest, shortened).
+
+    Video ``index`` takes its clip from the ``index``-th subject in turn (sorted
+    names), so every subject gets its share whatever its number of clips.
+    """
+    subjects = sorted(set(map(str, db.subject)))
+    candidates = np.flatnonzero(db.subject == subjects[index % len(subjects)])
+    long_enough = candidates[db.clip_length[candidates] >= num_frames]
+    if long_enough.size:
+        clip = int(rng.choice(long_enough))
+        start = int(rng.integers(0, db.clip_length[clip] - num_frames + 1))
+        return clip, start, num_frames
+    clip = int(candidates[np.argmax(db.clip_length[candidates])])
+    return clip, 0, int(db.clip_length[clip])
+
+
+def _project(points_cam: np.ndarray, focal_px: float, width: int, height: int) -> np.ndarray:
+    """``(..., 3)`` camera points → ``(..., 2)`` pixels, principal point at the image centre."""
+    return points_cam[..., :2] / points_cam[..., 2:3] * focal_px + np.array([width / 2, height / 2])
+
+
+def _inside(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
+    return (pixels[..., 0] >= 0) & (pixels[..., 0] < width) & (pixels[..., 1] >= 0) & (pixels[..., 1] < height)
+
+
+@torch.no_grad()
+def _vertices_cam(body: Anny, pose_rotmat, shape, root_transl, cam_rotmat, cam_transl, chunk: int = 32):
+    """Yield ``(V, 3)`` camera-frame vertices per frame (posed ``chunk`` frames at a time)."""
+    for lo in range(0, len(pose_rotmat), chunk):
+        sl = slice(lo, lo + chunk)
+        p = torch.as_tensor(pose_rotmat[sl], dtype=body.dtype)
+        out = body(p, torch.as_tensor(shape, dtype=body.dtype)[None].expand(len(p), -1),
+                   torch.as_tensor(root_transl[sl], dtype=body.dtype))  # fmt: skip
+        verts = out.vertices.double().numpy()
+        yield from np.einsum("tij,tvj->tvi", cam_rotmat[sl], verts) + cam_transl[sl, None]
+
+
+def make_synthetic_benchmark(
+    motion: MotionDB | str | os.PathLike | Sequence[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    n_videos: int = 8,
+    seconds: float = 4.0,
+    seed: int = 0,
+    size: tuple[int, int] = (640, 360),
+    subjects: Sequence[str] | None = VALIDATION_SUBJECTS,
+    scene: SceneConfig | None = None,
+    body: Anny | None = None,
+) -> list[Path]:
+    """Render ``n_videos`` ground-truth videos (layout in the module docstring).
+
+    Args:
+        motion: a :class:`MotionDB`, its ``.npz`` (default use: the bundled
+            ``cmu_anny.npz``), or a list of mocap files (:func:`motion_db_from_mocap`;
+            all their clips are used, ``subjects`` is ignored).
+        out_dir: created if needed.
+        seconds: length of each video (shorter when no clip is long enough).
+        seed: everything random derives from it (video ``i`` from ``(seed, i)``).
+        size: ``(W, H)`` pixels.
+        subjects: keep only these subjects' clips (``None``: all clips, e.g. for
+            a db built from other mocap files).
+        body: an Anny instance to reuse.
+
+    Returns:
+        The mp4 paths.
+    """
+    body = body or Anny()
+    db, from_files = _load_db(motion, body)
+    if subjects is not None and not from_files:
+        db = db.split(subjects)
+    if db.num_clips == 0:
+        raise ValueError(f"no clip of subjects {subjects}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    width, height = size
+    generator = SyntheticGenerator(SparseKeypoints(body, ("blazepose33", "eval14")), _benchmark_camera_config(*size))
+    fps = generator.config.fps
+    faces = body.faces.numpy()
+    videos = []
+    for index in range(n_videos):
+        rng = np.random.default_rng([seed, index])
+        clip, start, num_frames = _pick_clip(db, rng, max(3, int(round(seconds * fps))), index)
+        pose_rotmat, root_transl = db.get_windows(np.array([[clip, start]]), num_frames)
+        batch = generator.generate(pose_rotmat, root_transl, rng)
+        cam_rotmat = batch.cam_rotmat[0].double().numpy()
+        cam_transl = batch.cam_transl[0].double().numpy()
+        focal = float(batch.focal_px[0])
+        kp_cam = batch.keypoints_cam[0].double().numpy()
+        eval_cam = batch.joints3d_eval14[0].double().numpy()
+        kp_world = np.einsum("tji,tkj->tki", cam_rotmat, kp_cam - cam_transl[:, None])  # R^T (x − t)
+        feet = [BLAZEPOSE33.index(n) for n in BLAZEPOSE33 if "heel" in n or "foot_index" in n]
+        floor_y = float(kp_world[:, feet, 1].min())
+        kp2d, eval2d = _project(kp_cam, focal, width, height), _project(eval_cam, focal, width, height)
+        style = sample_style(rng, width, height, scene)
+        camera = PinholeCamera(focal, focal, width / 2, height / 2)
+        stem = f"video_{index:03d}"
+        started = time.perf_counter()
+        with VideoWriter(out / f"{stem}.mp4", fps) as writer, BodyRenderer(
+            width, height, faces, body.num_vertices, style
+        ) as renderer:
+            verts = _vertices_cam(body, pose_rotmat[0], batch.shape[0].numpy(), root_transl[0], cam_rotmat, cam_transl)
+            for t, verts_cam in enumerate(verts):
+                background = floor_background(style, cam_rotmat[t], cam_transl[t], focal, width, height, floor_y, rng)
+                frame, _ = renderer.render(background, verts_cam, camera)
+                writer.write(frame)
+        np.savez_compressed(
+            out / f"{stem}.npz",
+            frame_ids=np.arange(num_frames, dtype=np.int64),
+            fps=np.float64(fps),
+            joints3d_eval14=eval_cam,
+            keypoints2d_eval14=eval2d,
+            keypoints2d_blazepose33=kp2d,
+            visible_eval14=_inside(eval2d, width, height),
+            visible_blazepose33=_inside(kp2d, width, height),
+            focal_px=np.float64(focal),
+            principal_point=np.array([width / 2, height / 2]),
+            image_size=np.array([width, height], dtype=np.int64),
+            cam_rotmat=cam_rotmat,
+            cam_transl=cam_transl,
+            pose_rotmat=np.asarray(pose_rotmat[0], np.float64),
+            pose_rotmat_cam=batch.pose_rotmat[0].double().numpy(),
+            root_transl=np.asarray(root_transl[0], np.float64),
+            shape=batch.shape[0].double().numpy(),
+            floor_y=np.float64(floor_y),
+        )
+        meta = {
+            "seed": [seed, index],
+            "clip": str(db.clip_name[clip]),
+            "subject": str(db.subject[clip]),
+            "first_frame": start,
+            "n_frames": num_frames,
+            "fps": fps,
+            "source": str(db.source[clip]),
+            "licence": f"{db.licence[clip]}. {LICENCE_NOTE}",
+            "scene": style.to_json(),
+        }
+        (out / f"{stem}.json").write_text(json.dumps(meta, indent=2) + "\n")
+        logger.info("%s: %d frames in %.1f s", stem, num_frames, time.perf_counter() - started)
+        videos.append(out / f"{stem}.mp4")
+    return videos
