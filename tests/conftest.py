@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+
+from smpl_fixtures import write_synthetic_smpl
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -27,3 +30,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _seed() -> None:
     np.random.seed(0)
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="module")
+def smpl_folder(tmp_path_factory) -> Path:
+    """A synthetic SMPL folder in the user layout (``*.pkl`` files, and ``npz/`` with the same as ``.npz``)."""
+    folder = tmp_path_factory.mktemp("smpl")
+    write_synthetic_smpl(folder)
+    write_synthetic_smpl(folder / "npz", fmt="npz")
+    return folder

@@ -45,14 +45,6 @@ class MeanColour(nn.Module):
         return torch.cat([crops.mean(dim=(2, 3)), self.project(crops.mean(dim=(2, 3)))[:, 3:]], dim=1)
 
 
-@pytest.fixture(scope="module")
-def smpl_folder(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("smpl")
-    write_synthetic_smpl(folder)
-    write_synthetic_smpl(folder / "npz", fmt="npz")
-    return folder
-
-
 def _small_model(smpl_folder: Path, feature_dim: int) -> VIBE:
     torch.manual_seed(0)
     config = VIBEConfig(feature_dim=feature_dim, encoder=TemporalEncoderConfig(input_size=feature_dim, hidden_size=16))

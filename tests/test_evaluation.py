@@ -13,7 +13,6 @@ import roma
 import torch
 from torch import nn
 
-from smpl_fixtures import write_synthetic_smpl
 from vibe.body.smpl import SMPL
 from vibe.evaluation import evaluate_dataset, get_protocol, read_eval_set, table_row, write_results_table
 from vibe.evaluation.protocols import compute_metrics, evaluation_windows
@@ -27,14 +26,6 @@ smplx = pytest.importorskip("smplx", reason="smplx is the reference implementati
 # Written out here (not imported) so the test checks the library's tables.
 H36M_TO_14 = [6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10]
 FEATURE_DIM = 96
-
-
-@pytest.fixture(scope="module")
-def smpl_folder(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("smpl")
-    write_synthetic_smpl(folder)
-    write_synthetic_smpl(folder / "npz", fmt="npz")
-    return folder
 
 
 @pytest.fixture(scope="module")
