@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import mediapipe as mp
 import numpy as np
 import pytest
 
+from pose_1_reference import COCO13_NAMES, load_pose_1_keypoints
 from vibe.pipeline.landmarks import (
     BLAZEPOSE_LANDMARK_NAMES,
     LandmarkConfig,
@@ -27,12 +27,8 @@ from vibe.pipeline.people import (
 from vibe.pipeline.video import VideoReader
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
-JOINTS = [
-    "nose", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-]  # fmt: skip
 # Indices from MediaPipe's own enum, not from our name table.
-MP_INDEX = [mp.solutions.pose.PoseLandmark[n.upper()].value for n in JOINTS]
+MP_INDEX = [mp.solutions.pose.PoseLandmark[n.upper()].value for n in COCO13_NAMES]
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +39,7 @@ def pose_1_frames():
 @pytest.fixture(scope="module")
 def pose_1_keypoints():
     """``(120, 13, 2)`` COCO keypoints from pose_1.json, pixels."""
-    data = json.loads((ASSETS / "pose_1.json").read_text())
-    return np.array([[[f[n]["x"], f[n]["y"]] for n in JOINTS] for f in data])
+    return load_pose_1_keypoints()
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +101,8 @@ def test_two_people_in_one_pass(pose_1_frames, pose_1_keypoints):
     boxes = {t.track_id: smooth_square_boxes(t.frame_ids, t.bbox_xyxy, fps=30.0) for t in tracks}
     out = estimate_landmarks(enumerate(frames), boxes)
     # The mirrored copy swaps left and right: its reference is the mirrored keypoints with swapped names.
-    swap = [JOINTS.index(n.replace("left", "tmp").replace("right", "left").replace("tmp", "right")) for n in JOINTS]
+    mirror_name = lambda n: n.replace("left", "tmp").replace("right", "left").replace("tmp", "right")  # noqa: E731
+    swap = [COCO13_NAMES.index(mirror_name(n)) for n in COCO13_NAMES]
     mirrored = pose_1_keypoints[:n][:, swap].copy()
     mirrored[..., 0] = 2 * width - 1 - mirrored[..., 0]
     refs = [pose_1_keypoints[:n], mirrored]

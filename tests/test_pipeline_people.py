@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from pose_1_reference import load_pose_1_keypoints
 from vibe.pipeline.people import (
     DetectionScheduleConfig,
     DetectorConfig,
@@ -26,10 +26,6 @@ from vibe.pipeline.people import (
 from vibe.pipeline.video import VideoReader
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
-COCO_NAMES = [
-    "nose", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
-    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
-]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +42,7 @@ def pose_1_frames():
 @pytest.fixture(scope="module")
 def pose_1_keypoints():
     """``(120, 13, 2)`` COCO keypoints of pose_1.json (pixels)."""
-    data = json.loads((ASSETS / "pose_1.json").read_text())
-    return np.array([[[f[n]["x"], f[n]["y"]] for n in COCO_NAMES] for f in data])
+    return load_pose_1_keypoints()
 
 
 def test_anchor_grid_hand_computed():
