@@ -23,8 +23,8 @@ crops the box at scale 1.2: ``x' = (x − cx) / (1.2 · w / 2)``, the same for
 ``y`` with ``h``), joints missing from a set get confidence 0; 3D joints
 become ``spin49`` slots (the 14 evaluation joints are slots 25–38, which the
 3D loss and the metrics read). :meth:`FrameSet.window_arrays` gives windows
-as plain arrays (poses still axis-angle, a file-boundary format); the trainer's
-:class:`vibe.training.data.FrameSetSource` makes batches of them, poses as
+as plain arrays (poses still axis-angle, a file-boundary format); the trainer
+(``FrameSetSource``) makes batches of them, poses as
 rotation matrices. AMASS motion comes out as rotation matrices.
 
 Windows of ``seqlen`` frames never cross a video: a window lies within one run
