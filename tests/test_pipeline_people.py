@@ -19,6 +19,7 @@ from vibe.pipeline.people import (
     TrackerConfig,
     box_iou,
     detect_and_track,
+    detect_and_track_ranges,
     smooth_square_boxes,
     ssd_anchor_centers,
     weighted_nms,
@@ -283,3 +284,30 @@ def test_schedule_skips_frames_but_keeps_the_person(pose_1_frames, pose_1_keypoi
 def test_schedule_validates_stride():
     with pytest.raises(ValueError):
         DetectionScheduleConfig(stride=0)
+
+
+def test_ranges_in_parallel_give_the_tracks_of_one_pass(pose_1_frames, pose_1_keypoints):
+    schedule = DetectionScheduleConfig(stride=3, large_side=0.45)
+    times = np.arange(len(pose_1_frames)) / 30.0
+    one_pass = detect_and_track(enumerate(pose_1_frames), fps=30.0, schedule=schedule)
+
+    def frames(start, stop):
+        return lambda: ((times[k], pose_1_frames[k]) for k in range(start, stop))
+
+    # One range replays the same detections through one tracker: identical tracks.
+    same, got_times = detect_and_track_ranges([frames(0, 120)], fps=30.0, schedule=schedule)
+    np.testing.assert_array_equal(got_times, times)
+    assert len(same) == len(one_pass) == 1
+    np.testing.assert_array_equal(same[0].frame_ids, one_pass[0].frame_ids)
+    np.testing.assert_array_equal(same[0].bbox_xyxy, one_pass[0].bbox_xyxy)
+    # Cut in three: one identity across the cuts, the clip covered, boxes still on the person.
+    tracks, got_times = detect_and_track_ranges([frames(0, 41), frames(41, 80), frames(80, 120)], 30.0, schedule=schedule)
+    np.testing.assert_array_equal(got_times, times)
+    assert len(tracks) == 1
+    t = tracks[0]
+    assert t.frame_ids[0] == 0 and t.frame_ids[-1] == 119
+    assert {40, 41, 79, 80} <= set(t.frame_ids.tolist())  # every range looks at its own first and last frame
+    full, cxcys = smooth_square_boxes(t.frame_ids, t.bbox_xyxy, fps=30.0)
+    kp = pose_1_keypoints[full]
+    lo, hi = cxcys[:, None, :2] - cxcys[:, None, 2:] / 2, cxcys[:, None, :2] + cxcys[:, None, 2:] / 2
+    assert np.all((kp >= lo) & (kp <= hi), axis=(1, 2)).mean() >= 0.9

@@ -238,3 +238,36 @@ def test_background_writer_matches_and_reports_errors(tmp_path):
             writer.write(frames[0])
             writer.write(np.zeros((8, 8, 3), np.uint8))
     assert not bad.exists() and not list(tmp_path.glob(".bad*"))
+
+
+def test_time_ranges_hold_every_frame_once(tmp_path):
+    path = tmp_path / "gop.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.options = {"qp": "0", "g": "5", "keyint_min": "5", "sc_threshold": "0"}
+        for k in range(23):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(_frame(k), format="rgb24")))
+        container.mux(stream.encode())
+    reader = VideoReader(path)
+    full = list(reader)
+    # Cuts between frames, on a frame, and before a key frame.
+    cuts = [None, 0.21, full[12][1], 0.5, None]
+    pieces = [list(reader.time_range(a, b, prefetch=k % 2)) for k, (a, b) in enumerate(zip(cuts, cuts[1:]))]
+    assert [i for piece in pieces for i, _, _ in piece[:1]] == [0] * len(pieces)  # numbered within each range
+    joined = [item for piece in pieces for item in piece]
+    assert [t for _, t, _ in joined] == [t for _, t, _ in full]
+    assert all(np.array_equal(a, b) for (_, _, a), (_, _, b) in zip(joined, full))
+    assert pieces[2][0][1] == full[12][1]  # a cut on a frame's timestamp starts the next range there
+    # The last range seeks: it decodes from the key frame before 0.5 s, not from the first frame.
+    decoded = []
+    original = reader._decode
+
+    def counting(container, stream):
+        for frame in original(container, stream):
+            decoded.append(frame.time)
+            yield frame
+
+    reader._decode = counting
+    assert [t for _, t, _ in reader.time_range(0.5, None)] == [t for _, t, _ in full if t >= 0.5]
+    assert min(decoded) > 0.2 and len(decoded) < len(full)

@@ -61,7 +61,7 @@ def demo(
     export: Optional[list[str]] = typer.Option(None, "--export", help="bvh and/or gltf, one file per person (repeatable)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     max_frames: Optional[int] = typer.Option(None, help="Read only the first frames."),
-    workers: int = typer.Option(0, help="Parallel threads of the landmark stage (0: one per CPU core, at most 4)."),
+    workers: int = typer.Option(0, help="Parallel threads of the detection and landmark passes (0: one per CPU core, at most 4)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute detection and landmarks."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:

@@ -27,7 +27,8 @@ at), and a newcomer is found up to ``stride`` − 1 frames (small ones:
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +51,8 @@ from vibe.pipeline.detector import (
 from vibe.pipeline.tracker import PersonTracker, Track, TrackerConfig
 
 __all__ = [
-    "DetectionScheduleConfig", "detect_and_track", "smooth_square_boxes",
+    "DetectionScheduleConfig", "scheduled_detections", "detect_and_track", "detect_and_track_ranges",
+    "smooth_square_boxes",
     # the parts, importable from here too
     "Detections", "DetectorConfig", "PersonDetector", "PersonTracker", "Track", "TrackerConfig",
     "body_square_from_keypoints", "box_iou", "crop_square", "cross_view_nms", "decode_detector_output",
@@ -84,28 +86,23 @@ class DetectionScheduleConfig:
             raise ValueError(f"stride must be >= 1, got {self.stride}")
 
 
-def detect_and_track(
+def scheduled_detections(
     frames: Iterable[tuple[int, np.ndarray]],
-    fps: float,
-    detector_config: DetectorConfig | None = None,
-    tracker_config: TrackerConfig | None = None,
-    schedule: DetectionScheduleConfig | None = None,
-) -> list[Track]:
-    """Run the detector and tracker over ``frames``, an iterable of ``(frame_id, image_rgb (H, W, 3))``.
+    tracker: PersonTracker,
+    detector_config: DetectorConfig,
+    schedule: DetectionScheduleConfig,
+) -> Iterator[tuple[int, Detections]]:
+    """The detector over ``frames`` (``(frame_id, image_rgb (H, W, 3))``) on ``schedule``.
 
-    Streams: only the current frame is held. By default the detector keeps
-    scores down to the tracker's ``low_score`` so the second association
-    stage has candidates, and runs on every frame with all its views;
-    ``schedule`` skips frames and views. Returns the kept tracks, by id.
+    ``tracker`` steers the schedule and is updated here with every detection;
+    yields ``(frame_id, detections)`` of the frames the detector looked at.
+    Streams: only the current frame (and the last skipped one) is held.
     """
-    tracker_config = tracker_config or TrackerConfig()
-    schedule = schedule or DetectionScheduleConfig()
-    tracker = PersonTracker(fps, tracker_config)
-    full_every = max(1, int(round(schedule.full_scan_s * fps)))
+    full_every = max(1, int(round(schedule.full_scan_s * tracker.fps)))
     last_full = None
     runs = views_full = 0
     skipped = None  # the last frame, while the detector has not looked at it
-    with PersonDetector(detector_config or DetectorConfig(min_score=tracker_config.low_score)) as det:
+    with PersonDetector(detector_config) as det:
         for frame_id, image in frames:
             unsure = tracker.needs_every_frame(schedule.confirm_hits)
             if frame_id % schedule.stride and not unsure:
@@ -122,14 +119,93 @@ def detect_and_track(
             if tiles:
                 last_full = frame_id
                 views_full += 1
-            tracker.update(frame_id, det.detect(image, tiles=tiles))
+            detections = det.detect(image, tiles=tiles)
+            tracker.update(frame_id, detections)
             runs += 1
+            yield frame_id, detections
         if skipped is not None:
-            # Look at the video's last frame too, so tracks run to the end of the video.
-            tracker.update(skipped[0], det.detect(skipped[1], tiles=True))
+            # Look at the last frame too, so tracks run to the end of the video.
+            detections = det.detect(skipped[1], tiles=True)
+            tracker.update(skipped[0], detections)
             runs += 1
+            yield skipped[0], detections
     log.debug("detector ran on %d frames, %d of them with tiles", runs, views_full)
+
+
+def detect_and_track(
+    frames: Iterable[tuple[int, np.ndarray]],
+    fps: float,
+    detector_config: DetectorConfig | None = None,
+    tracker_config: TrackerConfig | None = None,
+    schedule: DetectionScheduleConfig | None = None,
+) -> list[Track]:
+    """Run the detector and tracker over ``frames``, an iterable of ``(frame_id, image_rgb (H, W, 3))``.
+
+    Streams: only the current frame is held. By default the detector keeps
+    scores down to the tracker's ``low_score`` so the second association
+    stage has candidates, and runs on every frame with all its views;
+    ``schedule`` skips frames and views. Returns the kept tracks, by id.
+    """
+    tracker_config = tracker_config or TrackerConfig()
+    tracker = PersonTracker(fps, tracker_config)
+    detector_config = detector_config or DetectorConfig(min_score=tracker_config.low_score)
+    for _ in scheduled_detections(frames, tracker, detector_config, schedule or DetectionScheduleConfig()):
+        pass
     return tracker.tracks()
+
+
+def detect_and_track_ranges(
+    ranges: Sequence[Callable[[], Iterable[tuple[float, np.ndarray]]]],
+    fps: float,
+    detector_config: DetectorConfig | None = None,
+    tracker_config: TrackerConfig | None = None,
+    schedule: DetectionScheduleConfig | None = None,
+) -> tuple[list[Track], np.ndarray]:
+    """:func:`detect_and_track` over consecutive ranges of one video, the ranges in parallel threads.
+
+    Args:
+        ranges: one callable per range, in video order; each returns an
+            iterable of ``(timestamp_s, image_rgb (H, W, 3))`` over its range
+            (e.g. :meth:`~vibe.pipeline.video.VideoReader.time_range`).
+
+    Each range has its own detector, steered by its own tracker (MediaPipe
+    graphs run outside the GIL, so the threads use separate cores); one
+    tracker then replays every range's detections in video order, so
+    identities run across the cuts. A range starts with nobody tracked,
+    which makes its detector look at every frame until its people are
+    confirmed: a few extra detector runs per cut.
+
+    Returns:
+        the kept tracks (frame ids count the frames of all ranges from 0) and
+        ``frame_times_s (N,)``, every frame's timestamp.
+    """
+    tracker_config = tracker_config or TrackerConfig()
+    detector_config = detector_config or DetectorConfig(min_score=tracker_config.low_score)
+    schedule = schedule or DetectionScheduleConfig()
+
+    def run(source: Callable[[], Iterable[tuple[float, np.ndarray]]]) -> tuple[list[float], list]:
+        times: list[float] = []
+
+        def frames() -> Iterator[tuple[int, np.ndarray]]:
+            for k, (t, image) in enumerate(source()):
+                times.append(t)
+                yield k, image
+
+        found = list(scheduled_detections(frames(), PersonTracker(fps, tracker_config), detector_config, schedule))
+        return times, found
+
+    if len(ranges) == 1:
+        parts = [run(ranges[0])]
+    else:
+        with ThreadPoolExecutor(len(ranges), thread_name_prefix="detect") as pool:
+            parts = list(pool.map(run, ranges))
+    tracker = PersonTracker(fps, tracker_config)
+    offset = 0
+    for times, found in parts:
+        for k, detections in found:
+            tracker.update(offset + k, detections)
+        offset += len(times)
+    return tracker.tracks(), np.asarray([t for times, _ in parts for t in times], dtype=np.float64)
 
 
 # --------------------------------------------------------------------------- smoothing

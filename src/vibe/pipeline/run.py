@@ -15,10 +15,12 @@ frame and person; vertices only with ``save_vertices`` or for the smpl
 stack's ``vibe_output.pkl``, whose format holds them).
 
 Parallelism (the C/C++ parts release the GIL, so threads use separate
-cores): every pass decodes in a thread ahead of its consumer; pass 2 cuts the
-video into ``workers`` ranges of equal person-frames, each with its own
-seeking decoder and MediaPipe graphs; pass 3 poses vertices in one thread,
-draws in the caller's and encodes in a third.
+cores): every pass decodes in a thread ahead of its consumer; pass 1 cuts the
+video into ``workers`` equal time ranges, each with its own seeking decoder
+and detector, and one tracker replays their detections in order; pass 2 cuts
+it into ``workers`` ranges of equal person-frames, each with its own decoder
+and MediaPipe graphs; pass 3 poses vertices in one thread, draws in the
+caller's and encodes in a third.
 
 Caching: passes 1 and 2 (open stack) are saved in ``OUT/<stem>/.cache/``
 under a key made of the video's SHA-256, the frame limit and the stage's
@@ -64,7 +66,7 @@ from vibe.pipeline.people import (
     DetectorConfig,
     Track,
     TrackerConfig,
-    detect_and_track,
+    detect_and_track_ranges,
     smooth_square_boxes,
 )
 from vibe.fitting.temporal_smplify import SMPLifyConfig, refine_track
@@ -166,8 +168,8 @@ class DemoConfig:
         nominal_focal_px: focal length for ``transl_cam`` and exports
             (``None``: ``max(W, H)``, ≈ 53° field of view).
         batch_frames: frames per batch of the regressor, body model, ResNet.
-        workers: parallel threads of the landmark stage (0: one per CPU
-            core, at most 4); each takes a range of frames.
+        workers: parallel threads of the detection and landmark passes
+            (0: one per CPU core, at most 4); each takes a range of frames.
     """
 
     stack: Literal["open", "smpl"] = "open"
@@ -272,23 +274,30 @@ def _workers(config: DemoConfig) -> int:
     return config.workers if config.workers > 0 else max(1, min(4, os.cpu_count() or 1))
 
 
+def _time_ranges(reader: VideoReader, config: DemoConfig, min_range_s: float = 2.0) -> list[tuple[float | None, float | None]]:
+    """Consecutive time ranges for the detection pass, one per worker (one with ``max_frames``
+    or when the container gives no duration or first timestamp)."""
+    info = reader.info
+    if config.max_frames is not None or not info.duration_s or info.start_s is None:
+        return [(None, None)]
+    parts = max(1, min(_workers(config), int(info.duration_s // min_range_s)))
+    cuts = [info.start_s + info.duration_s * k / parts for k in range(1, parts)]
+    return list(zip([None, *cuts], [*cuts, None]))
+
+
 def _resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
 
 
-def _frames(
-    reader: VideoReader, config: DemoConfig, desc: str, times: list[float] | None = None
-) -> Iterator[tuple[int, np.ndarray]]:
+def _frames(reader: VideoReader, config: DemoConfig, desc: str) -> Iterator[tuple[int, np.ndarray]]:
     """``(frame_id, image_rgb)`` of the first ``max_frames`` frames, with a progress bar."""
     total = reader.frame_count
     if config.max_frames is not None:
         total = min(total, config.max_frames) if total else config.max_frames
     stream = reader.frames(0, config.max_frames, prefetch=2)
-    for index, t, image in tqdm(stream, total=total, desc=desc, unit="frame", disable=not config.progress, leave=False):
-        if times is not None:
-            times.append(t)
+    for index, _, image in tqdm(stream, total=total, desc=desc, unit="frame", disable=not config.progress, leave=False):
         yield index, image
 
 
@@ -337,10 +346,23 @@ def _people_stage(
             ]
         log.info("detection and tracking: reused %s", cache)
         return tracks, times
-    start, times = time.perf_counter(), []
-    tracks = detect_and_track(
-        _frames(reader, config, "people", times), reader.fps, config.detector, config.tracker, config.detection_schedule
-    )
+    start = time.perf_counter()
+    total = reader.frame_count if config.max_frames is None else config.max_frames
+    with tqdm(total=total, desc="people", unit="frame", disable=not config.progress, leave=False) as bar:
+
+        def range_frames(t0: float | None, t1: float | None) -> Iterator[tuple[float, np.ndarray]]:
+            if t0 is None and t1 is None:  # the whole video (or its first max_frames)
+                frames = reader.frames(0, config.max_frames, prefetch=2)
+            else:
+                frames = reader.time_range(t0, t1, prefetch=2)
+            for _, t, image in frames:
+                bar.update(1)
+                yield t, image
+
+        ranges = [functools.partial(range_frames, t0, t1) for t0, t1 in _time_ranges(reader, config)]
+        tracks, times = detect_and_track_ranges(
+            ranges, reader.fps, config.detector, config.tracker, config.detection_schedule
+        )
     timer.add("detect_track", time.perf_counter() - start, len(times))
     if cache is not None:
         track_ids = np.asarray([t.track_id for t in tracks], dtype=np.int64)

@@ -49,7 +49,8 @@ class VideoInfo:
 
     ``width``/``height`` are after rotation; ``rotation_deg`` is the
     counter-clockwise angle (0, 90, 180, 270) applied to decoded pixels;
-    ``frame_count`` is the container's count, ``None`` when it does not say.
+    ``frame_count`` is the container's count, ``None`` when it does not say;
+    ``start_s`` is the first frame's timestamp (``None``: it has none).
     """
 
     fps: float
@@ -58,6 +59,7 @@ class VideoInfo:
     height: int
     rotation_deg: int
     duration_s: float | None
+    start_s: float | None = None
 
 
 def _rotation_from_degrees(angle: float) -> int:
@@ -144,7 +146,8 @@ class VideoReader:
             duration = float(stream.duration * stream.time_base) if stream.duration else None
             if duration is None and container.duration:
                 duration = container.duration / av.time_base
-            return VideoInfo(float(rate), stream.frames or None, w, h, rotation, duration)
+            start = float(first.time) if first.time is not None else None
+            return VideoInfo(float(rate), stream.frames or None, w, h, rotation, duration, start)
         finally:
             container.close()
 
@@ -182,6 +185,49 @@ class VideoReader:
         if start > 0 and frame_times is not None:
             return self._seek_frames(start, stop, np.asarray(frame_times, dtype=np.float64))
         return self._sequential_frames(start, stop)
+
+    def time_range(
+        self, t_start: float | None, t_stop: float | None, prefetch: int = 0
+    ) -> Iterator[tuple[int, float, np.ndarray]]:
+        """Frames with ``t_start <= timestamp < t_stop`` (``None``: open end), numbered from 0 in the range.
+
+        Seeks to the key frame before ``t_start``; when the seek lands after
+        ``t_start`` (a container without a usable index), decodes from the
+        beginning instead, so consecutive ranges always hold every frame
+        exactly once. Raises :class:`VideoError` on a frame without a
+        timestamp (such a video cannot be cut by time).
+        """
+        if prefetch > 0:
+            return prefetched(lambda: self.time_range(t_start, t_stop), prefetch)
+        return self._time_range(t_start, t_stop, seek=t_start is not None)
+
+    def _time_range(
+        self, t_start: float | None, t_stop: float | None, seek: bool
+    ) -> Iterator[tuple[int, float, np.ndarray]]:
+        container, stream = self._open()
+        count = 0
+        try:
+            if seek:
+                container.seek(int(t_start / float(stream.time_base)), stream=stream, backward=True, any_frame=False)
+            for frame in self._decode(container, stream):
+                if frame.time is None:
+                    raise VideoError(f"frames without timestamps, cannot cut by time: {self.path}")
+                t = float(frame.time)
+                if seek and count == 0 and t > t_start + _TIME_EPS:
+                    break  # landed after the range's start: frames may be missing
+                if t_start is not None and t < t_start - _TIME_EPS:
+                    seek = False  # at or before the start: the seek was good
+                    continue
+                if t_stop is not None and t >= t_stop - _TIME_EPS:
+                    return
+                yield count, t, _rotate(frame.to_ndarray(format="rgb24"), self.info.rotation_deg)
+                count += 1
+            else:
+                return
+        finally:
+            container.close()
+        log.debug("%s: seeking to %.3f s landed late, decoding from the start", self.path, t_start)
+        yield from self._time_range(t_start, t_stop, seek=False)
 
     def _sequential_frames(self, start: int, stop: int | None) -> Iterator[tuple[int, float, np.ndarray]]:
         container, stream = self._open()
@@ -232,6 +278,9 @@ class VideoReader:
         resume = start if next_index is None else max(start, next_index)
         log.debug("%s: seeking to frame %d failed, decoding from the start", self.path, resume)
         yield from self._sequential_frames(resume, stop)
+
+
+_TIME_EPS = 1e-6  # seconds; timestamps are exact multiples of the time base, far coarser
 
 
 def _index_of_time(frame_times: np.ndarray, t: float | None) -> int | None:
