@@ -57,7 +57,7 @@ from tqdm.auto import tqdm
 from vibe import assets
 from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
 from vibe.geometry.cameras import crop_cam_to_image_cam, image_cam_to_pixels
-from vibe.pipeline import release_freed_memory
+from vibe.pipeline import limit_malloc_arenas, release_freed_memory
 from vibe.pipeline.background import prefetched
 from vibe.pipeline.landmarks import LandmarkConfig, TrackLandmarks, estimate_landmarks_parallel
 from vibe.pipeline.outputs import check_writable, write_meta, write_results
@@ -751,6 +751,7 @@ def run_demo(video: str | Path, out_dir: str | Path, config: DemoConfig | None =
         for the first three, which are checked before any output.
     """
     config = config or DemoConfig()
+    limit_malloc_arenas()
     video = Path(video)
     timer = _Timer()
     try:
