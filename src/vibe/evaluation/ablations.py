@@ -363,6 +363,9 @@ def format_section(cfg: AblationConfig, runs: Sequence[RunResult], total_wall_s:
     ]
     for variant in cfg.variants:
         lines.append(_row(variant, [r for r in runs if r.variant == variant.name]))
+    extra = [f"{v.label}: `{' '.join(v.overrides)}`" for v in cfg.variants if v.overrides]
+    if extra:
+        lines += ["", "Set on top of the variant's file: " + "; ".join(extra) + "."]
     lines.append(BLOCK_END)
     return "\n".join(lines)
 
