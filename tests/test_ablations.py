@@ -131,7 +131,7 @@ def test_tiny_study_trains_skips_resumes_and_tables(tmp_path):
     assert load_checkpoint(g_last).extra["global_step"] == 1
     assert [(r.variant, r.status, r.iters) for r in tabled] == [
         ("g_only", "incomplete", 1), ("dm_concat", "not run", 0), ("absent", "missing config", 0)]
-    assert "incomplete, shown above: 1 iterations" in (tmp_path / "runs" / "table.md").read_text(encoding="utf-8")
+    assert "incomplete, shown: 1 iterations" in (tmp_path / "runs" / "table.md").read_text(encoding="utf-8")
 
     runs = run_ablations(cfg, md)
     status = {r.variant: r for r in runs}

@@ -313,7 +313,8 @@ def _row(variant: Variant, runs: Sequence[RunResult]) -> str:
     problems: dict[str, list[str]] = {}
     for r in runs:
         if r.status == "incomplete":
-            problems.setdefault(f"incomplete, shown above: {r.iters} iterations", []).append(str(r.seed))
+            shown_here = ", shown" if not done and r.metrics else ""
+            problems.setdefault(f"incomplete{shown_here}: {r.iters} iterations", []).append(str(r.seed))
         elif r.status != "done":
             problems.setdefault(r.status, []).append(str(r.seed))
     notes = "; ".join(f"{status}: seed {', '.join(seeds)}" for status, seeds in problems.items())
