@@ -25,6 +25,8 @@ def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug log
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # PyOpenGL announces at INFO that its optional C accelerator is absent: not the user's concern.
+    logging.getLogger("OpenGL").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 @assets_app.command("check")
