@@ -61,3 +61,11 @@ def test_demo_rejects_unknown_export_format(tmp_path: Path) -> None:
     result = runner.invoke(app, ["demo", "--export", "fbx", "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "bvh or gltf" in result.output
+
+
+def test_eval_ablations_forwards_its_options_to_the_runner() -> None:
+    result = runner.invoke(app, ["eval", "ablations", "--help"])
+    assert result.exit_code == 0
+    assert "--budget-iters" in result.output and "--seeds" in result.output
+    missing = runner.invoke(app, ["eval", "ablations", "--seeds", "0"])
+    assert missing.exit_code == 2  # argparse: --budget-iters is required

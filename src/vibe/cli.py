@@ -185,6 +185,18 @@ def make_synthetic(
     typer.echo(f"wrote {len(written)} videos with ground truth to {out}")
 
 
+@eval_app.command(
+    "ablations",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def ablations(ctx: typer.Context) -> None:
+    """Train the paper's ablation variants (Tables 2-3) at one budget and write their table; --help for options."""
+    from vibe.evaluation.ablations import main
+
+    raise typer.Exit(main(ctx.args))
+
+
 @app.command("train")
 def train(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="YAML config (e.g. configs/open.yaml)."),
