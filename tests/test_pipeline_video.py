@@ -50,6 +50,18 @@ def _write(path: Path, pts_ms: list[int], rotation: float | None = None, faststa
     return frames
 
 
+def _write_with_key_frames(path: Path, frames: int, every: int) -> Path:
+    """Constant 30 fps, lossless, a key frame exactly every ``every`` frames (so seeks land before a range)."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
+        stream.options = {"qp": "0", "g": str(every), "keyint_min": str(every), "sc_threshold": "0"}
+        for k in range(frames):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(_frame(k), format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
 def _close(a: np.ndarray, b: np.ndarray) -> bool:
     # yuv420p chroma subsampling blurs colour edges; compare away from the quadrant border.
     mask = np.ones(a.shape[:2], bool)
@@ -180,14 +192,7 @@ def test_writer_discards_output_on_error(tmp_path):
 
 def test_frame_range_seeks_and_matches_a_full_pass(tmp_path, monkeypatch):
     # A key frame every 4 frames, so a seek lands before the range's start and must skip forward.
-    path = tmp_path / "gop.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        stream.options = {"qp": "0", "g": "4", "keyint_min": "4", "sc_threshold": "0"}
-        for k in range(20):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(_frame(k), format="rgb24")))
-        container.mux(stream.encode())
+    path = _write_with_key_frames(tmp_path / "gop.mp4", frames=20, every=4)
     reader = VideoReader(path)
     full = list(reader)
     times = [t for _, t, _ in full]
@@ -241,14 +246,7 @@ def test_background_writer_matches_and_reports_errors(tmp_path):
 
 
 def test_time_ranges_hold_every_frame_once(tmp_path):
-    path = tmp_path / "gop.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=30)
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        stream.options = {"qp": "0", "g": "5", "keyint_min": "5", "sc_threshold": "0"}
-        for k in range(23):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(_frame(k), format="rgb24")))
-        container.mux(stream.encode())
+    path = _write_with_key_frames(tmp_path / "gop.mp4", frames=23, every=5)
     reader = VideoReader(path)
     full = list(reader)
     # Cuts between frames, on a frame, and before a key frame.
