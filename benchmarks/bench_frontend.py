@@ -2,7 +2,7 @@
 
 Runs each stage over the bundled clip (``assets/people_walking.mp4``, 300
 frames, 768×432) or ``--video``, timing it alone: decoding only; detection
-(tile levels 0 and 1, see ``vibe.pipeline.people``) on decoded
+(tile levels 0 and 1, see ``vibe.pipeline.detector``) on decoded
 frames; tracking on the stored detections; smoothing; landmarks for every
 kept track. Prints a markdown table of frames per second and the tracks found.
 Run ``python benchmarks/bench_frontend.py --help``.
@@ -17,14 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from vibe.pipeline.landmarks import LandmarkConfig, estimate_landmarks
-from vibe.pipeline.people import (
-    DetectorConfig,
-    PersonDetector,
-    PersonTracker,
-    TrackerConfig,
-    detector_views,
-    smooth_square_boxes,
-)
+from vibe.pipeline.detector import DetectorConfig, PersonDetector, detector_views
+from vibe.pipeline.people import smooth_square_boxes
+from vibe.pipeline.tracker import PersonTracker, TrackerConfig
 from vibe.pipeline.video import VideoReader
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[1] / "assets" / "people_walking.mp4"

@@ -17,13 +17,9 @@ from vibe.pipeline.landmarks import (
     estimate_landmarks_parallel,
     split_frames,
 )
-from vibe.pipeline.people import (
-    DetectionScheduleConfig,
-    PersonDetector,
-    TrackerConfig,
-    detect_and_track,
-    smooth_square_boxes,
-)
+from vibe.pipeline.detector import PersonDetector
+from vibe.pipeline.people import DetectionScheduleConfig, detect_and_track, smooth_square_boxes
+from vibe.pipeline.tracker import TrackerConfig
 from vibe.pipeline.video import VideoReader
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"

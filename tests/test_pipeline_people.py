@@ -10,20 +10,21 @@ import numpy as np
 import pytest
 
 from pose_1_reference import load_pose_1_keypoints
-from vibe.pipeline.people import (
-    DetectionScheduleConfig,
+from vibe.pipeline.detector import (
     DetectorConfig,
     Detections,
     PersonDetector,
-    PersonTracker,
-    TrackerConfig,
     box_iou,
-    detect_and_track,
-    detect_and_track_ranges,
-    smooth_square_boxes,
     ssd_anchor_centers,
     weighted_nms,
 )
+from vibe.pipeline.people import (
+    DetectionScheduleConfig,
+    detect_and_track,
+    detect_and_track_ranges,
+    smooth_square_boxes,
+)
+from vibe.pipeline.tracker import PersonTracker, TrackerConfig
 from vibe.pipeline.video import VideoReader
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"

@@ -45,7 +45,7 @@ class LandmarkConfig:
     """Options of the landmark stage.
 
     ``crop_scale`` multiplies the track's square body box (already MediaPipe's
-    pose region of interest, see :mod:`vibe.pipeline.people`) to get the crop
+    pose region of interest, see :mod:`vibe.pipeline.detector`) to get the crop
     given to MediaPipe, leaving room for its own detector and ROI tracking;
     ``crop_size`` is the crop's resolution in pixels. ``static_image_mode``
     runs MediaPipe's detector on every crop instead of tracking its ROI

@@ -35,29 +35,16 @@ import numpy as np
 from scipy.signal import savgol_filter
 
 from vibe.geometry.crops import bbox_xyxy_to_cxcys
-from vibe.pipeline.detector import (
-    Detections,
-    DetectorConfig,
-    PersonDetector,
-    body_square_from_keypoints,
-    box_iou,
-    crop_square,
-    cross_view_nms,
-    decode_detector_output,
-    detector_views,
-    ssd_anchor_centers,
-    weighted_nms,
-)
+from vibe.pipeline.detector import Detections, DetectorConfig, PersonDetector
 from vibe.pipeline.tracker import PersonTracker, Track, TrackerConfig
 
 __all__ = [
-    "DetectionScheduleConfig", "scheduled_detections", "detect_and_track", "detect_and_track_ranges",
+    "DetectionScheduleConfig",
+    "scheduled_detections",
+    "detect_and_track",
+    "detect_and_track_ranges",
     "smooth_square_boxes",
-    # the parts, importable from here too
-    "Detections", "DetectorConfig", "PersonDetector", "PersonTracker", "Track", "TrackerConfig",
-    "body_square_from_keypoints", "box_iou", "crop_square", "cross_view_nms", "decode_detector_output",
-    "detector_views", "ssd_anchor_centers", "weighted_nms",
-]  # fmt: skip
+]
 
 log = logging.getLogger(__name__)
 

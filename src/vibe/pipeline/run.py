@@ -61,14 +61,9 @@ from vibe.pipeline import limit_malloc_arenas, release_freed_memory
 from vibe.pipeline.background import prefetched
 from vibe.pipeline.landmarks import LandmarkConfig, TrackLandmarks, estimate_landmarks_parallel
 from vibe.pipeline.outputs import check_writable, write_meta, write_results
-from vibe.pipeline.people import (
-    DetectionScheduleConfig,
-    DetectorConfig,
-    Track,
-    TrackerConfig,
-    detect_and_track_ranges,
-    smooth_square_boxes,
-)
+from vibe.pipeline.detector import DetectorConfig
+from vibe.pipeline.people import DetectionScheduleConfig, detect_and_track_ranges, smooth_square_boxes
+from vibe.pipeline.tracker import Track, TrackerConfig
 from vibe.fitting.temporal_smplify import SMPLifyConfig, refine_track
 from vibe.pipeline.smoothing import OneEuroConfig, one_euro_rotations
 from vibe.pipeline.video import VideoError, VideoReader, VideoWriter
