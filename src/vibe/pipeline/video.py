@@ -220,7 +220,7 @@ class VideoReader:
                     continue
                 if t_stop is not None and t >= t_stop - _TIME_EPS:
                     return
-                yield count, t, _rotate(frame.to_ndarray(format="rgb24"), self.info.rotation_deg)
+                yield count, t, self._image(frame)
                 count += 1
             else:
                 return
@@ -241,7 +241,7 @@ class VideoReader:
                 if index < start:
                     continue
                 t = frame.time if frame.time is not None else index * fallback_dt
-                yield index, float(t), _rotate(frame.to_ndarray(format="rgb24"), self.info.rotation_deg)
+                yield index, float(t), self._image(frame)
             if self.frame_count is not None and count < self.frame_count:
                 log.warning(
                     "%s: decoded %d of the %d frames the container lists (truncated file?)",
@@ -249,6 +249,10 @@ class VideoReader:
                 )
         finally:
             container.close()
+
+    def _image(self, frame: av.VideoFrame) -> np.ndarray:
+        """A decoded frame as upright ``(H, W, 3)`` uint8 RGB."""
+        return _rotate(frame.to_ndarray(format="rgb24"), self.info.rotation_deg)
 
     def _seek_frames(
         self, start: int, stop: int | None, frame_times: np.ndarray
@@ -269,7 +273,7 @@ class VideoReader:
                     continue
                 if stop is not None and index >= stop:
                     return
-                yield index, float(frame.time), _rotate(frame.to_ndarray(format="rgb24"), self.info.rotation_deg)
+                yield index, float(frame.time), self._image(frame)
             else:
                 if next_index is not None and next_index > start:  # the file ended after the range began
                     return
@@ -287,8 +291,8 @@ def _index_of_time(frame_times: np.ndarray, t: float | None) -> int | None:
     """Index of the frame whose timestamp is ``t`` in sorted ``frame_times``, None if none is."""
     if t is None:
         return None
-    i = int(np.searchsorted(frame_times, t - 1e-6))
-    return i if i < frame_times.size and abs(frame_times[i] - t) <= 1e-6 else None
+    i = int(np.searchsorted(frame_times, t - _TIME_EPS))
+    return i if i < frame_times.size and abs(frame_times[i] - t) <= _TIME_EPS else None
 
 
 def _short(exc: BaseException) -> str:
