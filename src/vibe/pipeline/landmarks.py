@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -80,6 +81,8 @@ class TrackLandmarks:
     landmarks_img: np.ndarray
     world: np.ndarray
     found: np.ndarray
+
+    ARRAYS: ClassVar[tuple[str, ...]] = ("frame_ids", "landmarks_img", "world", "found")  # per-frame fields, in order
 
 
 def crop_view(bbox_cxcys: np.ndarray, crop_scale: float) -> tuple[float, float, float]:
@@ -277,6 +280,6 @@ def estimate_landmarks_parallel(
     for tid in track_boxes:
         parts = [p[tid] for p in pieces if tid in p]
         out[tid] = TrackLandmarks(
-            tid, *(np.concatenate([getattr(p, k) for p in parts]) for k in ("frame_ids", "landmarks_img", "world", "found"))
+            tid, *(np.concatenate([getattr(p, k) for p in parts]) for k in TrackLandmarks.ARRAYS)
         )
     return out

@@ -286,14 +286,25 @@ def _resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def _frames(reader: VideoReader, config: DemoConfig, desc: str) -> Iterator[tuple[int, np.ndarray]]:
-    """``(frame_id, image_rgb)`` of the first ``max_frames`` frames, with a progress bar."""
+def _progress(config: DemoConfig, desc: str, total: int | None) -> tqdm:
+    """A stage's progress bar over frames (silent unless ``config.progress``)."""
+    return tqdm(total=total, desc=desc, unit="frame", disable=not config.progress, leave=False)
+
+
+def _frame_total(reader: VideoReader, config: DemoConfig) -> int | None:
+    """Frames a full pass reads: the container's count capped by ``max_frames`` (None: unknown)."""
     total = reader.frame_count
     if config.max_frames is not None:
         total = min(total, config.max_frames) if total else config.max_frames
-    stream = reader.frames(0, config.max_frames, prefetch=2)
-    for index, _, image in tqdm(stream, total=total, desc=desc, unit="frame", disable=not config.progress, leave=False):
-        yield index, image
+    return total
+
+
+def _frames(reader: VideoReader, config: DemoConfig, desc: str) -> Iterator[tuple[int, np.ndarray]]:
+    """``(frame_id, image_rgb)`` of the first ``max_frames`` frames, with a progress bar."""
+    with _progress(config, desc, _frame_total(reader, config)) as bar:
+        for index, _, image in reader.frames(0, config.max_frames, prefetch=2):
+            bar.update(1)
+            yield index, image
 
 
 def _file_digest(path: Path) -> str:
@@ -336,14 +347,13 @@ def _people_stage(
         with np.load(cache, allow_pickle=False) as npz:
             times = npz["frame_times_s"]
             tracks = [
-                Track(int(t), *(npz[f"{t}/{k}"] for k in ("frame_ids", "bbox_xyxy", "score", "keypoints_img")))
+                Track(int(t), *(npz[f"{t}/{k}"] for k in Track.ARRAYS))
                 for t in npz["track_ids"]
             ]
         log.info("detection and tracking: reused %s", cache)
         return tracks, times
     start = time.perf_counter()
-    total = reader.frame_count if config.max_frames is None else config.max_frames
-    with tqdm(total=total, desc="people", unit="frame", disable=not config.progress, leave=False) as bar:
+    with _progress(config, "people", _frame_total(reader, config)) as bar:
 
         def range_frames(t0: float | None, t1: float | None) -> Iterator[tuple[float, np.ndarray]]:
             if t0 is None and t1 is None:  # the whole video (or its first max_frames)
@@ -363,7 +373,7 @@ def _people_stage(
         track_ids = np.asarray([t.track_id for t in tracks], dtype=np.int64)
         arrays = {"frame_times_s": np.asarray(times), "track_ids": track_ids}
         for t in tracks:
-            for k in ("frame_ids", "bbox_xyxy", "score", "keypoints_img"):
+            for k in Track.ARRAYS:
                 arrays[f"{t.track_id}/{k}"] = getattr(t, k)
         _save_npz(cache, arrays)
     return tracks, np.asarray(times)
@@ -380,13 +390,15 @@ def _landmark_stage(
     """Pass 2 (open stack): 33 BlazePose landmarks per track, ranges of frames in parallel (cached)."""
     if cache is not None and cache.exists():
         with np.load(cache, allow_pickle=False) as npz:
-            keys = ("frame_ids", "landmarks_img", "world", "found")
-            out = {int(t): TrackLandmarks(int(t), *(npz[f"{t}/{k}"] for k in keys)) for t in npz["track_ids"]}
+            out = {
+                int(t): TrackLandmarks(int(t), *(npz[f"{t}/{k}"] for k in TrackLandmarks.ARRAYS))
+                for t in npz["track_ids"]
+            }
         log.info("landmarks: reused %s", cache)
         return out
     start = time.perf_counter()
     last = max(int(f[-1]) for f, _ in boxes.values())
-    with tqdm(total=last + 1, desc="landmarks", unit="frame", disable=not config.progress, leave=False) as bar:
+    with _progress(config, "landmarks", last + 1) as bar:
 
         def frames_between(first: int, stop: int) -> Iterator[tuple[int, np.ndarray]]:
             for index, _, image in reader.frames(first, stop, frame_times, prefetch=2):
@@ -400,7 +412,7 @@ def _landmark_stage(
     if cache is not None:
         arrays = {"track_ids": np.asarray(sorted(out), dtype=np.int64)}
         for t, lm in out.items():
-            for k in ("frame_ids", "landmarks_img", "world", "found"):
+            for k in TrackLandmarks.ARRAYS:
                 arrays[f"{t}/{k}"] = getattr(lm, k)
         _save_npz(cache, arrays)
     return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -60,6 +61,8 @@ class Track:
     bbox_xyxy: np.ndarray
     score: np.ndarray
     keypoints_img: np.ndarray
+
+    ARRAYS: ClassVar[tuple[str, ...]] = ("frame_ids", "bbox_xyxy", "score", "keypoints_img")  # per-frame fields, in order
 
 
 class _SquareKalman:
