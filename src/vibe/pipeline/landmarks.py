@@ -166,7 +166,15 @@ def estimate_landmarks(
         instance lives only while its track does, so memory stays bounded by
         the number of people visible at once.
     """
-    config = config or LandmarkConfig()
+    return _log_missing(_one_pass(frames, track_boxes, config or LandmarkConfig()))
+
+
+def _one_pass(
+    frames: Iterable[tuple[int, np.ndarray]],
+    track_boxes: dict[int, tuple[np.ndarray, np.ndarray]],
+    config: LandmarkConfig,
+) -> dict[int, TrackLandmarks]:
+    """:func:`estimate_landmarks` without its log line (a parallel range is only part of a track)."""
     if not track_boxes:
         return {}
     out = {
@@ -201,6 +209,11 @@ def estimate_landmarks(
     finally:
         for est in live.values():
             est.close()
+    return out
+
+
+def _log_missing(out: dict[int, TrackLandmarks]) -> dict[int, TrackLandmarks]:
+    """Say which tracks have frames without a pose; returns ``out``."""
     for t in out.values():
         if not t.found.all():
             log.info("track %d: no pose in %d of %d frames", t.track_id, (~t.found).sum(), t.found.size)
@@ -265,11 +278,12 @@ def estimate_landmarks_parallel(
     """
     if not track_boxes:
         return {}
+    config = config or LandmarkConfig()
     ranges = split_frames(track_boxes, workers, min_frames)
 
     def run(bounds: tuple[int, int]) -> dict[int, TrackLandmarks]:
         start, stop = bounds
-        return estimate_landmarks(frames_between(start, stop), _restrict(track_boxes, start, stop), config)
+        return _one_pass(frames_between(start, stop), _restrict(track_boxes, start, stop), config)
 
     if len(ranges) == 1:
         pieces = [run(ranges[0])]
@@ -282,4 +296,4 @@ def estimate_landmarks_parallel(
         out[tid] = TrackLandmarks(
             tid, *(np.concatenate([getattr(p, k) for p in parts]) for k in TrackLandmarks.ARRAYS)
         )
-    return out
+    return _log_missing(out)
