@@ -116,10 +116,32 @@ def test_bone_directions_follow_the_source(body: Anny, shape: torch.Tensor, clip
         err = _angle_deg(tails[:, j] - heads[:, j], src_dir)
         assert err.max() < 0.5, f"{name}: {err.max():.3f} deg"
         checked.append(name)
-    # Not matched: the root and the rigid hip bones; in the 3ds Max BVH also the
-    # bones it gives zero length (Spine1 and the hands start where their child does).
-    unmatched = {"Hips", "LHipJoint", "RHipJoint"} | (UNMATCHED_BVH if clip == "bvh" else set())
+    # Not matched: the root, the rigid hip bones and collarbones; in the 3ds Max BVH
+    # also the bones it gives zero length (Spine1 and the hands start where their child does).
+    rigid = {"Hips", "LHipJoint", "RHipJoint", "LeftShoulder", "RightShoulder"}
+    unmatched = rigid | (UNMATCHED_BVH if clip == "bvh" else set())
     assert set(checked) == set(target.joint_names) - unmatched
+
+
+def test_source_rest_pose_keeps_the_targets_shoulders(body: Anny, shape: torch.Tensor) -> None:
+    """A source standing in its own rest pose gives Anny's rest collarbones (no shrug).
+
+    CMU's rest collarbone points ~14° up and Anny's ~10° down; matching their
+    directions turned Anny's collarbones up by ~25° in every frame.
+    """
+    motion = _cmu_walk()
+    rest = replace(motion, local_rotmat=np.broadcast_to(np.eye(3), motion.local_rotmat[:1].shape).copy(),
+                   root_transl=motion.root_transl[:1])  # fmt: skip
+    target = target_skeleton(body, shape)
+    glob = _pose(body, retarget_motion(rest, target).local_rotmat, np.zeros((1, 3)), shape).joints_rotmat
+    for side in ("Left", "Right"):
+        j = target.joint_names.index(f"{side}Shoulder")
+        rest_dir = target.rest_tails[j] - target.rest_heads[j]
+        posed_dir = glob[0, j].double().numpy() @ rest_dir
+        assert _angle_deg(posed_dir[None], rest_dir[None]).max() < 5.0  # the shrug was ~25°
+        cmu = motion.skeleton.offsets[motion.skeleton.index(f"{side}Arm")]
+        assert np.degrees(np.arcsin(cmu[1] / np.linalg.norm(cmu))) > 5.0  # the source's rest shrug
+        assert rest_dir[1] < 0.0  # Anny's collarbone points down at rest
 
 
 @pytest.mark.parametrize("clip", sorted(CLIPS))

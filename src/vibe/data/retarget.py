@@ -24,9 +24,10 @@ the identity and their twist (e.g. head yaw) passes unchanged. Bones the
 config names in ``twist_refs`` (the hands) additionally turn about their own
 direction so that a reference child bone (the thumb) lies on the same side as
 in the source. The root keeps ``O = I`` (both skeletons face +z, y up), and
-``rigid_bones`` (the pelvis-to-hip bones, fixed in the source) take their
-parent's offset, so the target keeps its own hip layout instead of bending
-its pelvis to the source's. The map is invertible: `unretarget_rotations`
+``rigid_bones`` (the pelvis-to-hip bones, fixed in the source, and the
+collarbones, whose rest directions differ by ~25°) take their parent's
+offset, so the target keeps its own hip and shoulder layout instead of
+bending its pelvis or shrugging to the source's. The map is invertible: `unretarget_rotations`
 recovers the source globals with ``G_s = G_t @ O_jᵀ``.
 
 Root translation: the target root joint follows ``k ×`` the source root
@@ -127,7 +128,12 @@ class RetargetConfig:
     """
 
     name_map: Mapping[str, str] = field(default_factory=lambda: dict(ANNY_CMU_MB_TO_CMU))
-    rigid_bones: tuple[str, ...] = ("LHipJoint", "RHipJoint")
+    # The collarbones keep the target's rest layout too: CMU's rest collarbone
+    # points ~14° up, Anny's ~10° down, and matching their directions shrugged
+    # every retargeted frame by ~25° (shoulders 1–4 cm below the neck base
+    # instead of ~9 cm). Taking the parent's offset transfers the source's
+    # collarbone motion relative to its rest instead.
+    rigid_bones: tuple[str, ...] = ("LHipJoint", "RHipJoint", "LeftShoulder", "RightShoulder")
     twist_refs: Mapping[str, str] = field(
         default_factory=lambda: {"LeftHand": "LThumb", "RightHand": "RThumb"}
     )
