@@ -7,9 +7,13 @@
 - :mod:`vibe.pipeline.landmarks` — 33 BlazePose landmarks per tracked person.
 - :mod:`vibe.pipeline.windows` — the generator over a whole track, seamless windows.
 - :mod:`vibe.pipeline.smoothing` — One-Euro filter on rotations.
-- :mod:`vibe.pipeline.outputs` — ``results.npz`` and ``meta.json``, written atomically.
+- :mod:`vibe.pipeline.person_filter` — which tracks are people (landmark visibility over the track).
+- :mod:`vibe.pipeline.demo_config` — the demo's options, result, errors and exit codes.
+- :mod:`vibe.pipeline.demo_model` — the generator of either stack, loaded and checked.
+- :mod:`vibe.pipeline.stages` — the demo's stages: people, landmarks / crops, the generator per track.
+- :mod:`vibe.pipeline.outputs` — ``results.npz``, ``meta.json``, overlay, BVH / glb, written atomically.
 - :mod:`vibe.pipeline.background` — iterators run ahead in a thread (decode, pose, encode overlap).
-- :mod:`vibe.pipeline.run` — :func:`run_demo`, what ``vibe demo`` calls.
+- :mod:`vibe.pipeline.run` — :func:`run_demo`, what ``vibe demo`` calls: the stages in order.
 """
 
 from __future__ import annotations

@@ -17,20 +17,45 @@
   stack, ``landmarks_img (n, 33, 3)`` the detected BlazePose landmarks.
 
 Read with :func:`read_results`.
+
+Besides these, the module writes the run's other files: ``overlay.mp4`` /
+``side.mp4`` (:func:`render_overlay`, the third pass over the video), one
+BVH / glb per person (:func:`export_people`) and the smpl stack's
+``vibe_output.pkl`` (:func:`write_vibe_pkl`).
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import roma
+import torch
 
-__all__ = ["atomic_path", "write_results", "read_results", "write_meta", "check_writable"]
+from vibe.pipeline.background import prefetched
+from vibe.pipeline.demo_config import DemoConfig
+from vibe.pipeline.stages import StageTimer, stage_frames
+from vibe.pipeline.video import VideoWriter
+
+__all__ = [
+    "atomic_path",
+    "write_results",
+    "read_results",
+    "write_meta",
+    "check_writable",
+    "versions",
+    "render_overlay",
+    "export_people",
+    "write_vibe_pkl",
+]
 
 
 def atomic_path(path: Path) -> Path:
@@ -108,3 +133,128 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for dist in ("vibe-hmr", "torch", "numpy", "mediapipe", "av", "anny", "pyrender"):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+# --------------------------------------------------------------------------- rendering
+class _TrackVertices:
+    """Vertices of one track posed a chunk at a time, in frame order (memory: one chunk)."""
+
+    def __init__(self, body, first_frame: int, pose_rotmat: torch.Tensor, shape: torch.Tensor, chunk: int):
+        self.body, self.first, self.pose, self.shape, self.chunk = body, first_frame, pose_rotmat, shape, chunk
+        self._start, self._verts = -1, None
+
+    def __call__(self, frame_id: int) -> np.ndarray:
+        row = frame_id - self.first
+        if self._verts is None or not self._start <= row < self._start + self.chunk:
+            self._start = row
+            sl = slice(row, row + self.chunk)
+            with torch.no_grad():
+                to_body = {"device": self.body.device, "dtype": self.body.dtype}
+                posed = self.body(self.pose[sl].to(**to_body), self.shape[sl].to(**to_body))
+            self._verts = posed.vertices.float().cpu().numpy()
+        return self._verts[row - self._start]
+
+
+def render_overlay(reader, people, body, config: DemoConfig, out_dir: Path, timer: StageTimer) -> tuple[Path | None, Path | None]:
+    """Pass 3: ``overlay.mp4`` (and ``side.mp4``). Raises the render module's errors."""
+    from vibe.render.overlay import OverlayRenderer, PersonMesh
+
+    start = time.perf_counter()
+    faces = body.faces.cpu().numpy()
+    streams = {
+        tid: _TrackVertices(
+            body,
+            int(p["frame_ids"][0]),
+            torch.as_tensor(p["pose_rotmat"]),
+            torch.as_tensor(p["shape"]),
+            config.batch_frames,
+        )
+        for tid, p in people.items()
+    }
+    overlay_path = out_dir / "overlay.mp4"
+    side_path = out_dir / "side.mp4" if config.side_view else None
+    count = 0
+
+    def frames_with_meshes() -> Iterator[tuple[np.ndarray, list[PersonMesh]]]:
+        for frame_id, image in stage_frames(reader, config, "render"):
+            meshes = []
+            for tid, p in people.items():
+                row = frame_id - int(p["frame_ids"][0])
+                if 0 <= row < len(p["frame_ids"]):
+                    meshes.append(PersonMesh(tid, streams[tid](frame_id), p["cam_image"][row]))
+            yield image, meshes
+
+    # Decoding + posing (thread), drawing (here) and encoding (thread) overlap.
+    writer = functools.partial(VideoWriter, fps=reader.fps, preset="veryfast", background=True)
+    with OverlayRenderer(reader.width, reader.height, faces, body.num_vertices) as renderer:
+        side_writer = writer(side_path) if side_path else _Null()
+        with writer(overlay_path) as overlay, side_writer as side:
+            for image, meshes in prefetched(frames_with_meshes, depth=4):
+                overlay.write(renderer.render(image, meshes))
+                if side_path:
+                    side.write(renderer.render(None, meshes, side_view=True))
+                count += 1
+    timer.add("render", time.perf_counter() - start, count)
+    return overlay_path, side_path
+
+
+class _Null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+# --------------------------------------------------------------------------- exports
+def export_people(people, body, fps: float, formats: tuple[str, ...], out_dir: Path, timer: StageTimer) -> list[Path]:
+    """One BVH / glb per person: y up, root translation in metres, the video's frame rate."""
+    from vibe.export.bvh import camera_to_y_up, export_bvh, rest_joints
+
+    start, written = time.perf_counter(), []
+    for tid, p in people.items():
+        shape = np.asarray(p["shape"]).mean(axis=0)
+        pose_up, transl_up = camera_to_y_up(p["pose_rotmat"], p["transl_cam"], rest_joints(body, shape)[0])
+        if "bvh" in formats:
+            written.append(export_bvh(out_dir / f"person{tid}.bvh", body, pose_up, transl_up, fps, shape))
+        if "gltf" in formats:
+            from vibe.export.gltf import export_gltf
+
+            path = out_dir / f"person{tid}.glb"
+            written.append(export_gltf(path, body, pose_up, transl_up, fps, shape, name=f"person{tid}"))
+    timer.add("export", time.perf_counter() - start, sum(len(p["frame_ids"]) for p in people.values()))
+    return written
+
+
+def write_vibe_pkl(people, out_dir: Path) -> Path:
+    """The original demo's ``vibe_output.pkl`` (smpl stack)."""
+    from vibe.export.vibe_pkl import write_vibe_output
+
+    tracks = {}
+    for tid, p in people.items():
+        n = len(p["frame_ids"])
+        bbox = np.asarray(p["bbox_cxcys"])
+        pose_aa = roma.rotmat_to_rotvec(torch.as_tensor(p["pose_rotmat"], dtype=torch.float64))
+        tracks[tid] = {
+            "pred_cam": p["cam_crop"],
+            "orig_cam": p["cam_image"],
+            "verts": p["vertices"],
+            "pose": pose_aa.reshape(n, -1).numpy(),  # axis-angle only at the file boundary
+            "betas": p["shape"],
+            "joints3d": p["joints3d"],
+            "joints2d": None,
+            "joints2d_img_coord": p["joints2d_img"],
+            "bboxes": np.concatenate([bbox, bbox[:, 2:3]], axis=1),  # (cx, cy, w, h), square
+            "frame_ids": p["frame_ids"],
+        }
+    return write_vibe_output(out_dir / "vibe_output.pkl", tracks, smpl=True)

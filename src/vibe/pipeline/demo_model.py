@@ -1,0 +1,96 @@
+"""The demo's generator: our open checkpoint or the released VIBE + SPIN files, ready to run.
+
+:func:`build_model` checks that every file the chosen stack needs is there
+before anything is written, and raises the demo's errors naming what is missing.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from vibe import assets
+from vibe.pipeline.demo_config import DemoConfig, MissingAssetsError, NoTrainedWeightsError
+
+__all__ = ["OPEN_WEIGHTS_FILE", "default_open_weights", "build_model"]
+
+OPEN_WEIGHTS_FILE = "open_anny.pt"
+
+
+def default_open_weights() -> Path:
+    """Where the committed open model lives: ``vibe/resources/weights/open_anny.pt``."""
+    return Path(str(resources.files("vibe") / "resources" / "weights" / OPEN_WEIGHTS_FILE))
+
+
+def build_model(config: DemoConfig, device: torch.device, open_weights: Path | None = None):
+    """The generator (eval mode, on ``device``) and a description of its weights.
+
+    ``open_weights``: the open stack's default weights (None: :func:`default_open_weights`).
+
+    Raises:
+        NoTrainedWeightsError: open stack, no installed weights and no checkpoint.
+        MissingAssetsError: smpl stack files, or a given checkpoint, not found.
+    """
+    from vibe.models.checkpoints import load_checkpoint, load_generator_weights
+    from vibe.models.vibe import VIBE
+
+    if config.stack == "open":
+        path = Path(config.checkpoint) if config.checkpoint else (open_weights or default_open_weights())
+        if not path.exists():
+            if config.checkpoint:
+                raise MissingAssetsError([path], "the --checkpoint option")
+            raise NoTrainedWeightsError(
+                f"no trained open weights are installed (expected {path}); pass a checkpoint with --checkpoint FILE"
+            )
+        ckpt = load_checkpoint(path, map_location="cpu")
+        if ckpt.body_model == "anny":
+            from vibe.body.anny import Anny
+
+            body = Anny()
+        elif ckpt.body_model == "smpl":
+            from vibe.body.smpl import SMPL
+
+            body = _smpl_or_raise(lambda: SMPL(), "the checkpoint's SMPL body")
+        else:
+            raise ValueError(f"{path}: unknown body model {ckpt.body_model!r}")
+        model_config = ckpt.config
+        model_config.return_vertices = False  # vertices are posed later, only where needed
+        model = VIBE(model_config, body)
+        load_generator_weights(model, ckpt)
+        weights = {"checkpoint": str(path), "format": "vibe-hmr", "versions": ckpt.versions}
+    else:
+        from vibe.body.smpl import SMPL, load_mean_params
+        from vibe.models.checkpoints import load_released_vibe, load_spin
+        from vibe.models.regressor import RegressorInit
+        from vibe.models.vibe import VIBEConfig
+
+        smpl, ckpts = assets.smpl_dir(), assets.checkpoints_dir()
+        vibe_path = Path(config.checkpoint) if config.checkpoint else ckpts / "vibe_model_wo_3dpw.pth.tar"
+        spin_path = ckpts / "spin_model_checkpoint.pth.tar"
+        needed = [
+            smpl / "SMPL_NEUTRAL.pkl",
+            smpl / "J_regressor_extra.npy",
+            smpl / "J_regressor_h36m.npy",
+            smpl / "smpl_mean_params.npz",
+            vibe_path,
+            spin_path,
+        ]
+        missing = [p for p in needed if not p.exists()]
+        if missing:
+            raise MissingAssetsError(missing, "the smpl stack")
+        body = _smpl_or_raise(lambda: SMPL(), "the smpl stack")
+        init = RegressorInit.from_mean_params(load_mean_params())
+        model = VIBE(VIBEConfig(feature_source="resnet", keypoint_set="spin49", return_vertices=False), body, init)
+        info = load_released_vibe(vibe_path, model)
+        load_spin(spin_path, backbone=model.backbone)
+        weights = {"checkpoint": str(vibe_path), "spin": str(spin_path), "format": "released", "epoch": info["epoch"]}
+    return model.to(device).eval(), weights
+
+
+def _smpl_or_raise(make, purpose: str):
+    try:
+        return make()
+    except assets.MissingAssetError as exc:
+        raise MissingAssetsError(exc.missing, purpose) from exc

@@ -1,0 +1,374 @@
+"""The demo's stages, each on its own: people, landmarks or crops, the generator per track.
+
+Every stage takes what the one before produced and the run's
+:class:`~vibe.pipeline.demo_config.DemoConfig`; :func:`vibe.pipeline.run.run_demo`
+calls them in order, so the data flow reads there as one path::
+
+    people_stage      video ─pass 1─▶ detect + track → Track per candidate, frame times
+    landmark_stage    video ─pass 2─▶ 33 BlazePose landmarks per track (open stack)
+    resnet_stage      video ─pass 2─▶ ResNet-50 features of 224² crops (smpl stack)
+    keypoint_features landmarks → encoder input → per-frame features (open stack)
+    track_outputs     features → windows → regressor → body → cameras, joints (per track)
+
+Passes 1 and 2 stream the video and may be cached (``cache`` paths come from
+the run); each stage adds its wall time to a :class:`StageTimer`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
+from vibe.fitting.temporal_smplify import refine_track
+from vibe.geometry.cameras import crop_cam_to_image_cam, image_cam_to_pixels
+from vibe.pipeline.demo_config import DemoConfig
+from vibe.pipeline.landmarks import TrackLandmarks, estimate_landmarks_parallel
+from vibe.pipeline.people import detect_and_track_ranges
+from vibe.pipeline.smoothing import one_euro_rotations
+from vibe.pipeline.tracker import Track
+from vibe.pipeline.video import VideoReader
+from vibe.pipeline.windows import encode_in_windows
+
+__all__ = [
+    "StageTimer",
+    "ImageGeometry",
+    "image_cam_to_translation",
+    "resolve_device",
+    "file_digest",
+    "cache_key",
+    "people_stage",
+    "landmark_stage",
+    "resnet_stage",
+    "keypoint_features",
+    "track_outputs",
+    "stage_frames",
+]
+
+log = logging.getLogger(__name__)
+
+_CACHE_VERSION = 1
+
+
+def image_cam_to_translation(orig_cam: np.ndarray, img_width: float, focal_px: float) -> np.ndarray:
+    """Image camera ``(N, 4)`` ``(sx, sy, tx, ty)`` → body translation ``(N, 3)`` for a pinhole camera.
+
+    A pinhole camera of focal ``focal_px`` centred on the image shows the
+    body translated by ``(tx, ty, 2·focal_px/(sx·W))`` as the weak-perspective
+    camera does (pixels per metre ``sx·W/2 = focal/depth``). Metres, OpenCV axes.
+    """
+    orig_cam = np.asarray(orig_cam, dtype=np.float64)
+    depth = 2.0 * focal_px / (orig_cam[:, 0] * img_width)
+    return np.stack([orig_cam[:, 2], orig_cam[:, 3], depth], axis=1)
+
+
+# --------------------------------------------------------------------------- helpers
+class StageTimer:
+    """Per-stage wall time and frame counts."""
+
+    def __init__(self) -> None:
+        self.stages: dict[str, dict[str, float]] = {}
+
+    def add(self, name: str, seconds: float, frames: int) -> None:
+        fps = round(frames / max(seconds, 1e-9), 2)
+        self.stages[name] = {"seconds": round(seconds, 4), "frames": int(frames), "fps": fps}
+
+
+def _workers(config: DemoConfig) -> int:
+    return config.workers if config.workers > 0 else max(1, min(4, os.cpu_count() or 1))
+
+
+def _time_ranges(reader: VideoReader, config: DemoConfig, min_range_s: float = 2.0) -> list[tuple[float | None, float | None]]:
+    """Consecutive time ranges for the detection pass, one per worker (one with ``max_frames``
+    or when the container gives no duration or first timestamp)."""
+    info = reader.info
+    if config.max_frames is not None or not info.duration_s or info.start_s is None:
+        return [(None, None)]
+    parts = max(1, min(_workers(config), int(info.duration_s // min_range_s)))
+    cuts = [info.start_s + info.duration_s * k / parts for k in range(1, parts)]
+    return list(zip([None, *cuts], [*cuts, None]))
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _progress(config: DemoConfig, desc: str, total: int | None) -> tqdm:
+    """A stage's progress bar over frames (silent unless ``config.progress``)."""
+    return tqdm(total=total, desc=desc, unit="frame", disable=not config.progress, leave=False)
+
+
+def _frame_total(reader: VideoReader, config: DemoConfig) -> int | None:
+    """Frames a full pass reads: the container's count capped by ``max_frames`` (None: unknown)."""
+    total = reader.frame_count
+    if config.max_frames is not None:
+        total = min(total, config.max_frames) if total else config.max_frames
+    return total
+
+
+def stage_frames(reader: VideoReader, config: DemoConfig, desc: str) -> Iterator[tuple[int, np.ndarray]]:
+    """``(frame_id, image_rgb)`` of the first ``max_frames`` frames, with a progress bar."""
+    with _progress(config, desc, _frame_total(reader, config)) as bar:
+        for index, _, image in reader.frames(0, config.max_frames, prefetch=2):
+            bar.update(1)
+            yield index, image
+
+
+def file_digest(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+def cache_key(*parts: object) -> str:
+    text = json.dumps([_CACHE_VERSION, *parts], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **arrays)
+    tmp.replace(path)
+
+
+
+# --------------------------------------------------------------------------- stages
+def people_stage(
+    reader: VideoReader, config: DemoConfig, cache: Path | None, timer: StageTimer
+) -> tuple[list[Track], np.ndarray]:
+    """Pass 1: tracks and the timestamp of every frame read (cached)."""
+    if cache is not None and cache.exists():
+        with np.load(cache, allow_pickle=False) as npz:
+            times = npz["frame_times_s"]
+            tracks = [
+                Track(int(t), *(npz[f"{t}/{k}"] for k in Track.ARRAYS))
+                for t in npz["track_ids"]
+            ]
+        log.info("detection and tracking: reused %s", cache)
+        return tracks, times
+    start = time.perf_counter()
+    with _progress(config, "people", _frame_total(reader, config)) as bar:
+
+        def range_frames(t0: float | None, t1: float | None) -> Iterator[tuple[float, np.ndarray]]:
+            if t0 is None and t1 is None:  # the whole video (or its first max_frames)
+                frames = reader.frames(0, config.max_frames, prefetch=2)
+            else:
+                frames = reader.time_range(t0, t1, prefetch=2)
+            for _, t, image in frames:
+                bar.update(1)
+                yield t, image
+
+        ranges = [functools.partial(range_frames, t0, t1) for t0, t1 in _time_ranges(reader, config)]
+        tracks, times = detect_and_track_ranges(
+            ranges, reader.fps, config.detector, config.tracker, config.detection_schedule
+        )
+    timer.add("detect_track", time.perf_counter() - start, len(times))
+    if cache is not None:
+        track_ids = np.asarray([t.track_id for t in tracks], dtype=np.int64)
+        arrays = {"frame_times_s": np.asarray(times), "track_ids": track_ids}
+        for t in tracks:
+            for k in Track.ARRAYS:
+                arrays[f"{t.track_id}/{k}"] = getattr(t, k)
+        _save_npz(cache, arrays)
+    return tracks, np.asarray(times)
+
+
+def landmark_stage(
+    reader: VideoReader,
+    boxes: dict[int, tuple[np.ndarray, np.ndarray]],
+    frame_times: np.ndarray,
+    config: DemoConfig,
+    cache: Path | None,
+    timer: StageTimer,
+) -> dict[int, TrackLandmarks]:
+    """Pass 2 (open stack): 33 BlazePose landmarks per track, ranges of frames in parallel (cached)."""
+    if cache is not None and cache.exists():
+        with np.load(cache, allow_pickle=False) as npz:
+            out = {
+                int(t): TrackLandmarks(int(t), *(npz[f"{t}/{k}"] for k in TrackLandmarks.ARRAYS))
+                for t in npz["track_ids"]
+            }
+        log.info("landmarks: reused %s", cache)
+        return out
+    start = time.perf_counter()
+    last = max(int(f[-1]) for f, _ in boxes.values())
+    with _progress(config, "landmarks", last + 1) as bar:
+
+        def frames_between(first: int, stop: int) -> Iterator[tuple[int, np.ndarray]]:
+            for index, _, image in reader.frames(first, stop, frame_times, prefetch=2):
+                bar.update(1)
+                yield index, image
+
+        out = estimate_landmarks_parallel(
+            frames_between, boxes, config.landmarks, _workers(config), min_frames=int(2 * reader.fps)
+        )
+    timer.add("landmarks", time.perf_counter() - start, last + 1)
+    if cache is not None:
+        arrays = {"track_ids": np.asarray(sorted(out), dtype=np.int64)}
+        for t, lm in out.items():
+            for k in TrackLandmarks.ARRAYS:
+                arrays[f"{t}/{k}"] = getattr(lm, k)
+        _save_npz(cache, arrays)
+    return out
+
+
+@torch.no_grad()
+def resnet_stage(
+    reader: VideoReader,
+    boxes: dict[int, tuple[np.ndarray, np.ndarray]],
+    backbone: torch.nn.Module,
+    device: torch.device,
+    config: DemoConfig,
+    timer: StageTimer,
+) -> dict[int, torch.Tensor]:
+    """Pass 2 (smpl stack): ResNet-50 features ``(n, 2048)`` of each track's 224² crops."""
+    from vibe.geometry.crops import crop_image
+    from vibe.models.backbone import imagenet_normalize
+
+    start = time.perf_counter()
+    first = {tid: int(f[0]) for tid, (f, _) in boxes.items()}
+    last_frame = max(int(f[-1]) for f, _ in boxes.values())
+    feats = {tid: torch.zeros(len(f), 2048) for tid, (f, _) in boxes.items()}
+    pending: list[tuple[int, int, np.ndarray]] = []  # (track, row, crop)
+
+    def flush() -> None:
+        if not pending:
+            return
+        crops = torch.from_numpy(np.stack([c for _, _, c in pending])).to(device)
+        crops = imagenet_normalize(crops.permute(0, 3, 1, 2).float() / 255.0)
+        out = backbone(crops).float().cpu()
+        for (tid, row, _), f in zip(pending, out):
+            feats[tid][row] = f
+        pending.clear()
+
+    for frame_id, image in stage_frames(reader, config, "crops+resnet"):
+        if frame_id > last_frame:
+            break
+        for tid, (fids, cxcys) in boxes.items():
+            row = frame_id - first[tid]
+            if 0 <= row < len(fids):
+                pending.append((tid, row, crop_image(image, cxcys[row], config.smpl_crop_scale, 224)))
+        if len(pending) >= config.batch_frames:
+            flush()
+    flush()
+    timer.add("resnet_features", time.perf_counter() - start, last_frame + 1)
+    return feats
+
+
+@torch.no_grad()
+def _regress(model, features: torch.Tensor, config: DemoConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-frame features ``(n, F)`` → ``pose_rotmat (n, J, 3, 3)``, ``shape (n, S)``, ``cam (n, 3)`` (CPU)."""
+    encoded = encode_in_windows(model.encoder, features, config.windows) if model.config.temporal else features
+    poses, shapes, cams = [], [], []
+    for chunk in encoded.split(config.batch_frames * 8):
+        out = model.regressor(chunk)
+        poses.append(out.pose_rotmat.cpu())
+        shapes.append(out.shape.cpu())
+        cams.append(out.cam.cpu())
+    return torch.cat(poses), torch.cat(shapes), torch.cat(cams)
+
+
+@torch.no_grad()
+def _pose_body(body, pose_rotmat: torch.Tensor, shape: torch.Tensor, keypoint_set: str, batch: int, vertices: bool):
+    """Keypoints ``(n, K, 3)`` (and vertices ``(n, V, 3)`` when asked) in batches, numpy float32."""
+    device = body.device
+    joints, verts = [], []
+    for p, s in zip(pose_rotmat.split(batch), shape.split(batch)):
+        posed = body(p.to(device, body.dtype), s.to(device, body.dtype))
+        joints.append(body.keypoints(posed, keypoint_set).float().cpu().numpy())
+        if vertices:
+            verts.append(posed.vertices.float().cpu().numpy())
+    return np.concatenate(joints), (np.concatenate(verts) if vertices else None)
+
+
+@torch.no_grad()
+def keypoint_features(
+    model, landmarks, boxes, feature_config: FeatureConfig, image_size, device
+) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]]:
+    """Open stack, per track: landmarks → encoder input ``(n, K, 3)`` (the one shared map) → features ``(n, F)``.
+
+    Returns ``(features, encoder_inputs)``; the inputs are also the crop keypoints refinement fits.
+    """
+    features, inputs = {}, {}
+    for tid, (_, cxcys) in boxes.items():
+        kp = keypoints_to_encoder_input(landmarks[tid].landmarks_img, cxcys, feature_config, image_size=image_size)
+        world = None
+        if model.config.keypoint_encoder.use_world:
+            world = torch.as_tensor(landmarks[tid].world, dtype=torch.float32)[None].to(device)
+        features[tid] = model.encode_frames(kp[None].to(device), world)[0]
+        inputs[tid] = kp
+    return features, inputs
+
+
+@dataclass(frozen=True)
+class ImageGeometry:
+    """Image size, the crop camera's box scale (its [-1, 1] spans ``box_scale`` × the box side), nominal focal."""
+
+    width: int
+    height: int
+    box_scale: float
+    focal_px: float
+
+
+def track_outputs(
+    model,
+    features: torch.Tensor,
+    frame_ids: np.ndarray,
+    bbox_cxcys: np.ndarray,
+    geometry: ImageGeometry,
+    config: DemoConfig,
+    keep_vertices: bool,
+    refine_keypoints: torch.Tensor | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, float] | None]:
+    """One track's arrays (``results.npz`` keys, plus ``vertices`` or None) from its features ``(n, F)``.
+
+    With ``refine_keypoints`` (``(n, K, 3)`` crop keypoints) the network output is
+    refined by temporal SMPLify first; the second value then holds the mean
+    reprojection errors before and after, in pixels of the 224 crop.
+    """
+    pose_rotmat, shape, cam = _regress(model, features, config)
+    refinement = None
+    if refine_keypoints is not None:
+        params = {"pose_rotmat": pose_rotmat, "shape": shape, "cam_crop": cam}
+        params, before, after = refine_track(model.body, params, refine_keypoints.cpu(), config.smplify)
+        pose_rotmat, shape, cam = params["pose_rotmat"], params["shape"], params["cam_crop"]
+        half_crop = model.config.crop_size / 2  # crop [-1, 1] units → crop pixels
+        refinement = {"reproj_err_before_px": before * half_crop, "reproj_err_after_px": after * half_crop}
+    if config.smooth:
+        pose_rotmat = one_euro_rotations(pose_rotmat, config.one_euro, times=frame_ids)
+    joints3d, vertices = _pose_body(
+        model.body, pose_rotmat, shape, model.config.keypoint_set, config.batch_frames, keep_vertices
+    )
+    w, h = geometry.width, geometry.height
+    box = np.concatenate([bbox_cxcys[:, :2], geometry.box_scale * bbox_cxcys[:, 2:3]], axis=1)
+    cam_crop = cam.double().numpy()
+    cam_image = crop_cam_to_image_cam(cam_crop, box, w, h)
+    return {
+        "frame_ids": np.asarray(frame_ids, dtype=np.int64),
+        "bbox_cxcys": bbox_cxcys.astype(np.float32),
+        "pose_rotmat": pose_rotmat.float().numpy(),
+        "shape": shape.float().numpy(),
+        "cam_crop": cam_crop.astype(np.float32),
+        "cam_image": cam_image.astype(np.float32),
+        "transl_cam": image_cam_to_translation(cam_image, w, geometry.focal_px).astype(np.float32),
+        "joints3d": joints3d,
+        "joints2d_img": image_cam_to_pixels(joints3d.astype(np.float64), cam_image, w, h).astype(np.float32),
+        "vertices": vertices,
+    }, refinement
