@@ -43,6 +43,27 @@ def test_explicit_asf_and_mixed_formats(subject_dir, tmp_path):
     assert motions[0].meta["skeleton_source"] == str(subject_dir / "02.asf")
 
 
+def test_find_asf_picks_the_longest_stem_prefix(tmp_path):
+    # HDM05 keeps two actors' skeletons in each class folder.
+    for name in ("HDM_bd.asf", "HDM_bk.asf", "HDM.asf"):
+        (tmp_path / name).write_text("")
+    assert find_asf(tmp_path / "HDM_bd_walk_01_120.amc") == tmp_path / "HDM_bd.asf"
+    assert find_asf(tmp_path / "HDM_bk_kick_03_120.amc") == tmp_path / "HDM_bk.asf"
+    assert find_asf(tmp_path / "HDM_xx_01.amc") == tmp_path / "HDM.asf"  # ends at a separator
+    with pytest.raises(FileNotFoundError, match="HDM_bd.asf"):
+        find_asf(tmp_path / "other_01.amc")  # the message names the candidates
+
+
+def test_latin1_comments_read(tmp_path):
+    """An AMC whose header comment is Latin-1 (HDM05's 'ü') reads like its ASCII twin."""
+    source = DATA / "02_01_f101-160.amc"
+    latin = tmp_path / "02_01.amc"
+    latin.write_bytes(b"# M\xfcller, Bonn\n" + source.read_bytes())
+    plain = load_asf_amc(DATA / "02.asf", source)
+    other = load_asf_amc(DATA / "02.asf", latin)
+    np.testing.assert_array_equal(other.local_rotmat, plain.local_rotmat)
+
+
 def test_find_asf_failures(tmp_path):
     (tmp_path / "a.asf").write_text("")
     (tmp_path / "b.asf").write_text("")

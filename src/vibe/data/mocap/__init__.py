@@ -41,27 +41,33 @@ log = logging.getLogger(__name__)
 def find_asf(amc_path: Path, candidates: Iterable[Path] = ()) -> Path:
     """The ASF skeleton of an AMC clip.
 
-    Looks, in order, at: the given candidate ``.asf`` files (the one in the
-    same folder, else the only one); ``<subject>.asf`` next to the clip, where
-    the subject is the stem before ``_`` (CMU: ``02_01.amc`` → ``02.asf``);
-    the only ``.asf`` in the clip's folder.
+    Among the given candidate ``.asf`` files if any, else the ``.asf`` files in
+    the clip's folder: the one whose stem is the longest prefix of the clip's
+    stem, ending at a separator (CMU ``02_01.amc`` → ``02.asf``; HDM05
+    ``HDM_bd_walk_01_120.amc`` → ``HDM_bd.asf`` beside ``HDM_bk.asf``), else
+    the only one (a candidate in the clip's folder first).
 
     Raises:
-        FileNotFoundError: no unambiguous skeleton.
+        FileNotFoundError: no skeleton, or several and none is a prefix (the
+            message names them).
     """
     candidates = list(candidates)
-    same_dir = [c for c in candidates if c.parent == amc_path.parent]
-    if len(same_dir) == 1:
-        return same_dir[0]
-    if len(candidates) == 1:
-        return candidates[0]
-    subject = amc_path.parent / f"{amc_path.stem.split('_')[0]}.asf"
-    if subject.is_file():
-        return subject
-    local = sorted(amc_path.parent.glob("*.asf"))
-    if len(local) == 1:
-        return local[0]
-    raise FileNotFoundError(f"no unambiguous .asf skeleton for {amc_path}; pass it explicitly")
+    pool = candidates or sorted(amc_path.parent.glob("*.asf"))
+    prefixed = [c for c in pool if _is_stem_prefix(c.stem, amc_path.stem)]
+    if prefixed:
+        return max(prefixed, key=lambda c: (len(c.stem), c.parent == amc_path.parent))
+    same_dir = [c for c in pool if c.parent == amc_path.parent]
+    for group in (same_dir, pool):
+        if len(group) == 1:
+            return group[0]
+    names = ", ".join(str(c) for c in pool) or "none found"
+    raise FileNotFoundError(f"no unambiguous .asf skeleton for {amc_path} (candidates: {names}); pass it with --asf")
+
+
+def _is_stem_prefix(prefix: str, stem: str) -> bool:
+    """``prefix`` starts ``stem`` and ends at a separator (or is the whole stem), case-insensitively."""
+    prefix, stem = prefix.lower(), stem.lower()
+    return stem.startswith(prefix) and (len(stem) == len(prefix) or not stem[len(prefix)].isalnum())
 
 
 def import_mocap(

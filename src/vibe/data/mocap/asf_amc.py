@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vibe.data.mocap.skeleton import Motion, Skeleton, euler_product
+from vibe.data.mocap.skeleton import Motion, Skeleton, euler_product, read_text_any_encoding
 
 log = logging.getLogger(__name__)
 
@@ -436,8 +436,8 @@ def load_asf_amc(
     Returns:
         ``(T, J)`` Motion named after the AMC file stem.
     """
-    asf = parse_asf(Path(asf_path).read_text())
-    amc = read_amc(Path(amc_path).read_text(), asf)
+    asf = parse_asf(read_text_any_encoding(asf_path))
+    amc = read_amc(read_text_any_encoding(amc_path), asf)
     if not keep_blank_frames:
         amc = drop_blank_frames(amc)
     motion = asf_amc_to_motion(

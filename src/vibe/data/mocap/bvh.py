@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from vibe.data.mocap.skeleton import Motion, Skeleton, euler_product
+from vibe.data.mocap.skeleton import Motion, Skeleton, euler_product, read_text_any_encoding
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ def _frame_rate(frame_time: float) -> float:
 def read_bvh(path: Path | str, scale: float = 1.0) -> Motion:
     """Read a BVH file (see `parse_bvh`); the clip is named after the file stem."""
     path = Path(path)
-    motion = parse_bvh(path.read_text(), scale=scale, name=path.stem)
+    motion = parse_bvh(read_text_any_encoding(path), scale=scale, name=path.stem)
     motion.meta["source"] = str(path)
     return motion
 

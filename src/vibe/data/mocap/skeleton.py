@@ -25,6 +25,7 @@ tail of a leaf bone, as an offset from joint ``j`` in its rest frame (a BVH
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -243,3 +244,18 @@ def _axis_rotmat(axis: str, angle: np.ndarray) -> np.ndarray:
     out[..., j, k] = -s
     out[..., k, j] = s
     return out
+
+
+def read_text_any_encoding(path: str | Path) -> str:
+    """A mocap text file's contents, whatever 8-bit encoding its comments use.
+
+    The numbers and keywords of ASF, AMC and BVH files are ASCII; headers and
+    comments come in UTF-8 or a local code page (HDM05: Latin-1). UTF-8 is
+    tried first, then every byte is read as Latin-1, which never fails and
+    leaves the ASCII parts unchanged.
+    """
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
