@@ -15,6 +15,7 @@ Ground truth ``video_XXX.npz`` (float64 unless said; ``T`` frames):
 
 - ``frame_ids (T,)`` int64: index of the frame in the mp4; ``fps ()``;
 - ``joints3d_eval14 (T, 14, 3)``: eval14 joints in the camera frame (metres);
+- ``keypoints3d_blazepose33 (T, 33, 3)``: Anny's BlazePose-33 points, camera frame (metres);
 - ``keypoints2d_eval14 (T, 14, 2)``, ``keypoints2d_blazepose33 (T, 33, 2)``:
   their projections (pixels, OpenCV; pixel centres at ``+0.5``);
 - ``visible_eval14 (T, 14)``, ``visible_blazepose33 (T, 33)`` bool: inside the image;
@@ -51,7 +52,7 @@ from vibe.evaluation.scenes import BodyRenderer, SceneConfig, floor_background, 
 from vibe.pipeline.video import VideoWriter
 from vibe.render.overlay import PinholeCamera
 
-__all__ = ["make_synthetic_benchmark", "motion_db_from_mocap"]
+__all__ = ["make_synthetic_benchmark", "motion_db_from_mocap", "render_video", "select_motion"]
 
 logger = logging.getLogger(__name__)
 
@@ -158,76 +159,108 @@ def make_synthetic_benchmark(
         The mp4 paths.
     """
     body = body or Anny()
+    db = select_motion(motion, body, subjects)
+    generator = SyntheticGenerator(SparseKeypoints(body, ("blazepose33", "eval14")), _benchmark_camera_config(*size))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    return [
+        render_video(db, body, generator, out / f"video_{index:03d}", index, seed, seconds, scene)
+        for index in range(n_videos)
+    ]
+
+
+def select_motion(
+    motion: MotionDB | str | os.PathLike | Sequence[str | os.PathLike], body: Anny, subjects: Sequence[str] | None
+) -> MotionDB:
+    """The clips to render: ``motion`` (a db, its ``.npz`` or mocap files) restricted to ``subjects``.
+
+    Raises:
+        ValueError: no clip is left.
+    """
     db, from_files = _load_db(motion, body)
     if subjects is not None and not from_files:
         db = db.split(subjects)
     if db.num_clips == 0:
         raise ValueError(f"no clip of subjects {subjects}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    width, height = size
-    generator = SyntheticGenerator(SparseKeypoints(body, ("blazepose33", "eval14")), _benchmark_camera_config(*size))
+    return db
+
+
+def render_video(
+    db: MotionDB,
+    body: Anny,
+    generator: SyntheticGenerator,
+    stem: Path,
+    index: int,
+    seed: int,
+    seconds: float,
+    scene: SceneConfig | None = None,
+) -> Path:
+    """Render video ``index`` of a set: ``stem.mp4``, ``stem.npz`` (ground truth) and ``stem.json``.
+
+    The clip, body shape, camera (``generator``'s distribution, one image size
+    drawn from its ``image_sizes``) and scene all derive from ``(seed, index)``.
+
+    Returns:
+        The mp4 path.
+    """
+    rng = np.random.default_rng([seed, index])
     fps = generator.config.fps
-    faces = body.faces.numpy()
-    videos = []
-    for index in range(n_videos):
-        rng = np.random.default_rng([seed, index])
-        clip, start, num_frames = _pick_clip(db, rng, max(3, int(round(seconds * fps))), index)
-        pose_rotmat, root_transl = db.get_windows(np.array([[clip, start]]), num_frames)
-        batch = generator.generate(pose_rotmat, root_transl, rng)
-        cam_rotmat = batch.cam_rotmat[0].double().numpy()
-        cam_transl = batch.cam_transl[0].double().numpy()
-        focal = float(batch.focal_px[0])
-        kp_cam = batch.keypoints_cam[0].double().numpy()
-        eval_cam = batch.joints3d_eval14[0].double().numpy()
-        kp_world = np.einsum("tji,tkj->tki", cam_rotmat, kp_cam - cam_transl[:, None])  # R^T (x − t)
-        feet = [BLAZEPOSE33.index(n) for n in BLAZEPOSE33 if "heel" in n or "foot_index" in n]
-        floor_y = float(kp_world[:, feet, 1].min())
-        kp2d, eval2d = _project(kp_cam, focal, width, height), _project(eval_cam, focal, width, height)
-        style = sample_style(rng, width, height, scene)
-        camera = PinholeCamera(focal, focal, width / 2, height / 2)
-        stem = f"video_{index:03d}"
-        started = time.perf_counter()
-        with VideoWriter(out / f"{stem}.mp4", fps) as writer, BodyRenderer(
-            width, height, faces, body.num_vertices, style
-        ) as renderer:
-            verts = _vertices_cam(body, pose_rotmat[0], batch.shape[0].numpy(), root_transl[0], cam_rotmat, cam_transl)
-            for t, verts_cam in enumerate(verts):
-                background = floor_background(style, cam_rotmat[t], cam_transl[t], focal, width, height, floor_y, rng)
-                frame, _ = renderer.render(background, verts_cam, camera)
-                writer.write(frame)
-        np.savez_compressed(
-            out / f"{stem}.npz",
-            frame_ids=np.arange(num_frames, dtype=np.int64),
-            fps=np.float64(fps),
-            joints3d_eval14=eval_cam,
-            keypoints2d_eval14=eval2d,
-            keypoints2d_blazepose33=kp2d,
-            visible_eval14=_inside(eval2d, width, height),
-            visible_blazepose33=_inside(kp2d, width, height),
-            focal_px=np.float64(focal),
-            principal_point=np.array([width / 2, height / 2]),
-            image_size=np.array([width, height], dtype=np.int64),
-            cam_rotmat=cam_rotmat,
-            cam_transl=cam_transl,
-            pose_rotmat=np.asarray(pose_rotmat[0], np.float64),
-            pose_rotmat_cam=batch.pose_rotmat[0].double().numpy(),
-            root_transl=np.asarray(root_transl[0], np.float64),
-            shape=batch.shape[0].double().numpy(),
-            floor_y=np.float64(floor_y),
-        )
-        meta = {
-            "seed": [seed, index],
-            "clip": str(db.clip_name[clip]),
-            "subject": str(db.subject[clip]),
-            "first_frame": start,
-            "n_frames": num_frames,
-            "fps": fps,
-            "source": str(db.source[clip]),
-            "licence": f"{db.licence[clip]}. {LICENCE_NOTE}",
-            "scene": style.to_json(),
-        }
-        (out / f"{stem}.json").write_text(json.dumps(meta, indent=2) + "\n")
-        logger.info("%s: %d frames in %.1f s", stem, num_frames, time.perf_counter() - started)
-        videos.append(out / f"{stem}.mp4")
-    return videos
+    clip, start, num_frames = _pick_clip(db, rng, max(3, int(round(seconds * fps))), index)
+    pose_rotmat, root_transl = db.get_windows(np.array([[clip, start]]), num_frames)
+    batch = generator.generate(pose_rotmat, root_transl, rng)
+    width, height = (int(v) for v in batch.image_size[0])
+    cam_rotmat = batch.cam_rotmat[0].double().numpy()
+    cam_transl = batch.cam_transl[0].double().numpy()
+    focal = float(batch.focal_px[0])
+    kp_cam = batch.keypoints_cam[0].double().numpy()
+    eval_cam = batch.joints3d_eval14[0].double().numpy()
+    kp_world = np.einsum("tji,tkj->tki", cam_rotmat, kp_cam - cam_transl[:, None])  # R^T (x − t)
+    feet = [BLAZEPOSE33.index(n) for n in BLAZEPOSE33 if "heel" in n or "foot_index" in n]
+    floor_y = float(kp_world[:, feet, 1].min())
+    kp2d, eval2d = _project(kp_cam, focal, width, height), _project(eval_cam, focal, width, height)
+    style = sample_style(rng, width, height, scene)
+    camera = PinholeCamera(focal, focal, width / 2, height / 2)
+    started = time.perf_counter()
+    with VideoWriter(stem.with_suffix(".mp4"), fps) as writer, BodyRenderer(
+        width, height, body.faces.numpy(), body.num_vertices, style
+    ) as renderer:
+        verts = _vertices_cam(body, pose_rotmat[0], batch.shape[0].numpy(), root_transl[0], cam_rotmat, cam_transl)
+        for t, verts_cam in enumerate(verts):
+            background = floor_background(style, cam_rotmat[t], cam_transl[t], focal, width, height, floor_y, rng)
+            frame, _ = renderer.render(background, verts_cam, camera)
+            writer.write(frame)
+    np.savez_compressed(
+        stem.with_suffix(".npz"),
+        frame_ids=np.arange(num_frames, dtype=np.int64),
+        fps=np.float64(fps),
+        joints3d_eval14=eval_cam,
+        keypoints3d_blazepose33=kp_cam,
+        keypoints2d_eval14=eval2d,
+        keypoints2d_blazepose33=kp2d,
+        visible_eval14=_inside(eval2d, width, height),
+        visible_blazepose33=_inside(kp2d, width, height),
+        focal_px=np.float64(focal),
+        principal_point=np.array([width / 2, height / 2]),
+        image_size=np.array([width, height], dtype=np.int64),
+        cam_rotmat=cam_rotmat,
+        cam_transl=cam_transl,
+        pose_rotmat=np.asarray(pose_rotmat[0], np.float64),
+        pose_rotmat_cam=batch.pose_rotmat[0].double().numpy(),
+        root_transl=np.asarray(root_transl[0], np.float64),
+        shape=batch.shape[0].double().numpy(),
+        floor_y=np.float64(floor_y),
+    )
+    meta = {
+        "seed": [seed, index],
+        "clip": str(db.clip_name[clip]),
+        "subject": str(db.subject[clip]),
+        "first_frame": start,
+        "n_frames": num_frames,
+        "fps": fps,
+        "source": str(db.source[clip]),
+        "licence": f"{db.licence[clip]}. {LICENCE_NOTE}",
+        "scene": style.to_json(),
+    }
+    stem.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")
+    logger.info("%s: %d frames in %.1f s", stem.name, num_frames, time.perf_counter() - started)
+    return stem.with_suffix(".mp4")

@@ -148,12 +148,20 @@ class DataConfig:
         synthetic: overrides of :class:`~vibe.data.synthetic.SyntheticConfig`
             fields (passed through unchanged).
         vibe_db: the db files (vibe_db kind).
+        landmark_corpus: synthetic kind: a folder of MediaPipe's answers on
+            rendered training motion (:mod:`vibe.evaluation.landmark_corpus`);
+            empty = synthetic windows only. ``~`` is expanded.
+        corpus_share: fraction of each batch drawn from the corpus.
+        corpus_mirror_prob: chance of mirroring a corpus window (left ↔ right).
     """
 
     kind: Literal["synthetic", "vibe_db"] = "synthetic"
     motion_db: str = ""
     val_subjects: list[str] = field(default_factory=lambda: ["02", "49"])
     synthetic: dict[str, Any] = field(default_factory=dict)
+    landmark_corpus: str = ""
+    corpus_share: float = 0.5
+    corpus_mirror_prob: float = 0.5
     vibe_db: VibeDBConfig = field(default_factory=VibeDBConfig)
 
 

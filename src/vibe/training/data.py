@@ -349,8 +349,9 @@ def bundled_motion_db() -> Path:
 
 
 def build_synthetic_data(config: TrainConfig, body) -> tuple[BatchSource, list[TrainBatch], MotionSource]:
-    """Open stack: synthetic windows of the motion DB's training subjects, fixed validation windows of
-    the held-out subjects, real motion of the training subjects.
+    """Open stack: synthetic windows of the motion DB's training subjects (mixed with a landmark
+    corpus when ``data.landmark_corpus`` is set), fixed validation windows of the held-out
+    subjects, real motion of the training subjects.
 
     With ``smplify_in_loop.enabled``, a share ``share_2d`` of each batch comes
     from a :class:`WindowBank` of ``windows_2d`` training-subject windows drawn
@@ -380,6 +381,14 @@ def build_synthetic_data(config: TrainConfig, body) -> tuple[BatchSource, list[T
         SyntheticSource(synth, val_db, use_world), config.seed + 1, config.val_windows, config.seqlen, config.batch_size
     )
     train: BatchSource = SyntheticSource(synth, train_db, use_world)
+    if data.landmark_corpus and data.corpus_share > 0:
+        from vibe.training.corpus_source import CorpusSource
+
+        corpus = CorpusSource(
+            Path(data.landmark_corpus).expanduser(), body.joint_names, use_world,
+            synth.config.features, data.corpus_mirror_prob,
+        )  # fmt: skip
+        train = corpus if data.corpus_share >= 1 else MixedSource([corpus, train], [data.corpus_share, 1 - data.corpus_share])
     in_loop = config.smplify_in_loop
     if in_loop.enabled and in_loop.share_2d > 0:
         bank = WindowBank.from_source(train, config.seed + 2, in_loop.windows_2d, config.seqlen)
