@@ -128,3 +128,17 @@ def test_crop_projection_mapped_to_image_equals_image_camera() -> None:
     via_crop_persp = denormalize_points_from_crop(crop_persp, bbox, scale=1.0)
     error_px = np.abs(via_crop_persp - via_image_cam).max(axis=(1, 2))
     assert np.all(error_px < 0.01 * bbox[:, 2])
+
+
+def test_fit_weak_perspective_weighted_ignores_zero_weight_outliers() -> None:
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(5, 12, 3))
+    cam = np.stack([rng.uniform(0.5, 2.0, 5), rng.normal(size=5), rng.normal(size=5)], axis=-1)
+    crop = cam[:, None, :1] * (points[..., :2] + cam[:, None, 1:])  # s·(X + t) by hand
+    weights = np.ones((5, 12))
+    crop[:, 3] += 5.0  # one wrong landmark per frame ...
+    weights[:, 3] = 0.0  # ... with visibility 0
+    np.testing.assert_allclose(cameras.fit_weak_perspective(points, crop, weights), cam, atol=1e-10)
+    assert not np.allclose(cameras.fit_weak_perspective(points, crop), cam, atol=1e-2)
+    weights[0] = 0.0  # nothing visible: no camera
+    assert np.isnan(cameras.fit_weak_perspective(points, crop, weights)[0]).all()

@@ -361,3 +361,16 @@ def test_landmark_redefinitions(generator: SyntheticGenerator) -> None:
     # The targets keep Anny's own definitions.
     pixels = project(clean, out.focal_px.double().numpy(), out.image_size.double().numpy())
     np.testing.assert_allclose(_clean_pixels(out), pixels, atol=0.05)
+
+
+def test_world_landmarks_in_ray_axes(generator: SyntheticGenerator) -> None:
+    """With ray axes on and no other noise, the mid-hip's ray maps onto the optical axis, lengths kept."""
+    out = _generate(generator, SyntheticConfig.noise_free(world_ray_axes=True), seed=15, motion_seed=15)
+    world, cam = out.keypoints_world.double().numpy(), out.keypoints_cam.double().numpy()
+    hip = cam[:, :, [23, 24]].mean(2)  # (B, T, 3)
+    rel = cam - hip[:, :, None]
+    np.testing.assert_allclose(np.linalg.norm(world, axis=-1), np.linalg.norm(rel, axis=-1), atol=1e-5)
+    # The segment from the camera centre to a point p on the ray appears along +z.
+    for b, t in ((0, 0), (3, 7)):
+        rotation, _ = Rotation.align_vectors(world[b, t], rel[b, t])
+        np.testing.assert_allclose(rotation.apply(hip[b, t] / np.linalg.norm(hip[b, t])), [0, 0, 1], atol=1e-5)

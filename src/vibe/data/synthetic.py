@@ -105,7 +105,7 @@ from scipy.spatial.transform import Rotation
 from vibe.body.anny import BLAZEPOSE33
 from vibe.body.sparse_keypoints import SparseKeypoints
 from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
-from vibe.geometry.cameras import perspective_projection
+from vibe.geometry.cameras import fit_weak_perspective, perspective_projection
 from vibe.losses import GeneratorTargets
 from vibe.pipeline.people import smooth_square_boxes
 
@@ -148,7 +148,7 @@ _NOISE_LEVELS = (
     "box_center_std", "box_center_bias_std", "box_log_size_std", "box_log_size_bias_std",
     "offset_std_m", "jitter_std", "jitter_speed_gain", "occluder_prob", "dropout_prob",
     "frame_dropout_prob", "swap_prob", "world_std_m", "world_depth_std_m", "world_scale_log_std",
-    "visibility_frame_std", "low_visibility_noise_gain",
+    "visibility_frame_std", "low_visibility_noise_gain", "world_rotation_std_deg", "world_bias_std_m",
 )  # fmt: skip
 
 
@@ -199,7 +199,16 @@ class SyntheticConfig:
         dropout_prob: per landmark-frame chance of visibility 0.
         frame_dropout_prob: per frame chance of no pose at all (NaN).
         swap_prob, swap_frames: per-window chance of a left/right swap and its length.
-        world_std_m, world_depth_std_m, world_scale_log_std: world-landmark noise.
+        world_std_m, world_depth_std_m, world_scale_log_std: world-landmark noise
+            (per frame: x/y and depth std; per window: log-scale std).
+        world_rotation_std_deg: per-window rotation error of the world
+            landmarks (std per axis), world_bias_std_m: per-window, per-landmark
+            offset (depth twice): MediaPipe's world pose is off by a whole-body
+            turn of ~15° (median) and by pose errors that persist over frames
+            (measured on a landmark corpus, :mod:`vibe.evaluation.landmark_corpus`).
+        world_ray_axes: world landmarks in axes whose z runs along the ray to
+            the mid-hip (as MediaPipe reads a person from a centred crop), else
+            camera axes.
     Other:
         fps: frame rate of the motion (the DB's 30).
         features: the :class:`~vibe.data.features.FeatureConfig` the demo uses.
@@ -254,6 +263,9 @@ class SyntheticConfig:
     world_std_m: float = 0.02
     world_depth_std_m: float = 0.05
     world_scale_log_std: float = 0.05
+    world_rotation_std_deg: float = 10.0
+    world_bias_std_m: float = 0.04
+    world_ray_axes: bool = True
 
     fps: float = 30.0
     features: FeatureConfig = dataclasses.field(default_factory=FeatureConfig)
@@ -274,6 +286,7 @@ class SyntheticConfig:
             self_occlusion_depth_m=math.inf,
             face_noise_factor=1.0,
             extremity_noise_factor=1.0,
+            world_ray_axes=False,
         )
         return cls(**{**quiet, **overrides})
 
@@ -427,28 +440,9 @@ def _in_image(pixels: np.ndarray, image_size: np.ndarray) -> np.ndarray:
 
 # --------------------------------------------------------------------------- crop camera
 def fit_crop_camera(points_body: np.ndarray, points_crop: np.ndarray) -> np.ndarray:
-    """Weak-perspective crop camera ``(s, tx, ty)`` best explaining a projection, per frame.
-
-    Least squares of ``s·(X_xy + t) ≈ u`` over the points: with centred
-    ``X̄, ū``, ``s = Σ (X − X̄)·(u − ū) / Σ |X − X̄|²`` and ``t = ū / s − X̄``.
-    This is the crop camera of :func:`vibe.geometry.cameras.project_to_crop`
-    up to its ~1 % perspective term (depth spread / 5000 px focal length).
-
-    Args:
-        points_body: ``(..., K, 3)`` points in the body frame (the generator's
-            output frame: root rotation in camera axes, no translation).
-        points_crop: ``(..., K, 2)`` their true projection in the box's ``[-1, 1]``.
-
-    Returns:
-        ``(..., 3)``.
-    """
-    xy = points_body[..., :2]
-    xy_mean = xy.mean(-2, keepdims=True)
-    uv_mean = points_crop.mean(-2, keepdims=True)
-    dx, du = xy - xy_mean, points_crop - uv_mean
-    s = (dx * du).sum((-1, -2)) / (dx * dx).sum((-1, -2))
-    t = uv_mean[..., 0, :] / s[..., None] - xy_mean[..., 0, :]
-    return np.concatenate([s[..., None], t], axis=-1)
+    """Weak-perspective crop camera ``(..., 3)`` of points ``(..., K, 3)`` projected to ``(..., K, 2)``
+    (:func:`vibe.geometry.cameras.fit_weak_perspective` with equal weights)."""
+    return fit_weak_perspective(points_body, points_crop)
 
 
 # --------------------------------------------------------------------------- generator
@@ -687,10 +681,7 @@ class SyntheticGenerator:
         noisy = shifted + rng.normal(size=shifted.shape) * std[..., None]
         visibility = np.where(rng.random(visibility.shape) < cfg.dropout_prob, 0.0, visibility)
 
-        mid_hip = points[:, :, _HIPS].mean(2, keepdims=True)
-        scale = np.exp(rng.normal(0.0, cfg.world_scale_log_std, size=(batch, 1, 1, 1)))
-        world_std = np.array([cfg.world_std_m, cfg.world_std_m, cfg.world_depth_std_m])
-        world = (points - mid_hip) * scale + rng.normal(size=points.shape) * world_std
+        world = self._world_landmarks(rng, points)
 
         landmarks = np.concatenate([noisy, visibility[..., None]], axis=-1)
         landmarks, world = self._swap_sides(rng, landmarks, world)
@@ -699,6 +690,26 @@ class SyntheticGenerator:
         landmarks[..., 2][lost] = 0.0
         world[lost] = np.nan
         return landmarks, world
+
+    def _world_landmarks(self, rng: np.random.Generator, points: np.ndarray) -> np.ndarray:
+        """MediaPipe-style world landmarks ``(B, T, K, 3)`` of camera-frame points ``(B, T, K, 3)``.
+
+        Hip-centred, in ray axes (``world_ray_axes``), turned by a per-window
+        rotation error, scaled, offset per window and landmark, jittered per frame.
+        """
+        cfg = self.config
+        batch, num_frames, num_kp = points.shape[:3]
+        mid_hip = points[:, :, _HIPS].mean(2, keepdims=True)
+        rel = points - mid_hip
+        if cfg.world_ray_axes:  # R_rayᵀ takes the ray to the mid-hip onto the optical axis
+            ray = _rotation_to(mid_hip[:, :, 0].reshape(-1, 3)).reshape(batch, num_frames, 3, 3)
+            rel = np.einsum("btji,btkj->btki", ray, rel)
+        turn = Rotation.from_rotvec(np.deg2rad(rng.normal(0.0, cfg.world_rotation_std_deg, size=(batch, 3)))).as_matrix()
+        rel = np.einsum("bij,btkj->btki", turn, rel)
+        scale = np.exp(rng.normal(0.0, cfg.world_scale_log_std, size=(batch, 1, 1, 1)))
+        bias = rng.normal(size=(batch, 1, num_kp, 3)) * cfg.world_bias_std_m * np.array([1.0, 1.0, 2.0])
+        world_std = np.array([cfg.world_std_m, cfg.world_std_m, cfg.world_depth_std_m])
+        return rel * scale + bias + rng.normal(size=points.shape) * world_std
 
     def _redefine(self, rng: np.random.Generator, points: np.ndarray) -> np.ndarray:
         """MediaPipe-like landmark definitions for Anny landmarks ``(B, T, K, 3)``, drawn per window.
