@@ -86,3 +86,42 @@ def test_times_in_frames_with_gaps():
 def test_config_defaults_are_the_originals():
     cfg = OneEuroConfig()
     assert (cfg.min_cutoff, cfg.beta, cfg.d_cutoff) == (0.004, 0.7, 1.0)
+
+
+def test_gaussian_vectors_hand_computed_with_edges_and_gaps() -> None:
+    from vibe.pipeline.smoothing import gaussian_vectors
+
+    x = np.array([0.0, 0.0, 3.0, 0.0, 0.0, 10.0, 10.0])[:, None]
+    ids = np.array([0, 1, 2, 3, 4, 9, 10])  # a gap before frame 9
+    sigma = 1.0 / 3.0 + 1e-9  # taps at ±1 only, weight e^{-4.5} each
+    w = np.exp(-0.5 * (1 / sigma) ** 2)
+    out = gaussian_vectors(x, sigma, ids)[:, 0]
+    np.testing.assert_allclose(out[2], 3.0 / (1 + 2 * w))
+    np.testing.assert_allclose(out[1], 3.0 * w / (1 + 2 * w))
+    np.testing.assert_allclose(out[0], 0.0)  # edge: renormalised over itself and frame 1
+    np.testing.assert_allclose(out[4], 0.0)  # the gap keeps frame 9's 10 out
+    np.testing.assert_allclose(out[5:], 10.0)
+
+
+def test_gaussian_rotations_about_one_axis_is_the_angle_smoothed() -> None:
+    """About a fixed axis, small angles: the chordal mean is the smoothed angle (to 2nd order)."""
+    from vibe.pipeline.smoothing import gaussian_rotations, gaussian_vectors
+
+    rng = np.random.default_rng(0)
+    angle = 0.3 + 0.02 * rng.standard_normal(40)
+    axis = np.array([0.0, 0.6, 0.8])
+    rot = torch.as_tensor(Rotation.from_rotvec(angle[:, None] * axis).as_matrix())[:, None]  # (T, 1, 3, 3)
+    out = gaussian_rotations(rot, 3.0).numpy()[:, 0]
+    got = Rotation.from_matrix(out).as_rotvec() @ axis
+    np.testing.assert_allclose(got, gaussian_vectors(angle, 3.0), atol=1e-4)
+    assert np.abs(np.diff(got, 2)).mean() < 0.2 * np.abs(np.diff(angle, 2)).mean()
+
+
+def test_gaussian_rotations_handle_quaternion_sign_flips() -> None:
+    from vibe.pipeline.smoothing import gaussian_rotations
+
+    rot = torch.as_tensor(Rotation.from_rotvec(np.tile([[0.0, 0.0, 3.1]], (9, 1))).as_matrix())
+    rot[::2] = torch.as_tensor(Rotation.from_rotvec([0.0, 0.0, -3.12]).as_matrix())  # near π: q and −q
+    out = gaussian_rotations(rot[:, None], 2.0)[:, 0].numpy()
+    angles = np.abs(Rotation.from_matrix(out).magnitude())
+    assert (angles > 3.05).all()  # an average across the sign flip would collapse towards identity

@@ -1,4 +1,15 @@
-"""One-Euro filter (Casiez et al., CHI 2012) for vectors and for joint rotations.
+"""Smoothing of vectors and joint rotations over time: causal One-Euro and centred Gaussian.
+
+Centred Gaussian (:func:`gaussian_vectors`, :func:`gaussian_rotations`), for
+offline use: every output frame is the Gaussian-weighted mean of the frames
+within ``3σ`` on both sides (weights renormalised where the track starts or
+ends, or a gap in its frame ids cuts it), so smoothing adds no lag. Rotations
+are averaged as unit quaternions, each flipped to the hemisphere of the
+centre frame's before the weighted sum, then normalised: the chordal mean,
+which stays a rotation and keeps every bone rigid.
+
+One-Euro filter (Casiez et al., CHI 2012), causal, for live use and the
+original demo's ``--smooth``:
 
 The filter is an exponential smoother whose cutoff frequency rises with the
 signal's (smoothed) speed: ``cutoff = min_cutoff + beta·|ẋ|``, and
@@ -33,7 +44,7 @@ import numpy as np
 import roma
 import torch
 
-__all__ = ["OneEuroConfig", "one_euro_vectors", "one_euro_rotations"]
+__all__ = ["OneEuroConfig", "gaussian_rotations", "gaussian_vectors", "one_euro_vectors", "one_euro_rotations"]
 
 
 @dataclass(frozen=True)
@@ -122,3 +133,69 @@ def one_euro_rotations(
         a = torch.as_tensor(_alpha(config.min_cutoff + config.beta * speed.numpy(), dt))
         out[k] = out[k - 1] @ roma.rotvec_to_rotmat(a[:, None] * omega)
     return out.to(dtype)
+
+
+def _gaussian_taps(frame_ids: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets ``(D,)`` within ``3σ`` and normalised weights ``(T, D)`` of each sample's neighbours.
+
+    A neighbour outside the track or across a gap in ``frame_ids`` weighs 0;
+    each row sums to 1 (the sample itself always counts).
+    """
+    frame_ids = np.asarray(frame_ids, dtype=np.int64)
+    num = len(frame_ids)
+    run = np.concatenate([[0], np.cumsum(np.diff(frame_ids) != 1)])  # run index of each sample
+    reach = int(np.floor(3 * sigma))
+    offsets = np.arange(-reach, reach + 1)
+    index = np.arange(num)[:, None] + offsets[None, :]  # (T, D)
+    inside = (index >= 0) & (index < num)
+    index = np.clip(index, 0, num - 1)
+    same_run = inside & (run[index] == run[:, None]) & (frame_ids[index] - frame_ids[:, None] == offsets[None, :])
+    weights = np.where(same_run, np.exp(-0.5 * (offsets / sigma) ** 2)[None, :], 0.0)
+    return offsets, weights / weights.sum(1, keepdims=True)
+
+
+def _neighbours(num: int, offsets: np.ndarray) -> np.ndarray:
+    """``(T, D)`` clipped sample index of each offset."""
+    return np.clip(np.arange(num)[:, None] + offsets[None, :], 0, num - 1)
+
+
+def gaussian_vectors(x: np.ndarray, sigma: float, frame_ids: np.ndarray | None = None) -> np.ndarray:
+    """Centred Gaussian smoothing of ``(T, ...)`` samples along time; returns float64 of the same shape.
+
+    Args:
+        x: ``(T, ...)`` samples.
+        sigma: standard deviation in frames (``< 1/3``: unchanged).
+        frame_ids: ``(T,)`` increasing frame indices; a jump cuts the smoothing (default ``0..T-1``).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if sigma * 3 < 1 or x.shape[0] < 2:
+        return x.copy()
+    offsets, weights = _gaussian_taps(np.arange(x.shape[0]) if frame_ids is None else frame_ids, sigma)
+    index = _neighbours(x.shape[0], offsets)
+    return np.einsum("td,td...->t...", weights, x[index])
+
+
+def gaussian_rotations(
+    rotmat: torch.Tensor | np.ndarray, sigma: float, frame_ids: np.ndarray | None = None
+) -> torch.Tensor:
+    """Centred Gaussian smoothing of rotations ``(T, J, 3, 3)`` (chordal quaternion mean, module doc).
+
+    Args:
+        rotmat: ``(T, J, 3, 3)`` rotation matrices of one person over time.
+        sigma: standard deviation in frames (``< 1/3``: unchanged).
+        frame_ids: ``(T,)`` increasing frame indices; a jump cuts the smoothing.
+
+    Returns:
+        ``(T, J, 3, 3)`` rotations, float tensor of ``rotmat``'s dtype.
+    """
+    rotmat = torch.as_tensor(rotmat)
+    dtype = rotmat.dtype if rotmat.is_floating_point() else torch.float64
+    if sigma * 3 < 1 or rotmat.shape[0] < 2:
+        return rotmat.clone().to(dtype)
+    offsets, weights = _gaussian_taps(np.arange(rotmat.shape[0]) if frame_ids is None else frame_ids, sigma)
+    quat = roma.rotmat_to_unitquat(rotmat.detach().cpu().double())  # (T, J, 4)
+    near = quat[torch.from_numpy(_neighbours(len(quat), offsets))]  # (T, D, J, 4)
+    sign = torch.sign((near * quat[:, None]).sum(-1, keepdim=True))  # same hemisphere as the centre
+    sign[sign == 0] = 1.0
+    mean = torch.einsum("td,tdjq->tjq", torch.from_numpy(weights), near * sign)
+    return roma.unitquat_to_rotmat(mean / mean.norm(dim=-1, keepdim=True)).to(dtype)
