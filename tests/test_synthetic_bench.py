@@ -135,7 +135,7 @@ def test_runner_writes_the_documented_json(runner):
     (video,) = result["videos"]
     assert video["n_matched"] > NUM_FRAMES // 2  # the rendered person is found
     keys = [row["key"] for row in result["rows"]]
-    assert keys == ["model", "per_frame", "baseline:same weights", "baseline:G-only", "mediapipe"]
+    assert keys == ["model", "per_frame", "baseline:same weights", "baseline:G-only", "mediapipe", "mediapipe_smoothed"]
     assert [row["label"] for row in result["rows"]][2:4] == ["same weights", "G-only"]
     for row in result["rows"][:4]:
         assert row["n_frames"] == video["n_matched"], row["key"]
@@ -144,9 +144,10 @@ def test_runner_writes_the_documented_json(runner):
         # Procrustes alignment can only lower the error of the pelvis-centred joints.
         assert row["metrics"]["pa_mpjpe"] <= row["metrics"]["mpjpe"]
         assert 0.0 <= row["metrics"]["pck2d"] <= 100.0
-    mediapipe = result["rows"][-1]["metrics"]
+    mediapipe, smoothed = (result["rows"][k]["metrics"] for k in (-2, -1))
     assert mediapipe["pck2d"] > 50.0  # MediaPipe's own landmarks on a clean rendering
-    assert np.isfinite(mediapipe["pa_mpjpe"])
+    assert np.isfinite(mediapipe["pa_mpjpe12"]) and set(smoothed) == {"pa_mpjpe12", "accel_err12"}
+    assert result["rows"][-1]["n_frames"] == result["rows"][-2]["n_frames"] > 0
     assert len({table_row(row).count("|") for row in result["rows"]}) == 1
 
 
@@ -208,7 +209,7 @@ def test_pool_results_weights_videos_by_frames():
         return {"bench_dir": bench_dir, "rows": rows, "videos": videos, "n_videos": len(videos), "n_frames": n,
                 "n_matched_frames": n}  # fmt: skip
 
-    mediapipe_a = {"pa_mpjpe": 1.0, "n_frames": 5}
+    mediapipe_a = {"pa_mpjpe12": 1.0, "n_frames": 5}
     a = run("a", [{"n_matched": 10, "metrics": {"model": {"pa_mpjpe": 10.0}, "mediapipe": mediapipe_a}}])
     b = run("b", [{"n_matched": 30, "metrics": {"model": {"pa_mpjpe": 40.0, "pck2d": 50.0}, "mediapipe": {}}}])
     pooled = pool_results([a, b])
@@ -217,7 +218,7 @@ def test_pool_results_weights_videos_by_frames():
     assert model["n_frames"] == 40
     assert model["metrics"]["pa_mpjpe"] == pytest.approx((10 * 10.0 + 30 * 40.0) / 40)
     assert model["metrics"]["pck2d"] == pytest.approx(50.0)  # only the video that has it
-    assert mediapipe["n_frames"] == 5 and mediapipe["metrics"] == {"pa_mpjpe": 1.0}
+    assert mediapipe["n_frames"] == 5 and mediapipe["metrics"] == {"pa_mpjpe12": 1.0}
     with pytest.raises(ValueError):
         pool_results([a, dict(b, rows=b["rows"][:1])])
 

@@ -31,14 +31,21 @@ their ``key``:
   landmark caches, so every row sees the same tracks and landmarks, scored on
   the same track;
 - MediaPipe world landmarks (``mediapipe``): the 12 limb joints both sets have (shoulders,
-  elbows, wrists, hips, knees, ankles), PA-MPJPE and ACCEL_ERR on those
+  elbows, wrists, hips, knees, ankles), ``pa_mpjpe12`` and ``accel_err12``
   against the same 12 GT joints (MediaPipe's hips are not anatomical, so
   its MPJPE is left out); ``pck2d`` of its image landmarks.
   The world landmarks are read from the demo's landmark cache
   (``.cache/landmarks-*.npz``), since ``results.npz`` stores only the image ones.
-  The generator's 12-joint PA-MPJPE and ACCEL_ERR are reported too
-  (``pa_mpjpe12``, ``accel_err12``, hip-centred as MediaPipe's) for a
-  like-for-like comparison.
+  Every model row reports ``pa_mpjpe12`` and ``accel_err12`` too
+  (hip-centred as MediaPipe's) for a like-for-like comparison;
+- smoothed MediaPipe (``mediapipe_smoothed``): the same world landmarks
+  through a centred Gaussian over time (σ = 3 frames, within runs of
+  consecutive frames, weights renormalised at run ends) and then constant
+  bone lengths per video (each limb bone at its median length, from the
+  hips outward): what a user would try first; 12-joint metrics only.
+
+The scoring itself (pure functions, checked on hand-made cases) is
+:mod:`vibe.evaluation.synthetic_scoring`.
 
 Known limit: the body is an untextured mannequin (no face, hair or clothes),
 so a person seen from behind is often taken as facing the camera (MediaPipe
@@ -63,10 +70,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vibe.body.anny import BLAZEPOSE33, Anny
-from vibe.body.joint_sets import EVAL14
+from vibe.body.anny import Anny
+from vibe.evaluation.synthetic_scoring import (
+    COMMON12,
+    PCK2D_THRESHOLD,
+    SMOOTH_SIGMA_FRAMES,
+    TrackPrediction,
+    aggregate,
+    pck2d,
+    score_video,
+)
 from vibe.evaluation.track_regression import load_open_generator, regress_track
-from vibe.metrics import PELVIS_IDX, accel, accel_error, center_on_pelvis, mpjpe, pa_mpjpe
 from vibe.models.vibe import VIBE
 
 __all__ = [
@@ -75,58 +89,11 @@ __all__ = [
     "pck2d",
     "pool_results",
     "run_synthetic_benchmark",
+    "table_rows",
     "write_json",
 ]
 
-# Joints both eval14 and BlazePose-33 have (by name).
-COMMON12: tuple[str, ...] = tuple(n for n in EVAL14 if n in BLAZEPOSE33)
-_EVAL14_COMMON = [EVAL14.index(n) for n in COMMON12]
-_HIPS12 = tuple(COMMON12.index(n) for n in ("right_hip", "left_hip"))  # pelvis of the 12 joints
-PCK2D_THRESHOLD = 0.1  # × GT box side
 TITLE = "Synthetic (Anny, held-out CMU)"
-
-
-def pck2d(pred_px: np.ndarray, target_px: np.ndarray, visible: np.ndarray, threshold: float = PCK2D_THRESHOLD) -> float:
-    """Percent of visible points ``(T, K)`` whose prediction ``(T, K, 2)`` is within ``threshold`` × the box side.
-
-    The box of frame ``t`` bounds its visible target points; its side is the longer one.
-    """
-    big = np.where(visible[..., None], target_px, np.nan)
-    side = np.nanmax(np.nanmax(big, 1) - np.nanmin(big, 1), axis=-1)  # (T,)
-    dist = np.linalg.norm(pred_px - target_px, axis=-1)
-    hits = (dist <= threshold * side[:, None]) & visible
-    return float(100.0 * hits.sum() / max(int(visible.sum()), 1))
-
-
-def _runs(frame_ids: np.ndarray) -> list[np.ndarray]:
-    """Split sorted positions into runs of consecutive frame ids (index arrays)."""
-    breaks = np.flatnonzero(np.diff(frame_ids) != 1) + 1
-    return [r for r in np.split(np.arange(len(frame_ids)), breaks)]
-
-
-def _joint_metrics(
-    pred: np.ndarray, target: np.ndarray, frame_ids: np.ndarray, with_mpjpe: bool, pelvis_idx=PELVIS_IDX
-) -> dict:
-    """Per-frame means over ``(n, J, 3)`` metres; acceleration over runs of consecutive frames.
-
-    Acceleration is of pelvis-centred joints (``pelvis_idx``: the two hips), as
-    the paper's evaluation does: the prediction has no global translation.
-    """
-    p, g = torch.as_tensor(pred, dtype=torch.float64), torch.as_tensor(target, dtype=torch.float64)
-    out = {"pa_mpjpe": float(pa_mpjpe(p, g).mean())}
-    if with_mpjpe:
-        out["mpjpe"] = float(mpjpe(p, g, pelvis_idx).mean())
-    p, g = center_on_pelvis(p, pelvis_idx), center_on_pelvis(g, pelvis_idx)
-    acc, err = [], []
-    for run in _runs(frame_ids):
-        if len(run) >= 3:
-            acc.append(accel(p[run]))
-            err.append(accel_error(p[run], g[run]))
-    if acc:
-        if with_mpjpe:
-            out["accel"] = float(torch.cat(acc).mean())
-        out["accel_err"] = float(torch.cat(err).mean())
-    return out
 
 
 def _world_landmarks(out_dir: Path, track_id: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -148,52 +115,9 @@ def _eval14(body: Anny, pose_rotmat: np.ndarray, shape: np.ndarray) -> np.ndarra
     return body.keypoints(posed, "eval14").double().numpy()
 
 
-def _score_track(
-    body: Anny, gt: dict, frame_ids: np.ndarray, pose_rotmat: np.ndarray, shape: np.ndarray, joints2d_img: np.ndarray
-) -> tuple[dict, int]:
-    """Metrics of one predicted track against the ground truth, and the number of frames both have.
-
-    Args:
-        gt: the video's ground truth (``video_XXX.npz``).
-        frame_ids: ``(n,)`` the track's frames; pose_rotmat ``(n, J, 3, 3)``,
-            shape ``(n, S)``, joints2d_img ``(n, 33, 2)`` blazepose33 pixels.
-    """
-    frames, pred_idx, gt_idx = np.intersect1d(frame_ids, gt["frame_ids"], return_indices=True)
-    if len(frames) == 0:
-        return {}, 0
-    target = gt["joints3d_eval14"][gt_idx]
-    pred = _eval14(body, pose_rotmat[pred_idx], shape[pred_idx])
-    metrics = _joint_metrics(pred, target, frames, with_mpjpe=True)
-    like_mediapipe = _joint_metrics(pred[:, _EVAL14_COMMON], target[:, _EVAL14_COMMON], frames, False, _HIPS12)
-    metrics["pa_mpjpe12"] = like_mediapipe["pa_mpjpe"]
-    metrics["accel_err12"] = like_mediapipe.get("accel_err")
-    visible = gt["visible_blazepose33"][gt_idx]
-    target2d = gt["keypoints2d_blazepose33"][gt_idx]
-    metrics["pck2d"] = pck2d(np.asarray(joints2d_img[pred_idx], np.float64), target2d, visible)
-    return metrics, len(frames)
-
-
-def _score_mediapipe(gt: dict, track: dict, world: tuple[np.ndarray, np.ndarray] | None) -> dict:
-    """MediaPipe's own landmarks of the track: 2D PCK of the image ones, 12-joint 3D metrics of the world ones."""
-    _, pred_idx, gt_idx = np.intersect1d(track["frame_ids"], gt["frame_ids"], return_indices=True)
-    out = {}
-    if "landmarks_img" in track:
-        lm = track["landmarks_img"][pred_idx].astype(np.float64)
-        found = np.isfinite(lm[..., :2]).all(-1)
-        pred = np.where(found[..., None], lm[..., :2], np.inf)
-        out["pck2d"] = pck2d(pred, gt["keypoints2d_blazepose33"][gt_idx], gt["visible_blazepose33"][gt_idx])
-    if world is None:
-        return out
-    wf, wl = world
-    both, wi, gi = np.intersect1d(wf, gt["frame_ids"], return_indices=True)
-    ok = np.isfinite(wl[wi]).all((1, 2))
-    both, wi, gi = both[ok], wi[ok], gi[ok]
-    if len(both):
-        mp_common = [BLAZEPOSE33.index(n) for n in COMMON12]
-        target = gt["joints3d_eval14"][gi][:, _EVAL14_COMMON]
-        out.update(_joint_metrics(wl[wi][:, mp_common], target, both, False, _HIPS12))
-        out["n_frames"] = int(len(both))
-    return out
+def _prediction(body: Anny, frame_ids: np.ndarray, pose_rotmat: np.ndarray, shape: np.ndarray, joints2d_img: np.ndarray):
+    """A track's poses as a :class:`TrackPrediction` (eval14 joints posed with ``body``)."""
+    return TrackPrediction(np.asarray(frame_ids), _eval14(body, pose_rotmat, shape), np.asarray(joints2d_img, np.float64))
 
 
 def _seed_cache(done_dir: Path, new_dir: Path) -> None:
@@ -237,12 +161,10 @@ def _evaluate_video(
     tid = max(people, key=lambda t: len(people[t]["frame_ids"]))  # the rendered person: the longest track
     track = people[tid]
     entry["n_tracks"] = len(people)
-    model, entry["n_matched"] = _score_track(
-        body, gt, track["frame_ids"], track["pose_rotmat"], track["shape"], track["joints2d_img"]
-    )
-    if not model:
+    entry["n_matched"] = len(np.intersect1d(track["frame_ids"], gt["frame_ids"]))
+    if not entry["n_matched"]:
         return entry
-    entry["metrics"]["model"] = model
+    predictions = {"model": _prediction(body, track["frame_ids"], track["pose_rotmat"], track["shape"], track["joints2d_img"])}
     world = _world_landmarks(result.out_dir, tid)
 
     if per_frame_model is not None:
@@ -255,9 +177,7 @@ def _evaluate_video(
         pred = regress_track(
             per_frame_model, track["landmarks_img"], track["bbox_cxcys"], (w, h), None, landmarks_world=world_lm
         )
-        entry["metrics"]["per_frame"] = _score_track(
-            body, gt, track["frame_ids"], pred.pose_rotmat, pred.shape, pred.joints2d_img
-        )[0]
+        predictions["per_frame"] = _prediction(body, track["frame_ids"], pred.pose_rotmat, pred.shape, pred.joints2d_img)
 
     entry["reused_cache"] = {}
     for name, ckpt in baselines.items():
@@ -267,31 +187,13 @@ def _evaluate_video(
         entry["reused_cache"][name] = not {"detect_track", "landmarks"} & set(base.timings)
         base_track = read_results(base.results)[1].get(tid)
         if base_track is not None:
-            entry["metrics"][f"baseline:{name}"] = _score_track(
-                body, gt, base_track["frame_ids"], base_track["pose_rotmat"], base_track["shape"],
-                base_track["joints2d_img"],
-            )[0]  # fmt: skip
+            predictions[f"baseline:{name}"] = _prediction(
+                body, base_track["frame_ids"], base_track["pose_rotmat"], base_track["shape"], base_track["joints2d_img"]
+            )
 
-    entry["metrics"]["mediapipe"] = _score_mediapipe(gt, track, world)
+    landmarks = (track["frame_ids"], track["landmarks_img"]) if "landmarks_img" in track else None
+    entry["metrics"], entry["n_matched"] = score_video(gt, predictions, landmarks, world)
     return entry
-
-
-def _aggregate(videos: list[dict], key: str) -> tuple[dict, int]:
-    """Frame-weighted means of each metric over the videos that have it."""
-    sums: dict[str, float] = {}
-    weights: dict[str, float] = {}
-    total = 0
-    for v in videos:
-        m = v["metrics"].get(key)
-        if not m:
-            continue
-        n = m.get("n_frames", v["n_matched"])
-        total += n
-        for name, value in m.items():
-            if name != "n_frames" and value is not None:
-                sums[name] = sums.get(name, 0.0) + value * n
-                weights[name] = weights.get(name, 0.0) + n
-    return {k: sums[k] / weights[k] for k in sums if weights[k] > 0}, total
 
 
 def parse_baselines(specs: Sequence[str]) -> dict[str, Path]:
@@ -307,19 +209,24 @@ def parse_baselines(specs: Sequence[str]) -> dict[str, Path]:
     return out
 
 
-def _rows(videos: list[dict], checkpoint: Path, per_frame: bool, baselines: Mapping[str, Path]) -> list[dict]:
-    """The table rows, in order: the model, its per-frame mode, each baseline, MediaPipe."""
-    title = TITLE
-    labelled = [("model", checkpoint.name)]
+def table_rows(videos: Sequence[Mapping], checkpoint_name: str, per_frame: bool, baselines: Sequence[str]) -> list[dict]:
+    """The table rows, in order: the model, its per-frame mode, each baseline, MediaPipe raw and smoothed.
+
+    ``videos``: the per-video entries (``n_matched``, ``metrics`` by row key);
+    each row's metrics are frame-weighted means over them (:func:`~vibe.evaluation.synthetic_scoring.aggregate`).
+    """
+    labelled = [("model", checkpoint_name)]
     if per_frame:
-        labelled.append(("per_frame", f"{checkpoint.name}, per-frame (1-frame windows)"))
+        labelled.append(("per_frame", f"{checkpoint_name}, per-frame (1-frame windows)"))
     labelled += [(f"baseline:{name}", name) for name in baselines]
     labelled.append(("mediapipe", "MediaPipe world landmarks (12 joints)"))
-    rows = []
-    for key, label in labelled:
-        metrics, n_frames = _aggregate(videos, key)
-        rows.append({"key": key, "label": label, "title": title, "n_frames": n_frames, "metrics": metrics})
-    return rows
+    labelled.append(("mediapipe_smoothed", f"MediaPipe world, Gaussian σ={SMOOTH_SIGMA_FRAMES:g} + constant bones (12 joints)"))
+    return [_row(videos, key, label) for key, label in labelled]
+
+
+def _row(videos: Sequence[Mapping], key: str, label: str) -> dict:
+    metrics, n_frames = aggregate(videos, key)
+    return {"key": key, "label": label, "title": TITLE, "n_frames": n_frames, "metrics": metrics}
 
 
 def pool_results(results: Sequence[dict]) -> dict:
@@ -343,10 +250,7 @@ def pool_results(results: Sequence[dict]) -> dict:
         videos=videos,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     )
-    pooled["rows"] = []
-    for key, label in keys[0]:
-        metrics, n_frames = _aggregate(videos, key)
-        pooled["rows"].append({"key": key, "label": label, "title": TITLE, "n_frames": n_frames, "metrics": metrics})
+    pooled["rows"] = [_row(videos, key, label) for key, label in keys[0]]
     return pooled
 
 
@@ -408,13 +312,16 @@ def run_synthetic_benchmark(
         "protocol": {
             "joints": "eval14",
             "alignment": "mpjpe: pelvis-centred; pa_mpjpe: Procrustes per frame; "
-            "mediapipe, pa_mpjpe12 and accel_err12: 12 common limb joints (hip-centred)",
+            "pa_mpjpe12 and accel_err12 (all rows; the only metrics of the MediaPipe rows): "
+            "12 common limb joints (hip-centred)",
+            "mediapipe_smoothed": f"world landmarks, Gaussian sigma {SMOOTH_SIGMA_FRAMES:g} frames within runs of "
+            "consecutive frames (weights renormalised at run ends), then each limb bone at its median length",
             "pck2d": f"blazepose33 pixels within {PCK2D_THRESHOLD} x GT box side (visible GT points)",
             "track": "the longest track of the checkpoint's run, frames matched by id; "
             "baselines reuse its detections and landmarks",
             "per_frame": "the checkpoint's GRU on windows of one frame (zero state each frame)",
         },
-        "rows": _rows(per_video, checkpoint, per_frame, baselines),
+        "rows": table_rows(per_video, checkpoint.name, per_frame, list(baselines)),
         "videos": per_video,
         "units": {"pa_mpjpe": "mm", "pa_mpjpe12": "mm", "mpjpe": "mm", "accel": "mm/frame^2",
                   "accel_err": "mm/frame^2", "accel_err12": "mm/frame^2", "pck2d": "%"},  # fmt: skip
