@@ -92,8 +92,25 @@ def test_short_track_and_seqlen_none_are_one_pass():
     enc = _encoder(gain=1.0)
     x = _smooth_features(40)
     full = enc(x[None])[0]
-    torch.testing.assert_close(encode_in_windows(enc, x[:12], WindowConfig(seqlen=16, overlap=8)), full[:12])
+    unpadded = WindowConfig(seqlen=16, overlap=8, pad_short=False)
+    torch.testing.assert_close(encode_in_windows(enc, x[:12], unpadded), full[:12])
+    torch.testing.assert_close(encode_in_windows(enc, x[:16], WindowConfig(seqlen=16, overlap=8)), full[:16])
     torch.testing.assert_close(encode_in_windows(enc, x, WindowConfig(seqlen=None)), full)
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("num_frames", [1, 5, 15])
+def test_short_track_is_padded_with_its_first_frame_before_it(num_frames):
+    """A track under seqlen frames sees a full window: its first frame repeated, then its frames."""
+    enc = _encoder(gain=1.0)
+    x = _smooth_features(num_frames)
+    padded = torch.cat([x[:1].repeat(16 - num_frames, 1), x])  # written out independently of the module
+    expected = enc(padded[None])[0, 16 - num_frames :]
+    out = encode_in_windows(enc, x, WindowConfig(seqlen=16, overlap=8))
+    assert out.shape == (num_frames, expected.shape[-1])
+    torch.testing.assert_close(out, expected)
+    # The padding matters: with a history the outputs differ from the bare short pass.
+    assert not torch.allclose(out, enc(x[None])[0])
 
 
 @torch.no_grad()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+import typer.core
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 assets_app = typer.Typer(no_args_is_help=True, help="User-supplied files (SMPL, checkpoints).")
@@ -42,42 +43,89 @@ def assets_check(
         typer.echo(f"  [{mark}] {status.path}  — {status.enables}")
 
 
+EXIT_USAGE = 2  # click's code for usage errors, kept for ours
+# typer ships its own copy of click; its usage-error class is BadParameter's base.
+_UsageError = typer.BadParameter.__mro__[1]
+
+
+class _OneLineUsageErrors(typer.core.TyperCommand):
+    """A command whose usage errors (bad or out-of-range option values) are one ``error:`` line, exit 2."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except _UsageError as exc:
+            _usage_error(_usage_message(exc))
+
+    def invoke(self, ctx: typer.Context):
+        try:
+            return super().invoke(ctx)
+        except _UsageError as exc:  # typer converts and range-checks values when invoking
+            _usage_error(_usage_message(exc))
+
+
+def _usage_message(exc: Exception) -> str:
+    """The error's text, naming the option (click's own messages already do)."""
+    message = exc.format_message()
+    hint = getattr(exc, "param_hint", None)
+    if isinstance(exc, typer.BadParameter) and exc.param is not None and "'--" not in message:
+        names = hint or "/".join(exc.param.opts)
+        message = f"invalid value for {names}: {message}"
+    return message
+
+
+def _usage_error(message: str) -> None:
+    """Print ``error: <message>`` on one line and exit with the usage-error code."""
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
 def _bundled_sample() -> Path:
     # The sample clip lives in the repository's assets/ (an editable install, as `make demo` makes).
     return Path(__file__).resolve().parents[2] / "assets" / "people_walking.mp4"
 
 
-@app.command("demo")
+@app.command("demo", cls=_OneLineUsageErrors)
 def demo(
     video: Optional[Path] = typer.Argument(None, help="Input video (default: the bundled sample clip)."),
     out: Path = typer.Option(Path("output"), "--out", "-o", help="Output folder; files go to OUT/<video-stem>/."),
     stack: str = typer.Option("open", help="open (BlazePose → Anny, bundled weights) or smpl (ResNet-50 → SMPL, your files)."),
     checkpoint: Optional[Path] = typer.Option(None, help="Generator weights (open: our checkpoint; smpl: vibe_model_w(o)_3dpw.pth.tar)."),
     smooth: bool = typer.Option(False, "--smooth", help="One-Euro smoothing of the joint rotations."),
-    min_cutoff: float = typer.Option(0.004, help="One-Euro minimum cutoff (with --smooth)."),
-    beta: float = typer.Option(0.7, help="One-Euro speed coefficient (with --smooth)."),
+    min_cutoff: float = typer.Option(0.004, min=0.0, help="One-Euro minimum cutoff in Hz, > 0 (with --smooth)."),
+    beta: float = typer.Option(0.7, min=0.0, help="One-Euro speed coefficient, >= 0 (with --smooth)."),
     refine: bool = typer.Option(False, "--refine", help="Temporal SMPLify of each track to its landmarks (open stack)."),
     side_view: bool = typer.Option(False, "--side-view", help="Also render side.mp4."),
     no_render: bool = typer.Option(False, "--no-render", help="Skip overlay.mp4."),
     save_vertices: bool = typer.Option(False, "--save-vertices", help="Store mesh vertices in results.npz."),
     export: Optional[list[str]] = typer.Option(None, "--export", help="bvh and/or gltf, one file per person (repeatable)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
-    max_frames: Optional[int] = typer.Option(None, help="Read only the first frames."),
-    workers: int = typer.Option(0, help="Parallel threads of the detection and landmark passes (0: one per CPU core, at most 4)."),
+    max_frames: Optional[int] = typer.Option(None, min=1, help="Read only the first N frames (N >= 1)."),
+    workers: int = typer.Option(
+        0, min=0, help="Parallel threads of the detection and landmark passes (0: one per CPU core, at most 4)."
+    ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute detection and landmarks."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
 ) -> None:
-    """Video → tracked people → 3D bodies: results.npz, meta.json, overlay.mp4 and exports."""
+    """Video → tracked people → 3D bodies: results.npz, meta.json, overlay.mp4 and exports.
+
+    Exit codes: 0 done (also when no person is found), 2 invalid option value,
+    3 unreadable video, 4 missing licensed files, 5 output not writable,
+    6 no trained weights, 130 interrupted (Ctrl-C; the output folder is left as it was).
+    """
+    from vibe.pipeline.demo_config import EXIT_INTERRUPTED
     from vibe.pipeline.run import DemoConfig, DemoError, run_demo
     from vibe.pipeline.smoothing import OneEuroConfig
 
     if stack not in ("open", "smpl"):
-        raise typer.BadParameter("choose open or smpl", param_hint="--stack")
+        _usage_error(f"--stack must be open or smpl, got {stack!r}")
     if refine and stack != "open":
-        raise typer.BadParameter("--refine fits detected landmarks: open stack only", param_hint="--refine")
+        _usage_error("--refine fits detected landmarks: open stack only")
     formats = tuple(export or ())
     if any(f not in ("bvh", "gltf") for f in formats):
-        raise typer.BadParameter("choose bvh or gltf", param_hint="--export")
+        _usage_error(f"--export: choose bvh or gltf, got {', '.join(formats)}")
+    if not min_cutoff > 0:
+        _usage_error(f"--min-cutoff must be above 0, got {min_cutoff}")
     video = video or _bundled_sample()
     config = DemoConfig(
         stack=stack,
@@ -100,8 +148,11 @@ def demo(
     except DemoError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
-    for warning in result.warnings:
-        typer.echo(f"warning: {warning}", err=True)
+    except KeyboardInterrupt:
+        target = out / Path(video).stem
+        typer.echo(f"interrupted: {target} is left as it was (the previous complete result, or nothing)", err=True)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    # Warnings were logged as they happened (logging goes to stderr): not repeated here.
     typer.echo(result.message)
     typer.echo(f"outputs: {result.out_dir}")
 
@@ -152,7 +203,11 @@ def evaluate(
                 baselines = parse_baselines(baseline or [])
             except ValueError as exc:
                 raise typer.BadParameter(str(exc)) from exc
-            result = run_synthetic_benchmark(data, checkpoint, out_json, baselines=baselines, per_frame=per_frame)
+            try:
+                result = run_synthetic_benchmark(data, checkpoint, out_json, baselines=baselines, per_frame=per_frame)
+            except FileNotFoundError as exc:  # no benchmark folder, no video in it, or no checkpoint: exit 4 as the others
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(4) from exc
             rows += [table_row(row) for row in result["rows"]]
         else:
             try:

@@ -13,7 +13,8 @@ Contents (glTF 2.0: y up, metres, +z is the asset's front, as the body models):
   vertex renormalised to sum 1 (``JOINTS_0`` / ``WEIGHTS_0``);
 - one animation: per joint a rotation channel (the body-model local rotation
   as a quaternion), on the root also a translation channel (rest head + body
-  translation), keyframes at ``k / fps`` seconds, linear interpolation.
+  translation), keyframes at ``k / fps`` seconds (or at given times, so a variable
+  frame rate is kept), linear interpolation.
 
 Skinning this reproduces the body model's linear blend skinning exactly up to
 the weight truncation (Anny has no pose-dependent correctives). SMPL's pose
@@ -136,6 +137,7 @@ def export_gltf(
     shape: torch.Tensor | np.ndarray | None = None,
     max_influences: int = 4,
     name: str = "person",
+    times_s: np.ndarray | None = None,
 ) -> Path:
     """Write one person's motion as an animated skinned ``.glb`` (see the module docstring).
 
@@ -148,6 +150,9 @@ def export_gltf(
         shape: ``(S,)`` the person's shape; ``None`` → the mean shape.
         max_influences: joints per vertex kept (glTF ``JOINTS_0``: 4).
         name: name of the mesh and its node.
+        times_s: ``(T,)`` increasing keyframe times in seconds, e.g. the video
+            frames' timestamps (variable frame rate kept); shifted to start at
+            0. ``None``: ``k / fps``.
 
     Returns:
         The written path.
@@ -202,7 +207,14 @@ def export_gltf(
     gltf.scenes.append(pygltflib.Scene(nodes=[0, 1]))
     gltf.scene = 0
 
-    times = blob.add((np.arange(num_frames) / float(fps)).astype(np.float32), pygltflib.SCALAR, minmax=True)
+    if times_s is None:
+        key_times = np.arange(num_frames) / float(fps)
+    else:
+        key_times = np.asarray(times_s, dtype=np.float64)
+        if key_times.shape != (num_frames,) or (num_frames > 1 and not np.all(np.diff(key_times) > 0)):
+            raise ValueError(f"times_s must be ({num_frames},) increasing, got shape {key_times.shape}")
+        key_times = key_times - key_times[0]
+    times = blob.add(key_times.astype(np.float32), pygltflib.SCALAR, minmax=True)
     quats = _continuous_quaternions(local).astype(np.float32)
     animation = pygltflib.Animation(name=f"{name}_motion")
     for j in range(num_joints):

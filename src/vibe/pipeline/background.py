@@ -9,12 +9,34 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
-__all__ = ["prefetched"]
+__all__ = ["prefetched", "map_in_threads"]
+
+
+def map_in_threads(fn: Callable[[T], R], items: Sequence[T], name: str) -> list[R]:
+    """``[fn(item) for item in items]``, one thread per item (in the caller's thread when there is one).
+
+    When the caller is interrupted (Ctrl-C raises ``KeyboardInterrupt`` in the
+    main thread) or an item fails, this returns at once instead of waiting
+    for the other threads: they are left to finish in the background, so the
+    caller should make them stop (e.g. an event their frame source checks).
+    """
+    if len(items) == 1:
+        return [fn(items[0])]
+    pool = ThreadPoolExecutor(len(items), thread_name_prefix=name)
+    try:
+        out = list(pool.map(fn, items))
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return out
 
 
 def prefetched(make: Callable[[], Iterator[T]], depth: int) -> Iterator[T]:

@@ -14,6 +14,7 @@ from typing import Literal
 from vibe.data.features import FeatureConfig
 from vibe.fitting.temporal_smplify import SMPLifyConfig
 from vibe.pipeline.detector import DetectorConfig
+from vibe.pipeline.frame_times import FrameTiming
 from vibe.pipeline.landmarks import LandmarkConfig
 from vibe.pipeline.people import DetectionScheduleConfig
 from vibe.pipeline.person_filter import BodyPresenceConfig
@@ -85,7 +86,7 @@ class NoTrainedWeightsError(DemoError):
 
 # Tracks shorter than this still get bodies (the windows are padded); the tracker keeps
 # them all and the body-presence rule, not a length, decides who is a person.
-_DEMO_MIN_TRACK_S = 25.0 / 30.0
+_DEMO_MIN_TRACK_S = 0.0
 
 
 @dataclass
@@ -187,8 +188,12 @@ class DemoResult:
         track_ids: the people found.
         rejected: candidate tracks that were not people: track id → reason.
         message: one line for the user (e.g. that no person was found).
-        warnings: things skipped (e.g. rendering unavailable), one line each.
+        warnings: things skipped or wrong in the input (rendering unavailable,
+            a truncated file), one line each.
         timings: stage → ``{"seconds", "frames", "fps"}``.
+        timing: the video's true frame timing (from the decoded timestamps).
+        frames_read: frames decoded by the first pass.
+        refinements: per track, the reprojection errors before/after refinement.
     """
 
     out_dir: Path
@@ -203,3 +208,6 @@ class DemoResult:
     message: str = ""
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, dict[str, float]] = field(default_factory=dict)
+    timing: FrameTiming | None = None
+    frames_read: int = 0
+    refinements: dict[int, dict[str, float]] = field(default_factory=dict)

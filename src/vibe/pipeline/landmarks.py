@@ -18,13 +18,13 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
 from vibe.pipeline import native_stderr_silenced, release_freed_memory
+from vibe.pipeline.background import map_in_threads
 from vibe.pipeline.detector import crop_square
 
 log = logging.getLogger(__name__)
@@ -285,11 +285,7 @@ def estimate_landmarks_parallel(
         start, stop = bounds
         return _one_pass(frames_between(start, stop), _restrict(track_boxes, start, stop), config)
 
-    if len(ranges) == 1:
-        pieces = [run(ranges[0])]
-    else:
-        with ThreadPoolExecutor(len(ranges), thread_name_prefix="landmarks") as pool:
-            pieces = list(pool.map(run, ranges))
+    pieces = map_in_threads(run, ranges, "landmarks")
     out = {}
     for tid in track_boxes:
         parts = [p[tid] for p in pieces if tid in p]

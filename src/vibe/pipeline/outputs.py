@@ -165,8 +165,15 @@ class _TrackVertices:
         return self._verts[row - self._start]
 
 
-def render_overlay(reader, people, body, config: DemoConfig, out_dir: Path, timer: StageTimer) -> tuple[Path | None, Path | None]:
-    """Pass 3: ``overlay.mp4`` (and ``side.mp4``). Raises the render module's errors."""
+def render_overlay(
+    reader, people, body, config: DemoConfig, out_dir: Path, timer: StageTimer, frame_times_s: np.ndarray, fps: float
+) -> tuple[Path | None, Path | None]:
+    """Pass 3: ``overlay.mp4`` (and ``side.mp4``). Raises the render module's errors.
+
+    Each overlay frame keeps its source frame's time (``frame_times_s (N,)``,
+    the repaired decoded timestamps), so the overlay plays at the video's true,
+    possibly variable, rate; ``fps`` is the nominal rate given to the encoder.
+    """
     from vibe.render.overlay import OverlayRenderer, PersonMesh
 
     start = time.perf_counter()
@@ -185,24 +192,27 @@ def render_overlay(reader, people, body, config: DemoConfig, out_dir: Path, time
     side_path = out_dir / "side.mp4" if config.side_view else None
     count = 0
 
-    def frames_with_meshes() -> Iterator[tuple[np.ndarray, list[PersonMesh]]]:
+    def frames_with_meshes() -> Iterator[tuple[int, np.ndarray, list[PersonMesh]]]:
         for frame_id, image in stage_frames(reader, config, "render"):
             meshes = []
             for tid, p in people.items():
                 row = frame_id - int(p["frame_ids"][0])
                 if 0 <= row < len(p["frame_ids"]):
                     meshes.append(PersonMesh(tid, streams[tid](frame_id), p["cam_image"][row]))
-            yield image, meshes
+            yield frame_id, image, meshes
 
     # Decoding + posing (thread), drawing (here) and encoding (thread) overlap.
-    writer = functools.partial(VideoWriter, fps=reader.fps, preset="veryfast", background=True)
+    writer = functools.partial(VideoWriter, fps=fps, preset="veryfast", background=True)
+    last = len(frame_times_s) - 1
     with OverlayRenderer(reader.width, reader.height, faces, body.num_vertices) as renderer:
         side_writer = writer(side_path) if side_path else _Null()
         with writer(overlay_path) as overlay, side_writer as side:
-            for image, meshes in prefetched(frames_with_meshes, depth=4):
-                overlay.write(renderer.render(image, meshes))
+            for frame_id, image, meshes in prefetched(frames_with_meshes, depth=4):
+                # A frame past the first pass's count (it cannot be, but never index out): one interval on.
+                t = frame_times_s[frame_id] if frame_id <= last else frame_times_s[last] + (frame_id - last) / fps
+                overlay.write(renderer.render(image, meshes), time_s=t)
                 if side_path:
-                    side.write(renderer.render(None, meshes, side_view=True))
+                    side.write(renderer.render(None, meshes, side_view=True), time_s=t)
                 count += 1
     timer.add("render", time.perf_counter() - start, count)
     return overlay_path, side_path
@@ -217,8 +227,15 @@ class _Null:
 
 
 # --------------------------------------------------------------------------- exports
-def export_people(people, body, fps: float, formats: tuple[str, ...], out_dir: Path, timer: StageTimer) -> list[Path]:
-    """One BVH / glb per person: y up, root translation in metres, the video's frame rate."""
+def export_people(
+    people, body, fps: float, formats: tuple[str, ...], out_dir: Path, timer: StageTimer, frame_times_s: np.ndarray
+) -> list[Path]:
+    """One BVH / glb per person: y up, root translation in metres, the video's true timing.
+
+    BVH holds one constant ``Frame Time``: ``1 / fps``, the median interval
+    between frames; glb keyframes keep each frame's own time (``frame_times_s
+    (N,)`` at the person's frame ids), so a variable frame rate is kept there.
+    """
     from vibe.export.bvh import camera_to_y_up, export_bvh, rest_joints
 
     start, written = time.perf_counter(), []
@@ -231,7 +248,8 @@ def export_people(people, body, fps: float, formats: tuple[str, ...], out_dir: P
             from vibe.export.gltf import export_gltf
 
             path = out_dir / f"person{tid}.glb"
-            written.append(export_gltf(path, body, pose_up, transl_up, fps, shape, name=f"person{tid}"))
+            times = np.asarray(frame_times_s)[np.asarray(p["frame_ids"])]
+            written.append(export_gltf(path, body, pose_up, transl_up, fps, shape, name=f"person{tid}", times_s=times))
     timer.add("export", time.perf_counter() - start, sum(len(p["frame_ids"]) for p in people.values()))
     return written
 

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.signal import savgol_filter
 
 from vibe.geometry.crops import bbox_xyxy_to_cxcys
+from vibe.pipeline.background import map_in_threads
 from vibe.pipeline.detector import Detections, DetectorConfig, PersonDetector
 from vibe.pipeline.tracker import PersonTracker, Track, TrackerConfig
 
@@ -181,11 +181,7 @@ def detect_and_track_ranges(
         found = list(scheduled_detections(frames(), PersonTracker(fps, tracker_config), detector_config, schedule))
         return times, found
 
-    if len(ranges) == 1:
-        parts = [run(ranges[0])]
-    else:
-        with ThreadPoolExecutor(len(ranges), thread_name_prefix="detect") as pool:
-            parts = list(pool.map(run, ranges))
+    parts = map_in_threads(run, ranges, "detect")
     tracker = PersonTracker(fps, tracker_config)
     offset = 0
     for times, found in parts:

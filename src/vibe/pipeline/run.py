@@ -60,6 +60,7 @@ from vibe.pipeline.demo_config import (
     VideoUnreadableError,
 )
 from vibe.pipeline.demo_model import build_model, default_open_weights
+from vibe.pipeline.frame_times import FrameTiming, frame_timing, monotonic_frame_times
 from vibe.pipeline.landmarks import TrackLandmarks
 from vibe.pipeline.outputs import (
     check_writable,
@@ -71,6 +72,8 @@ from vibe.pipeline.outputs import (
     write_vibe_pkl,
 )
 from vibe.pipeline.people import smooth_square_boxes
+from vibe.pipeline.person_filter import judge_tracks
+from vibe.pipeline.run_folder import RunFolder
 from vibe.pipeline.stages import (
     ImageGeometry,
     StageTimer,
@@ -115,6 +118,8 @@ def run_demo(video: str | Path, out_dir: str | Path, config: DemoConfig | None =
         VideoUnreadableError, MissingAssetsError, NoTrainedWeightsError,
         OutputNotWritableError: see their ``exit_code``; nothing is written
         for the first three, which are checked before any output.
+        KeyboardInterrupt: passed on after the staging folder is removed; the
+        output folder holds the previous complete result (or nothing).
     """
     config = config or DemoConfig()
     limit_malloc_arenas()
@@ -126,85 +131,163 @@ def run_demo(video: str | Path, out_dir: str | Path, config: DemoConfig | None =
         raise VideoUnreadableError(str(exc)) from exc
     device = resolve_device(config.device)
     model, weights = build_model(config, device, default_open_weights())
-    body = model.body
-    target = Path(out_dir) / video.stem
-    try:
-        check_writable(target)
-    except OSError as exc:
-        raise OutputNotWritableError(f"output directory not writable: {target} ({exc.strerror or exc})") from exc
-    w, h, fps = reader.width, reader.height, reader.fps
+    folder = _open_output(Path(out_dir) / video.stem)
+    with folder:
+        result = _run(video, reader, model, device, config, folder, timer)
+        meta = _meta(video, reader, model, weights, device, config, result)
+        meta["files"] = sorted(p.relative_to(folder.staging).as_posix() for p in folder.staging.rglob("*") if p.is_file())
+        meta["files"].append("meta.json")
+        write_meta(folder.staging / "meta.json", meta)
+        folder.commit()
+    return result
 
-    cache_dir = target / ".cache" if config.cache else None
+
+def _open_output(target: Path) -> RunFolder:
+    """The run's output folder, its staging folder created and checked (OutputNotWritableError)."""
+    folder = RunFolder(target)
+    try:
+        folder.__enter__()
+        check_writable(folder.staging)
+    except OSError as exc:
+        folder.__exit__(None, None, None)
+        raise OutputNotWritableError(f"output directory not writable: {target} ({exc.strerror or exc})") from exc
+    return folder
+
+
+def _run(
+    video: Path, reader: VideoReader, model, device, config: DemoConfig, folder: RunFolder, timer: StageTimer
+) -> DemoResult:
+    """The stages, in data-flow order; result files go to ``folder.staging``."""
+    out = folder.staging
+    result = DemoResult(out_dir=folder.target, results=folder.target / "results.npz", meta=folder.target / "meta.json")
+
+    # Pass 1: people, and the true timing of the frames.
+    cache_dir = folder.cache if config.cache else None
     digest = file_digest(video) if config.cache else ""
     people_key = cache_key(
         digest, config.max_frames, asdict(config.detector), asdict(config.tracker), asdict(config.detection_schedule)
     )
     people_cache = cache_dir / f"people-{people_key}.npz" if cache_dir else None
-    tracks, frame_times = people_stage(reader, config, people_cache, timer)
-    boxes = {t.track_id: smooth_square_boxes(t.frame_ids, t.bbox_xyxy, fps, config.box_window_s) for t in tracks}
+    tracks, decoded_times = people_stage(reader, config, people_cache, timer)
+    result.frames_read = len(decoded_times)
+    _check_frame_count(reader, config, decoded_times)
+    frame_times, repaired = monotonic_frame_times(decoded_times)
+    timing = frame_timing(frame_times, reader.fps, repaired=repaired)
+    result.timing = timing
+    _log_timing(reader, timing)
+    boxes = {t.track_id: smooth_square_boxes(t.frame_ids, t.bbox_xyxy, timing.fps, config.box_window_s) for t in tracks}
 
-    result = DemoResult(out_dir=target, results=target / "results.npz", meta=target / "meta.json")
-    people: dict[int, dict[str, np.ndarray]] = {}
-    refinements: dict[int, dict[str, float]] = {}
-    if not tracks:
-        result.message = f"no person found in {video}"
-        log.info(result.message)
-    else:
-        landmarks: dict[int, TrackLandmarks] = {}
-        if config.stack == "open":
-            lm_key = cache_key(people_key, config.box_window_s, asdict(config.landmarks))
-            lm_cache = cache_dir / f"landmarks-{lm_key}.npz" if cache_dir else None
-            landmarks = landmark_stage(reader, boxes, frame_times, config, lm_cache, timer)
-            start = time.perf_counter()
-            features, encoder_inputs = keypoint_features(model, landmarks, boxes, config.features, (w, h), device)
-            box_scale = config.features.box_scale
-        else:
-            features = resnet_stage(reader, boxes, model.backbone, device, config, timer)
-            start = time.perf_counter()
-            box_scale = config.smpl_crop_scale
-            encoder_inputs = {}
-        geometry = ImageGeometry(w, h, box_scale, config.nominal_focal_px or float(max(w, h)))
-        keep_vertices = config.save_vertices or config.stack == "smpl"
-        for tid, (fids, cxcys) in boxes.items():
-            track_features = features.pop(tid).to(device)
-            refine_kp = encoder_inputs.pop(tid) if config.refine else None
-            people[tid], refinement = track_outputs(
-                model, track_features, fids, cxcys, geometry, config, keep_vertices, refine_kp
-            )
-            release_freed_memory()  # torch's per-track temporaries would otherwise stay in glibc's arenas
-            if refinement is not None:
-                refinements[tid] = refinement
-            if tid in landmarks:
-                people[tid]["landmarks_img"] = landmarks[tid].landmarks_img.astype(np.float32)
-        timer.add("generator_body", time.perf_counter() - start, sum(len(f) for f, _ in boxes.values()))
-        result.track_ids = sorted(people)
-        result.message = f"{len(people)} {'person' if len(people) == 1 else 'people'} found in {video}"
+    # Pass 2: per-frame features of every candidate; only tracks whose body is seen go on.
+    landmarks: dict[int, TrackLandmarks] = {}
+    if boxes and config.stack == "open":
+        lm_key = cache_key(people_key, config.box_window_s, asdict(config.landmarks))
+        lm_cache = cache_dir / f"landmarks-{lm_key}.npz" if cache_dir else None
+        landmarks = landmark_stage(reader, boxes, decoded_times, config, lm_cache, timer)
+        kept, result.rejected = judge_tracks(
+            {tid: (lm.landmarks_img, lm.found) for tid, lm in landmarks.items()}, config.presence, timing.fps
+        )
+        boxes = {tid: boxes[tid] for tid in kept}
+    people, refinements = _bodies(model, device, config, reader, boxes, landmarks, timer) if boxes else ({}, {})
+    result.track_ids = sorted(people)
+    result.message = _message(video, len(people), len(result.rejected))
+    log.info(result.message)
 
-    saved = {
-        tid: {k: v for k, v in p.items() if k != "vertices" or config.save_vertices} for tid, p in people.items()
-    }
-    write_results(result.results, frame_times, saved)
+    # Files: results, exports, overlay (pass 3).
+    saved = {tid: {k: v for k, v in p.items() if k != "vertices" or config.save_vertices} for tid, p in people.items()}
+    write_results(out / "results.npz", frame_times, saved)
     if config.stack == "smpl" and people:
-        result.vibe_output = write_vibe_pkl(people, target)
+        result.vibe_output = folder.final(write_vibe_pkl(people, out))
     for p in people.values():
         p.pop("vertices", None)  # rendering poses vertices per chunk again
-
     if people and config.export:
-        result.exports = export_people(people, body, fps, config.export, target, timer)
+        written = export_people(people, model.body, timing.fps, config.export, out, timer, frame_times)
+        result.exports = [folder.final(p) for p in written]
     if people and config.render:
         try:
-            result.overlay, result.side = render_overlay(reader, people, body, config, target, timer)
+            overlay, side = render_overlay(reader, people, model.body, config, out, timer, frame_times, timing.fps)
+            result.overlay, result.side = folder.final(overlay), folder.final(side)
         except (ImportError, RenderUnavailableError) as exc:  # pyrender missing / no offscreen OpenGL
-            result.warnings.append(f"rendering skipped: {' '.join(str(exc).split())}")
-    for warning in result.warnings:
-        log.warning(warning)
-
+            _warn(result, f"rendering skipped: {' '.join(str(exc).split())}")
+    result.warnings = reader.warnings + result.warnings  # the reader logged its own, once each
+    result.refinements = refinements
     result.timings = timer.stages
-    meta = {
-        "video": {"path": str(video), "fps": fps, "width": w, "height": h, "frames_read": int(len(frame_times)),
-                  "rotation_deg": reader.info.rotation_deg},
+    return result
+
+
+def _bodies(model, device, config: DemoConfig, reader: VideoReader, boxes, landmarks, timer: StageTimer):
+    """Per-frame features → generator → body, for each person: ``(people, refinements)`` by track id."""
+    w, h = reader.width, reader.height
+    if config.stack == "open":
+        start = time.perf_counter()
+        features, encoder_inputs = keypoint_features(model, landmarks, boxes, config.features, (w, h), device)
+        box_scale = config.features.box_scale
+    else:
+        features = resnet_stage(reader, boxes, model.backbone, device, config, timer)
+        start = time.perf_counter()
+        box_scale, encoder_inputs = config.smpl_crop_scale, {}
+    geometry = ImageGeometry(w, h, box_scale, config.nominal_focal_px or float(max(w, h)))
+    keep_vertices = config.save_vertices or config.stack == "smpl"
+    people: dict[int, dict[str, np.ndarray]] = {}
+    refinements: dict[int, dict[str, float]] = {}
+    for tid, (fids, cxcys) in boxes.items():
+        track_features = features.pop(tid).to(device)
+        refine_kp = encoder_inputs.pop(tid) if config.refine else None
+        people[tid], refinement = track_outputs(model, track_features, fids, cxcys, geometry, config, keep_vertices, refine_kp)
+        release_freed_memory()  # torch's per-track temporaries would otherwise stay in glibc's arenas
+        if refinement is not None:
+            refinements[tid] = refinement
+        if tid in landmarks:
+            people[tid]["landmarks_img"] = landmarks[tid].landmarks_img.astype(np.float32)
+    timer.add("generator_body", time.perf_counter() - start, sum(len(f) for f, _ in boxes.values()))
+    return people, refinements
+
+
+def _check_frame_count(reader: VideoReader, config: DemoConfig, decoded_times: np.ndarray) -> None:
+    """Warn (once, whatever the worker count) when pass 1 read fewer frames than the container lists."""
+    if reader.frame_count is None or config.max_frames is not None and len(decoded_times) >= config.max_frames:
+        return  # a frame limit reached: the rest was not read, whatever it holds
+    last = float(np.nanmax(decoded_times)) if len(decoded_times) else None
+    reader.check_frames_read(len(decoded_times), last)
+
+
+def _log_timing(reader: VideoReader, timing: FrameTiming) -> None:
+    """Say when the timestamps contradict the header, were repaired or vary."""
+    header = reader.info.header_fps
+    if header and abs(header - timing.fps) > 0.01 * timing.fps:
+        log.info("%s: header says %.3g fps, frames are %.4g s apart: %.4g fps used", reader.path, header,
+                 timing.median_interval_s, timing.fps)  # fmt: skip
+    if timing.repaired:
+        log.info("%s: %d timestamps did not increase and were repaired", reader.path, timing.repaired)
+    if timing.variable:
+        log.info("%s: variable frame rate; overlay and glb keep each frame's time, BVH uses the median "
+                 "interval %.4g s", reader.path, timing.median_interval_s)  # fmt: skip
+
+
+def _warn(result: DemoResult, message: str) -> None:
+    log.warning(message)
+    result.warnings.append(message)
+
+
+def _message(video: Path, people: int, rejected: int) -> str:
+    """The run's one line: how many people, and how many candidates were not."""
+    found = f"{people} {'person' if people == 1 else 'people'} found" if people else "no person found"
+    if rejected:
+        found += f" ({rejected} candidate track{'s' if rejected > 1 else ''} rejected: body not seen)"
+    return f"{found} in {video}"
+
+
+def _meta(video: Path, reader: VideoReader, model, weights: dict, device, config: DemoConfig, result: DemoResult) -> dict:
+    """``meta.json``: the video's true timing, the model, the options, people, rejects, timings, versions."""
+    w, h, timing = reader.width, reader.height, result.timing
+    return {
+        "video": {
+            "path": str(video), "fps": timing.fps, "header_fps": reader.info.header_fps,
+            "frame_interval_median_s": timing.median_interval_s, "variable_frame_rate": timing.variable,
+            "timestamps_repaired": timing.repaired, "width": w, "height": h,
+            "frames_read": result.frames_read, "rotation_deg": reader.info.rotation_deg,
+        },
         "stack": config.stack,
-        "body_model": body.name,
+        "body_model": model.body.name,
         "keypoint_set": model.config.keypoint_set,
         "weights": weights,
         "device": str(device),
@@ -212,13 +295,14 @@ def run_demo(video: str | Path, out_dir: str | Path, config: DemoConfig | None =
         "options": {"smooth": config.smooth, "one_euro": asdict(config.one_euro), "render": config.render,
                     "side_view": config.side_view, "save_vertices": config.save_vertices,
                     "export": list(config.export), "max_frames": config.max_frames, "refine": config.refine,
-                    "windows": asdict(config.windows)},
+                    "windows": asdict(config.windows), "presence": asdict(config.presence),
+                    "min_track_s": config.tracker.min_track_s},
+        "exports": {"bvh_frame_time_s": timing.median_interval_s, "gltf_keyframes": "each frame's timestamp"},
         "track_ids": result.track_ids,
+        "rejected_tracks": {str(tid): why for tid, why in result.rejected.items()},
         "message": result.message,
         "warnings": result.warnings,
-        "refinement": {str(tid): r for tid, r in refinements.items()},
-        "timings": timer.stages,
+        "refinement": {str(tid): r for tid, r in result.refinements.items()},
+        "timings": result.timings,
         "versions": versions(),
     }
-    write_meta(result.meta, meta)
-    return result

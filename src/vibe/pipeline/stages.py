@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -150,10 +151,43 @@ def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 # --------------------------------------------------------------------------- stages
+def _detect_and_track(
+    reader: VideoReader, config: DemoConfig, cuts: list[tuple[float | None, float | None]]
+) -> tuple[list[Track], np.ndarray]:
+    """The detector and tracker over consecutive time ranges (``cuts``) decoded in parallel threads.
+
+    When interrupted, the ranges' frame sources stop at their next frame, so
+    the threads end at once rather than running through their ranges.
+    """
+    stop = threading.Event()
+    with _progress(config, "people", _frame_total(reader, config)) as bar:
+
+        def range_frames(t0: float | None, t1: float | None) -> Iterator[tuple[float, np.ndarray]]:
+            if t0 is None and t1 is None:  # the whole video (or its first max_frames)
+                frames = reader.frames(0, config.max_frames, prefetch=2)
+            else:
+                frames = reader.time_range(t0, t1, prefetch=2)
+            for _, t, image in frames:
+                if stop.is_set():
+                    return
+                bar.update(1)
+                yield t, image
+
+        ranges = [functools.partial(range_frames, t0, t1) for t0, t1 in cuts]
+        try:
+            tracks, times = detect_and_track_ranges(
+                ranges, reader.fps, config.detector, config.tracker, config.detection_schedule
+            )
+        except BaseException:
+            stop.set()
+            raise
+    return tracks, np.asarray(times)
+
+
 def people_stage(
     reader: VideoReader, config: DemoConfig, cache: Path | None, timer: StageTimer
 ) -> tuple[list[Track], np.ndarray]:
-    """Pass 1: tracks and the timestamp of every frame read (cached)."""
+    """Pass 1: tracks and the timestamp of every frame read, as decoded (cached)."""
     if cache is not None and cache.exists():
         with np.load(cache, allow_pickle=False) as npz:
             times = npz["frame_times_s"]
@@ -164,21 +198,13 @@ def people_stage(
         log.info("detection and tracking: reused %s", cache)
         return tracks, times
     start = time.perf_counter()
-    with _progress(config, "people", _frame_total(reader, config)) as bar:
-
-        def range_frames(t0: float | None, t1: float | None) -> Iterator[tuple[float, np.ndarray]]:
-            if t0 is None and t1 is None:  # the whole video (or its first max_frames)
-                frames = reader.frames(0, config.max_frames, prefetch=2)
-            else:
-                frames = reader.time_range(t0, t1, prefetch=2)
-            for _, t, image in frames:
-                bar.update(1)
-                yield t, image
-
-        ranges = [functools.partial(range_frames, t0, t1) for t0, t1 in _time_ranges(reader, config)]
-        tracks, times = detect_and_track_ranges(
-            ranges, reader.fps, config.detector, config.tracker, config.detection_schedule
-        )
+    cuts = _time_ranges(reader, config)
+    tracks, times = _detect_and_track(reader, config, cuts)
+    if len(cuts) > 1 and not np.all(np.diff(times) > 0):
+        # Cutting by time needs increasing timestamps; these go back somewhere, so ranges may
+        # overlap or leave gaps: decode the video once, in order, instead.
+        log.info("%s: timestamps do not increase, detecting in one sequential pass", reader.path)
+        tracks, times = _detect_and_track(reader, config, [(None, None)])
     timer.add("detect_track", time.perf_counter() - start, len(times))
     if cache is not None:
         track_ids = np.asarray([t.track_id for t in tracks], dtype=np.int64)
@@ -198,7 +224,11 @@ def landmark_stage(
     cache: Path | None,
     timer: StageTimer,
 ) -> dict[int, TrackLandmarks]:
-    """Pass 2 (open stack): 33 BlazePose landmarks per track, ranges of frames in parallel (cached)."""
+    """Pass 2 (open stack): 33 BlazePose landmarks per track, ranges of frames in parallel (cached).
+
+    ``frame_times (N,)`` are the decoded timestamps of pass 1 (as decoded, not
+    repaired: seeking matches them against the decoder's).
+    """
     if cache is not None and cache.exists():
         with np.load(cache, allow_pickle=False) as npz:
             out = {
@@ -209,16 +239,25 @@ def landmark_stage(
         return out
     start = time.perf_counter()
     last = max(int(f[-1]) for f, _ in boxes.values())
+    interrupted = threading.Event()
+    # Seeking maps decoded timestamps back to frame indices: only when they increase.
+    seek_times = frame_times if np.all(np.diff(frame_times) > 0) else None
     with _progress(config, "landmarks", last + 1) as bar:
 
         def frames_between(first: int, stop: int) -> Iterator[tuple[int, np.ndarray]]:
-            for index, _, image in reader.frames(first, stop, frame_times, prefetch=2):
+            for index, _, image in reader.frames(first, stop, seek_times, prefetch=2):
+                if interrupted.is_set():
+                    return
                 bar.update(1)
                 yield index, image
 
-        out = estimate_landmarks_parallel(
-            frames_between, boxes, config.landmarks, _workers(config), min_frames=int(2 * reader.fps)
-        )
+        try:
+            out = estimate_landmarks_parallel(
+                frames_between, boxes, config.landmarks, _workers(config), min_frames=int(2 * reader.fps)
+            )
+        except BaseException:
+            interrupted.set()
+            raise
     timer.add("landmarks", time.perf_counter() - start, last + 1)
     if cache is not None:
         arrays = {"track_ids": np.asarray(sorted(out), dtype=np.int64)}

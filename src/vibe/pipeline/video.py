@@ -3,7 +3,10 @@
 Reading decodes one frame at a time (constant memory, nothing written to
 disk) and yields ``(frame_index, timestamp_s, image_rgb)``. Timestamps come
 from each frame's presentation time, so variable-frame-rate videos keep their
-timing. Rotation metadata (the display matrix that phones write, which PyAV 18
+timing; the reader's rate is measured on the first decoded frames' timestamps,
+not read from the container header (which can be wrong: an AVI saying 50 fps
+for frames 40 ms apart), and :mod:`vibe.pipeline.frame_times` derives the
+final rate from every frame's timestamp. Rotation metadata (the display matrix that phones write, which PyAV 18
 exposes per frame as ``VideoFrame.rotation``, and the legacy ``rotate`` stream
 tag) is applied to the pixels, so frames come out upright.
 
@@ -12,7 +15,9 @@ still image, or yields no decodable frame raises :class:`VideoError`. A file
 that decodes partly (e.g. a truncated mp4 whose index is intact) yields the
 frames that decode and logs a warning when decoding stops on an error or
 ends before the container's frame count; the demo then works on the
-readable part instead of failing.
+readable part instead of failing. Each such warning is logged once per
+reader, however many passes or parallel ranges decode the file, and kept in
+:attr:`VideoReader.warnings`.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ log = logging.getLogger(__name__)
 # image-sequence demuxer); animated formats (gif, apng) count as videos.
 _IMAGE_FORMAT_SUFFIX = "_pipe"
 _IMAGE_FORMATS = {"image2"}
+# Frames decoded when opening, to measure the frame rate from their timestamps.
+_PROBE_FRAMES = 9
 
 
 class VideoError(RuntimeError):
@@ -47,10 +54,13 @@ class VideoError(RuntimeError):
 class VideoInfo:
     """What is known about a video before decoding it all.
 
-    ``width``/``height`` are after rotation; ``rotation_deg`` is the
-    counter-clockwise angle (0, 90, 180, 270) applied to decoded pixels;
-    ``frame_count`` is the container's count, ``None`` when it does not say;
-    ``start_s`` is the first frame's timestamp (``None``: it has none).
+    ``fps`` is measured: 1 / the median interval between the first decoded
+    frames' timestamps (the header's rate, ``header_fps``, only when they
+    have fewer than two increasing timestamps); ``width``/``height`` are
+    after rotation; ``rotation_deg`` is the counter-clockwise angle (0, 90,
+    180, 270) applied to decoded pixels; ``frame_count`` is the container's
+    count, ``None`` when it does not say; ``start_s`` is the first frame's
+    timestamp (``None``: it has none).
     """
 
     fps: float
@@ -60,6 +70,7 @@ class VideoInfo:
     rotation_deg: int
     duration_s: float | None
     start_s: float | None = None
+    header_fps: float | None = None
 
 
 def _rotation_from_degrees(angle: float) -> int:
@@ -85,12 +96,44 @@ class VideoReader:
     def __init__(self, path: str | os.PathLike, threads: bool = True):
         self.path = Path(path)
         self._threads = threads
+        self.warnings: list[str] = []  # one line per problem, each logged once
+        self._warned: set[str] = set()
+        self._warn_lock = threading.Lock()
         self.info = self._probe()
 
     @property
     def fps(self) -> float:
-        """Average frame rate (frames per second)."""
+        """Frame rate measured on the first frames' timestamps (frames per second)."""
         return self.info.fps
+
+    def warn_once(self, key: str, message: str) -> None:
+        """Log ``message`` as a warning and keep it in :attr:`warnings`, unless ``key`` was warned already."""
+        with self._warn_lock:
+            if key in self._warned:
+                return
+            self._warned.add(key)
+            self.warnings.append(message)
+        log.warning(message)
+
+    def check_frames_read(self, count: int, last_time_s: float | None = None) -> None:
+        """Warn (once) when a whole pass decoded ``count`` frames, fewer than the container lists.
+
+        With ``last_time_s`` (the last decoded frame's timestamp) and a known
+        duration, fewer frames are only a truncation when they also end more
+        than two frame intervals before the container's end: AVI files count
+        the empty chunks that stand for skipped frames (a 50 fps header over
+        frames 40 ms apart lists twice the frames it holds), which is not damage.
+        """
+        if self.frame_count is None or count >= self.frame_count:
+            return
+        info = self.info
+        if last_time_s is not None and info.duration_s and info.start_s is not None:
+            if last_time_s + 3.0 / info.fps >= info.start_s + info.duration_s:
+                return
+        self.warn_once(
+                "truncated",
+                f"{self.path}: decoded {count} of the {self.frame_count} frames the container lists (truncated file?)",
+            )
 
     @property
     def frame_count(self) -> int | None:
@@ -130,14 +173,19 @@ class VideoReader:
     def _probe(self) -> VideoInfo:
         container, stream = self._open()
         try:
-            first = next(self._decode(container, stream), None)
+            decoded = self._decode(container, stream)
+            first = next(decoded, None)
             if first is None:
                 raise VideoError(f"no decodable frame in video (truncated or corrupt?): {self.path}")
             rotation = _rotation_from_degrees(first.rotation)
             if rotation == 0 and "rotate" in stream.metadata:
                 # Legacy tag: clockwise degrees.
                 rotation = _rotation_from_degrees(-float(stream.metadata["rotate"]))
-            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            header_rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            times = [first.time] + [f.time for _, f in zip(range(_PROBE_FRAMES - 1), decoded)]
+            intervals = np.diff([t for t in times if t is not None])
+            intervals = intervals[intervals > 0]
+            rate = 1.0 / float(np.median(intervals)) if intervals.size else header_rate
             if not rate:
                 raise VideoError(f"video has no frame rate: {self.path}")
             w, h = first.width, first.height
@@ -147,7 +195,8 @@ class VideoReader:
             if duration is None and container.duration:
                 duration = container.duration / av.time_base
             start = float(first.time) if first.time is not None else None
-            return VideoInfo(float(rate), stream.frames or None, w, h, rotation, duration, start)
+            header_fps = float(header_rate) if header_rate else None
+            return VideoInfo(float(rate), stream.frames or None, w, h, rotation, duration, start, header_fps)
         finally:
             container.close()
 
@@ -155,7 +204,7 @@ class VideoReader:
         try:
             yield from container.decode(stream)
         except av.FFmpegError as exc:
-            log.warning("decoding %s stopped early: %s", self.path, _short(exc))
+            self.warn_once(f"decode:{_short(exc)}", f"decoding {self.path} stopped early: {_short(exc)}")
 
     def __iter__(self) -> Iterator[tuple[int, float, np.ndarray]]:
         return self.frames()
@@ -233,7 +282,7 @@ class VideoReader:
         container, stream = self._open()
         try:
             fallback_dt = 1.0 / self.fps
-            count = 0
+            count, t = 0, None
             for index, frame in enumerate(self._decode(container, stream)):
                 count += 1
                 if stop is not None and index >= stop:
@@ -242,11 +291,8 @@ class VideoReader:
                     continue
                 t = frame.time if frame.time is not None else index * fallback_dt
                 yield index, float(t), self._image(frame)
-            if self.frame_count is not None and count < self.frame_count:
-                log.warning(
-                    "%s: decoded %d of the %d frames the container lists (truncated file?)",
-                    self.path, count, self.frame_count,
-                )
+            if start == 0 and stop is None:  # a whole pass: its count says whether the file is cut short
+                self.check_frames_read(count, None if t is None else float(t))
         finally:
             container.close()
 
@@ -285,6 +331,7 @@ class VideoReader:
 
 
 _TIME_EPS = 1e-6  # seconds; timestamps are exact multiples of the time base, far coarser
+_TIMED_BASE = Fraction(1, 90000)  # the writer's clock for timed frames (MPEG's 90 kHz)
 
 
 def _index_of_time(frame_times: np.ndarray, t: float | None) -> int | None:
@@ -307,6 +354,10 @@ class VideoWriter:
     ``path`` by :meth:`close`; if the ``with`` block raises, the temporary
     file is deleted and ``path`` is untouched. yuv420p needs even sizes: odd
     frame sizes are padded by one edge pixel at the right/bottom.
+
+    Frames are ``1 / fps`` apart, unless :meth:`write` is given each frame's
+    time (then they keep those times, so a variable frame rate is kept, at
+    the resolution of a 90 kHz clock).
     """
 
     def __init__(
@@ -319,6 +370,7 @@ class VideoWriter:
         self._container = None
         self._stream = None
         self._count = 0
+        self._first_time: float | None = None  # the first frame's time_s, when frames are timed
         # background=True: frames are encoded by a thread (FFmpeg releases the GIL), a few frames behind.
         self._pending: queue.Queue | None = queue.Queue(maxsize=4) if background else None
         self._encoder: threading.Thread | None = None
@@ -333,9 +385,11 @@ class VideoWriter:
         else:
             self.abort()
 
-    def write(self, image_rgb: np.ndarray) -> None:
+    def write(self, image_rgb: np.ndarray, time_s: float | None = None) -> None:
         """Append one frame, ``(H, W, 3)`` uint8 RGB; every frame must have the first one's size.
 
+        ``time_s``: the frame's presentation time in seconds (increasing; the
+        first frame's time becomes 0). Give it for every frame or for none.
         With ``background=True`` the frame must not be modified afterwards
         (it is encoded later); an encoding error is raised by a later call.
         """
@@ -343,13 +397,13 @@ class VideoWriter:
         if image_rgb.ndim != 3 or image_rgb.shape[2] != 3 or image_rgb.dtype != np.uint8:
             raise ValueError(f"expected (H, W, 3) uint8 RGB, got {image_rgb.shape} {image_rgb.dtype}")
         if self._pending is None:
-            self._encode(image_rgb)
+            self._encode((image_rgb, time_s))
             return
         self._raise_encoder_error()
         if self._encoder is None:
             self._encoder = threading.Thread(target=self._encode_pending, name="video-encode", daemon=True)
             self._encoder.start()
-        self._pending.put(image_rgb)
+        self._pending.put((image_rgb, time_s))
 
     def _encode_pending(self) -> None:
         while (image := self._pending.get()) is not None:
@@ -369,12 +423,16 @@ class VideoWriter:
             self._encoder.join()
             self._encoder = None
 
-    def _encode(self, image_rgb: np.ndarray) -> None:
+    def _encode(self, timed_image: tuple[np.ndarray, float | None]) -> None:
+        image_rgb, time_s = timed_image
         h, w = image_rgb.shape[:2]
         if self._container is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._container = av.open(str(self._tmp), mode="w", format=None)
             self._stream = self._container.add_stream("libx264", rate=self._rate)
+            if time_s is not None:
+                self._first_time = float(time_s)
+                self._stream.time_base = self._stream.codec_context.time_base = _TIMED_BASE
             self._stream.width, self._stream.height = w + w % 2, h + h % 2
             self._stream.pix_fmt = "yuv420p"
             self._stream.options = {"crf": str(self._crf), "preset": self._preset}
@@ -383,8 +441,12 @@ class VideoWriter:
         if w % 2 or h % 2:
             image_rgb = np.pad(image_rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
         frame = av.VideoFrame.from_ndarray(image_rgb, format="rgb24")
-        frame.pts = self._count
-        frame.time_base = 1 / self._rate
+        if (time_s is None) != (self._first_time is None):
+            raise ValueError("give every frame a time_s, or none")
+        if time_s is None:
+            frame.pts, frame.time_base = self._count, 1 / self._rate
+        else:
+            frame.pts, frame.time_base = int(round((time_s - self._first_time) / _TIMED_BASE)), _TIMED_BASE
         self._count += 1
         for packet in self._stream.encode(frame):
             self._container.mux(packet)

@@ -23,7 +23,13 @@ later one's rises from 0 to 1. So
 
 Blending features rather than regressed rotations keeps rotations on SO(3)
 without any averaging: the regressor maps each blended feature to one pose.
-A track no longer than ``seqlen`` is one window (a single full-length pass).
+A track shorter than ``seqlen`` (a person seen for under about half a
+second, down to one frame) is one window padded to ``seqlen`` frames by
+repeating its first frame's features before it (``pad_short``): the GRU is
+causal, so frames appended after the track would change nothing, while the
+repeated first frame gives the real frames the history of a training window
+(the person held still before being seen) instead of a window shorter than
+any the model was trained on. A track of exactly ``seqlen`` frames is one window.
 ``seqlen=None`` runs the GRU over the whole track at once (exactly one pass,
 useful to compare; memory and history grow with the track).
 """
@@ -47,11 +53,15 @@ class WindowConfig:
             one pass over the whole track.
         overlap: frames shared by consecutive windows (``0 < overlap < seqlen``).
         batch_windows: windows run through the GRU together (memory bound).
+        pad_short: pad a track shorter than ``seqlen`` to a full window by
+            repeating its first frame before it (module doc); False: run it as
+            a short window.
     """
 
     seqlen: int | None = 16
     overlap: int = 8
     batch_windows: int = 256
+    pad_short: bool = True
 
     def __post_init__(self) -> None:
         if self.seqlen is not None and not 0 < self.overlap < self.seqlen:
@@ -113,6 +123,9 @@ def encode_in_windows(encoder: nn.Module, features: torch.Tensor, config: Window
     """
     config = config or WindowConfig()
     num_frames = features.shape[0]
+    if config.seqlen is not None and num_frames < config.seqlen and config.pad_short:
+        pad = features[:1].expand(config.seqlen - num_frames, -1)
+        return encoder(torch.cat([pad, features])[None])[0, -num_frames:]
     if config.seqlen is None or num_frames <= config.seqlen:
         return encoder(features[None])[0]
     seqlen = config.seqlen

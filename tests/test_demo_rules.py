@@ -1,0 +1,140 @@
+"""Small rules of the demo, on hand-made inputs: who is a person, repaired timestamps, option values, exit codes."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from vibe.cli import app
+from vibe.pipeline.demo_config import (
+    EXIT_INTERRUPTED,
+    EXIT_MISSING_ASSETS,
+    EXIT_NO_WEIGHTS,
+    EXIT_OUTPUT_NOT_WRITABLE,
+    EXIT_USAGE,
+    EXIT_VIDEO_UNREADABLE,
+    DemoConfig,
+)
+from vibe.pipeline.frame_times import frame_timing, monotonic_frame_times
+from vibe.pipeline.person_filter import BodyPresenceConfig, judge_tracks, landmark_jitter
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --------------------------------------------------------------------------- who is a person
+def _standing_body(num_frames: int, visibility: float = 0.95, step_px: float = 2.0) -> np.ndarray:
+    """``(n, 33, 3)`` landmarks of a body 200 px tall walking right at ``step_px`` per frame (torso 60 px)."""
+    template = np.zeros((33, 2))
+    template[[11, 12]] = [[-20, -60], [20, -60]]  # shoulders, hips at the origin: torso length 60
+    template[[13, 14]] = [[-30, -30], [30, -30]]
+    template[[23, 24]] = [[-12, 0], [12, 0]]
+    template[[25, 26]] = [[-14, 50], [14, 50]]
+    xy = template[None] + np.stack([np.arange(num_frames) * step_px + 100, np.full(num_frames, 200)], axis=1)[:, None]
+    return np.concatenate([xy, np.full((num_frames, 33, 1), visibility)], axis=2)
+
+
+def test_a_smooth_visible_body_is_a_person():
+    lm = _standing_body(30)
+    assert judge_tracks({1: (lm, np.ones(30, bool))}, BodyPresenceConfig()) == ([1], {})
+
+
+def test_a_body_whose_torso_is_not_seen_is_rejected():
+    lm = _standing_body(30)
+    lm[:20, [11, 12, 23, 24], 2] = 0.2  # torso invisible in 20 of 30 frames: seen in 33 % < 50 %
+    kept, rejected = judge_tracks({1: (lm, np.ones(30, bool))}, BodyPresenceConfig())
+    assert kept == [] and "body seen in 10 of 30 frames" in rejected[1]
+    # Two of four torso landmarks seen is enough when the rule asks for two.
+    lm[:20, [11, 12], 2] = 0.9
+    assert judge_tracks({1: (lm, np.ones(30, bool))}, BodyPresenceConfig(min_torso_landmarks=2))[0] == [1]
+
+
+def test_frames_without_a_pose_do_not_count_as_seen():
+    lm = _standing_body(10)
+    found = np.zeros(10, bool)
+    found[:4] = True
+    kept, rejected = judge_tracks({1: (lm, found)}, BodyPresenceConfig())
+    assert kept == [] and "pose found in 4" in rejected[1]
+
+
+def test_jumping_landmarks_are_rejected_and_the_jitter_is_the_second_difference():
+    rng = np.random.default_rng(0)
+    lm = _standing_body(30)
+    assert landmark_jitter(lm, np.ones(30, bool)) == pytest.approx(0.0, abs=1e-12)  # constant velocity
+    lm[:, :, :2] += rng.normal(0, 12.0, (30, 33, 2))  # ~0.2 torso lengths of noise per frame
+    kept, rejected = judge_tracks({1: (lm, np.ones(30, bool))}, BodyPresenceConfig())
+    assert kept == [] and "incoherent" in rejected[1]
+    # Written out for one frame: mean over the 8 joints of |x[t+1] - 2 x[t] + x[t-1]| / torso length.
+    joints = [11, 12, 13, 14, 23, 24, 25, 26]
+    second = np.linalg.norm(lm[2:, joints, :2] - 2 * lm[1:-1, joints, :2] + lm[:-2, joints, :2], axis=2).mean(1)
+    torso = np.linalg.norm(lm[1:-1, [11, 12], :2].mean(1) - lm[1:-1, [23, 24], :2].mean(1), axis=1)
+    assert landmark_jitter(lm, np.ones(30, bool)) == pytest.approx(np.median(second / torso))
+
+
+def test_the_jitter_limit_grows_below_ten_fps():
+    lm = _standing_body(30)
+    lm[1::2, :, 0] += 6.0  # a zig-zag of 0.1 torso lengths: second differences of 0.2
+    config = BodyPresenceConfig(max_jitter=0.1)
+    assert judge_tracks({1: (lm, np.ones(30, bool))}, config, fps=25.0)[0] == []
+    assert judge_tracks({1: (lm, np.ones(30, bool))}, config, fps=5.0)[0] == [1]  # limit 0.1 x (10/5)^2 = 0.4
+
+
+def test_one_frame_people_pass_and_the_rule_can_be_switched_off():
+    lm = _standing_body(1)
+    assert judge_tracks({7: (lm, np.ones(1, bool))}, BodyPresenceConfig()) == ([7], {})
+    hidden = _standing_body(5, visibility=0.0)
+    assert judge_tracks({2: (hidden, np.ones(5, bool))}, BodyPresenceConfig(enabled=False)) == ([2], {})
+
+
+# --------------------------------------------------------------------------- timestamps
+def test_timestamps_that_go_back_are_placed_between_their_neighbours():
+    times, repaired = monotonic_frame_times(np.array([0.0, 0.04, 0.08, 0.04, 0.16, 0.20]))
+    np.testing.assert_allclose(times, [0.0, 0.04, 0.08, 0.12, 0.16, 0.20])
+    assert repaired == 1
+    times, repaired = monotonic_frame_times(np.array([9.0, 0.04, 0.08, 0.12, np.nan, 0.20]))
+    np.testing.assert_allclose(times, [0.0, 0.04, 0.08, 0.12, 0.16, 0.20])
+    assert repaired == 2
+    times, repaired = monotonic_frame_times(np.array([0.0, 0.1, 0.2]))
+    assert repaired == 0 and times.tolist() == [0.0, 0.1, 0.2]
+
+
+def test_frame_timing_from_the_median_interval():
+    constant = frame_timing(np.arange(10) * 0.04, fallback_fps=50.0)
+    assert constant.fps == pytest.approx(25.0) and not constant.variable
+    variable = frame_timing(np.cumsum([0, 0.033, 0.05, 0.033, 0.067, 0.033]), fallback_fps=30.0)
+    assert variable.median_interval_s == pytest.approx(0.033) and variable.variable
+    single = frame_timing(np.array([1.5]), fallback_fps=24.0)
+    assert single.fps == 24.0 and not single.variable
+
+
+# --------------------------------------------------------------------------- options and exit codes
+@pytest.mark.parametrize(
+    "args",
+    [["--max-frames", "0"], ["--max-frames", "-5"], ["--workers", "-1"], ["--max-frames", "abc"],
+     ["--beta", "-1"], ["--min-cutoff", "0"], ["--export", "fbx"], ["--stack", "nope"]],
+)  # fmt: skip
+def test_invalid_option_values_are_one_line_usage_errors(args, tmp_path):
+    result = CliRunner().invoke(app, ["demo", str(ROOT / "assets" / "pose_1.mp4"), "--out", str(tmp_path / "o"), *args])
+    assert result.exit_code == EXIT_USAGE, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.output
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("options", [{"max_frames": 0}, {"max_frames": -5}, {"workers": -1}, {"batch_frames": 0}])
+def test_demo_config_refuses_invalid_values(options):
+    with pytest.raises(ValueError):
+        DemoConfig(**options)
+
+
+def test_readme_lists_every_exit_code_of_the_demo():
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("Exit codes") :]
+    section = section[: section.index("\n\n")]
+    codes = {EXIT_USAGE, EXIT_VIDEO_UNREADABLE, EXIT_MISSING_ASSETS, EXIT_OUTPUT_NOT_WRITABLE, EXIT_NO_WEIGHTS,
+             EXIT_INTERRUPTED}  # fmt: skip
+    listed = {int(c) for c in re.findall(r"\b(\d+)\b", section)}
+    assert codes | {0} <= listed
