@@ -289,7 +289,6 @@ def run_synthetic_benchmark(
     """
     bench = Path(bench_dir)
     work = Path(work_dir) if work_dir is not None else bench / "runs"
-    body = body or Anny()
     checkpoint = Path(checkpoint)
     baselines = {name: Path(path) for name, path in (baselines or {}).items()}
     for path in (checkpoint, *baselines.values()):
@@ -298,6 +297,7 @@ def run_synthetic_benchmark(
     videos = sorted(bench.glob("video_*.mp4"))
     if not videos:
         raise FileNotFoundError(f"no video_*.mp4 in {bench}")
+    body = body or Anny()  # after the checks: building the body takes seconds
     per_frame_model = load_open_generator(checkpoint, body) if per_frame else None
     per_video = [_evaluate_video(v, checkpoint, work, body, per_frame_model, baselines) for v in videos]
     result = {

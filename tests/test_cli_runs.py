@@ -1,0 +1,213 @@
+"""Every command run through the CLI as a user would (typer's runner): options reach the library,
+successful runs write what they promise, and each documented exit code comes back.
+
+Exit codes (README): 2 usage error, 3 unreadable video, 4 missing licensed files or
+evaluation data, 5 output not writable, 6 no trained weights. The demo runs on the first
+30 frames of assets/pose_1.mp4 with a small random generator, so the checks are about the
+wiring (option → effect), not accuracy.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from open_checkpoint import save_random_open_checkpoint
+from vibe.body.anny import Anny
+from vibe.cli import app
+from vibe.pipeline.outputs import read_results
+from vibe.pipeline.smoothing import OneEuroConfig, one_euro_rotations
+from vibe.pipeline.video import VideoReader
+
+ROOT = Path(__file__).resolve().parents[1]
+CLIP = ROOT / "assets" / "pose_1.mp4"
+FRAMES = 30  # the tracker keeps tracks of at least 25 frames
+runner = CliRunner()
+
+pytestmark = pytest.mark.filterwarnings("ignore:tostring:DeprecationWarning")
+
+
+def _ok(args: list[str]):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, (result.output, result.exception)
+    return result
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory) -> Path:
+    return save_random_open_checkpoint(tmp_path_factory.mktemp("ckpt") / "random.pt", Anny(), width=64, seed=5)
+
+
+@pytest.fixture(scope="module")
+def demo_runs(tmp_path_factory, checkpoint) -> dict[str, Path]:
+    """The demo twice on the same clip: all options on, and plain (no smoothing, no render, no export)."""
+    out = tmp_path_factory.mktemp("demo")
+    common = [str(CLIP), "--checkpoint", str(checkpoint), "--max-frames", str(FRAMES), "--quiet"]
+    full = out / "full"
+    _ok(["demo", *common, "--out", str(full), "--smooth", "--min-cutoff", "0.01", "--beta", "0.3",
+         "--export", "bvh", "--export", "gltf", "--side-view"])  # fmt: skip
+    plain = out / "plain"
+    # The second run starts from the first one's detection and landmark caches (seconds saved).
+    shutil.copytree(full / "pose_1" / ".cache", plain / "pose_1" / ".cache")
+    _ok(["demo", *common, "--out", str(plain), "--no-render"])
+    return {"full": full / "pose_1", "plain": plain / "pose_1"}
+
+
+def test_demo_smooth_filters_the_rotations_with_the_given_one_euro_options(demo_runs):
+    _, smoothed = read_results(demo_runs["full"] / "results.npz")
+    _, raw = read_results(demo_runs["plain"] / "results.npz")
+    assert list(smoothed) == list(raw) == [1]
+    s, r = smoothed[1], raw[1]
+    np.testing.assert_array_equal(s["frame_ids"], r["frame_ids"])
+    # The reference: the filter applied here to the unsmoothed run's rotations, with the CLI's values.
+    expected = one_euro_rotations(r["pose_rotmat"], OneEuroConfig(min_cutoff=0.01, beta=0.3), times=r["frame_ids"])
+    np.testing.assert_allclose(s["pose_rotmat"], expected.numpy(), atol=1e-5)
+    # Smoothing changed the output: by 1.0e-3 at most here (a random generator barely moves), far
+    # above the 1e-5 agreement above, so a run that skipped the filter fails both checks.
+    assert np.abs(s["pose_rotmat"] - r["pose_rotmat"]).max() > 2e-4
+    meta = json.loads((demo_runs["full"] / "meta.json").read_text())
+    assert meta["options"]["smooth"] is True and meta["options"]["one_euro"]["beta"] == pytest.approx(0.3)
+    assert json.loads((demo_runs["plain"] / "meta.json").read_text())["options"]["smooth"] is False
+
+
+def test_demo_exports_parse(demo_runs):
+    import pygltflib
+
+    from vibe.data.mocap.bvh import read_bvh
+
+    _, people = read_results(demo_runs["full"] / "results.npz")
+    n = len(people[1]["frame_ids"])
+    motion = read_bvh(demo_runs["full"] / "person1.bvh")
+    assert motion.local_rotmat.shape[0] == n and motion.fps == pytest.approx(30.0, rel=1e-4)
+    gltf = pygltflib.GLTF2().load(str(demo_runs["full"] / "person1.glb"))
+    assert len(gltf.skins) == 1 and len(gltf.animations) == 1
+    times = gltf.accessors[gltf.animations[0].samplers[0].input]
+    assert times.count == n and times.max[0] == pytest.approx((n - 1) / 30.0, rel=1e-4)
+    assert not list(demo_runs["plain"].glob("person*"))  # no --export: no files
+
+
+def _rendered(path: Path) -> list[np.ndarray]:
+    return [image for _, _, image in VideoReader(path)]
+
+
+def test_demo_side_view_renders_the_body(demo_runs):
+    full, plain = demo_runs["full"], demo_runs["plain"]
+    if not (full / "overlay.mp4").exists():
+        pytest.skip("no offscreen rendering on this machine")
+    assert not (plain / "overlay.mp4").exists() and not (plain / "side.mp4").exists()  # --no-render
+    side = _rendered(full / "side.mp4")
+    assert len(side) == FRAMES == len(_rendered(full / "overlay.mp4"))
+    _, people = read_results(full / "results.npz")
+    frame = side[int(people[1]["frame_ids"][len(people[1]["frame_ids"]) // 2])].astype(int)
+    background = np.median(frame.reshape(-1, 3), axis=0)  # most of the side view is empty
+    body = np.abs(frame - background).sum(-1) > 30
+    assert 0.005 < body.mean() < 0.5  # a body drawn, not an empty or a full frame
+
+
+# --------------------------------------------------------------------------- demo exit codes
+def test_demo_usage_errors_exit_2(tmp_path):
+    for args in (["--stack", "nope"], ["--export", "fbx"], ["--stack", "smpl", "--refine"]):
+        result = runner.invoke(app, ["demo", str(CLIP), "--out", str(tmp_path), *args])
+        assert result.exit_code == 2, (args, result.output)
+    assert not any(tmp_path.iterdir())
+
+
+def test_demo_missing_checkpoint_exits_4(tmp_path):
+    result = runner.invoke(app, ["demo", str(CLIP), "--out", str(tmp_path / "out"), "--checkpoint", str(tmp_path / "no.pt")])
+    assert result.exit_code == 4 and "no.pt" in result.output
+
+
+def test_demo_smpl_stack_without_files_exits_4(tmp_path, monkeypatch):
+    monkeypatch.setenv("VIBE_DATA_DIR", str(tmp_path / "data"))
+    result = runner.invoke(app, ["demo", str(CLIP), "--out", str(tmp_path / "out"), "--stack", "smpl", "--quiet"])
+    assert result.exit_code == 4 and "SMPL_NEUTRAL.pkl" in result.output
+
+
+def test_demo_unwritable_output_exits_5(tmp_path, checkpoint):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    args = ["demo", str(CLIP), "--out", str(blocker / "out"), "--checkpoint", str(checkpoint), "--max-frames", "5", "--quiet"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 5 and str(blocker / "out") in result.output
+
+
+def test_demo_without_trained_weights_exits_6(tmp_path, monkeypatch):
+    import vibe.pipeline.run as run_module
+
+    monkeypatch.setattr(run_module, "default_open_weights", lambda: tmp_path / "not_installed.pt")
+    result = runner.invoke(app, ["demo", str(CLIP), "--out", str(tmp_path / "out"), "--quiet"])
+    assert result.exit_code == 6 and "--checkpoint" in result.output
+
+
+# --------------------------------------------------------------------------- eval
+def test_eval_missing_data_exits_4(tmp_path, checkpoint):
+    for dataset in ("3dpw", "synthetic"):
+        result = runner.invoke(
+            app, ["eval", "--dataset", dataset, "--checkpoint", str(checkpoint), "--data", str(tmp_path / "none"),
+                  "--out", str(tmp_path / "eval")],
+        )  # fmt: skip
+        assert result.exit_code == 4, (dataset, result.output, result.exception)
+        assert result.output.strip().startswith("error:")
+
+
+def test_eval_missing_checkpoint_exits_4(tmp_path):
+    (tmp_path / "bench").mkdir()
+    result = runner.invoke(app, ["eval", "-d", "synthetic", "--checkpoint", str(tmp_path / "x.pt"), "--data", str(tmp_path / "bench")])
+    assert result.exit_code == 4 and "x.pt" in result.output
+
+
+def test_eval_usage_errors_exit_2(tmp_path, checkpoint):
+    assert runner.invoke(app, ["eval", "--checkpoint", str(checkpoint)]).exit_code == 2  # no --dataset
+    assert runner.invoke(app, ["eval", "-d", "synthetic", "--checkpoint", str(checkpoint)]).exit_code == 2  # no --data
+    bad = runner.invoke(app, ["eval", "-d", "synthetic", "--checkpoint", str(checkpoint), "--data", str(tmp_path),
+                              "--baseline", "no-equals-sign"])  # fmt: skip
+    assert bad.exit_code == 2 and "NAME=CHECKPOINT" in bad.output
+
+
+def test_make_synthetic_renders_one_tiny_video(tmp_path):
+    mocap = ROOT / "tests" / "data" / "mocap"
+    out = tmp_path / "bench"
+    result = _ok(["eval", "make-synthetic", str(mocap / "02.asf"), str(mocap / "02_01_f101-160.amc"), "--out", str(out),
+                  "--videos", "1", "--seconds", "0.5", "--seed", "1"])  # fmt: skip
+    assert "wrote 1 videos" in result.output
+    gt = np.load(out / "video_000.npz")
+    meta = json.loads((out / "video_000.json").read_text())
+    assert meta["clip"] == "02_01_f101-160" and len(gt["frame_ids"]) == 15  # 0.5 s at 30 fps
+    assert sum(1 for _ in VideoReader(out / "video_000.mp4")) == 15
+    assert runner.invoke(app, ["eval", "make-synthetic"]).exit_code == 2  # --out is required
+
+
+# --------------------------------------------------------------------------- train
+def test_train_runs_a_tiny_config_and_reports_its_checkpoint(tmp_path):
+    small = [
+        "model.feature_dim=32", "model.encoder.input_size=32", "model.encoder.hidden_size=8",
+        "model.keypoint_encoder.out_dim=32", "model.keypoint_encoder.hidden_dim=16",
+        "discriminator.rnn_size=8", "discriminator.attention_size=8",
+        "seqlen=4", "batch_size=2", "val_windows=2", "iters_per_epoch=2", "epochs=1", "device=cpu",
+        "progress=false", f"out_dir={tmp_path}",
+    ]  # fmt: skip
+    result = _ok(["train", "-c", str(ROOT / "configs" / "open.yaml"), *small])
+    best = Path(result.output.strip().splitlines()[-1].removeprefix("best checkpoint: "))
+    assert best.is_file() and best.parent == tmp_path
+    from vibe.models.checkpoints import load_checkpoint
+
+    saved = load_checkpoint(tmp_path / "last.pt")
+    assert saved.extra["global_step"] == 2 and saved.extra["epoch"] == 1
+    assert saved.generator["regressor.init_pose"].dtype == torch.float32
+
+
+def test_train_rejects_unknown_overrides(tmp_path):
+    result = runner.invoke(app, ["train", "-c", str(ROOT / "configs" / "open.yaml"), "no_such_key=1", f"out_dir={tmp_path}"])
+    assert result.exit_code != 0 and not list(tmp_path.iterdir())
+
+
+def test_unknown_command_and_option_exit_2():
+    assert runner.invoke(app, ["nope"]).exit_code == 2
+    assert runner.invoke(app, ["assets", "check", "--nope"]).exit_code == 2
+    assert runner.invoke(app, ["mocap", "import"]).exit_code == 2  # PATHS required
