@@ -17,7 +17,8 @@ from vibe.body.anny import BLAZEPOSE33, Anny
 from vibe.body.sparse_keypoints import SparseKeypoints
 from vibe.data.motion_db import MotionDB
 from vibe.data.synthetic import SyntheticConfig, SyntheticGenerator
-from vibe.training.corpus_source import CorpusSource, _window_starts, mirror_permutation
+from vibe.body.joint_sets import flip_permutation
+from vibe.training.corpus_source import CorpusSource, _window_starts
 from vibe.training.data import bundled_motion_db
 
 pytestmark = pytest.mark.anny
@@ -71,9 +72,10 @@ def test_window_starts_stay_inside_a_track_and_skip_gaps() -> None:
     assert _window_starts(track, frame_ids, 5).tolist() == []
 
 
-def test_mirror_permutation_by_name() -> None:
-    names = ["Hips", "LHipJoint", "RHipJoint", "LeftArm", "RightArm", "Neck", "nose", "left_eye", "right_eye"]
-    assert mirror_permutation(names).tolist() == [0, 2, 1, 4, 3, 5, 6, 8, 7]
+def test_flip_permutation_of_bone_names() -> None:
+    names = ["Hips", "LHipJoint", "RHipJoint", "LeftArm", "RightArm", "Neck", "nose", "left_eye", "right_eye", "Leg",
+             "mouth_left", "mouth_right"]  # fmt: skip
+    assert list(flip_permutation(names)) == [0, 2, 1, 4, 3, 5, 6, 8, 7, 9, 11, 10]
 
 
 def test_unmirrored_windows_match_the_synthetic_preparation(corpus: Path, synthetic, body: Anny) -> None:
@@ -89,7 +91,7 @@ def test_unmirrored_windows_match_the_synthetic_preparation(corpus: Path, synthe
 def test_mirrored_window_is_the_mirror_image(corpus: Path, body: Anny) -> None:
     plain = CorpusSource(corpus, body.joint_names, use_world=True, mirror_prob=0.0).sample(np.random.default_rng(0), 1, T)
     mirror = CorpusSource(corpus, body.joint_names, use_world=True, mirror_prob=1.0).sample(np.random.default_rng(0), 1, T)
-    perm = mirror_permutation(BLAZEPOSE33)
+    perm = flip_permutation(BLAZEPOSE33)
     # Flipping the image and the box about the image centre negates box-normalised x.
     flipped = plain.targets.kp_2d[:, :, perm].clone()
     flipped[..., 0] *= -1
@@ -106,3 +108,17 @@ def test_mirrored_window_is_the_mirror_image(corpus: Path, body: Anny) -> None:
     err_m = (posed.double() - target.double()).norm(dim=-1)
     assert float(err_m.max()) < 5e-3  # Anny's mesh is symmetric to a few mm
     torch.testing.assert_close(mirror.keypoints_world[0], world)
+
+
+def test_mirrored_motion_poses_the_mirrored_body(body: Anny) -> None:
+    """Anny posed with ``mirror_motion``'s output = Anny's joints mirrored (x negated, sides swapped)."""
+    from vibe.data.motion_db import mirror_motion
+
+    db = MotionDB.load(bundled_motion_db()).split(["05"])
+    rotmat, transl = db.sample_windows(np.random.default_rng(4), 2, 4)
+    m_rot, m_transl = mirror_motion(rotmat, transl, db.joint_names)
+    shape = body.mean_shape(8)
+    plain = body(torch.as_tensor(rotmat.reshape(8, 31, 3, 3)), shape, torch.as_tensor(transl.reshape(8, 3))).joints
+    mirror = body(torch.as_tensor(m_rot.reshape(8, 31, 3, 3)), shape, torch.as_tensor(m_transl.reshape(8, 3))).joints
+    expected = plain[:, flip_permutation(body.joint_names)] * torch.tensor([-1.0, 1.0, 1.0])
+    assert float((mirror - expected).norm(dim=-1).max()) < 3e-3  # Neck1 is 1.5 mm off-centre in the rest pose

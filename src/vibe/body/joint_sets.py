@@ -110,10 +110,19 @@ def indices_of(names: Sequence[str], subset: Sequence[str]) -> list[int]:
 
 
 def _mirror(name: str) -> str:
+    """The left/right mirror of a keypoint (``left_wrist``, ``op_left_…``) or bone name
+    (``LeftArm``, ``LHipJoint``); central names are their own mirror."""
     for a, b in (("left", "right"), ("right", "left")):
         for prefix in ("", "op_"):
             if name.startswith(f"{prefix}{a}_"):
                 return f"{prefix}{b}_{name[len(prefix) + len(a) + 1:]}"
+        if name.endswith(f"_{a}"):  # BlazePose's mouth_left / mouth_right
+            return f"{name[: -len(a)]}{b}"
+    for a, b in (("Left", "Right"), ("Right", "Left")):
+        if name.startswith(a) and name[len(a) : len(a) + 1].isupper():
+            return b + name[len(a) :]
+    if len(name) > 1 and name[0] in "LR" and name[1].isupper():
+        return {"L": "R", "R": "L"}[name[0]] + name[1:]
     return name
 
 

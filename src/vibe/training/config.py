@@ -153,6 +153,7 @@ class DataConfig:
             empty = synthetic windows only. ``~`` is expanded.
         corpus_share: fraction of each batch drawn from the corpus.
         corpus_mirror_prob: chance of mirroring a corpus window (left ↔ right).
+        motion_mirror_prob: chance of mirroring a synthetic window's motion.
     """
 
     kind: Literal["synthetic", "vibe_db"] = "synthetic"
@@ -162,6 +163,7 @@ class DataConfig:
     landmark_corpus: str = ""
     corpus_share: float = 0.5
     corpus_mirror_prob: float = 0.5
+    motion_mirror_prob: float = 0.0
     vibe_db: VibeDBConfig = field(default_factory=VibeDBConfig)
 
 

@@ -27,31 +27,17 @@ import numpy as np
 import torch
 
 from vibe.body.anny import BLAZEPOSE33
-from vibe.body.joint_sets import EVAL14
+from vibe.body.joint_sets import EVAL14, flip_permutation
 from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
 from vibe.losses import GeneratorTargets
 from vibe.training.data import TrainBatch
 
-__all__ = ["CorpusSource", "load_corpus", "mirror_permutation"]
+__all__ = ["CorpusSource", "load_corpus"]
 
 logger = logging.getLogger(__name__)
 
 _MIRROR = np.diag([-1.0, 1.0, 1.0]).astype(np.float32)
 _PER_FRAME = ("landmarks_img", "world", "bbox_cxcys", "keypoints2d", "keypoints3d", "joints3d_eval14", "pose_rotmat")
-
-
-def mirror_permutation(names: Sequence[str]) -> np.ndarray:
-    """``(K,)`` index of each name's mirror image (left ↔ right; ``Left…``/``L…`` ↔ ``Right…``/``R…``)."""
-    names = list(names)
-    perm = np.arange(len(names))
-    for k, name in enumerate(names):
-        swapped = name.replace("left", "#").replace("right", "left").replace("#", "right")
-        swapped = swapped.replace("Left", "#").replace("Right", "Left").replace("#", "Right")
-        if swapped == name and len(name) > 1 and name[0] in "LR" and name[1].isupper():
-            swapped = {"L": "R", "R": "L"}[name[0]] + name[1:]
-        if swapped in names:
-            perm[k] = names.index(swapped)
-    return perm
 
 
 def load_corpus(root: str | Path) -> dict[str, np.ndarray]:
@@ -113,9 +99,9 @@ class CorpusSource:
         self.mirror_prob = mirror_prob
         self._starts: dict[int, np.ndarray] = {}
         self._perm = {
-            "landmarks": mirror_permutation(BLAZEPOSE33),
-            "eval14": mirror_permutation(EVAL14),
-            "joints": mirror_permutation(joint_names),
+            "landmarks": flip_permutation(BLAZEPOSE33),
+            "eval14": flip_permutation(EVAL14),
+            "joints": flip_permutation(joint_names),
         }
         logger.info("landmark corpus %s: %d tracks, %d frames", root, self.data["track"].max() + 1, len(self))
 

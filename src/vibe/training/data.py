@@ -148,16 +148,27 @@ class SyntheticSource:
         generator: the synthesiser.
         motion_db: where motion windows are drawn.
         use_world: also return the world landmarks (keypoint encoder with ``use_world``).
+        mirror_prob: chance of mirroring each motion window
+            (:func:`~vibe.data.motion_db.mirror_motion`); 0 draws exactly as before.
     """
 
-    def __init__(self, generator, motion_db, use_world: bool = False) -> None:
+    def __init__(self, generator, motion_db, use_world: bool = False, mirror_prob: float = 0.0) -> None:
         self.generator = generator
         self.motion_db = motion_db
         self.use_world = use_world
+        self.mirror_prob = mirror_prob
 
     def sample(self, rng: np.random.Generator, batch: int, seqlen: int) -> TrainBatch:
         """``batch`` synthetic windows: landmarks ``(B, T, 33, 3)`` and their targets."""
-        synth = self.generator.sample(self.motion_db, rng, batch, seqlen)
+        if self.mirror_prob > 0:
+            from vibe.data.motion_db import mirror_motion
+
+            rotmat, transl = self.motion_db.sample_windows(rng, batch, seqlen)
+            flip = rng.random(batch) < self.mirror_prob
+            rotmat[flip], transl[flip] = mirror_motion(rotmat[flip], transl[flip], self.motion_db.joint_names)
+            synth = self.generator.generate(rotmat, transl, rng)
+        else:
+            synth = self.generator.sample(self.motion_db, rng, batch, seqlen)
         world = synth.keypoints_world if self.use_world else None
         return TrainBatch(inputs=synth.keypoints.float(), targets=synth.to_generator_targets(), keypoints_world=world)
 
@@ -380,7 +391,7 @@ def build_synthetic_data(config: TrainConfig, body) -> tuple[BatchSource, list[T
     val = fixed_batches(
         SyntheticSource(synth, val_db, use_world), config.seed + 1, config.val_windows, config.seqlen, config.batch_size
     )
-    train: BatchSource = SyntheticSource(synth, train_db, use_world)
+    train: BatchSource = SyntheticSource(synth, train_db, use_world, data.motion_mirror_prob)
     if data.landmark_corpus and data.corpus_share > 0:
         from vibe.training.corpus_source import CorpusSource
 
