@@ -116,8 +116,10 @@ def test_decoding_agrees_with_mediapipe_subgraph(pose_1_frames):
         ours = det.detect(image)
     assert len(ours) == len(ref_score) >= 1
     order = np.argsort(-ours.score)
-    np.testing.assert_allclose(ours.score[order], np.sort(ref_score)[::-1], atol=1e-3)
-    np.testing.assert_allclose(ours.keypoints_img[order], ref_kps[np.argsort(-ref_score)], atol=1.0)
+    # Measured on frames 0, 40, 80, 119: scores within 7e-8, keypoints within 3.4e-5 px (float32
+    # rounding between the two graphs); ~10x that, so a changed anchor, offset or scale fails.
+    np.testing.assert_allclose(ours.score[order], np.sort(ref_score)[::-1], rtol=0, atol=5e-7)
+    np.testing.assert_allclose(ours.keypoints_img[order], ref_kps[np.argsort(-ref_score)], rtol=0, atol=3e-4)
 
 
 def test_body_box_contains_the_person(detector, pose_1_frames, pose_1_keypoints):
@@ -187,10 +189,15 @@ def test_tracker_drops_short_tracks():
     assert [len(t.frame_ids) for t in tracker.tracks()] == [30]
 
 
-def test_one_identity_for_the_single_person_of_pose_1(pose_1_frames):
+def test_one_identity_for_the_single_person_of_pose_1(pose_1_frames, pose_1_keypoints):
+    # The reference annotation (pose_1.json) shows the person on every frame: with the detector on
+    # every frame, one track covers exactly those frames, each box around all 13 reference joints.
     tracks = detect_and_track(enumerate(pose_1_frames), fps=30.0)
+    annotated = np.flatnonzero(np.isfinite(pose_1_keypoints).all(axis=(1, 2)))
     assert len(tracks) == 1
-    assert len(tracks[0].frame_ids) >= 0.95 * len(pose_1_frames)
+    np.testing.assert_array_equal(tracks[0].frame_ids, annotated)
+    (x0, y0, x1, y1), kp = tracks[0].bbox_xyxy.T[:, :, None], pose_1_keypoints[annotated]
+    assert np.all((kp[..., 0] >= x0) & (kp[..., 0] <= x1) & (kp[..., 1] >= y0) & (kp[..., 1] <= y1))
 
 
 def test_smoothing_keeps_linear_motion_and_fills_gaps():
