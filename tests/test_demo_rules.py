@@ -82,6 +82,13 @@ def test_the_jitter_limit_grows_below_ten_fps():
     assert judge_tracks({1: (lm, np.ones(30, bool))}, config, fps=5.0)[0] == [1]  # limit 0.1 x (10/5)^2 = 0.4
 
 
+def test_tracks_too_short_for_the_jitter_must_show_a_body_in_every_frame():
+    found = np.array([True, False, True, True])  # no three consecutive frames with a pose: jitter unmeasurable
+    kept, rejected = judge_tracks({3: (_standing_body(4), found)}, BodyPresenceConfig())
+    assert kept == [] and "needs 100%" in rejected[3]  # 3 of 4 seen would pass the 50 % of longer tracks
+    assert judge_tracks({3: (_standing_body(4), found)}, BodyPresenceConfig(unmeasured_body_fraction=0.5))[0] == [3]
+
+
 def test_one_frame_people_pass_and_the_rule_can_be_switched_off():
     lm = _standing_body(1)
     assert judge_tracks({7: (lm, np.ones(1, bool))}, BodyPresenceConfig()) == ([7], {})

@@ -7,7 +7,9 @@
 - :mod:`vibe.pipeline.landmarks` — 33 BlazePose landmarks per tracked person.
 - :mod:`vibe.pipeline.windows` — the generator over a whole track, seamless windows.
 - :mod:`vibe.pipeline.smoothing` — One-Euro filter on rotations.
-- :mod:`vibe.pipeline.person_filter` — which tracks are people (landmark visibility over the track).
+- :mod:`vibe.pipeline.frame_times` — true frame times and rate from decoded timestamps.
+- :mod:`vibe.pipeline.person_filter` — which tracks are people (landmark visibility and coherence over the track).
+- :mod:`vibe.pipeline.run_folder` — one consistent output folder per run (staged, swapped in).
 - :mod:`vibe.pipeline.demo_config` — the demo's options, result, errors and exit codes.
 - :mod:`vibe.pipeline.demo_model` — the generator of either stack, loaded and checked.
 - :mod:`vibe.pipeline.stages` — the demo's stages: people, landmarks / crops, the generator per track.

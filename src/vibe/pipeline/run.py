@@ -3,8 +3,10 @@
 :func:`run_demo` is the data flow, one stage after another (each stage in
 :mod:`vibe.pipeline.stages`, the files in :mod:`vibe.pipeline.outputs`)::
 
-    video ─pass 1─▶ people_stage: detect + track (people.py) ─▶ smoothed square boxes
-          ─pass 2─▶ open: landmark_stage (BlazePose) → keypoint_features
+    video ─pass 1─▶ people_stage: detect + track (people.py) ─▶ candidate tracks, frame times
+          ─────────▶ monotonic_frame_times → the true frame rate; smoothed square boxes
+          ─pass 2─▶ open: landmark_stage (BlazePose) → judge_tracks (person_filter.py:
+                          only tracks whose body is seen go on) → keypoint_features
                     smpl: resnet_stage (224² crops, scale 1.1, ImageNet norm. → ResNet-50)
           ─────────▶ track_outputs: temporal encoder in cross-faded windows (windows.py)
                      → regressor → crop camera → image camera → body model → (One-Euro)
@@ -31,8 +33,11 @@ exports) skips them.
 Failures raise a :class:`DemoError` subclass whose ``exit_code`` the CLI
 returns and whose message is one line. A video without people is not a
 failure: the run writes an empty ``results.npz`` and says so in
-:attr:`DemoResult.message`. Every file is written under a temporary name and
-renamed when complete.
+:attr:`DemoResult.message`. Every result file is written into a staging
+folder beside ``OUT/<stem>/`` that replaces it only when the run is complete
+(:mod:`vibe.pipeline.run_folder`), so the folder always holds exactly one
+whole run; a failed or interrupted run leaves the previous one. Time is the
+decoded frames' (:mod:`vibe.pipeline.frame_times`), never the header's.
 """
 
 from __future__ import annotations
