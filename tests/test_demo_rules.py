@@ -145,3 +145,40 @@ def test_readme_lists_every_exit_code_of_the_demo():
              EXIT_INTERRUPTED}  # fmt: skip
     listed = {int(c) for c in re.findall(r"\b(\d+)\b", section)}
     assert codes | {0} <= listed
+
+
+# --------------------------------------------------------------------------- the output folder
+@pytest.mark.parametrize("atomic_exchange", [True, False])
+def test_run_folder_swaps_in_whole_and_keeps_the_cache(tmp_path, monkeypatch, atomic_exchange):
+    import vibe.pipeline.run_folder as run_folder
+
+    if not atomic_exchange:
+        monkeypatch.setattr(run_folder, "_exchange", lambda a, b: False)  # the two-rename fallback
+    target = tmp_path / "clip"
+    (target / ".cache").mkdir(parents=True)
+    (target / ".cache" / "people-1.npz").write_text("cached")
+    (target / "person1.bvh").write_text("old run")
+    with run_folder.RunFolder(target) as folder:
+        (folder.staging / "results.npz").write_text("new run")
+        assert folder.final(folder.staging / "results.npz") == target / "results.npz"
+        folder.commit()
+    files = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
+    assert files == [".cache/people-1.npz", "results.npz"]
+    assert [p.name for p in tmp_path.iterdir()] == ["clip"]
+
+
+def test_run_folder_left_without_commit_changes_nothing(tmp_path):
+    from vibe.pipeline.run_folder import RunFolder
+
+    target = tmp_path / "clip"
+    target.mkdir()
+    (target / "meta.json").write_text("previous")
+    with pytest.raises(KeyboardInterrupt):
+        with RunFolder(target) as folder:
+            (folder.staging / "meta.json").write_text("half written")
+            raise KeyboardInterrupt
+    assert [p.name for p in tmp_path.iterdir()] == ["clip"] and (target / "meta.json").read_text() == "previous"
+    stale = tmp_path / ".clip.partial-999999999"  # a killed run's, whose process is gone
+    stale.mkdir()
+    RunFolder(target).open().discard()
+    assert not stale.exists()

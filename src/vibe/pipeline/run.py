@@ -151,10 +151,10 @@ def _open_output(target: Path) -> RunFolder:
     """The run's output folder, its staging folder created and checked (OutputNotWritableError)."""
     folder = RunFolder(target)
     try:
-        folder.__enter__()
+        folder.open()
         check_writable(folder.staging)
     except OSError as exc:
-        folder.__exit__(None, None, None)
+        folder.discard()
         raise OutputNotWritableError(f"output directory not writable: {target} ({exc.strerror or exc})") from exc
     return folder
 

@@ -53,10 +53,10 @@ def _exchange(a: Path, b: Path) -> bool:
 class RunFolder:
     """The target folder of one run and the staging folder its files are written to.
 
-    Use as a context manager: ``__enter__`` creates the staging folder
-    (raising ``OSError`` when the output location is not writable), result
-    files go to :attr:`staging`, :meth:`commit` swaps it in, and leaving the
-    block without committing deletes it.
+    :meth:`open` creates the staging folder (raising ``OSError`` when the
+    output location is not writable); result files go to :attr:`staging`;
+    :meth:`commit` swaps it in; :meth:`discard` (or leaving a ``with`` block
+    without committing) deletes it.
     """
 
     def __init__(self, target: Path):
@@ -65,15 +65,23 @@ class RunFolder:
         self.cache = self.target / CACHE_DIR
         self._committed = False
 
-    def __enter__(self) -> "RunFolder":
+    def open(self) -> "RunFolder":
+        """Create the staging folder (and the target's parent); removes stale ones of dead runs."""
         self.target.parent.mkdir(parents=True, exist_ok=True)
         self._remove_stale()
         self.staging.mkdir()
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def discard(self) -> None:
+        """Delete the staging folder unless it was committed; the target is untouched."""
         if not self._committed:
             shutil.rmtree(self.staging, ignore_errors=True)
+
+    def __enter__(self) -> "RunFolder":
+        return self if self.staging.is_dir() else self.open()
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.discard()
 
     def final(self, path: Path | None) -> Path | None:
         """Where ``path`` (a file in the staging folder) will be once committed."""
