@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Debian packages headless rendering (pyrender on EGL or OSMesa) needs.
 SYSTEM_PACKAGES := libegl1 libgl1 libegl-mesa0 libgles2 libosmesa6
 
-.PHONY: setup system-deps demo test test-fast clean
+.PHONY: setup system-deps demo test test-fast mutate clean
 
 setup: $(STAMP) system-deps
 
@@ -43,5 +43,11 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow"
 
+# Mutation testing of the orchestration modules (docs/testing.md): on demand only, never in CI or
+# `make test` (tens of minutes per module on 2 cores). MODULES= picks modules under src/vibe/,
+# e.g. `make mutate MODULES=pipeline/tracker.py`; `tools/mutate.py --list` shows them all.
+mutate: setup
+	OMP_NUM_THREADS=1 $(PY) tools/mutate.py $(MODULES)
+
 clean:
-	rm -rf $(VENV) .pytest_cache build dist src/*.egg-info
+	rm -rf $(VENV) .pytest_cache build dist src/*.egg-info mutants mutants-*.json
