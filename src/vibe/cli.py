@@ -95,6 +95,12 @@ def demo(
     min_cutoff: float = typer.Option(0.004, min=0.0, help="One-Euro minimum cutoff in Hz, > 0 (with --smooth)."),
     beta: float = typer.Option(0.7, min=0.0, help="One-Euro speed coefficient, >= 0 (with --smooth)."),
     refine: bool = typer.Option(False, "--refine", help="Temporal SMPLify of each track to its landmarks (open stack)."),
+    centred_sigma: float = typer.Option(
+        2.0, min=0.0, help="Centred Gaussian smoothing of each track (frames; 0: off; offline, no lag)."
+    ),
+    no_fit_camera: bool = typer.Option(
+        False, "--no-fit-camera", help="Keep the regressed camera (default: fitted to the landmarks, open stack)."
+    ),
     side_view: bool = typer.Option(False, "--side-view", help="Also render side.mp4."),
     no_render: bool = typer.Option(False, "--no-render", help="Skip overlay.mp4."),
     save_vertices: bool = typer.Option(False, "--save-vertices", help="Store mesh vertices in results.npz."),
@@ -134,6 +140,8 @@ def demo(
         smooth=smooth,
         one_euro=OneEuroConfig(min_cutoff=min_cutoff, beta=beta),
         refine=refine,
+        centred_sigma=centred_sigma,
+        fit_camera=not no_fit_camera,
         render=not no_render,
         side_view=side_view,
         save_vertices=save_vertices,

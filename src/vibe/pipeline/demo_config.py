@@ -101,6 +101,11 @@ class DemoConfig:
             (default: ``$VIBE_DATA_DIR/checkpoints/vibe_model_wo_3dpw.pth.tar``).
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ...
         smooth: One-Euro filter on the joint rotations (``one_euro``).
+        centred_sigma: offline clean-up of each track (:mod:`vibe.pipeline.track_fit`):
+            centred Gaussian smoothing of pose and crop camera, in frames
+            (0: off), and one body shape per track.
+        fit_camera: open stack: re-fit each frame's crop camera so the body's
+            landmarks land on the detected ones (the mesh sits on the person).
         refine: temporal SMPLify of each track to its landmarks (open stack;
             ``smplify``); reprojection errors before/after go to ``meta.json``.
         render: write ``overlay.mp4`` (skipped with a warning when no OpenGL).
@@ -131,6 +136,8 @@ class DemoConfig:
     device: str = "auto"
     smooth: bool = False
     one_euro: OneEuroConfig = field(default_factory=OneEuroConfig)
+    centred_sigma: float = 2.0
+    fit_camera: bool = True
     refine: bool = False
     smplify: SMPLifyConfig = field(default_factory=lambda: SMPLifyConfig(keypoint_set="blazepose33"))
     render: bool = True

@@ -236,8 +236,10 @@ def _bodies(model, device, config: DemoConfig, reader: VideoReader, boxes, landm
     refinements: dict[int, dict[str, float]] = {}
     for tid, (fids, cxcys) in boxes.items():
         track_features = features.pop(tid).to(device)
-        refine_kp = encoder_inputs.pop(tid) if config.refine else None
-        people[tid], refinement = track_outputs(model, track_features, fids, cxcys, geometry, config, keep_vertices, refine_kp)
+        landmarks_box = encoder_inputs.pop(tid, None)
+        people[tid], refinement = track_outputs(
+            model, track_features, fids, cxcys, geometry, config, keep_vertices, landmarks_box
+        )
         release_freed_memory()  # torch's per-track temporaries would otherwise stay in glibc's arenas
         if refinement is not None:
             refinements[tid] = refinement

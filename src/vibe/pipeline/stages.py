@@ -38,6 +38,7 @@ from vibe.pipeline.demo_config import DemoConfig
 from vibe.pipeline.landmarks import TrackLandmarks, estimate_landmarks_parallel
 from vibe.pipeline.people import detect_and_track_ranges
 from vibe.pipeline.smoothing import one_euro_rotations
+from vibe.pipeline.track_fit import fit_track_camera, smooth_track
 from vibe.pipeline.tracker import Track
 from vibe.pipeline.video import VideoReader
 from vibe.pipeline.windows import encode_in_windows
@@ -374,22 +375,28 @@ def track_outputs(
     geometry: ImageGeometry,
     config: DemoConfig,
     keep_vertices: bool,
-    refine_keypoints: torch.Tensor | None = None,
+    landmarks_box: torch.Tensor | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, float] | None]:
     """One track's arrays (``results.npz`` keys, plus ``vertices`` or None) from its features ``(n, F)``.
 
-    With ``refine_keypoints`` (``(n, K, 3)`` crop keypoints) the network output is
-    refined by temporal SMPLify first; the second value then holds the mean
-    reprojection errors before and after, in pixels of the 224 crop.
+    ``landmarks_box``: the open stack's ``(n, K, 3)`` detected landmarks in the
+    crop camera's square (the encoder input). With ``config.refine`` the
+    network output is fitted to them by temporal SMPLify first (the second
+    value then holds the mean reprojection errors before and after, in pixels
+    of the 224 crop); ``config.centred_sigma`` smooths the track and
+    ``config.fit_camera`` re-fits the camera to them (:mod:`vibe.pipeline.track_fit`).
     """
     pose_rotmat, shape, cam = _regress(model, features, config)
     refinement = None
+    refine_keypoints = landmarks_box if config.refine else None
     if refine_keypoints is not None:
         params = {"pose_rotmat": pose_rotmat, "shape": shape, "cam_crop": cam}
         params, before, after = refine_track(model.body, params, refine_keypoints.cpu(), config.smplify)
         pose_rotmat, shape, cam = params["pose_rotmat"], params["shape"], params["cam_crop"]
         half_crop = model.config.crop_size / 2  # crop [-1, 1] units → crop pixels
         refinement = {"reproj_err_before_px": before * half_crop, "reproj_err_after_px": after * half_crop}
+    if config.centred_sigma > 0:
+        pose_rotmat, shape, cam = smooth_track(pose_rotmat, shape, cam, frame_ids, config.centred_sigma)
     if config.smooth:
         pose_rotmat = one_euro_rotations(pose_rotmat, config.one_euro, times=frame_ids)
     joints3d, vertices = _pose_body(
@@ -398,6 +405,8 @@ def track_outputs(
     w, h = geometry.width, geometry.height
     box = np.concatenate([bbox_cxcys[:, :2], geometry.box_scale * bbox_cxcys[:, 2:3]], axis=1)
     cam_crop = cam.double().numpy()
+    if config.fit_camera and landmarks_box is not None and joints3d.shape[1] == landmarks_box.shape[1]:
+        cam_crop = fit_track_camera(joints3d, landmarks_box.numpy(), cam_crop, frame_ids, config.centred_sigma)
     cam_image = crop_cam_to_image_cam(cam_crop, box, w, h)
     return {
         "frame_ids": np.asarray(frame_ids, dtype=np.int64),

@@ -1,0 +1,97 @@
+"""Does the mesh sit on the person? The body's own landmarks against the detected ones, on real video.
+
+    python benchmarks/reprojection.py VIDEO... [--checkpoint CKPT] [--json OUT]
+
+runs ``vibe demo`` (no rendering) on each video and compares, per track and
+frame, the body's BlazePose-33 points reprojected into the image
+(``joints2d_img``) with the landmarks MediaPipe detected (``landmarks_img``),
+on the points whose definitions agree between Anny and MediaPipe
+(:data:`vibe.pipeline.track_fit.FIT_LANDMARKS`) that are confidently visible
+(visibility ≥ 0.5) and inside the image. Distances are in units of the
+demo's square person box side (the tracker's box), so people of any size
+weigh the same:
+
+- ``error``: mean distance (the issue's target: ≤ 1.5 %);
+- ``offset_x``, ``offset_y``: mean signed difference body − landmark (target:
+  |offset| ≤ 0.5 %; positive = body drawn right of / below the person);
+- ``error_px``: the same mean distance in pixels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from vibe.body.anny import BLAZEPOSE33
+from vibe.pipeline.track_fit import FIT_LANDMARKS
+
+_POINTS = [BLAZEPOSE33.index(n) for n in FIT_LANDMARKS]
+
+
+def track_reprojection(track: dict, image_size: tuple[int, int], min_visibility: float = 0.5) -> dict:
+    """Error statistics of one track of ``results.npz`` (module docstring); empty when nothing is visible."""
+    body = np.asarray(track["joints2d_img"], np.float64)[:, _POINTS]
+    lm = np.asarray(track["landmarks_img"], np.float64)[:, _POINTS]
+    side = np.asarray(track["bbox_cxcys"], np.float64)[:, 2:3]  # (n, 1)
+    w, h = image_size
+    inside = (lm[..., 0] >= 0) & (lm[..., 0] < w) & (lm[..., 1] >= 0) & (lm[..., 1] < h)
+    use = (lm[..., 2] >= min_visibility) & inside & np.isfinite(lm[..., :2]).all(-1)
+    if not use.any():
+        return {}
+    diff = body[..., :2] - lm[..., :2]  # (n, K, 2) pixels
+    rel = diff / side[..., None]
+    return {
+        "frames": int(use.any(-1).sum()),
+        "points": int(use.sum()),
+        "error": float(np.linalg.norm(rel, axis=-1)[use].mean()),
+        "offset_x": float(rel[..., 0][use].mean()),
+        "offset_y": float(rel[..., 1][use].mean()),
+        "error_px": float(np.linalg.norm(diff, axis=-1)[use].mean()),
+    }
+
+
+def video_reprojection(video: Path, checkpoint: str | None, work: Path) -> list[dict]:
+    """Run the demo on ``video`` and score every track."""
+    from vibe.pipeline.outputs import read_results
+    from vibe.pipeline.run import DemoConfig, run_demo
+    from vibe.pipeline.video import VideoReader
+
+    config = DemoConfig(render=False, progress=False, **({"checkpoint": checkpoint} if checkpoint else {}))
+    result = run_demo(video, work, config)
+    _, people = read_results(result.results)
+    reader = VideoReader(video)
+    size = (reader.width, reader.height)
+    return [{"video": video.name, "track": int(tid), **track_reprojection(t, size)} for tid, t in people.items()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("videos", nargs="+", type=Path)
+    parser.add_argument("--checkpoint", default=None)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as work:
+        for video in args.videos:
+            rows += video_reprojection(video, args.checkpoint, Path(work))
+    print(f"{'video':<40} {'track':>5} {'frames':>6} {'error %':>8} {'dx %':>6} {'dy %':>6} {'px':>6}")
+    for r in rows:
+        if "error" in r:
+            print(f"{r['video']:<40} {r['track']:>5} {r['frames']:>6} {100 * r['error']:>8.2f} "
+                  f"{100 * r['offset_x']:>6.2f} {100 * r['offset_y']:>6.2f} {r['error_px']:>6.1f}")  # fmt: skip
+    scored = [r for r in rows if "error" in r]
+    if scored:
+        weight = np.array([r["points"] for r in scored], np.float64)
+        mean = {k: float(np.average([r[k] for r in scored], weights=weight)) for k in ("error", "offset_x", "offset_y")}
+        print(f"{'all (point-weighted)':<53} {100 * mean['error']:>8.2f} {100 * mean['offset_x']:>6.2f} "
+              f"{100 * mean['offset_y']:>6.2f}")  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
