@@ -176,7 +176,11 @@ def test_track_regression_in_windows_is_the_demo_output(runner, random_checkpoin
     _, tmp = runner
     track = _track(tmp / "runs" / "video_000" / "results.npz")
     model = load_open_generator(random_checkpoint, body)
-    pred = regress_track(model, track["landmarks_img"], track["bbox_cxcys"], SIZE, DemoConfig().windows)
+    demo = DemoConfig()
+    pred = regress_track(
+        model, track["landmarks_img"], track["bbox_cxcys"], SIZE, demo.windows,
+        frame_ids=track["frame_ids"], centred_sigma=demo.centred_sigma, fit_camera=demo.fit_camera,
+    )  # fmt: skip
     np.testing.assert_allclose(pred.pose_rotmat, track["pose_rotmat"], atol=1e-5)
     np.testing.assert_allclose(pred.cam_crop, track["cam_crop"], atol=1e-5)
     np.testing.assert_allclose(pred.joints2d_img, track["joints2d_img"], atol=1e-2)
@@ -235,3 +239,14 @@ def test_benchmark_from_mocap_files(tmp_path, body):
     assert meta["clip"] == "02_01_f101-160" and meta["n_frames"] == len(gt["frame_ids"]) == 15
     capture = cv2.VideoCapture(str(tmp_path / "video_000.mp4"))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 15
+
+
+def test_parse_baselines_with_demo_options() -> None:
+    from pathlib import Path
+
+    from vibe.evaluation.synthetic_bench import parse_baselines
+
+    specs = parse_baselines(["G=g.pt", "raw=v1.pt,centred_sigma=0,fit_camera=false"])
+    assert specs == {"G": Path("g.pt"), "raw": (Path("v1.pt"), {"centred_sigma": 0.0, "fit_camera": False})}
+    with pytest.raises(ValueError, match="baseline option"):
+        parse_baselines(["x=a.pt,workers=3"])

@@ -174,16 +174,19 @@ def _evaluate_video(
                 raise RuntimeError(f"{video.name}: no cached world landmarks for track {tid}")
             world_lm = world[1]
         w, h = (int(v) for v in gt["image_size"])
+        cleanup = DemoConfig()  # the model row's offline clean-up, applied alike
         pred = regress_track(
-            per_frame_model, track["landmarks_img"], track["bbox_cxcys"], (w, h), None, landmarks_world=world_lm
-        )
+            per_frame_model, track["landmarks_img"], track["bbox_cxcys"], (w, h), None, landmarks_world=world_lm,
+            frame_ids=track["frame_ids"], centred_sigma=cleanup.centred_sigma, fit_camera=cleanup.fit_camera,
+        )  # fmt: skip
         predictions["per_frame"] = _prediction(body, track["frame_ids"], pred.pose_rotmat, pred.shape, pred.joints2d_img)
 
     entry["reused_cache"] = {}
-    for name, ckpt in baselines.items():
+    for name, spec in baselines.items():
+        ckpt, options = spec if isinstance(spec, tuple) else (spec, {})
         base_work = work / "baselines" / _label_dir(name)
         _seed_cache(result.out_dir, base_work / video.stem)
-        base = run_demo(video, base_work, DemoConfig(checkpoint=ckpt, render=False, progress=False))
+        base = run_demo(video, base_work, DemoConfig(checkpoint=ckpt, render=False, progress=False, **options))
         entry["reused_cache"][name] = not {"detect_track", "landmarks"} & set(base.timings)
         base_track = read_results(base.results)[1].get(tid)
         if base_track is not None:
@@ -196,17 +199,39 @@ def _evaluate_video(
     return entry
 
 
-def parse_baselines(specs: Sequence[str]) -> dict[str, Path]:
-    """``["NAME=CKPT", ...]`` (the CLI's ``--baseline``) → ``{NAME: Path(CKPT)}``, in order; names must differ."""
-    out: dict[str, Path] = {}
+def parse_baselines(specs: Sequence[str]) -> dict[str, Path | tuple[Path, dict]]:
+    """``["NAME=CKPT", "NAME=CKPT,option=value,...", ...]`` (the CLI's ``--baseline``) → ``{NAME: spec}``.
+
+    A spec is the checkpoint's path, or ``(path, demo options)`` when options
+    follow (``DemoConfig`` fields: ``centred_sigma=0``, ``fit_camera=false``);
+    in order; names must differ.
+    """
+    out: dict[str, Path | tuple[Path, dict]] = {}
     for spec in specs:
-        name, sep, path = spec.partition("=")
+        name, sep, rest = spec.partition("=")
+        path, *pairs = rest.split(",")
         if not sep or not name.strip() or not path.strip():
-            raise ValueError(f"baseline {spec!r}: expected NAME=CHECKPOINT")
+            raise ValueError(f"baseline {spec!r}: expected NAME=CHECKPOINT[,option=value...]")
         if name.strip() in out:
             raise ValueError(f"baseline name {name.strip()!r} given twice")
-        out[name.strip()] = Path(path.strip())
+        options = dict(_demo_option(pair) for pair in pairs)
+        out[name.strip()] = (Path(path.strip()), options) if options else Path(path.strip())
     return out
+
+
+def _demo_option(pair: str) -> tuple[str, float | bool]:
+    """``"centred_sigma=0"`` → ``("centred_sigma", 0.0)``; ``"fit_camera=false"`` → ``("fit_camera", False)``."""
+    key, sep, value = (part.strip() for part in pair.partition("="))
+    if not sep or key not in ("centred_sigma", "fit_camera", "smooth"):
+        raise ValueError(f"baseline option {pair!r}: expected centred_sigma=N, fit_camera=true|false or smooth=true|false")
+    if key == "centred_sigma":
+        return key, float(value)
+    return key, value.lower() in ("1", "true", "yes", "on")
+
+
+def _baseline_spec(spec: str | os.PathLike | tuple) -> tuple[Path, dict]:
+    """A baseline's ``(checkpoint, demo options)``."""
+    return (Path(spec[0]), dict(spec[1])) if isinstance(spec, tuple) else (Path(spec), {})
 
 
 def table_rows(videos: Sequence[Mapping], checkpoint_name: str, per_frame: bool, baselines: Sequence[str]) -> list[dict]:
@@ -290,8 +315,8 @@ def run_synthetic_benchmark(
     bench = Path(bench_dir)
     work = Path(work_dir) if work_dir is not None else bench / "runs"
     checkpoint = Path(checkpoint)
-    baselines = {name: Path(path) for name, path in (baselines or {}).items()}
-    for path in (checkpoint, *baselines.values()):
+    baselines = {name: _baseline_spec(spec) for name, spec in (baselines or {}).items()}
+    for path in (checkpoint, *(ckpt for ckpt, _ in baselines.values())):
         if not path.is_file():
             raise FileNotFoundError(f"no checkpoint {path}")
     videos = sorted(bench.glob("video_*.mp4"))
@@ -305,7 +330,7 @@ def run_synthetic_benchmark(
         "title": TITLE,
         "bench_dir": str(bench),
         "checkpoint": str(checkpoint),
-        "baselines": {name: str(path) for name, path in baselines.items()},
+        "baselines": {name: str(ckpt) + "".join(f",{k}={v}" for k, v in opts.items()) for name, (ckpt, opts) in baselines.items()},
         "n_videos": len(videos),
         "n_frames": int(sum(v["n_gt_frames"] for v in per_video)),
         "n_matched_frames": int(sum(v["n_matched"] for v in per_video)),

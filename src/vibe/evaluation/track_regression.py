@@ -33,6 +33,7 @@ from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
 from vibe.geometry.cameras import crop_cam_to_image_cam, image_cam_to_pixels
 from vibe.models.checkpoints import load_checkpoint, load_generator_weights
 from vibe.models.vibe import VIBE
+from vibe.pipeline.track_fit import fit_track_camera, smooth_track
 from vibe.pipeline.windows import WindowConfig, encode_in_windows
 
 __all__ = ["TrackPrediction", "load_open_generator", "regress_track"]
@@ -78,6 +79,9 @@ def regress_track(
     windows: WindowConfig | None,
     features: FeatureConfig | None = None,
     landmarks_world: np.ndarray | None = None,
+    frame_ids: np.ndarray | None = None,
+    centred_sigma: float = 0.0,
+    fit_camera: bool = False,
 ) -> TrackPrediction:
     """The generator on one track's landmarks, as the demo runs it, or frame by frame.
 
@@ -92,6 +96,9 @@ def regress_track(
         features: landmark preparation (default: the demo's).
         landmarks_world: ``(n, 33, 3)`` world landmarks, needed when the
             encoder uses them.
+        frame_ids: ``(n,)`` the track's frames (default ``0..n-1``), for the clean-up.
+        centred_sigma, fit_camera: the demo's offline clean-up
+            (:mod:`vibe.pipeline.track_fit`); the defaults leave the network's output as it is.
     """
     features = features or FeatureConfig()
     kp = keypoints_to_encoder_input(landmarks_img, bbox_cxcys, features, image_size=image_size)
@@ -106,17 +113,23 @@ def regress_track(
     else:
         encoded = encode_in_windows(model.encoder, per_frame, windows)
     params = model.regressor(encoded)
+    pose_rotmat, shape, cam = params.pose_rotmat, params.shape, params.cam
+    ids = np.arange(len(kp)) if frame_ids is None else np.asarray(frame_ids)
+    if centred_sigma > 0:
+        pose_rotmat, shape, cam = smooth_track(pose_rotmat, shape, cam, ids, centred_sigma)
     body = model.body
-    posed = body(params.pose_rotmat.to(body.dtype), params.shape.to(body.dtype))
+    posed = body(pose_rotmat.to(body.dtype), shape.to(body.dtype))
     joints3d = body.keypoints(posed, model.config.keypoint_set).double().numpy()
     w, h = image_size
     box = np.asarray(bbox_cxcys, dtype=np.float64).copy()
     box[:, 2] *= features.box_scale  # the crop camera's [-1, 1] spans box_scale × the box side
-    cam_crop = params.cam.double().numpy()
+    cam_crop = cam.double().numpy()
+    if fit_camera:
+        cam_crop = fit_track_camera(joints3d, kp.numpy(), cam_crop, ids, centred_sigma)
     cam_image = crop_cam_to_image_cam(cam_crop, box, w, h)
     return TrackPrediction(
-        pose_rotmat=params.pose_rotmat.double().numpy(),
-        shape=params.shape.double().numpy(),
+        pose_rotmat=pose_rotmat.double().numpy(),
+        shape=shape.double().numpy(),
         cam_crop=cam_crop,
         joints2d_img=image_cam_to_pixels(joints3d, cam_image, w, h),
     )
