@@ -218,12 +218,12 @@ class SyntheticConfig:
 
     image_sizes: tuple[tuple[int, int], ...] = ((1280, 720), (1920, 1080), (640, 480), (720, 1280), (1080, 1920))
     fov_long_side_deg: tuple[float, float] = (45.0, 75.0)
-    distance_m: tuple[float, float] = (2.0, 10.0)
-    camera_height_m: tuple[float, float] = (0.3, 2.2)
+    distance_m: tuple[float, float] = (1.5, 10.0)
+    camera_height_m: tuple[float, float] = (0.2, 3.0)
     roll_std_deg: float = 3.0
     center_offset: tuple[float, float] = (0.5, 0.3)
     pan_std_deg_s: float = 5.0
-    min_in_view: float = 0.75
+    min_in_view: float = 0.65
     max_camera_tries: int = 8
 
     roi_scale: float = 1.25
