@@ -5,7 +5,9 @@ objects, a textured room, a hand reaching in), runs the demo on each with the
 body-presence rule off, and applies the rule (:mod:`vibe.pipeline.person_filter`)
 to every candidate track's landmarks afterwards — the same decision the demo
 makes — so one run gives the numbers with and without it. The bundled people
-videos (``assets/``) are run the same way: their people must stay.
+videos (``assets/``) and rendered people (the synthetic benchmark's videos,
+``--synthetic-videos``: Anny bodies from any side, 640×360) are run the same
+way: their people must stay.
 
 Prints one JSON line per clip and a summary table (markdown) for docs/results.md::
 
@@ -59,6 +61,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=75, help="frames per people-free clip (25 fps)")
     parser.add_argument("--size", default="640x360")
     parser.add_argument("--people-frames", type=int, default=150, help="frames of each bundled people video")
+    parser.add_argument("--synthetic-videos", type=int, default=0, help="also this many rendered people videos")
     args = parser.parse_args()
 
     from vibe.evaluation.no_people import KINDS, write_no_people_video
@@ -74,6 +77,12 @@ def main() -> None:
             for kind in KINDS for seed in args.seeds
         ]  # fmt: skip
         clips += [("people", None, ROOT / "assets" / name) for name in ("pose_1.mp4", "people_walking.mp4")]
+        if args.synthetic_videos:
+            from vibe.evaluation.synthetic_make import make_synthetic_benchmark
+
+            motion = ROOT / "src" / "vibe" / "resources" / "motion" / "cmu_anny.npz"
+            rendered = make_synthetic_benchmark(motion, tmp / "synthetic", n_videos=args.synthetic_videos, seconds=3.0)
+            clips += [("rendered people", None, path) for path in rendered]
         for kind, seed, video in clips:
             limit = args.people_frames if kind == "people" else None
             candidates, fps = _candidates(video, tmp / "out", limit)
@@ -84,7 +93,7 @@ def main() -> None:
 
     print("\n| clips | videos | candidate tracks (= bodies without the rule) | bodies with the rule | videos with a body |")
     print("|---|---|---|---|---|")
-    for kind in (*KINDS, "people"):
+    for kind in (*KINDS, "people", "rendered people"):
         sel = [r for r in rows if r["kind"] == kind]
         if not sel:
             continue
