@@ -93,6 +93,63 @@ def test_low_score_stage_boundaries():
     assert _static_then(0.65, dx=36.0)[0].frame_ids.size == 30
 
 
+def test_iou_and_score_thresholds_are_inclusive():
+    """IoU exactly 0.5 (low stage) and 0.2 (high stage), score exactly high_score: all matched."""
+    still = _square(50, 50)  # [0, 0, 100, 100]; the half-height box overlaps it by exactly 1/2, a fifth-height one by 1/5
+
+    def extended(box, score):
+        tracker = PersonTracker(fps=30.0, config=TrackerConfig(min_track_s=0.1))
+        for f in range(5):
+            tracker.update(f, _dets([still], [0.9]))
+        tracker.update(5, _dets([box], [score]))
+        return tracker.tracks()[0].frame_ids.size == 6
+
+    assert extended([0, 0, 100, 50], 0.4)  # IoU 0.5, low stage
+    assert not extended([0, 0, 100, 49], 0.4)
+    assert extended([0, 0, 100, 20], 0.65)  # IoU 0.2, high stage
+    assert extended([0, 0, 100, 30], 0.6)  # IoU 0.3: only the high stage takes it, so 0.6 is "high"
+
+
+def test_a_detection_extends_one_track_only():
+    # Two overlapping people; then one detection of 0.6 on the first: the second, although recent and
+    # overlapping it by IoU 0.74 (≥ 0.5), is not extended by the same detection in the low stage.
+    tracker = PersonTracker(fps=30.0, config=TrackerConfig(min_track_s=0.1))
+    for f in range(5):
+        tracker.update(f, _dets([_square(200, 200), _square(215, 200)], [0.9, 0.9]))
+    tracker.update(5, _dets([_square(200, 200)], [0.6]))
+    first, second = tracker.tracks()
+    assert first.frame_ids[-1] == 5 and second.frame_ids[-1] == 4
+
+
+def test_kalman_prediction_carries_a_walker_over_a_gap():
+    # 5 px/frame for 10 frames, then 6 frames unseen: back 30 px further, where constant velocity puts it.
+    # With IoU ≥ 0.8 required, a box left where it was last seen (IoU 0.54) or predicted too far fails.
+    tracker = PersonTracker(fps=30.0, config=TrackerConfig(match_iou_high=0.8, min_track_s=0.1))
+    for f in [*range(10), *range(16, 20)]:
+        tracker.update(f, _dets([_square(100 + 5.0 * f, 200)], [0.9]))
+        if f == 9:
+            for gap in range(10, 16):
+                tracker.update(gap, _dets([], []))
+    assert [t.track_id for t in tracker.tracks()] == [1]
+
+
+def test_tracks_shorter_than_one_frame_rule():
+    # min_track_s × fps rounds to 0: still at least 1 frame, so a single detection is a track.
+    tracker = PersonTracker(fps=10.0, config=TrackerConfig(min_track_s=0.04))
+    tracker.update(0, _dets([_square(200, 200)], [0.9]))
+    assert [t.frame_ids.tolist() for t in tracker.tracks()] == [[0]]
+
+
+def test_dropped_tracks_are_logged(caplog):
+    tracker = PersonTracker(fps=30.0)
+    for f in range(30):
+        boxes = [_square(200, 200)] + ([_square(600, 200)] if f < 5 else []) + ([_square(900, 200)] if f < 3 else [])
+        tracker.update(f, _dets(boxes, [0.9] * len(boxes)))
+    with caplog.at_level("DEBUG", logger="vibe.pipeline.tracker"):
+        tracker.tracks()
+    assert caplog.messages == ["1 tracks kept, 2 shorter than 25 frames dropped"]
+
+
 def test_low_score_detections_do_not_revive_a_track_missed_at_the_last_frame():
     tracker = PersonTracker(fps=30.0, config=TrackerConfig(min_track_s=0.1))
     for f in range(10):
@@ -175,10 +232,14 @@ def test_needs_every_frame_and_min_live_side():
     assert tracker.needs_every_frame(3)  # missed at the last update
 
 
-def test_tracker_validates_fps():
+def test_tracker_validates_fps_and_frame_order():
     for fps in (0.0, -1.0, float("nan")):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="fps must be positive"):
             PersonTracker(fps=fps)
+    tracker = PersonTracker(fps=30.0)
+    tracker.update(4, _dets([], []))
+    with pytest.raises(ValueError, match="frames must increase: 3 after 4"):
+        tracker.update(3, _dets([], []))
 
 
 # --------------------------------------------------------------------------- Kalman filter
@@ -215,9 +276,9 @@ def _batch_posterior(z: np.ndarray, side: float) -> tuple[np.ndarray, np.ndarray
     return mean[-d:], cov[-d:, -d:]
 
 
-def test_kalman_filter_is_the_batch_posterior():
+@pytest.mark.parametrize("side", [120.0, 1.5])  # 1.5 px: the noise floor of 1 px side does not apply
+def test_kalman_filter_is_the_batch_posterior(side):
     rng = np.random.default_rng(4)
-    side = 120.0
     t = np.arange(8)
     z = np.stack([300 + 7.0 * t + rng.normal(0, 3, 8), 200 - 2.0 * t + rng.normal(0, 3, 8), np.full(8, side)], 1)
     kf = _SquareKalman(z[0].copy())
