@@ -357,3 +357,37 @@ def test_pooling_reads_older_results_naming_mediapipe_like_eval14():
     new = [{"n_matched": 30, "metrics": {"mediapipe": {"pa_mpjpe12": 40.0, "accel_err12": 1.0, "n_frames": 30}}}]
     metrics, n = aggregate(old + new, "mediapipe")
     assert n == 40 and metrics == pytest.approx({"pa_mpjpe12": 50.0, "accel_err12": 2.0})
+
+
+def test_pck2d_threshold_is_inclusive():
+    from vibe.evaluation.synthetic_scoring import pck2d
+
+    target = np.array([[[0.0, 0.0], [100.0, 0.0], [0.0, 40.0]]])  # box side 100 → 10 px
+    pred = target + [[[10.0, 0.0], [0.0, 10.000001], [0.0, -10.0]]]
+    assert pck2d(pred, target, np.ones((1, 3), bool)) == pytest.approx(200 / 3)
+
+
+def test_nothing_in_common_scores_nothing():
+    model, _ = _model_prediction()
+    late = TrackPrediction(model.frame_ids + 100, model.joints_eval14, model.joints2d_img)
+    assert score_video(_gt(), {"model": late}) == ({}, 0)
+
+
+def test_mediapipe_rows_without_world_or_image_landmarks():
+    model, _ = _model_prediction()
+    rows, _ = score_video(_gt(), {"model": model}, _landmarks_img(MODEL_FRAMES), None)
+    assert set(rows["mediapipe"]) == {"pck2d"} and rows["mediapipe_smoothed"] == {}
+    frames, world = _world(MODEL_FRAMES, _eps(MODEL_FRAMES, 0.01, 0.002), MODEL_FRAMES)  # no frame with a pose
+    rows, _ = score_video(_gt(), {"model": model}, None, (frames, world))
+    assert rows["mediapipe"] == {} and rows["mediapipe_smoothed"] == {}
+
+
+def test_aggregate_skips_missing_values():
+    videos = [
+        {"n_matched": 10, "metrics": {"model": {"pa_mpjpe": 50.0, "accel_err": None}}},
+        {"n_matched": 30, "metrics": {"model": {"pa_mpjpe": 90.0, "accel_err": 3.0}}},
+        {"n_matched": 0, "metrics": {}},
+    ]
+    metrics, n = aggregate(videos, "model")
+    assert n == 40 and metrics == pytest.approx({"pa_mpjpe": 80.0, "accel_err": 3.0})
+    assert aggregate(videos, "per_frame") == ({}, 0)
