@@ -89,6 +89,29 @@ def test_tracks_too_short_for_the_jitter_must_show_a_body_in_every_frame():
     assert judge_tracks({3: (_standing_body(4), found)}, BodyPresenceConfig(unmeasured_body_fraction=0.5))[0] == [3]
 
 
+def test_a_track_with_another_tracks_landmarks_is_a_duplicate():
+    from vibe.pipeline.person_filter import duplicate_tracks
+
+    body = _standing_body(30)
+    ghost = body[10:20].copy()
+    ghost[:, :, :2] += 3.0  # 3 px off on a 60 px torso: 0.05 torso lengths, the same body
+    neighbour = _standing_body(30)
+    neighbour[:, :, 0] += 180.0  # someone 3 torso lengths to the side, all the time
+    glimpse = body[:10].copy()  # the same body, but seen with a pose on 1 of its 10 frames only
+    glimpse_found = np.zeros(10, bool)
+    glimpse_found[0] = True
+    tracks = {
+        1: (np.arange(30), body, np.ones(30, bool)),
+        2: (np.arange(10, 20), ghost, np.ones(10, bool)),
+        3: (np.arange(30), neighbour, np.ones(30, bool)),
+        4: (np.arange(40, 50), glimpse, glimpse_found),  # frames 40-49: shares none with the others
+    }
+    duplicates = duplicate_tracks(tracks, BodyPresenceConfig())
+    assert set(duplicates) == {2} and "duplicate of track 1" in duplicates[2]
+    assert duplicate_tracks(tracks, BodyPresenceConfig(duplicate_max_distance=None)) == {}
+    assert duplicate_tracks(tracks, BodyPresenceConfig(duplicate_max_distance=0.01)) == {}  # 0.05 apart
+
+
 def test_one_frame_people_pass_and_the_rule_can_be_switched_off():
     lm = _standing_body(1)
     assert judge_tracks({7: (lm, np.ones(1, bool))}, BodyPresenceConfig()) == ([7], {})

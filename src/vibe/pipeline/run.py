@@ -77,7 +77,7 @@ from vibe.pipeline.outputs import (
     write_vibe_pkl,
 )
 from vibe.pipeline.people import smooth_square_boxes
-from vibe.pipeline.person_filter import judge_tracks
+from vibe.pipeline.person_filter import duplicate_tracks, judge_tracks
 from vibe.pipeline.run_folder import RunFolder
 from vibe.pipeline.stages import (
     ImageGeometry,
@@ -191,7 +191,11 @@ def _run(
         kept, result.rejected = judge_tracks(
             {tid: (lm.landmarks_img, lm.found) for tid, lm in landmarks.items()}, config.presence, timing.fps
         )
-        boxes = {tid: boxes[tid] for tid in kept}
+        lms = {tid: landmarks[tid] for tid in kept}
+        result.rejected |= duplicate_tracks(
+            {tid: (lm.frame_ids, lm.landmarks_img, lm.found) for tid, lm in lms.items()}, config.presence
+        )
+        boxes = {tid: boxes[tid] for tid in kept if tid not in result.rejected}
     people, refinements = _bodies(model, device, config, reader, boxes, landmarks, timer) if boxes else ({}, {})
     result.track_ids = sorted(people)
     result.message = _message(video, len(people), len(result.rejected))
@@ -279,7 +283,7 @@ def _message(video: Path, people: int, rejected: int) -> str:
     """The run's one line: how many people, and how many candidates were not."""
     found = f"{people} {'person' if people == 1 else 'people'} found" if people else "no person found"
     if rejected:
-        found += f" ({rejected} candidate track{'s' if rejected > 1 else ''} rejected: body not seen)"
+        found += f" ({rejected} candidate track{'s' if rejected > 1 else ''} rejected: no body seen, or a duplicate)"
     return f"{found} in {video}"
 
 
