@@ -2,9 +2,10 @@
 
 Renders people-free clips (:mod:`vibe.evaluation.no_people`: table-top
 objects, a textured room, a hand reaching in), runs the demo on each with the
-body-presence rule off, and applies the rule (:mod:`vibe.pipeline.person_filter`)
-to every candidate track's landmarks afterwards — the same decision the demo
-makes — so one run gives the numbers with and without it. The bundled people
+body-presence rule off, and applies the rule and the duplicate check
+(:mod:`vibe.pipeline.person_filter`) to every candidate track's landmarks
+afterwards — the same decisions the demo makes — so one run gives the
+numbers with and without them. The bundled people
 videos (``assets/``) and rendered people (the synthetic benchmark's videos,
 ``--synthetic-videos``: Anny bodies from any side, 640×360) are run the same
 way: their people must stay.
@@ -27,8 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _candidates(video: Path, out: Path, max_frames: int | None) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], float]:
-    """Every candidate track's ``(landmarks_img (n, 33, 3), found (n,))`` from a demo run with the rule off, and the fps."""
+def _candidates(video: Path, out: Path, max_frames: int | None) -> tuple[dict, float]:
+    """Every candidate track's ``(frame_ids (n,), landmarks_img (n, 33, 3), found (n,))``, rule off; and the fps."""
     from vibe.pipeline.outputs import read_results
     from vibe.pipeline.person_filter import BodyPresenceConfig
     from vibe.pipeline.run import DemoConfig, run_demo
@@ -38,21 +39,24 @@ def _candidates(video: Path, out: Path, max_frames: int | None) -> tuple[dict[in
     result = run_demo(video, out, config)
     _, people = read_results(result.results)
     candidates = {
-        tid: (p["landmarks_img"], np.isfinite(p["landmarks_img"][:, :, 0]).all(axis=1)) for tid, p in people.items()
+        tid: (p["frame_ids"], p["landmarks_img"], np.isfinite(p["landmarks_img"][:, :, 0]).all(axis=1))
+        for tid, p in people.items()
     }
     return candidates, result.timing.fps
 
 
 def _judge(candidates, config, fps: float) -> dict:
-    from vibe.pipeline.person_filter import body_frames, judge_tracks, landmark_jitter
+    from vibe.pipeline.person_filter import body_frames, duplicate_tracks, judge_tracks, landmark_jitter
 
-    kept, rejected = judge_tracks(candidates, config, fps)
+    kept, rejected = judge_tracks({t: (lm, found) for t, (_, lm, found) in candidates.items()}, config, fps)
+    rejected |= duplicate_tracks({t: candidates[t] for t in kept}, config)  # as run_demo applies them
     tracks = {
         str(t): {"frames": len(found), "body_fraction": round(float(body_frames(lm, found, config).mean()), 3),
-                 "jitter": landmark_jitter(lm, found)}
-        for t, (lm, found) in candidates.items()
+                 "jitter": landmark_jitter(lm, found), "rejected": rejected.get(t)}
+        for t, (_, lm, found) in candidates.items()
     }  # fmt: skip
-    return {"candidates": len(candidates), "bodies": len(kept), "rejected": len(rejected), "tracks": tracks}
+    n = len(candidates)
+    return {"candidates": n, "bodies": n - len(rejected), "rejected": len(rejected), "tracks": tracks}
 
 
 def main() -> None:
