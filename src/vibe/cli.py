@@ -156,7 +156,10 @@ def demo(
     except DemoError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ImportError) as exc:
+        # Ctrl-C while a native module (MediaPipe) initialises surfaces as its ImportError.
+        if isinstance(exc, ImportError) and not isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+            raise
         target = out / Path(video).stem
         typer.echo(f"interrupted: {target} is left as it was (the previous complete result, or nothing)", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
