@@ -1,0 +1,80 @@
+"""Choose the demo's centred smoothing on training-subject renders (a landmark corpus), never on the benchmark.
+
+    python benchmarks/tune_cleanup.py --checkpoint CKPT --corpus runs/landmark_corpus --sigmas 0 1 2 3 4
+
+runs the generator on every corpus track exactly as the demo does
+(:func:`vibe.evaluation.track_regression.regress_track` with the demo's
+windows) and scores, for each ``centred_sigma``, the 14 evaluation joints
+(PA-MPJPE, MPJPE, ACCEL_ERR) and the 12 limb joints (PA-MPJPE12,
+ACCEL_ERR12) against the rendered ground truth, frame-weighted over tracks.
+The corpus holds MediaPipe's real answers on the training subjects' motion,
+so the choice is made on data the benchmark never sees.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vibe.body.anny import Anny
+from vibe.evaluation.synthetic_scoring import EVAL14_COMMON, HIPS12, joint_metrics
+from vibe.evaluation.track_regression import load_open_generator, regress_track
+from vibe.pipeline.demo_config import DemoConfig
+
+
+@torch.no_grad()
+def _eval14(body: Anny, pose_rotmat: np.ndarray, shape: np.ndarray) -> np.ndarray:
+    posed = body(torch.as_tensor(pose_rotmat, dtype=body.dtype), torch.as_tensor(shape, dtype=body.dtype))
+    return body.keypoints(posed, "eval14").double().numpy()
+
+
+def score_sigmas(checkpoint: str, corpus: Path, sigmas: list[float], max_tracks: int | None) -> dict[float, dict]:
+    """Frame-weighted metrics per sigma over the corpus tracks."""
+    body = Anny()
+    model = load_open_generator(checkpoint, body)
+    windows = DemoConfig().windows
+    sums: dict[float, dict[str, float]] = {s: {} for s in sigmas}
+    frames = 0
+    for path in sorted(corpus.glob("track_*.npz"))[:max_tracks]:
+        with np.load(path) as npz:
+            track = dict(npz)
+        if len(track["frame_ids"]) < 3:
+            continue
+        size = tuple(int(v) for v in track["image_size"])
+        n = len(track["frame_ids"])
+        frames += n
+        for sigma in sigmas:
+            pred = regress_track(
+                model, track["landmarks_img"], track["bbox_cxcys"], size, windows,
+                landmarks_world=track["world"], frame_ids=track["frame_ids"], centred_sigma=sigma,
+            )  # fmt: skip
+            joints = _eval14(body, pred.pose_rotmat, pred.shape)
+            target = track["joints3d_eval14"].astype(np.float64)
+            metrics = joint_metrics(joints, target, track["frame_ids"], with_mpjpe=True)
+            common = list(EVAL14_COMMON)
+            twelve = joint_metrics(joints[:, common], target[:, common], track["frame_ids"], False, HIPS12)
+            metrics.update({f"{k}12": v for k, v in twelve.items()})
+            for key, value in metrics.items():
+                sums[sigma][key] = sums[sigma].get(key, 0.0) + value * n
+    return {s: {k: v / frames for k, v in m.items()} for s, m in sums.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkpoint", required=True)
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--sigmas", type=float, nargs="+", default=[0.0, 1.0, 2.0, 3.0, 4.0])
+    parser.add_argument("--max-tracks", type=int, default=None)
+    args = parser.parse_args()
+    results = score_sigmas(args.checkpoint, args.corpus, args.sigmas, args.max_tracks)
+    keys = ("pa_mpjpe", "mpjpe", "accel_err", "pa_mpjpe12", "accel_err12")
+    print("sigma  " + "  ".join(f"{k:>11}" for k in keys))
+    for sigma, metrics in results.items():
+        print(f"{sigma:5.1f}  " + "  ".join(f"{metrics.get(k, float('nan')):11.1f}" for k in keys))
+
+
+if __name__ == "__main__":
+    main()
