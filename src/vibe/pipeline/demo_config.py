@@ -123,7 +123,8 @@ class DemoConfig:
             ``large_side=None``: every frame, every view). A person must be
             on at least one frame the detector looks at to be found.
         presence: which tracks count as people, from their landmarks'
-            visibility (open stack; see :mod:`vibe.pipeline.person_filter`).
+            visibility and coherence (:mod:`vibe.pipeline.person_filter`); on
+            the smpl stack this runs the landmark pass for that alone.
         nominal_focal_px: focal length for ``transl_cam`` and exports
             (``None``: ``max(W, H)``, ≈ 53° field of view).
         batch_frames: frames per batch of the regressor, body model, ResNet.

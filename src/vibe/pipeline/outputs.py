@@ -13,8 +13,9 @@
   ``transl_cam (n, 3)`` body translation in metres for a pinhole camera of the
   focal length in ``meta.json``, ``joints3d (n, K, 3)`` body keypoints
   (body frame, metres), ``joints2d_img (n, K, 2)`` the same in image pixels
-  (through ``cam_image``), optional ``vertices (n, V, 3)`` and, on the open
-  stack, ``landmarks_img (n, 33, 3)`` the detected BlazePose landmarks.
+  (through ``cam_image``), optional ``vertices (n, V, 3)`` and, when the
+  landmark pass ran (open stack; smpl stack with the person rule on),
+  ``landmarks_img (n, 33, 3)`` the detected BlazePose landmarks.
 
 Read with :func:`read_results`.
 

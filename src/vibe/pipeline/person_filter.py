@@ -5,7 +5,7 @@ face-like objects, and MediaPipe's landmark model then fits a full body to
 whatever it is given, so neither a detection nor a landmark set proves a body.
 What does is MediaPipe's per-landmark *visibility* (the model's estimate that
 the landmark is in view and not occluded): on a real person the shoulders and
-hips score high, on a hand, a bottle or an empty crop they score low.
+hips score high, and on a crop without a body they usually score low.
 
 Visibility alone is not enough: on a rendered hand reaching into a table
 shot, MediaPipe fitted a contorted body with shoulders and hips at
@@ -24,8 +24,9 @@ smoothly. So the rule has two parts, both over the whole track
    knees), in units of the frame's torso length — is at most
    ``max_jitter`` (scaled by ``(10 / fps)²`` below 10 fps, since real
    motion's second differences grow with the frame interval squared).
-   Measured on the bundled videos: 0.022 (30 fps) and 0.037 (10 fps) for
-   real people, 0.15-0.30 for the phantoms on rendered hands. A track with
+   Measured: 0.018 (30 fps) and 0.032 (10 fps) for the bundled videos'
+   people, 0.015-0.05 for rendered people (synthetic benchmark, 30 fps),
+   0.14-0.30 for the phantoms on rendered hands (``benchmarks/bench_phantoms.py``). A track with
    fewer than three consecutive frames with a pose cannot be measured: it
    must instead show a body in at least ``unmeasured_body_fraction`` of its
    frames (all, by default: a real person glimpsed for a frame or two is

@@ -49,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vibe.geometry.crops import smooth_square_boxes
 from vibe.pipeline import limit_malloc_arenas, release_freed_memory
 from vibe.pipeline.demo_config import (
     EXIT_MISSING_ASSETS,
@@ -76,7 +77,6 @@ from vibe.pipeline.outputs import (
     write_results,
     write_vibe_pkl,
 )
-from vibe.pipeline.people import smooth_square_boxes
 from vibe.pipeline.person_filter import duplicate_tracks, judge_tracks
 from vibe.pipeline.run_folder import RunFolder
 from vibe.pipeline.stages import (
@@ -182,9 +182,10 @@ def _run(
     _log_timing(reader, timing)
     boxes = {t.track_id: smooth_square_boxes(t.frame_ids, t.bbox_xyxy, timing.fps, config.box_window_s) for t in tracks}
 
-    # Pass 2: per-frame features of every candidate; only tracks whose body is seen go on.
+    # Pass 2: landmarks of every candidate (the open stack's features; on the smpl stack only to
+    # judge who is a person); only tracks whose body is seen go on.
     landmarks: dict[int, TrackLandmarks] = {}
-    if boxes and config.stack == "open":
+    if boxes and (config.stack == "open" or config.presence.enabled):
         lm_key = cache_key(people_key, config.box_window_s, asdict(config.landmarks))
         lm_cache = cache_dir / f"landmarks-{lm_key}.npz" if cache_dir else None
         landmarks = landmark_stage(reader, boxes, decoded_times, config, lm_cache, timer)
