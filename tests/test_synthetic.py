@@ -144,9 +144,10 @@ def test_camera_placement_in_configured_ranges(generator: SyntheticGenerator) ->
     mid_hip = kp_world[:, :, [23, 24]].mean((1, 2))
     floor = kp_world[:, :, 27:33, 1].min((1, 2))
     horizontal = np.linalg.norm((centre - mid_hip)[:, [0, 2]], axis=-1)
-    assert np.all((horizontal > 2.0 - 1e-3) & (horizontal < 10.0 + 1e-3))
+    (near, far), (low, high) = config.distance_m, config.camera_height_m
+    assert np.all((horizontal > near - 1e-3) & (horizontal < far + 1e-3))
     height = centre[:, 1] - floor
-    assert np.all((height > 0.3 - 1e-3) & (height < 2.2 + 1e-3))
+    assert np.all((height > low - 1e-3) & (height < high + 1e-3))
     # Optical axes stay near horizontal-ish and the camera's x axis has little roll.
     assert np.all(np.abs(rot[:, 0, 0, 1]) < np.sin(np.deg2rad(25)))
     # Horizontal field of view across the long side within 45–75°.

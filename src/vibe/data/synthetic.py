@@ -107,7 +107,7 @@ from vibe.body.sparse_keypoints import SparseKeypoints
 from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
 from vibe.geometry.cameras import fit_weak_perspective, perspective_projection
 from vibe.losses import GeneratorTargets
-from vibe.pipeline.people import smooth_square_boxes
+from vibe.geometry.crops import smooth_square_boxes
 
 logger = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from scipy.signal import savgol_filter
 
 __all__ = [
     "bbox_xyxy_to_cxcys",
@@ -25,6 +26,7 @@ __all__ = [
     "crop_image",
     "normalize_points_to_crop",
     "denormalize_points_from_crop",
+    "smooth_square_boxes",
 ]
 
 
@@ -128,3 +130,34 @@ def denormalize_points_from_crop(
     """
     crop_px = (np.asarray(points_crop, dtype=np.float64) + 1.0) * out_size / 2.0
     return transform_points(crop_px, invert_affine(crop_transform(bbox_cxcys, scale, out_size)))
+
+
+def smooth_square_boxes(
+    frame_ids: np.ndarray, bbox_xyxy: np.ndarray, fps: float, window_s: float = 0.5, polyorder: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """Square boxes for every frame of a track, gaps filled, smoothed over time.
+
+    Boxes become squares ``(cx, cy, side = max(w, h))``; frames missing
+    between the first and last detection are filled by linear interpolation;
+    then a Savitzky–Golay filter (``polyorder``, window ``window_s`` seconds,
+    odd, at most the track length) smooths cx, cy and log(side) (log so the
+    size filter is scale-free and stays positive).
+
+    Args:
+        frame_ids: ``(n,)`` increasing frame indices.
+        bbox_xyxy: ``(n, 4)`` boxes, pixels.
+        fps: frame rate of the video.
+
+    Returns:
+        ``frame_ids_full (m,)`` = first..last frame, and ``bbox_cxcys (m, 3)``.
+    """
+    frame_ids = np.asarray(frame_ids)
+    cxcys = bbox_xyxy_to_cxcys(np.asarray(bbox_xyxy, dtype=np.float64))
+    full = np.arange(frame_ids[0], frame_ids[-1] + 1)
+    values = np.stack([cxcys[:, 0], cxcys[:, 1], np.log(cxcys[:, 2])], axis=1)
+    filled = np.stack([np.interp(full, frame_ids, values[:, k]) for k in range(3)], axis=1)
+    window = int(round(window_s * fps)) | 1
+    window = min(window, full.size if full.size % 2 else full.size - 1)
+    if window > polyorder:
+        filled = savgol_filter(filled, window, polyorder, axis=0, mode="interp")
+    return full, np.stack([filled[:, 0], filled[:, 1], np.exp(filled[:, 2])], axis=1)
