@@ -118,6 +118,21 @@ def test_demo_usage_errors_exit_2(tmp_path):
     assert not any(tmp_path.iterdir())
 
 
+def test_demo_usage_errors_are_one_line_naming_the_option(tmp_path):
+    cases = {("--stack", "nope"): "--stack", ("--max-frames", "0"): "--max-frames", ("--beta", "abc"): "--beta",
+             ("--nope",): "--nope", ("--min-cutoff", "0"): "--min-cutoff"}  # fmt: skip
+    for args, name in cases.items():
+        result = runner.invoke(app, ["demo", str(CLIP), "--out", str(tmp_path), *args])
+        lines = result.output.strip().splitlines()
+        assert result.exit_code == 2 and len(lines) == 1, (args, result.output)
+        assert lines[0].startswith("error: ") and name in lines[0], lines
+
+
+def test_demo_defaults_to_the_bundled_sample(tmp_path, checkpoint):
+    _ok(["demo", "--out", str(tmp_path), "--checkpoint", str(checkpoint), "--max-frames", "2", "--no-render", "--quiet"])
+    assert (tmp_path / "people_walking" / "results.npz").is_file()
+
+
 def test_demo_missing_checkpoint_exits_4(tmp_path):
     result = runner.invoke(app, ["demo", str(CLIP), "--out", str(tmp_path / "out"), "--checkpoint", str(tmp_path / "no.pt")])
     assert result.exit_code == 4 and "no.pt" in result.output
