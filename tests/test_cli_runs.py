@@ -187,11 +187,11 @@ def test_eval_usage_errors_exit_2(tmp_path, checkpoint):
 
 @pytest.fixture(scope="module")
 def bench(tmp_path_factory) -> tuple[Path, str]:
-    """``vibe eval make-synthetic`` on the CMU fixture clip: one 15-frame video (and the command's output)."""
+    """``vibe eval make-synthetic`` on the CMU fixture clip (0.5 s): one 0.3 s video of 9 frames, and the command's output."""
     mocap = ROOT / "tests" / "data" / "mocap"
     out = tmp_path_factory.mktemp("bench")
     result = _ok(["eval", "make-synthetic", str(mocap / "02.asf"), str(mocap / "02_01_f101-160.amc"), "--out", str(out),
-                  "--videos", "1", "--seconds", "0.5", "--seed", "1"])  # fmt: skip
+                  "--videos", "1", "--seconds", "0.3", "--seed", "1"])  # fmt: skip
     return out, result.output
 
 
@@ -200,20 +200,20 @@ def test_make_synthetic_renders_one_tiny_video(bench):
     assert "wrote 1 videos" in output
     gt = np.load(out / "video_000.npz")
     meta = json.loads((out / "video_000.json").read_text())
-    assert meta["clip"] == "02_01_f101-160" and len(gt["frame_ids"]) == 15  # 0.5 s at 30 fps
-    assert sum(1 for _ in VideoReader(out / "video_000.mp4")) == 15
+    assert meta["clip"] == "02_01_f101-160" and len(gt["frame_ids"]) == 9  # 0.3 s at 30 fps
+    assert sum(1 for _ in VideoReader(out / "video_000.mp4")) == 9
     assert runner.invoke(app, ["eval", "make-synthetic"]).exit_code == 2  # --out is required
 
 
 def test_eval_synthetic_writes_its_json_rows_and_markdown(bench, checkpoint, tmp_path):
-    # 15 frames are fewer than a track needs (25): the video counts, with no matched frame.
+    # 9 frames are fewer than a track needs (25): the video counts, with no matched frame.
     md = tmp_path / "results.md"
     result = _ok(["eval", "-d", "synthetic", "--checkpoint", str(checkpoint), "--data", str(bench[0]),
                   "--out", str(tmp_path / "eval"), "--results-md", str(md), "--baseline", f"B={checkpoint}",
                   "--no-per-frame"])  # fmt: skip
     saved = json.loads((tmp_path / "eval" / "synthetic.json").read_text())
     assert [r["key"] for r in saved["rows"]] == ["model", "baseline:B", "mediapipe", "mediapipe_smoothed"]
-    assert saved["baselines"] == {"B": str(checkpoint)} and saved["n_videos"] == 1 and saved["n_frames"] == 15
+    assert saved["baselines"] == {"B": str(checkpoint)} and saved["n_videos"] == 1 and saved["n_frames"] == 9
     printed = [line for line in result.output.splitlines() if line.startswith("| ")]
     assert [line.split(" | ")[0] for line in printed] == ["| " + r["label"] for r in saved["rows"]]
     text = md.read_text()
