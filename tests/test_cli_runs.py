@@ -221,27 +221,50 @@ def test_eval_synthetic_writes_its_json_rows_and_markdown(bench, checkpoint, tmp
 
 
 # --------------------------------------------------------------------------- train
-def test_train_runs_a_tiny_config_and_reports_its_checkpoint(tmp_path):
-    small = [
-        "model.feature_dim=32", "model.encoder.input_size=32", "model.encoder.hidden_size=8",
-        "model.keypoint_encoder.out_dim=32", "model.keypoint_encoder.hidden_dim=16",
-        "discriminator.rnn_size=8", "discriminator.attention_size=8",
-        "seqlen=4", "batch_size=2", "val_windows=2", "iters_per_epoch=2", "epochs=1", "device=cpu",
-        "progress=false", f"out_dir={tmp_path}",
-    ]  # fmt: skip
-    result = _ok(["train", "-c", str(ROOT / "configs" / "open.yaml"), *small])
+def _set(config: dict, dotted: str, value) -> None:
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+        config = config[key]
+    config[leaf] = value
+
+
+@pytest.fixture
+def tiny_yaml(tmp_path) -> Path:
+    """configs/open.yaml shrunk to seconds of training, writing to ``tmp_path/from_yaml``.
+
+    The tiny sizes live in the file, so that even a run that ignored the command's overrides
+    stays short (a mutation of the override handling must not start a real training run).
+    """
+    import yaml
+
+    config = yaml.safe_load((ROOT / "configs" / "open.yaml").read_text())
+    tiny = {"model.feature_dim": 32, "model.encoder.input_size": 32, "model.encoder.hidden_size": 8,
+            "model.keypoint_encoder.out_dim": 32, "model.keypoint_encoder.hidden_dim": 16,
+            "discriminator.rnn_size": 8, "discriminator.attention_size": 8, "seqlen": 4, "batch_size": 2,
+            "val_windows": 2, "iters_per_epoch": 1, "epochs": 1, "device": "cpu", "progress": False,
+            "out_dir": str(tmp_path / "from_yaml")}  # fmt: skip
+    for key, value in tiny.items():
+        _set(config, key, value)
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_train_runs_a_tiny_config_and_reports_its_checkpoint(tiny_yaml, tmp_path):
+    # out_dir and the iteration count come as overrides: ignoring them lands elsewhere, with one step.
+    result = _ok(["train", "-c", str(tiny_yaml), f"out_dir={tmp_path / 'run'}", "iters_per_epoch=2"])
     best = Path(result.output.strip().splitlines()[-1].removeprefix("best checkpoint: "))
-    assert best.is_file() and best.parent == tmp_path
+    assert best.is_file() and best.parent == tmp_path / "run" and not (tmp_path / "from_yaml").exists()
     from vibe.models.checkpoints import load_checkpoint
 
-    saved = load_checkpoint(tmp_path / "last.pt")
+    saved = load_checkpoint(tmp_path / "run" / "last.pt")
     assert saved.extra["global_step"] == 2 and saved.extra["epoch"] == 1
     assert saved.generator["regressor.init_pose"].dtype == torch.float32
 
 
-def test_train_rejects_unknown_overrides(tmp_path):
-    result = runner.invoke(app, ["train", "-c", str(ROOT / "configs" / "open.yaml"), "no_such_key=1", f"out_dir={tmp_path}"])
-    assert result.exit_code != 0 and not list(tmp_path.iterdir())
+def test_train_rejects_unknown_overrides(tiny_yaml, tmp_path):
+    result = runner.invoke(app, ["train", "-c", str(tiny_yaml), "no_such_key=1"])
+    assert result.exit_code != 0 and not (tmp_path / "from_yaml").exists()
 
 
 def test_unknown_command_and_option_exit_2():
