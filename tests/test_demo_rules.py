@@ -144,7 +144,7 @@ def test_frame_timing_from_the_median_interval():
 @pytest.mark.parametrize(
     "args",
     [["--max-frames", "0"], ["--max-frames", "-5"], ["--workers", "-1"], ["--max-frames", "abc"],
-     ["--beta", "-1"], ["--min-cutoff", "0"], ["--export", "fbx"], ["--stack", "nope"]],
+     ["--beta", "-1"], ["--min-cutoff", "0"], ["--export", "fbx"], ["--stack", "nope"], ["--device", "gpu7"]],
 )  # fmt: skip
 def test_invalid_option_values_are_one_line_usage_errors(args, tmp_path):
     result = CliRunner().invoke(app, ["demo", str(ROOT / "assets" / "pose_1.mp4"), "--out", str(tmp_path / "o"), *args])

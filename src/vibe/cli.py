@@ -80,6 +80,20 @@ def _usage_error(message: str) -> None:
     raise typer.Exit(EXIT_USAGE)
 
 
+def _check_device(device: str) -> None:
+    """A usage error unless ``device`` is ``auto`` or a torch device this machine has."""
+    if device == "auto":
+        return
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, ValueError):
+        _usage_error(f"--device must be auto, cpu, cuda or cuda:N, got {device!r}")
+    if kind == "cuda" and not torch.cuda.is_available():
+        _usage_error(f"--device {device}: no CUDA device on this machine (use auto or cpu)")
+
+
 def _bundled_sample() -> Path:
     # The sample clip lives in the repository's assets/ (an editable install, as `make demo` makes).
     return Path(__file__).resolve().parents[2] / "assets" / "people_walking.mp4"
@@ -132,6 +146,7 @@ def demo(
         _usage_error(f"--export: choose bvh or gltf, got {', '.join(formats)}")
     if not min_cutoff > 0:
         _usage_error(f"--min-cutoff must be above 0, got {min_cutoff}")
+    _check_device(device)
     video = video or _bundled_sample()
     config = DemoConfig(
         stack=stack,
