@@ -391,3 +391,37 @@ def test_aggregate_skips_missing_values():
     metrics, n = aggregate(videos, "model")
     assert n == 40 and metrics == pytest.approx({"pa_mpjpe": 80.0, "accel_err": 3.0})
     assert aggregate(videos, "per_frame") == ({}, 0)
+
+
+def test_row_labels_and_titles(videos):
+    from vibe.evaluation.synthetic_bench import TITLE
+
+    rows = table_rows(videos, "model.pt", per_frame=True, baselines=["G-only"])
+    assert [r["label"] for r in rows] == [
+        "model.pt",
+        "model.pt, per-frame (1-frame windows)",
+        "G-only",
+        "MediaPipe world landmarks (12 joints)",
+        "MediaPipe world, Gaussian σ=3 + constant bones (12 joints)",
+    ]
+    assert {r["title"] for r in rows} == {TITLE}
+    assert [r["key"] for r in table_rows(videos, "m.pt", per_frame=False, baselines=[])] == ["model", "mediapipe", "mediapipe_smoothed"]
+
+
+def test_write_json_is_indented_complete_and_makes_its_folder(tmp_path):
+    import json
+
+    from vibe.evaluation.synthetic_bench import write_json
+
+    path = write_json({"b": [1, 2], "a": "σ"}, tmp_path / "new" / "r.json")
+    assert path == tmp_path / "new" / "r.json"
+    assert path.read_text() == json.dumps({"b": [1, 2], "a": "σ"}, indent=2) + "\n"
+    assert [p.name for p in path.parent.iterdir()] == ["r.json"]  # no temporary file left
+
+
+def test_baseline_folders_are_safe_names():
+    from vibe.evaluation.synthetic_bench import _label_dir
+
+    assert _label_dir("G-only") == "G-only"
+    assert _label_dir("same weights / v2") == "same_weights_v2"
+    assert _label_dir("**") == "baseline"

@@ -18,7 +18,11 @@ A module may name function patterns (mutmut's mangled names) to restrict its
 mutants, e.g. ``run.py`` to its smoothing and export wiring: its other
 functions are exercised by the slow end-to-end demo tests. Results (killed,
 survived, no tests, timeout, per module) are printed and written to
-``mutants-summary.json``; a mutant no test executes counts as surviving.
+``mutants-summary.json``; a mutant no test executes counts as surviving, a
+timeout is reported apart (the score is killed / all mutants).
+
+mutmut 3 does not mutate decorated functions, so the typer commands' bodies in
+``cli.py`` have no mutants: docs/testing.md lists the bugs planted there by hand.
 """
 
 from __future__ import annotations
@@ -48,7 +52,21 @@ TARGETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("vibe.pipeline.outputs.x_export_people__mutmut_*",),
     ),
     "evaluation/synthetic_scoring.py": (("tests/test_synthetic_scoring.py",), ()),
-    "evaluation/synthetic_bench.py": (("tests/test_synthetic_scoring.py", "tests/test_synthetic_bench.py"), ()),
+    # Its rows, pooling and options, with the fast tests only; the demo-running glue
+    # (_evaluate_video, run_synthetic_benchmark) is left out: each of its mutants would rerun
+    # the rendered benchmark fixture (a minute), and mutmut's CPU budget, estimated per test,
+    # does not include a module fixture's setup, so such mutants end as timeouts.
+    "evaluation/synthetic_bench.py": (
+        (
+            "tests/test_synthetic_scoring.py",
+            "tests/test_synthetic_bench.py::test_parse_baselines",
+            "tests/test_synthetic_bench.py::test_pool_results_weights_videos_by_frames",
+        ),
+        tuple(
+            f"vibe.evaluation.synthetic_bench.x_{name}__mutmut_*"
+            for name in ("table_rows", "_row", "pool_results", "parse_baselines", "write_json", "_label_dir")
+        ),
+    ),
     "cli.py": (("tests/test_cli.py", "tests/test_cli_runs.py"), ()),
     # The rest of pipeline/ and evaluation/ (measured on demand; see docs/testing.md).
     "pipeline/people.py": (("tests/test_tracker.py", "tests/test_pipeline_people.py"), ()),
@@ -76,8 +94,11 @@ ORCHESTRATION = (
     "evaluation/synthetic_bench.py",
     "cli.py",
 )
-KILLED = {1, 3, 36, 24, -24, 152, 255}  # test failure, pytest internal error, timeouts (a hang is caught)
+KILLED = {1, 3}  # a test failed (or pytest itself did)
 SURVIVED = {0, 5, 33}  # tests pass, or no test executes the mutant
+# Timeouts are counted apart, not as kills: on this machine they mostly mean that a slow
+# module fixture blew mutmut's CPU budget (estimated from the clean run), not that the mutant hung.
+TIMEOUT = {36, 24, -24, 152, 255}
 
 
 def _configure(module: str, tests: Sequence[str] | None = None) -> None:
@@ -91,7 +112,7 @@ def _configure(module: str, tests: Sequence[str] | None = None) -> None:
     cfg.only_mutate = [f"src/vibe/{module}"]
     cfg.also_copy = [*cfg.also_copy, Path("assets"), Path("configs")]
     cfg.pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]
-    cfg.pytest_add_cli_args_test_selection = [t for t in tests if (ROOT / t).exists()]
+    cfg.pytest_add_cli_args_test_selection = [t for t in tests if (ROOT / t.split("::")[0]).exists()]
     cfg.use_git_change_detection = False
     # Plain fork from the process that ran the stats pass aborts (SIGABRT) once MediaPipe graphs
     # or torch threads have run in it; a clean fork server does not.
@@ -106,7 +127,10 @@ def _summary(module: str) -> dict:
     _, patterns = TARGETS[module]
     meta = json.loads((ROOT / "mutants" / "src" / "vibe" / f"{module}.meta").read_text())
     codes = {k: v for k, v in meta["exit_code_by_key"].items() if not patterns or any(fnmatch.fnmatch(k, p) for p in patterns)}
-    counts = Counter("killed" if c in KILLED else "survived" if c in SURVIVED else "other" for c in codes.values())
+    counts = Counter(
+        "killed" if c in KILLED else "survived" if c in SURVIVED else "timeout" if c in TIMEOUT else "other"
+        for c in codes.values()
+    )
     total = len(codes)
     survivors = sorted(k for k, c in codes.items() if c in SURVIVED)
     return {
@@ -114,6 +138,7 @@ def _summary(module: str) -> dict:
         "mutants": total,
         "killed": counts["killed"],
         "survived": counts["survived"],
+        "timeout": counts["timeout"],
         "other": counts["other"],
         "score": round(100.0 * counts["killed"] / total, 1) if total else None,
         "survivors": survivors,
