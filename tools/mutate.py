@@ -42,13 +42,13 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "pipeline/tracker.py": (("tests/test_tracker.py", "tests/test_pipeline_people.py"), ()),
     # The demo's smoothing and export wiring (moved out of run.py into stages.py / outputs.py):
-    # only those functions, as each of their mutants reruns the end-to-end demo tests.
+    # only those functions, with the CLI's end-to-end runs (each mutant reruns two short demos).
     "pipeline/stages.py": (
-        ("tests/test_cli_runs.py", "tests/test_demo.py"),
+        ("tests/test_cli_runs.py",),
         ("vibe.pipeline.stages.x_track_outputs__mutmut_*",),
     ),
     "pipeline/outputs.py": (
-        ("tests/test_cli_runs.py", "tests/test_demo.py"),
+        ("tests/test_cli_runs.py",),
         ("vibe.pipeline.outputs.x_export_people__mutmut_*",),
     ),
     "evaluation/synthetic_scoring.py": (("tests/test_synthetic_scoring.py",), ()),
