@@ -140,6 +140,29 @@ def test_header_rate_is_not_the_frame_rate(tmp_path, checkpoint, person_frames):
         np.testing.assert_allclose(np.diff(overlay), 0.04, atol=1e-3)
 
 
+def test_timestamps_out_of_order_are_repaired(tmp_path, checkpoint, person_frames):
+    """H.264 with B-frames in AVI: PyAV hands out the frames' timestamps in coding order (they go back)."""
+    video = tmp_path / "bframes.avi"
+    with av.open(str(video), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.height, stream.width = person_frames[0].shape[:2]
+        stream.pix_fmt, stream.options = "yuv420p", {"bf": "3", "g": "12"}
+        for k, image in enumerate(person_frames):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = k
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    decoded = np.asarray([t for _, t, _ in VideoReader(video)])
+    assert np.any(np.diff(decoded) <= 0)  # the file does go back in time
+    result = run_demo(video, tmp_path / "out", _config(checkpoint, workers=2, render=False))
+    times, _ = read_results(result.results)
+    np.testing.assert_allclose(times, np.sort(decoded), atol=1e-9)
+    np.testing.assert_allclose(np.diff(times), 0.04, atol=1e-9)
+    meta = json.loads(result.meta.read_text())
+    assert meta["video"]["timestamps_repaired"] > 0 and meta["video"]["fps"] == pytest.approx(25.0)
+    assert len(result.track_ids) == 1
+
+
 def test_variable_frame_rate_is_kept(tmp_path, checkpoint, person_frames):
     intervals_ms = [33, 50, 33, 67] * 6  # median 41.5 ms, varying
     pts_ms = np.concatenate([[0], np.cumsum(intervals_ms)])[: len(person_frames)].tolist()

@@ -131,6 +131,14 @@ def test_timestamps_that_go_back_are_placed_between_their_neighbours():
     assert repaired == 0 and times.tolist() == [0.0, 0.1, 0.2]
 
 
+def test_b_frame_timestamps_handed_out_in_coding_order_are_sorted_back():
+    # What PyAV decodes from H.264 with B-frames in AVI (no presentation times there): 25 fps, shuffled.
+    coded = [1, 4, 3, 5, 2, 8, 7, 9, 6, 11, 12, 10, 13, 16, 15, 17, 14]
+    times, repaired = monotonic_frame_times(np.asarray(coded) * 0.04)
+    np.testing.assert_allclose(times, np.arange(1, 18) * 0.04)
+    assert repaired == sum(c != k for k, c in enumerate(coded, start=1))
+
+
 def test_frame_timing_from_the_median_interval():
     constant = frame_timing(np.arange(10) * 0.04, fallback_fps=50.0)
     assert constant.fps == pytest.approx(25.0) and not constant.variable

@@ -5,10 +5,15 @@ frames are 40 ms apart, phones record variable frame rates, and some files
 carry timestamps that go backwards (B-frames muxed without presentation
 times). The demo therefore times everything by what it decoded:
 
-- :func:`monotonic_frame_times` repairs timestamps that do not increase: the
-  frames are kept in decoding order (which is presentation order), the
-  longest increasing run of timestamps is trusted, and the others are placed
-  evenly between their trusted neighbours (or a median interval beyond them);
+- :func:`monotonic_frame_times` repairs timestamps that do not increase. The
+  frames are kept in decoding order (which is presentation order); what is
+  wrong is the timestamp each carries. Two repairs are tried and the one with
+  the more regular intervals is kept: (a) the longest increasing run of
+  timestamps is trusted and the others are placed evenly between their
+  trusted neighbours (or a median interval beyond them) — right for a few
+  stray or repeated stamps; (b) the same after sorting the timestamps — right
+  for B-frames in a container without presentation times (H.264 in AVI),
+  whose decoder hands out the right timestamps in coding order;
 - :class:`FrameTiming` summarises them: the frame rate is 1 / the median
   interval, and the rate is called variable when intervals differ from it by
   more than ``vfr_tolerance``.
@@ -46,28 +51,42 @@ def _longest_increasing(values: np.ndarray) -> np.ndarray:
 
 
 def monotonic_frame_times(times_s: np.ndarray) -> tuple[np.ndarray, int]:
-    """Strictly increasing timestamps for frames in decoding order.
+    """Strictly increasing timestamps for frames in decoding order (repairs in the module doc).
 
     Args:
         times_s: ``(N,)`` decoded timestamps, seconds (NaN: unknown).
 
     Returns:
-        ``(times (N,), repaired)``: the timestamps, those outside the longest
-        increasing run (and unknown ones) replaced by even spacing between
-        their trusted neighbours, or the median trusted interval past the
-        ends; and how many were replaced.
+        ``(times (N,), repaired)``: the timestamps, and how many frames got
+        another timestamp than the one they were decoded with.
     """
+    decoded = np.asarray(times_s, dtype=np.float64)
+    known = np.isfinite(decoded)
+    if known.all() and np.all(np.diff(decoded) > 0):
+        return decoded.copy(), 0
+    resorted = decoded.copy()
+    resorted[known] = np.sort(decoded[known])
+    candidates = [_fill_from_increasing_run(decoded), _fill_from_increasing_run(resorted)]
+    best = min(candidates, key=_irregularity)
+    return best, int(np.sum(~np.isclose(best, decoded, rtol=0.0, atol=1e-9)))
+
+
+def _irregularity(times: np.ndarray) -> float:
+    """Sum of the intervals' absolute deviations from their median (0: a constant rate)."""
+    intervals = np.diff(times)
+    return float(np.abs(intervals - np.median(intervals)).sum()) if intervals.size else 0.0
+
+
+def _fill_from_increasing_run(times_s: np.ndarray) -> np.ndarray:
+    """``(N,)``: the longest strictly increasing run of known timestamps kept, the rest evenly in between."""
     times = np.asarray(times_s, dtype=np.float64).copy()
     n = times.size
-    if n == 0:
-        return times, 0
     known = np.flatnonzero(np.isfinite(times))
     good = known[_longest_increasing(times[known])] if known.size else np.zeros(0, dtype=np.int64)
-    repaired = n - good.size
-    if repaired == 0:
-        return times, 0
+    if good.size == n:
+        return times
     if good.size == 0:
-        return np.arange(n, dtype=np.float64), repaired  # nothing usable: frame counts, 1 s apart
+        return np.arange(n, dtype=np.float64)  # nothing usable: frame counts, 1 s apart
     steps = np.diff(times[good]) / np.diff(good) if good.size > 1 else np.ones(1)
     step = float(np.median(steps))
     # Between trusted frames: linear in the frame index (their spacing divided evenly).
@@ -75,7 +94,7 @@ def monotonic_frame_times(times_s: np.ndarray) -> tuple[np.ndarray, int]:
     before, after = np.arange(n) < good[0], np.arange(n) > good[-1]
     inner[before] = times[good[0]] - (good[0] - np.arange(n)[before]) * step
     inner[after] = times[good[-1]] + (np.arange(n)[after] - good[-1]) * step
-    return inner, repaired
+    return inner
 
 
 @dataclass(frozen=True)
