@@ -123,13 +123,26 @@ def test_demo_usage_errors_are_one_line_naming_the_option(tmp_path):
              ("--nope",): "--nope", ("--min-cutoff", "0"): "--min-cutoff"}  # fmt: skip
     for args, name in cases.items():
         result = runner.invoke(app, ["demo", str(CLIP), "--out", str(tmp_path), *args])
-        lines = result.output.strip().splitlines()
-        assert result.exit_code == 2 and len(lines) == 1, (args, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert result.exit_code == 2 and len(lines) == 1 and result.stdout == "", (args, result.output)
         assert lines[0].startswith("error: ") and name in lines[0], lines
 
 
+def test_demo_device_is_checked_before_running(tmp_path):
+    bad = runner.invoke(app, ["demo", str(CLIP), "--out", str(tmp_path), "--device", "nope"])
+    assert bad.exit_code == 2 and "--device" in bad.stderr
+    if not torch.cuda.is_available():
+        cuda = runner.invoke(app, ["demo", str(CLIP), "--out", str(tmp_path), "--device", "cuda"])
+        assert cuda.exit_code == 2 and "no CUDA device" in cuda.stderr
+    assert not any(tmp_path.iterdir())
+
+
 def test_demo_defaults_to_the_bundled_sample(tmp_path, checkpoint):
-    _ok(["demo", "--out", str(tmp_path), "--checkpoint", str(checkpoint), "--max-frames", "2", "--no-render", "--quiet"])
+    from vibe.cli import _bundled_sample
+
+    assert _bundled_sample() == ROOT / "assets" / "people_walking.mp4"
+    args = ["demo", "--out", str(tmp_path), "--checkpoint", str(checkpoint), "--max-frames", "2", "--device", "cpu"]
+    _ok([*args, "--no-render", "--quiet"])
     assert (tmp_path / "people_walking" / "results.npz").is_file()
 
 
