@@ -115,9 +115,12 @@ def _eval14(body: Anny, pose_rotmat: np.ndarray, shape: np.ndarray) -> np.ndarra
     return body.keypoints(posed, "eval14").double().numpy()
 
 
-def _prediction(body: Anny, frame_ids: np.ndarray, pose_rotmat: np.ndarray, shape: np.ndarray, joints2d_img: np.ndarray):
-    """A track's poses as a :class:`TrackPrediction` (eval14 joints posed with ``body``)."""
-    return TrackPrediction(np.asarray(frame_ids), _eval14(body, pose_rotmat, shape), np.asarray(joints2d_img, np.float64))
+def _prediction(
+    body: Anny, frame_ids: np.ndarray, pose_rotmat: np.ndarray, shape: np.ndarray, joints2d_img: np.ndarray
+) -> TrackPrediction:
+    """A track's poses ``(n, J, 3, 3)``, shapes ``(n, S)`` and 2D joints ``(n, 33, 2)`` as a :class:`TrackPrediction`."""
+    joints = _eval14(body, pose_rotmat, shape)  # posed with ``body``, eval14
+    return TrackPrediction(np.asarray(frame_ids), joints, np.asarray(joints2d_img, np.float64))
 
 
 def _seed_cache(done_dir: Path, new_dir: Path) -> None:
