@@ -18,6 +18,8 @@ video has no person. With that structure the metrics have closed forms:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -425,3 +427,47 @@ def test_baseline_folders_are_safe_names():
     assert _label_dir("G-only") == "G-only"
     assert _label_dir("same weights / v2") == "same_weights_v2"
     assert _label_dir("**") == "baseline"
+
+
+def test_parse_baselines_with_demo_options():
+    from vibe.evaluation.synthetic_bench import parse_baselines
+
+    got = parse_baselines(["plain=a.pt", "raw = b.pt, centred_sigma=0 , fit_camera=false", "s=c.pt,smooth=YES"])
+    assert got == {
+        "plain": Path("a.pt"),
+        "raw": (Path("b.pt"), {"centred_sigma": 0.0, "fit_camera": False}),
+        "s": (Path("c.pt"), {"smooth": True}),
+    }
+    with pytest.raises(ValueError, match="expected NAME=CHECKPOINT"):
+        parse_baselines(["nopath"])
+    with pytest.raises(ValueError, match="given twice"):
+        parse_baselines(["a=1.pt", "a=2.pt,smooth=false"])
+    with pytest.raises(ValueError, match="baseline option 'speed=2'"):
+        parse_baselines(["a=1.pt,speed=2"])
+
+
+def test_pool_results_of_one_and_of_mismatched_runs(videos):
+    import datetime
+
+    run = {"bench_dir": "a", "rows": table_rows(videos, "m.pt", False, []), "videos": videos, "n_videos": 2,
+           "n_frames": 10, "n_matched_frames": 5, "created": "2000-01-01T00:00:00+00:00"}  # fmt: skip
+    pooled = pool_results([run])
+    assert [r["key"] for r in pooled["rows"]] == ["model", "mediapipe", "mediapipe_smoothed"]
+    assert pooled["rows"][0]["metrics"] == pytest.approx(videos[0]["metrics"]["model"])
+    assert [v["bench_dir"] for v in pooled["videos"]] == ["a", "a"] and pooled["bench_dir"] == ["a"]
+    assert (pooled["n_videos"], pooled["n_frames"], pooled["n_matched_frames"]) == (2, 10, 5)
+    assert datetime.datetime.fromisoformat(pooled["created"]).year > 2000  # stamped now, not copied
+    assert "bench_dir" not in videos[0]  # the caller's entries are left as they were
+    with pytest.raises(ValueError, match="nothing to pool"):
+        pool_results([])
+    with pytest.raises(ValueError, match="different rows"):
+        pool_results([run, dict(run, rows=run["rows"][:2])])
+
+
+def test_write_json_makes_nested_folders_and_replaces_a_file(tmp_path):
+    from vibe.evaluation.synthetic_bench import write_json
+
+    target = tmp_path / "a" / "b" / "r.json"
+    write_json({"x": 1}, target)
+    write_json({"x": 2}, target)  # again, into the folders that now exist
+    assert target.read_text() == '{\n  "x": 2\n}\n' and [p.name for p in target.parent.iterdir()] == ["r.json"]
