@@ -54,7 +54,10 @@ class DetectionScheduleConfig:
 
     ``stride``: the detector runs on every ``stride``-th frame (1: every
     frame), and on every frame while a live track has fewer than
-    ``confirm_hits`` detections or was missed at the last detector frame.
+    ``confirm_hits`` detections or was missed at the last detector frame,
+    and — with ``every_frame_when_empty`` — while nobody is tracked, so that
+    a person on screen for a single frame is looked at (the frames without
+    anyone then cost ``stride`` times more detection).
     ``large_side``: when every live track is confirmed, was found at the last
     detector frame and has a box side of at least this fraction of the
     frame's long side, only the letterboxed full frame is run (no tiles),
@@ -66,6 +69,7 @@ class DetectionScheduleConfig:
     confirm_hits: int = 3
     large_side: float | None = None
     full_scan_s: float = 0.5
+    every_frame_when_empty: bool = False
 
     def __post_init__(self) -> None:
         if self.stride < 1:
@@ -91,6 +95,8 @@ def scheduled_detections(
     with PersonDetector(detector_config) as det:
         for frame_id, image in frames:
             unsure = tracker.needs_every_frame(schedule.confirm_hits)
+            # min_live_side is inf exactly when no track is live.
+            unsure = unsure or (schedule.every_frame_when_empty and tracker.min_live_side() == float("inf"))
             if frame_id % schedule.stride and not unsure:
                 skipped = (frame_id, image)
                 continue
