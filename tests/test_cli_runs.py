@@ -128,6 +128,33 @@ def test_demo_usage_errors_are_one_line_naming_the_option(tmp_path):
         assert lines[0].startswith("error: ") and name in lines[0], lines
 
 
+def test_one_line_usage_errors_of_callbacks_and_command_bodies():
+    """The demo's command class on a small command: values refused by a callback or by the body."""
+    import typer
+
+    from vibe.cli import _OneLineUsageErrors
+
+    def odd(value: int) -> int:
+        if value % 2 == 0:
+            raise typer.BadParameter("must be odd")
+        return value
+
+    small = typer.Typer()
+
+    @small.command(cls=_OneLineUsageErrors)
+    def count(n: int = typer.Argument(..., callback=odd), m: int = typer.Option(0, "--m")) -> None:
+        if m < 0:
+            raise typer.BadParameter("must not be negative", param_hint="--m")
+        typer.echo(n + m)
+
+    cases = {("2",): "error: Invalid value for 'n': must be odd",
+             ("3", "--m", "-1"): "error: Invalid value for --m: must not be negative"}  # fmt: skip
+    for args, line in cases.items():
+        result = runner.invoke(small, list(args))
+        assert (result.exit_code, result.stdout, result.stderr) == (2, "", line + "\n"), args
+    assert runner.invoke(small, ["3", "--m", "2"]).stdout == "5\n"
+
+
 def test_demo_device_is_checked_before_running(tmp_path):
     bad = runner.invoke(app, ["demo", str(CLIP), "--out", str(tmp_path), "--device", "nope"])
     assert bad.exit_code == 2 and "--device" in bad.stderr

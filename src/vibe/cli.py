@@ -65,13 +65,10 @@ class _OneLineUsageErrors(typer.core.TyperCommand):
 
 
 def _usage_message(exc: Exception) -> str:
-    """The error's text, naming the option (click's own messages already do)."""
-    message = exc.format_message()
-    hint = getattr(exc, "param_hint", None)
-    if isinstance(exc, typer.BadParameter) and exc.param is not None and "'--" not in message:
-        names = hint or "/".join(exc.param.opts)
-        message = f"invalid value for {names}: {message}"
-    return message
+    """The error's text: click's own, which names the option or argument (its hint when given)."""
+    # A prefix of our own repeated it ("invalid value for n: Invalid value for 'n': ...") for
+    # arguments and unquoted hints, the only messages without "'--".
+    return exc.format_message()
 
 
 def _usage_error(message: str) -> None:
