@@ -232,6 +232,30 @@ def test_needs_every_frame_and_min_live_side():
     assert tracker.needs_every_frame(3)  # missed at the last update
 
 
+def test_a_re_found_track_counts_its_missed_frames_once():
+    # 10 frames, 5 missed while the detector looked, 14 more: 10 + 1 + 13 = 24 covered frames
+    # (the missed ones do not count) < 25 at 30 fps: dropped; one frame more and it is kept.
+    for tail, kept in ((14, False), (15, True)):
+        tracker = PersonTracker(fps=30.0)
+        for f in range(15 + tail):
+            here = not 10 <= f < 15
+            tracker.update(f, _dets([_square(200, 200)] if here else [], [0.9] if here else []))
+        assert bool(tracker.tracks()) == kept, tail
+
+
+def test_tiny_max_lost_still_waits_one_frame_and_slow_videos_work():
+    # 0.01 s at 30 fps rounds to 0 frames: at least 1, so one missed frame keeps the id, two end it.
+    for gap, ids in ((1, [1]), (2, [1, 2])):
+        tracker = PersonTracker(fps=30.0, config=TrackerConfig(max_lost_s=0.01, min_track_s=0.1))
+        for f in range(20):
+            here = not 10 <= f < 10 + gap
+            tracker.update(f, _dets([_square(200, 200)] if here else [], [0.9] if here else []))
+        assert [t.track_id for t in tracker.tracks()] == ids, gap
+    slow = PersonTracker(fps=0.5, config=TrackerConfig(min_track_s=1.0))  # a time-lapse: 1 frame per 2 s
+    slow.update(0, _dets([_square(200, 200)], [0.9]))
+    assert [t.frame_ids.tolist() for t in slow.tracks()] == [[0]]
+
+
 def test_tracker_validates_fps_and_frame_order():
     for fps in (0.0, -1.0, float("nan")):
         with pytest.raises(ValueError, match="fps must be positive"):
