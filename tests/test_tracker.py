@@ -243,6 +243,16 @@ def test_a_re_found_track_counts_its_missed_frames_once():
         assert bool(tracker.tracks()) == kept, tail
 
 
+def test_strided_coverage_stops_at_a_detector_frame_that_missed():
+    # Detector frames 0, 3, ..., 27; the person is missed on frame 9. Covered: 0..6 (7 frames), then
+    # 12 alone (frames 7..11 lie next to the miss), then 13..27 (15): 23 < 25, dropped.
+    tracker = PersonTracker(fps=30.0)
+    for f in range(0, 30, 3):
+        here = f != 9
+        tracker.update(f, _dets([_square(200, 200)] if here else [], [0.9] if here else []))
+    assert tracker.tracks() == []
+
+
 def test_tiny_max_lost_still_waits_one_frame_and_slow_videos_work():
     # 0.01 s at 30 fps rounds to 0 frames: at least 1, so one missed frame keeps the id, two end it.
     for gap, ids in ((1, [1]), (2, [1, 2])):
