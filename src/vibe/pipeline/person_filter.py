@@ -26,7 +26,7 @@ smoothly. So the rule has two parts, both over the whole track
    motion's second differences grow with the frame interval squared).
    Measured: 0.018 (30 fps) and 0.032 (10 fps) for the bundled videos'
    people, 0.015-0.05 for rendered people (synthetic benchmark, 30 fps),
-   0.14-0.30 for the phantoms on rendered hands (``benchmarks/bench_phantoms.py``). A track with
+   0.14-0.34 for the phantoms on rendered hands (``benchmarks/bench_phantoms.py``). A track with
    fewer than three consecutive frames with a pose cannot be measured: it
    must instead show a body in at least ``unmeasured_body_fraction`` of its
    frames (all, by default: a real person glimpsed for a frame or two is
