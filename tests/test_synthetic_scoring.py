@@ -32,6 +32,7 @@ from vibe.evaluation.synthetic_scoring import (
     TrackPrediction,
     aggregate,
     constant_bone_lengths,
+    score_track,
     score_video,
     smooth_over_time,
 )
@@ -113,7 +114,9 @@ D2_EPS = 0.025 - 2 * 0.015 + 0.025  # Δ²ε at frame 1, the one interior frame 
 D2_WRIST = 0.01 * (0 - 2 * 1 + 4)  # the ground-truth wrist's second difference, 0.02 m
 
 
-@pytest.fixture(scope="module")
+# Function-scoped (scoring takes milliseconds): a module-scoped result would be computed inside
+# whichever test runs first, and mutation testing maps each function to the tests that call it.
+@pytest.fixture
 def scored() -> tuple[dict, int]:
     model, _ = _model_prediction()
     return score_video(_gt(), {"model": model})
@@ -277,7 +280,7 @@ def test_smoothed_mediapipe_row_against_a_written_out_reference():
 
 
 # --------------------------------------------------------------------------- rows, baselines, pooling
-@pytest.fixture(scope="module")
+@pytest.fixture
 def videos() -> list[dict]:
     """Two scored videos: the hand-made one with a baseline and a per-frame row, and one with no person."""
     gt = _gt()
@@ -373,6 +376,7 @@ def test_nothing_in_common_scores_nothing():
     model, _ = _model_prediction()
     late = TrackPrediction(model.frame_ids + 100, model.joints_eval14, model.joints2d_img)
     assert score_video(_gt(), {"model": late}) == ({}, 0)
+    assert score_track(_gt(), late) == ({}, 0)
 
 
 def test_mediapipe_rows_without_world_or_image_landmarks():
