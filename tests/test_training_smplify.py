@@ -106,7 +106,8 @@ def test_trainer_fits_2d_windows_and_reports_the_cost(tmp_path, caplog):
         assert scalars["smplify/windows"] == 4 and 0 <= scalars["smplify/replaced"] <= 4
         assert scalars["smplify/seconds"] > 0 and scalars["smplify/other_seconds"] > 0
         assert scalars["smplify/reproj_px_fit"] < scalars["smplify/reproj_px_network"]
-        assert scalars["smplify/reproj_px_used"] <= scalars["smplify/reproj_px_fit"] + 1e-9  # the best so far
+        # The best so far (the two means are summed in float32: equal fits differ by ~1e-7 px).
+        assert scalars["smplify/reproj_px_used"] <= scalars["smplify/reproj_px_fit"] * (1 + 1e-6)
         assert "gen/pose" in scalars
     assert 0 < len(trainer.in_loop.pseudo_gt.store) <= BANK
     totals = trainer.in_loop.totals

@@ -140,7 +140,7 @@ class DemoConfig:
     device: str = "auto"
     smooth: bool = False
     one_euro: OneEuroConfig = field(default_factory=OneEuroConfig)
-    centred_sigma: float = 2.0
+    centred_sigma: float = 3.0
     fit_camera: bool = True
     refine: bool = False
     smplify: SMPLifyConfig = field(default_factory=lambda: SMPLifyConfig(keypoint_set="blazepose33"))
