@@ -107,7 +107,7 @@ def demo(
     beta: float = typer.Option(0.7, min=0.0, help="One-Euro speed coefficient, >= 0 (with --smooth)."),
     refine: bool = typer.Option(False, "--refine", help="Temporal SMPLify of each track to its landmarks (open stack)."),
     centred_sigma: float = typer.Option(
-        2.0, min=0.0, help="Centred Gaussian smoothing of each track (frames; 0: off; offline, no lag)."
+        3.0, min=0.0, help="Centred Gaussian smoothing of each track (frames; 0: off; offline, no lag)."
     ),
     no_fit_camera: bool = typer.Option(
         False, "--no-fit-camera", help="Keep the regressed camera (default: fitted to the landmarks, open stack)."
