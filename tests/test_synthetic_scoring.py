@@ -475,3 +475,12 @@ def test_write_json_makes_nested_folders_and_replaces_a_file(tmp_path):
     write_json({"x": 1}, target)
     write_json({"x": 2}, target)  # again, into the folders that now exist
     assert target.read_text() == '{\n  "x": 2\n}\n' and [p.name for p in target.parent.iterdir()] == ["r.json"]
+
+
+def test_pck2d_box_is_per_frame():
+    from vibe.evaluation.synthetic_scoring import pck2d
+
+    square = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    target = np.stack([100 * square, 200 * square + 50])  # boxes of 100 and 200 px
+    pred = target + [15.0, 0.0]  # 15 px: beyond 0.1 × 100, within 0.1 × 200
+    assert pck2d(pred, target, np.ones((2, 4), bool)) == pytest.approx(50.0)
