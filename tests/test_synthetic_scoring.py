@@ -484,3 +484,6 @@ def test_pck2d_box_is_per_frame():
     target = np.stack([100 * square, 200 * square + 50])  # boxes of 100 and 200 px
     pred = target + [15.0, 0.0]  # 15 px: beyond 0.1 × 100, within 0.1 × 200
     assert pck2d(pred, target, np.ones((2, 4), bool)) == pytest.approx(50.0)
+    far = np.stack([100 * square, 200 * square + 200])  # the second box from 200 to 400 px
+    pred = far + np.array([[[5.0, 0.0]], [[30.0, 0.0]]])  # within 10 px; beyond 20 px (but within 40)
+    assert pck2d(pred, far, np.ones((2, 4), bool)) == pytest.approx(50.0)
