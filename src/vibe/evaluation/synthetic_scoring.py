@@ -36,6 +36,7 @@ import torch
 from vibe.body.anny import BLAZEPOSE33
 from vibe.body.joint_sets import EVAL14
 from vibe.metrics import PELVIS_IDX, accel, accel_error, center_on_pelvis, mpjpe, pa_mpjpe
+from vibe.pipeline.smoothing import gaussian_vectors
 
 __all__ = [
     "COMMON12",
@@ -195,20 +196,12 @@ def score_mediapipe(
 def smooth_over_time(frame_ids: np.ndarray, values: np.ndarray, sigma: float = SMOOTH_SIGMA_FRAMES) -> np.ndarray:
     """Centred Gaussian over time of ``values (n, ...)``, within each run of consecutive ``frame_ids (n,)``.
 
-    Weights ``exp(−k²/2σ²)`` for offsets ``|k| ≤ ⌈3σ⌉``; near the ends of a
-    run the weights that fall outside it are dropped and the rest
-    renormalised (no reflection: a run's end is not mirrored motion).
+    The demo's own smoother (:func:`vibe.pipeline.smoothing.gaussian_vectors`):
+    weights ``exp(−k²/2σ²)`` for offsets ``|k| ≤ 3σ``; near the ends of a run
+    the weights that fall outside it are dropped and the rest renormalised
+    (no reflection: a run's end is not mirrored motion).
     """
-    values = np.asarray(values, np.float64)
-    out = np.empty_like(values)
-    radius = int(np.ceil(3 * sigma))
-    for run in consecutive_runs(np.asarray(frame_ids)):
-        k = np.arange(len(run))
-        offset = k[:, None] - k[None, :]
-        weights = np.where(np.abs(offset) <= radius, np.exp(-(offset**2) / (2 * sigma**2)), 0.0)
-        weights /= weights.sum(axis=1, keepdims=True)
-        out[run] = np.tensordot(weights, values[run], axes=1)
-    return out
+    return gaussian_vectors(values, sigma, np.asarray(frame_ids))
 
 
 def constant_bone_lengths(joints12: np.ndarray) -> np.ndarray:
