@@ -245,7 +245,12 @@ def test_interrupted_run_leaves_the_previous_result(tmp_path, checkpoint):
     # The whole clip, rendered twice after detection: seconds of work left when the signal comes,
     # even on an idle machine (45 frames without rendering could finish before it).
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # As from a terminal: SIGINT at its default, even when the suite itself was started in the
+    # background by a shell (which ignores SIGINT there, and Python then keeps it ignored).
+    default_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, preexec_fn=default_sigint
+    )
     try:
         # Interrupt once detection is done (its cache is written), in the middle of the later stages.
         while proc.poll() is None and len(list((out / "pose_1" / ".cache").glob("people-*.npz"))) < 2:
