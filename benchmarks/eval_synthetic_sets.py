@@ -60,7 +60,8 @@ def main() -> None:
         if json_path.exists():  # resume: a folder already scored
             runs.append(json.loads(json_path.read_text()))
             continue
-        runs.append(run_synthetic_benchmark(folder, args.checkpoint, json_path, args.work / folder.name, baselines=baselines))
+        work = args.work / folder.name
+        runs.append(run_synthetic_benchmark(folder, args.checkpoint, json_path, work, baselines=baselines))
     pooled = pool_results(runs)
     write_json(pooled, args.out)
     print(table_header())

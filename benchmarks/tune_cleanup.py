@@ -72,7 +72,8 @@ def main() -> None:
     parser.add_argument("--sigmas", type=float, nargs="+", default=[0.0, 1.0, 2.0, 3.0, 4.0])
     parser.add_argument("--max-tracks", type=int, default=None)
     parser.add_argument(
-        "--skip-tracks", type=int, default=0, help="score only later tracks (e.g. those rendered after training read the corpus)"
+        "--skip-tracks", type=int, default=0,
+        help="score only later tracks (e.g. those rendered after training read the corpus)",
     )
     args = parser.parse_args()
     results = score_sigmas(args.checkpoint, args.corpus, args.sigmas, args.max_tracks, args.skip_tracks)

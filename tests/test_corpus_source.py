@@ -89,8 +89,11 @@ def test_unmirrored_windows_match_the_synthetic_preparation(corpus: Path, synthe
 
 
 def test_mirrored_window_is_the_mirror_image(corpus: Path, body: Anny) -> None:
-    plain = CorpusSource(corpus, body.joint_names, use_world=True, mirror_prob=0.0).sample(np.random.default_rng(0), 1, T)
-    mirror = CorpusSource(corpus, body.joint_names, use_world=True, mirror_prob=1.0).sample(np.random.default_rng(0), 1, T)
+    def window(mirror_prob: float):
+        source = CorpusSource(corpus, body.joint_names, use_world=True, mirror_prob=mirror_prob)
+        return source.sample(np.random.default_rng(0), 1, T)
+
+    plain, mirror = window(0.0), window(1.0)
     perm = flip_permutation(BLAZEPOSE33)
     # Flipping the image and the box about the image centre negates box-normalised x.
     flipped = plain.targets.kp_2d[:, :, perm].clone()

@@ -704,7 +704,8 @@ class SyntheticGenerator:
         if cfg.world_ray_axes:  # R_rayᵀ takes the ray to the mid-hip onto the optical axis
             ray = _rotation_to(mid_hip[:, :, 0].reshape(-1, 3)).reshape(batch, num_frames, 3, 3)
             rel = np.einsum("btji,btkj->btki", ray, rel)
-        turn = Rotation.from_rotvec(np.deg2rad(rng.normal(0.0, cfg.world_rotation_std_deg, size=(batch, 3)))).as_matrix()
+        turn_rotvec = np.deg2rad(rng.normal(0.0, cfg.world_rotation_std_deg, size=(batch, 3)))
+        turn = Rotation.from_rotvec(turn_rotvec).as_matrix()
         rel = np.einsum("bij,btkj->btki", turn, rel)
         scale = np.exp(rng.normal(0.0, cfg.world_scale_log_std, size=(batch, 1, 1, 1)))
         bias = rng.normal(size=(batch, 1, num_kp, 3)) * cfg.world_bias_std_m * np.array([1.0, 1.0, 2.0])

@@ -171,7 +171,9 @@ def main() -> None:
     parser.add_argument("--deadline-s", type=float, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    n = make_landmark_corpus(args.out_dir, args.videos, args.seed, args.seconds, args.motion_db, deadline_s=args.deadline_s)
+    n = make_landmark_corpus(
+        args.out_dir, args.videos, args.seed, args.seconds, args.motion_db, deadline_s=args.deadline_s
+    )
     logger.info("%d tracks in %s", n, args.out_dir)
 
 

@@ -226,7 +226,9 @@ def _demo_option(pair: str) -> tuple[str, float | bool]:
     """``"centred_sigma=0"`` → ``("centred_sigma", 0.0)``; ``"fit_camera=false"`` → ``("fit_camera", False)``."""
     key, sep, value = (part.strip() for part in pair.partition("="))
     if not sep or key not in ("centred_sigma", "fit_camera", "smooth"):
-        raise ValueError(f"baseline option {pair!r}: expected centred_sigma=N, fit_camera=true|false or smooth=true|false")
+        raise ValueError(
+            f"baseline option {pair!r}: expected centred_sigma=N, fit_camera=true|false or smooth=true|false"
+        )
     if key == "centred_sigma":
         return key, float(value)
     return key, value.lower() in ("1", "true", "yes", "on")
@@ -333,7 +335,9 @@ def run_synthetic_benchmark(
         "title": TITLE,
         "bench_dir": str(bench),
         "checkpoint": str(checkpoint),
-        "baselines": {name: str(ckpt) + "".join(f",{k}={v}" for k, v in opts.items()) for name, (ckpt, opts) in baselines.items()},
+        "baselines": {
+            name: str(ckpt) + "".join(f",{k}={v}" for k, v in opts.items()) for name, (ckpt, opts) in baselines.items()
+        },
         "n_videos": len(videos),
         "n_frames": int(sum(v["n_gt_frames"] for v in per_video)),
         "n_matched_frames": int(sum(v["n_matched"] for v in per_video)),

@@ -399,7 +399,8 @@ def build_synthetic_data(config: TrainConfig, body) -> tuple[BatchSource, list[T
             Path(data.landmark_corpus).expanduser(), body.joint_names, use_world,
             synth.config.features, data.corpus_mirror_prob,
         )  # fmt: skip
-        train = corpus if data.corpus_share >= 1 else MixedSource([corpus, train], [data.corpus_share, 1 - data.corpus_share])
+        share = data.corpus_share
+        train = corpus if share >= 1 else MixedSource([corpus, train], [share, 1 - share])
     in_loop = config.smplify_in_loop
     if in_loop.enabled and in_loop.share_2d > 0:
         bank = WindowBank.from_source(train, config.seed + 2, in_loop.windows_2d, config.seqlen)
