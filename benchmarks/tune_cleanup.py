@@ -17,18 +17,12 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from vibe.body.anny import Anny
-from vibe.evaluation.synthetic_scoring import EVAL14_COMMON, HIPS12, joint_metrics
+from vibe.evaluation.synthetic_bench import posed_eval14
+from vibe.evaluation.synthetic_scoring import body_metrics
 from vibe.evaluation.track_regression import load_open_generator, regress_track
 from vibe.pipeline.demo_config import DemoConfig
-
-
-@torch.no_grad()
-def _eval14(body: Anny, pose_rotmat: np.ndarray, shape: np.ndarray) -> np.ndarray:
-    posed = body(torch.as_tensor(pose_rotmat, dtype=body.dtype), torch.as_tensor(shape, dtype=body.dtype))
-    return body.keypoints(posed, "eval14").double().numpy()
 
 
 def score_sigmas(
@@ -54,12 +48,8 @@ def score_sigmas(
                 model, track["landmarks_img"], track["bbox_cxcys"], size, windows,
                 landmarks_world=track["world"], frame_ids=track["frame_ids"], centred_sigma=sigma,
             )  # fmt: skip
-            joints = _eval14(body, pred.pose_rotmat, pred.shape)
-            target = track["joints3d_eval14"].astype(np.float64)
-            metrics = joint_metrics(joints, target, track["frame_ids"], with_mpjpe=True)
-            common = list(EVAL14_COMMON)
-            twelve = joint_metrics(joints[:, common], target[:, common], track["frame_ids"], False, HIPS12)
-            metrics.update({f"{k}12": v for k, v in twelve.items()})
+            joints = posed_eval14(body, pred.pose_rotmat, pred.shape)
+            metrics = body_metrics(joints, track["joints3d_eval14"].astype(np.float64), track["frame_ids"])
             for key, value in metrics.items():
                 sums[sigma][key] = sums[sigma].get(key, 0.0) + value * n
     return {s: {k: v / frames for k, v in m.items()} for s, m in sums.items()}

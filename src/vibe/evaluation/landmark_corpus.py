@@ -41,6 +41,7 @@ from vibe.body.anny import Anny
 from vibe.body.sparse_keypoints import SparseKeypoints
 from vibe.data.motion_db import VALIDATION_SUBJECTS, MotionDB
 from vibe.data.synthetic import SyntheticConfig, SyntheticGenerator
+from vibe.evaluation.synthetic_bench import cached_world_landmarks
 from vibe.evaluation.synthetic_make import render_video
 
 __all__ = ["CORPUS_CAMERAS", "make_landmark_corpus", "corpus_camera_config"]
@@ -63,17 +64,6 @@ def corpus_camera_config() -> SyntheticConfig:
     return SyntheticConfig(**CORPUS_CAMERAS)
 
 
-def _cached_world(out_dir: Path, track_id: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """The demo's cached world landmarks of a track: frame ids ``(n,)`` and ``(n, 33, 3)``."""
-    caches = sorted((out_dir / ".cache").glob("landmarks-*.npz"), key=lambda p: p.stat().st_mtime)
-    if not caches:
-        return None
-    with np.load(caches[-1], allow_pickle=False) as npz:
-        if f"{track_id}/world" not in npz.files:
-            return None
-        return npz[f"{track_id}/frame_ids"], npz[f"{track_id}/world"]
-
-
 def _track_item(video: Path, work: Path) -> dict | None:
     """Run the demo's stages on ``video`` and pair its longest track with the ground truth."""
     from vibe.pipeline.outputs import read_results
@@ -85,7 +75,7 @@ def _track_item(video: Path, work: Path) -> dict | None:
         return None
     tid = max(people, key=lambda t: len(people[t]["frame_ids"]))
     track = people[tid]
-    world = _cached_world(result.out_dir, tid)
+    world = cached_world_landmarks(result.out_dir, tid)
     if world is None or not np.array_equal(world[0], track["frame_ids"]):
         return None
     with np.load(video.with_suffix(".npz")) as npz:

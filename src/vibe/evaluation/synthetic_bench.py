@@ -85,9 +85,11 @@ from vibe.models.vibe import VIBE
 
 __all__ = [
     "COMMON12",
+    "cached_world_landmarks",
     "parse_baselines",
     "pck2d",
     "pool_results",
+    "posed_eval14",
     "run_synthetic_benchmark",
     "table_rows",
     "write_json",
@@ -96,7 +98,7 @@ __all__ = [
 TITLE = "Synthetic (Anny, held-out CMU)"
 
 
-def _world_landmarks(out_dir: Path, track_id: int) -> tuple[np.ndarray, np.ndarray] | None:
+def cached_world_landmarks(out_dir: Path, track_id: int) -> tuple[np.ndarray, np.ndarray] | None:
     """The demo's cached MediaPipe world landmarks of a track: frame ids ``(n,)``, ``(n, 33, 3)``."""
     caches = list((out_dir / ".cache").glob("landmarks-*.npz"))
     if not caches:
@@ -109,7 +111,7 @@ def _world_landmarks(out_dir: Path, track_id: int) -> tuple[np.ndarray, np.ndarr
 
 
 @torch.no_grad()
-def _eval14(body: Anny, pose_rotmat: np.ndarray, shape: np.ndarray) -> np.ndarray:
+def posed_eval14(body: Anny, pose_rotmat: np.ndarray, shape: np.ndarray) -> np.ndarray:
     """Predicted eval14 joints ``(n, 14, 3)`` (body frame, metres)."""
     posed = body(torch.as_tensor(pose_rotmat, dtype=body.dtype), torch.as_tensor(shape, dtype=body.dtype))
     return body.keypoints(posed, "eval14").double().numpy()
@@ -119,7 +121,7 @@ def _prediction(
     body: Anny, frame_ids: np.ndarray, pose_rotmat: np.ndarray, shape: np.ndarray, joints2d_img: np.ndarray
 ) -> TrackPrediction:
     """A track's poses ``(n, J, 3, 3)``, shapes ``(n, S)`` and 2D joints ``(n, 33, 2)`` as a :class:`TrackPrediction`."""
-    joints = _eval14(body, pose_rotmat, shape)  # posed with ``body``, eval14
+    joints = posed_eval14(body, pose_rotmat, shape)  # posed with ``body``, eval14
     return TrackPrediction(np.asarray(frame_ids), joints, np.asarray(joints2d_img, np.float64))
 
 
@@ -142,7 +144,7 @@ def _evaluate_video(
     work: Path,
     body: Anny,
     per_frame_model: VIBE | None,
-    baselines: Mapping[str, Path],
+    baselines: Mapping[str, tuple[Path, dict]],
 ) -> dict:
     """Run the demo on one video with the checkpoint (and each baseline) and score the longest track.
 
@@ -168,7 +170,7 @@ def _evaluate_video(
     if not entry["n_matched"]:
         return entry
     predictions = {"model": _prediction(body, track["frame_ids"], track["pose_rotmat"], track["shape"], track["joints2d_img"])}
-    world = _world_landmarks(result.out_dir, tid)
+    world = cached_world_landmarks(result.out_dir, tid)
 
     if per_frame_model is not None:
         world_lm = None
@@ -185,8 +187,7 @@ def _evaluate_video(
         predictions["per_frame"] = _prediction(body, track["frame_ids"], pred.pose_rotmat, pred.shape, pred.joints2d_img)
 
     entry["reused_cache"] = {}
-    for name, spec in baselines.items():
-        ckpt, options = spec if isinstance(spec, tuple) else (spec, {})
+    for name, (ckpt, options) in baselines.items():
         base_work = work / "baselines" / _label_dir(name)
         _seed_cache(result.out_dir, base_work / video.stem)
         base = run_demo(video, base_work, DemoConfig(checkpoint=ckpt, render=False, progress=False, **options))

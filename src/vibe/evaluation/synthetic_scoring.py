@@ -45,6 +45,7 @@ __all__ = [
     "SMOOTH_SIGMA_FRAMES",
     "TrackPrediction",
     "aggregate",
+    "body_metrics",
     "constant_bone_lengths",
     "consecutive_runs",
     "joint_metrics",
@@ -138,6 +139,15 @@ def _twelve(metrics: Mapping[str, float]) -> dict[str, float]:
     return {f"{k}12": v for k, v in metrics.items() if k in ("pa_mpjpe", "accel_err")}
 
 
+def body_metrics(joints: np.ndarray, target: np.ndarray, frame_ids: np.ndarray) -> dict[str, float]:
+    """Metrics of predicted eval14 joints ``(n, 14, 3)`` against ``target``: the 14-joint ones (pelvis-centred
+    MPJPE, PA-MPJPE, ACCEL, ACCEL_ERR) and the 12 limb joints' (``pa_mpjpe12``, ``accel_err12``, hip-centred)."""
+    metrics = joint_metrics(joints, target, frame_ids, with_mpjpe=True)
+    common = list(EVAL14_COMMON)
+    metrics.update(_twelve(joint_metrics(joints[:, common], target[:, common], frame_ids, False, HIPS12)))
+    return metrics
+
+
 def score_track(gt: Mapping[str, np.ndarray], pred: TrackPrediction) -> tuple[dict[str, float], int]:
     """Metrics of one predicted track on the frames it shares with the ground truth, and their number.
 
@@ -147,10 +157,7 @@ def score_track(gt: Mapping[str, np.ndarray], pred: TrackPrediction) -> tuple[di
     frames, pi, gi = np.intersect1d(pred.frame_ids, gt["frame_ids"], return_indices=True)
     if len(frames) == 0:
         return {}, 0
-    joints, target = np.asarray(pred.joints_eval14[pi], np.float64), gt["joints3d_eval14"][gi]
-    metrics = joint_metrics(joints, target, frames, with_mpjpe=True)
-    common = list(EVAL14_COMMON)
-    metrics.update(_twelve(joint_metrics(joints[:, common], target[:, common], frames, False, HIPS12)))
+    metrics = body_metrics(np.asarray(pred.joints_eval14[pi], np.float64), gt["joints3d_eval14"][gi], frames)
     visible = gt["visible_blazepose33"][gi]
     metrics["pck2d"] = pck2d(np.asarray(pred.joints2d_img[pi], np.float64), gt["keypoints2d_blazepose33"][gi], visible)
     return metrics, len(frames)
