@@ -45,7 +45,7 @@ from vibe.geometry.rotations import quat_to_rotmat, rotmat_to_quat
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FORMAT_VERSION", "VALIDATION_SUBJECTS", "MotionDB", "mirror_motion"]
+__all__ = ["FORMAT_VERSION", "VALIDATION_SUBJECTS", "MotionDB", "mirror_motion", "mirror_rotations"]
 
 FORMAT_VERSION = 1
 # CMU subjects held out for validation (walk, run, jump, punch, swordplay,
@@ -72,9 +72,14 @@ def mirror_motion(
     Returns:
         Mirrored ``(..., J, 3, 3)`` and ``(..., 3)``, float32.
     """
+    transl = np.asarray(root_transl, np.float32) * np.array([-1.0, 1.0, 1.0], np.float32)
+    return mirror_rotations(rotmat, joint_names), transl
+
+
+def mirror_rotations(rotmat: np.ndarray, joint_names: Sequence[str]) -> np.ndarray:
+    """Local rotations ``(..., J, 3, 3)`` seen in the x = 0 mirror: sides swapped, ``R → M R M`` (float32)."""
     mirror = np.diag([-1.0, 1.0, 1.0]).astype(np.float32)
-    swapped = np.asarray(rotmat, np.float32)[..., flip_permutation(joint_names), :, :]
-    return mirror @ swapped @ mirror, np.asarray(root_transl, np.float32) * np.array([-1.0, 1.0, 1.0], np.float32)
+    return mirror @ np.asarray(rotmat, np.float32)[..., flip_permutation(joint_names), :, :] @ mirror
 
 
 def quat_xyzw_to_rotmat(quat_xyzw: np.ndarray) -> np.ndarray:

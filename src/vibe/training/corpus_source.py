@@ -29,6 +29,7 @@ import torch
 from vibe.body.anny import BLAZEPOSE33
 from vibe.body.joint_sets import EVAL14, flip_permutation
 from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
+from vibe.data.motion_db import mirror_rotations
 from vibe.losses import GeneratorTargets
 from vibe.training.data import TrainBatch
 
@@ -36,7 +37,6 @@ __all__ = ["CorpusSource", "load_corpus"]
 
 logger = logging.getLogger(__name__)
 
-_MIRROR = np.diag([-1.0, 1.0, 1.0]).astype(np.float32)
 _PER_FRAME = ("landmarks_img", "world", "bbox_cxcys", "keypoints2d", "keypoints3d", "joints3d_eval14", "pose_rotmat")
 
 
@@ -101,8 +101,8 @@ class CorpusSource:
         self._perm = {
             "landmarks": flip_permutation(BLAZEPOSE33),
             "eval14": flip_permutation(EVAL14),
-            "joints": flip_permutation(joint_names),
         }
+        self.joint_names = list(joint_names)
         logger.info("landmark corpus %s: %d tracks, %d frames", root, self.data["track"].max() + 1, len(self))
 
     def __len__(self) -> int:
@@ -129,12 +129,10 @@ class CorpusSource:
     def _mirror(self, w: dict[str, np.ndarray], which: np.ndarray) -> None:
         """Mirror windows ``which`` ``(B,)`` bool of ``w`` in place (module docstring)."""
         width = w["image_size"][which][..., :1]  # (b, T, 1)
-        lm = w["landmarks_img"][which][:, :, self._perm["landmarks"]]
-        lm[..., 0] = width - lm[..., 0]
-        w["landmarks_img"][which] = lm
-        kp2 = w["keypoints2d"][which][:, :, self._perm["landmarks"]]
-        kp2[..., 0] = width - kp2[..., 0]
-        w["keypoints2d"][which] = kp2
+        for key in ("landmarks_img", "keypoints2d"):  # pixels: x flips about the image's width
+            points = w[key][which][:, :, self._perm["landmarks"]]
+            points[..., 0] = width - points[..., 0]
+            w[key][which] = points
         box = w["bbox_cxcys"][which]
         box[..., 0] = width[..., 0] - box[..., 0]
         w["bbox_cxcys"][which] = box
@@ -142,8 +140,7 @@ class CorpusSource:
             points = w[key][which][:, :, self._perm[perm]]
             points[..., 0] *= -1.0
             w[key][which] = points
-        pose = w["pose_rotmat"][which][:, :, self._perm["joints"]]
-        w["pose_rotmat"][which] = _MIRROR @ pose @ _MIRROR
+        w["pose_rotmat"][which] = mirror_rotations(w["pose_rotmat"][which], self.joint_names)
 
     def _batch(self, w: dict[str, np.ndarray]) -> TrainBatch:
         """Encoder inputs and targets of prepared windows (as the synthetic source makes them)."""
