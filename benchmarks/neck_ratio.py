@@ -49,13 +49,12 @@ def database_ratios(db_path: str, windows: int, seed: int) -> np.ndarray:
 
 def video_ratios(video: str, min_visibility: float = 0.8) -> np.ndarray:
     """Neck ratios of the landmarks the demo finds on ``video`` (every track, confident frames)."""
+    from vibe.pipeline.outputs import read_results
     from vibe.pipeline.run import DemoConfig, run_demo
 
     with tempfile.TemporaryDirectory() as out:
-        run_demo(video, out, DemoConfig(render=False))
-        cache = next((Path(out) / Path(video).stem / ".cache").glob("landmarks-*.npz"))
-        with np.load(cache) as npz:
-            tracks = [npz[k] for k in npz.files if k.endswith("/landmarks_img")]
+        _, people = read_results(run_demo(video, out, DemoConfig(render=False)).results)
+    tracks = [person["landmarks_img"] for person in people.values()]
     points = np.concatenate(tracks) if tracks else np.zeros((0, 33, 3))
     confident = (points[:, _EARS + _SHOULDERS + _HIPS, 2] >= min_visibility).all(-1)
     return neck_ratio(points[confident])
