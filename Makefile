@@ -13,7 +13,7 @@ setup: $(STAMP) system-deps
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e ".[smpl,datasets,test]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[smpl,datasets,test,ray]"
 	# pyrender 0.1.45 pins PyOpenGL 3.1.0, whose OSMesa binding lacks the context call
 	# pyrender uses; 3.1.7 renders on both EGL and OSMesa (pip will note the broken pin).
 	$(PY) -m pip install -q --no-deps PyOpenGL==3.1.7 2>&1 | grep -v "pyrender\|dependency conflicts" || true

@@ -287,6 +287,43 @@ def train(
     typer.echo(f"best checkpoint: {best}")
 
 
+@app.command("batch", cls=_OneLineUsageErrors)
+def batch(
+    inputs: list[str] = typer.Argument(..., help="Videos, folders, globs ('clips/**/*.mp4') or .txt lists of them; paths or fsspec URLs."),
+    out: str = typer.Option(..., "--out", "-o", help="Output folder or fsspec URL: OUT/<name>/ per video, OUT/manifest.jsonl."),
+    workers: int = typer.Option(0, min=0, help="Videos run side by side, one process each (0: one per core, as memory allows)."),
+    threads: int = typer.Option(0, min=0, help="Threads per video (0: the cores left over; on Ray: 1)."),
+    retry_failed: bool = typer.Option(False, "--retry-failed", help="Also run videos whose last attempt failed."),
+    ray: Optional[str] = typer.Option(None, help="Run on Ray: auto (the running cluster), local (start one here) or ADDRESS."),
+    ray_retries: int = typer.Option(2, min=0, help="Ray retries of a task whose worker crashed or raised an unexpected error."),
+    stack: str = typer.Option("open", help="open or smpl (as vibe demo)."),
+    checkpoint: Optional[Path] = typer.Option(None, help="Generator weights (as vibe demo)."),
+    smooth: bool = typer.Option(False, "--smooth", help="One-Euro smoothing of the joint rotations."),
+    refine: bool = typer.Option(False, "--refine", help="Temporal SMPLify of each track (open stack)."),
+    centred_sigma: float = typer.Option(3.0, min=0.0, help="Centred Gaussian smoothing of each track (frames; 0: off)."),
+    side_view: bool = typer.Option(False, "--side-view", help="Also render side.mp4."),
+    no_render: bool = typer.Option(False, "--no-render", help="Skip overlay.mp4."),
+    export: Optional[list[str]] = typer.Option(None, "--export", help="bvh and/or gltf (repeatable)."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    max_frames: Optional[int] = typer.Option(None, min=1, help="Read only the first N frames of each video."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Many videos → one `vibe demo` result folder each, a manifest, and a summary; re-runs resume.
+
+    Exit codes: 0 every video done (or done before), 1 some failed (each one's
+    code and message are in OUT/manifest.jsonl), 2 invalid option or input,
+    4/6 the generator's files are missing, 130 interrupted.
+    """
+    from vibe.cli_batch import batch_command
+
+    _check_device(device)
+    options = dict(stack=stack, checkpoint=checkpoint, smooth=smooth, refine=refine, centred_sigma=centred_sigma,
+                   side_view=side_view, render=not no_render, export=tuple(export or ()), device=device,
+                   max_frames=max_frames)  # fmt: skip
+    run = dict(workers=workers, threads=threads, retry_failed=retry_failed, ray=ray, ray_retries=ray_retries)
+    raise typer.Exit(batch_command(inputs, out, options, run, quiet, _usage_error))
+
+
 _MOCAP_SUFFIXES = {".amc": "asf-amc", ".bvh": "bvh", ".npz": "amass"}
 
 

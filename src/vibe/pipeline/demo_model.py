@@ -2,10 +2,14 @@
 
 :func:`build_model` checks that every file the chosen stack needs is there
 before anything is written, and raises the demo's errors naming what is missing.
+:func:`load_demo_model` wraps it with the device, so a process that runs many
+videos (``vibe batch``) loads the generator once and hands it to every
+:func:`~vibe.pipeline.run.run_demo`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -14,7 +18,7 @@ import torch
 from vibe import assets
 from vibe.pipeline.demo_config import DemoConfig, MissingAssetsError, NoTrainedWeightsError
 
-__all__ = ["OPEN_WEIGHTS_FILE", "default_open_weights", "build_model"]
+__all__ = ["OPEN_WEIGHTS_FILE", "DemoModel", "default_open_weights", "build_model", "load_demo_model", "model_key"]
 
 OPEN_WEIGHTS_FILE = "open_anny.pt"
 
@@ -22,6 +26,30 @@ OPEN_WEIGHTS_FILE = "open_anny.pt"
 def default_open_weights() -> Path:
     """Where the committed open model lives: ``vibe/resources/weights/open_anny.pt``."""
     return Path(str(resources.files("vibe") / "resources" / "weights" / OPEN_WEIGHTS_FILE))
+
+
+def model_key(config: DemoConfig) -> tuple[str, str, str]:
+    """What decides which generator a run needs: ``(stack, checkpoint, device option)``."""
+    return config.stack, str(config.checkpoint or ""), config.device
+
+
+@dataclass
+class DemoModel:
+    """A loaded generator: ``model`` (eval mode, on ``device``), its ``weights`` description, its ``key``."""
+
+    model: torch.nn.Module
+    weights: dict
+    device: torch.device
+    key: tuple[str, str, str]
+
+
+def load_demo_model(config: DemoConfig, open_weights: Path | None = None) -> DemoModel:
+    """The generator ``config`` asks for, on its device (``open_weights`` and errors: :func:`build_model`)."""
+    from vibe.pipeline.stages import resolve_device
+
+    device = resolve_device(config.device)
+    model, weights = build_model(config, device, open_weights)
+    return DemoModel(model, weights, device, model_key(config))
 
 
 def build_model(config: DemoConfig, device: torch.device, open_weights: Path | None = None):

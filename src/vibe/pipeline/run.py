@@ -65,7 +65,7 @@ from vibe.pipeline.demo_config import (
     OutputNotWritableError,
     VideoUnreadableError,
 )
-from vibe.pipeline.demo_model import build_model, default_open_weights
+from vibe.pipeline.demo_model import DemoModel, default_open_weights, load_demo_model, model_key
 from vibe.pipeline.frame_times import FrameTiming, frame_timing, monotonic_frame_times
 from vibe.pipeline.landmarks import TrackLandmarks
 from vibe.pipeline.outputs import (
@@ -89,7 +89,6 @@ from vibe.pipeline.stages import (
     landmark_stage,
     people_stage,
     resnet_stage,
-    resolve_device,
     track_outputs,
 )
 from vibe.pipeline.video import VideoError, VideoReader
@@ -116,8 +115,21 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def run_demo(video: str | Path, out_dir: str | Path, config: DemoConfig | None = None) -> DemoResult:
+def run_demo(
+    video: str | Path,
+    out_dir: str | Path,
+    config: DemoConfig | None = None,
+    *,
+    name: str | None = None,
+    model: DemoModel | None = None,
+) -> DemoResult:
     """Run the demo on ``video``; files go to ``out_dir/<video stem>/`` (see the module doc).
+
+    ``name``: the result folder's name instead of the video's stem (``vibe
+    batch`` tells apart videos of equal stems). ``model``: a generator already
+    loaded by :func:`~vibe.pipeline.demo_model.load_demo_model` for the same
+    stack, checkpoint and device (a process running many videos loads it once);
+    None, or one loaded for other options: loaded here.
 
     Raises:
         VideoUnreadableError, MissingAssetsError, NoTrainedWeightsError,
@@ -134,12 +146,12 @@ def run_demo(video: str | Path, out_dir: str | Path, config: DemoConfig | None =
         reader = VideoReader(video)
     except VideoError as exc:
         raise VideoUnreadableError(str(exc)) from exc
-    device = resolve_device(config.device)
-    model, weights = build_model(config, device, default_open_weights())
-    folder = _open_output(Path(out_dir) / video.stem)
+    if model is None or model.key != model_key(config):
+        model = load_demo_model(config, default_open_weights())
+    folder = _open_output(Path(out_dir) / (name or video.stem))
     with folder:
-        result = _run(video, reader, model, device, config, folder, timer)
-        meta = _meta(video, reader, model, weights, device, config, result)
+        result = _run(video, reader, model.model, model.device, config, folder, timer)
+        meta = _meta(video, reader, model.model, model.weights, model.device, config, result)
         meta["files"] = sorted(p.relative_to(folder.staging).as_posix() for p in folder.staging.rglob("*") if p.is_file())
         meta["files"].append("meta.json")
         write_meta(folder.staging / "meta.json", meta)
