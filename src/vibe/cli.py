@@ -180,6 +180,31 @@ def demo(
     typer.echo(f"outputs: {result.out_dir}")
 
 
+@app.command("view", cls=_OneLineUsageErrors)
+def view(
+    folder: Path = typer.Argument(..., help="A `vibe demo` result folder: OUT/<video-stem>."),
+    port: int = typer.Option(8765, min=0, max=65535, help="Port on 127.0.0.1 (0: any free port)."),
+    no_browser: bool = typer.Option(False, "--no-browser", help="Only print the URL; open no browser."),
+) -> None:
+    """Show the video beside its 3D scene (people, trajectories, ground, camera) in a local page."""
+    from vibe.assets import MissingAssetError
+    from vibe.pipeline.demo_config import EXIT_MISSING_ASSETS
+    from vibe.view import view as run_view
+
+    if not (folder / "results.npz").is_file():
+        _usage_error(f"{folder}: no results.npz (give the folder `vibe demo` wrote, OUT/<video-stem>)")
+    try:
+        run_view(folder, port=port, open_browser=not no_browser, announce=lambda url: typer.echo(f"vibe view: {url}"))
+    except MissingAssetError as exc:  # a smpl-stack folder without the SMPL files here
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_MISSING_ASSETS) from None
+    except ValueError as exc:  # meta.json names a body model this version does not know
+        _usage_error(str(exc))
+    except OSError as exc:  # the port is taken, or not ours to bind
+        typer.echo(f"error: cannot serve on port {port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
 eval_app = typer.Typer(help="Evaluation: the paper's protocols and the open synthetic benchmark.")
 app.add_typer(eval_app, name="eval")
 
