@@ -12,8 +12,13 @@ length. Weights: ``--checkpoint FILE``, else the installed open weights, else
 architecture (``configs/open.yaml``) with random weights — the same cost.
 
 ``--video assets/pose_1.mp4 --canvas 1280x720`` is the one-person 720p case of the
-demo issue's targets. Run ``python benchmarks/bench_demo.py --help``; no caching
-between cases.
+demo issue's targets. ``--front-ends roi two`` runs each case with the one-pass
+front end (people followed by their landmark model, the detector every
+``--detect-every`` frames; :mod:`vibe.pipeline.roi_tracking`) and with the two-pass
+one (detector + tracker, then landmarks), and prints the one pass's end-to-end
+rate over the two-pass run's landmark stage (decode + BlazePose landmarks over
+every person-frame, the same threads): how close the demo comes to the landmark
+model alone. Run ``python benchmarks/bench_demo.py --help``; no caching between cases.
 """
 
 from __future__ import annotations
@@ -78,6 +83,7 @@ def _worker(args: argparse.Namespace) -> None:
     import torch
 
     from vibe.pipeline.people import DetectionScheduleConfig
+    from vibe.pipeline.roi_tracking import RoiTrackingConfig
     from vibe.pipeline.run import DemoConfig, run_demo
 
     torch.set_num_threads(args.threads)
@@ -92,6 +98,7 @@ def _worker(args: argparse.Namespace) -> None:
         detection_schedule=DetectionScheduleConfig(
             stride=args.detect_stride, large_side=args.large_side if args.large_side > 0 else None
         ),
+        roi_tracking=RoiTrackingConfig(detect_every=args.detect_every) if args.front_end == "roi" else None,
     )
     start = time.perf_counter()
     result = run_demo(args.video, args.out, config)
@@ -122,6 +129,10 @@ def main() -> None:
     parser.add_argument("--detect-stride", type=int, default=3, help="detector every N frames (1: every frame)")
     parser.add_argument("--large-side", type=float, default=0.45,
                         help="skip detector tiles while tracked boxes exceed this fraction of the long side (0: never)")
+    parser.add_argument("--front-ends", nargs="+", choices=("roi", "two"), default=["roi"],
+                        help="roi: one pass, people followed by their landmark model; two: detector pass + landmark pass")
+    parser.add_argument("--detect-every", type=int, default=15, help="one pass: a detector frame every N frames")
+    parser.add_argument("--front-end", default="roi", help=argparse.SUPPRESS)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -141,28 +152,44 @@ def main() -> None:
         canvas = tuple(int(v) for v in args.canvas.split("x")) if args.canvas else None
         for loops in args.loops:
             video = args.video if loops == 1 and not canvas else _looped_video(args.video, loops, tmp, canvas)
-            cmd = [sys.executable, __file__, "--worker", "--video", str(video), "--out", str(tmp / f"out{loops}"),
-                   "--threads", str(args.threads), "--device", args.device, "--workers", str(args.workers),
-                   "--detect-stride", str(args.detect_stride), "--large-side", str(args.large_side)]
-            cmd += ["--checkpoint", str(checkpoint)] if checkpoint else []
-            cmd += ["--render"] if args.render else []
-            cmd += ["--max-frames", str(args.max_frames)] if args.max_frames else []
-            done = subprocess.run(cmd, check=True, capture_output=True, text=True)
-            rows.append((loops, json.loads(done.stdout.strip().splitlines()[-1])))
+            for front in args.front_ends:
+                cmd = [sys.executable, __file__, "--worker", "--video", str(video), "--out", str(tmp / f"out{loops}"),
+                       "--threads", str(args.threads), "--device", args.device, "--workers", str(args.workers),
+                       "--detect-stride", str(args.detect_stride), "--large-side", str(args.large_side),
+                       "--front-end", front, "--detect-every", str(args.detect_every)]
+                cmd += ["--checkpoint", str(checkpoint)] if checkpoint else []
+                cmd += ["--render"] if args.render else []
+                cmd += ["--max-frames", str(args.max_frames)] if args.max_frames else []
+                done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+                rows.append((loops, front, json.loads(done.stdout.strip().splitlines()[-1])))
 
-    stages = sorted({s for _, r in rows for s in r["timings"]})
+    stages = sorted({s for _, _, r in rows for s in r["timings"]})
     print(f"video: {args.video.name}{f' on a {args.canvas} canvas' if canvas else ''}, render: {args.render}, "
-          f"threads: {args.threads}, workers: {args.workers or 'auto'}, "
-          f"detector stride: {args.detect_stride}, large side: {args.large_side}\n")
-    print("| loops | frames | people | " + " | ".join(f"{s} fps" for s in stages) + " | end-to-end fps | peak RSS MB |")
-    print("|" + "---|" * (len(stages) + 5))
-    for loops, r in rows:
+          f"threads: {args.threads}, workers: {args.workers or 'auto'}, two-pass detector stride: "
+          f"{args.detect_stride}, large side: {args.large_side}; one-pass detector every {args.detect_every} frames\n")
+    print("| loops | front end | frames | people | " + " | ".join(f"{s} fps" for s in stages)
+          + " | end-to-end fps | peak RSS MB |")
+    print("|" + "---|" * (len(stages) + 6))
+    for loops, front, r in rows:
         cells = [f"{r['timings'][s]['fps']:.1f}" if s in r["timings"] else "–" for s in stages]
-        print(f"| {loops} | {r['frames']} | {r['people']} | " + " | ".join(cells)
+        print(f"| {loops} | {front} | {r['frames']} | {r['people']} | " + " | ".join(cells)
               + f" | {r['frames'] / r['seconds']:.1f} | {r['peak_rss_mb']:.0f} |")
-    for loops, r in rows:
+    _print_ratios(rows)
+    for loops, front, r in rows:
         for w in r["warnings"]:
-            print(f"loops {loops}: {w}")
+            print(f"loops {loops}, {front}: {w}")
+
+
+def _print_ratios(rows: list[tuple[int, str, dict]]) -> None:
+    """The one pass's end-to-end rate over the two-pass run's landmark stage, per case run both ways."""
+    for loops in sorted({loops for loops, _, _ in rows}):
+        roi = [r for n, f, r in rows if n == loops and f == "roi"]
+        two = [r for n, f, r in rows if n == loops and f == "two" and "landmarks" in r["timings"]]
+        if roi and two:
+            end_to_end = roi[0]["frames"] / roi[0]["seconds"]
+            alone = two[0]["timings"]["landmarks"]["fps"]
+            print(f"loops {loops}: one pass end to end {end_to_end:.1f} fps = {end_to_end / alone:.2f} × "
+                  f"the landmark stage alone ({alone:.1f} fps)")
 
 
 if __name__ == "__main__":

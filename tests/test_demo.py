@@ -137,7 +137,7 @@ def test_meta(run):
     meta = json.loads(result.meta.read_text())
     assert meta["stack"] == "open" and meta["body_model"] == "anny"
     assert meta["video"]["frames_read"] == NUM_FRAMES and meta["video"]["fps"] == pytest.approx(30.0)
-    for stage in ("detect_track", "landmarks", "generator_body", "export"):
+    for stage in ("people_landmarks", "generator_body", "export"):  # the one-pass front end
         assert meta["timings"][stage]["fps"] > 0, stage
     assert "torch" in meta["versions"] and "numpy" in meta["versions"]
     assert meta["track_ids"] == [1]
@@ -202,7 +202,7 @@ def test_rerun_reuses_cached_stages(run, checkpoint):
         result.out_dir.parent,
         DemoConfig(checkpoint=checkpoint, max_frames=NUM_FRAMES, smooth=True, render=False, progress=False),
     )
-    assert "detect_track" not in again.timings and "landmarks" not in again.timings
+    assert not {"people_landmarks", "detect_track", "landmarks"} & set(again.timings)
     assert again.overlay is None
     _, before = read_results(result.results.parent / "results.npz")
     _, smoothed = read_results(again.results)

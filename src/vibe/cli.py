@@ -205,6 +205,26 @@ def view(
         raise typer.Exit(EXIT_USAGE) from None
 
 
+@app.command("live", cls=_OneLineUsageErrors)
+def live(
+    source: str = typer.Argument(..., help="Webcam index (0), rtsp://… or http://… stream, - (a pipe on stdin), or a file."),
+    realtime: bool = typer.Option(False, "--realtime", help="Play a file or pipe at its own rate, dropping frames when behind."),
+    checkpoint: Optional[Path] = typer.Option(None, help="Open-stack generator weights (default: the bundled ones)."),
+    detect_every: int = typer.Option(15, min=1, help="Person detector every N frames (and whenever someone is lost)."),
+    no_fit_camera: bool = typer.Option(False, "--no-fit-camera", help="Keep the regressed camera (no per-frame fit)."),
+    max_frames: Optional[int] = typer.Option(None, min=1, help="Stop after N processed frames."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+) -> None:
+    """Bodies frame by frame from a camera, stream, pipe or file: one JSON line per frame on stdout (docs/live.md)."""
+    _check_device(device)
+    from vibe.pipeline.live import LiveConfig, live_main
+    from vibe.pipeline.roi_tracking import RoiTrackingConfig
+
+    config = LiveConfig(roi_tracking=RoiTrackingConfig(detect_every=detect_every), fit_camera=not no_fit_camera,
+                        max_frames=max_frames)  # fmt: skip
+    raise typer.Exit(live_main(source, str(checkpoint) if checkpoint else None, device, realtime, config))
+
+
 eval_app = typer.Typer(help="Evaluation: the paper's protocols and the open synthetic benchmark.")
 app.add_typer(eval_app, name="eval")
 

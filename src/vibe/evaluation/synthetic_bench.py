@@ -191,7 +191,7 @@ def _evaluate_video(
         base_work = work / "baselines" / _label_dir(name)
         _seed_cache(result.out_dir, base_work / video.stem)
         base = run_demo(video, base_work, DemoConfig(checkpoint=ckpt, render=False, progress=False, **options))
-        entry["reused_cache"][name] = not {"detect_track", "landmarks"} & set(base.timings)
+        entry["reused_cache"][name] = not {"detect_track", "landmarks", "people_landmarks"} & set(base.timings)
         base_track = read_results(base.results)[1].get(tid)
         if base_track is not None:
             predictions[f"baseline:{name}"] = _prediction(

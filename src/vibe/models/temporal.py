@@ -75,8 +75,26 @@ class TemporalEncoder(nn.Module):
         """Per-frame features ``(B, T, F)`` → temporally encoded features ``(B, T, F')``."""
         x = features.transpose(0, 1)  # (T, B, F): the GRU is time-major, as the original
         y, _ = self.gru(x)
+        return self._head(y, x).transpose(0, 1)
+
+    def step(self, features: torch.Tensor, hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One frame of ``B`` sequences: ``(B, F)`` and the GRU state → ``(B, F')`` and the next state.
+
+        ``hidden``: ``(n_layers · directions, B, H)`` from the previous step,
+        or None for the zero state a sequence starts from; T steps from None
+        give :meth:`forward`'s outputs (the state is passed in and out, never
+        kept on the module). Unidirectional GRUs only (a backward pass looks ahead).
+        """
+        if self.gru.bidirectional:
+            raise ValueError("a bidirectional GRU cannot run frame by frame")
+        x = features[None]  # (1, B, F)
+        y, hidden = self.gru(x, hidden)
+        return self._head(y, x)[0], hidden
+
+    def _head(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """GRU output ``(T, B, H)`` → ReLU, linear, residual with the input ``(T, B, F)``."""
         if self.linear is not None:
             y = self.linear(F.relu(y))
         if self.use_residual and y.shape[-1] == self.input_size:
             y = y + x
-        return y.transpose(0, 1)
+        return y

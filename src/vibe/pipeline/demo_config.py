@@ -18,6 +18,7 @@ from vibe.pipeline.frame_times import FrameTiming
 from vibe.pipeline.landmarks import LandmarkConfig
 from vibe.pipeline.people import DetectionScheduleConfig
 from vibe.pipeline.person_filter import BodyPresenceConfig
+from vibe.pipeline.roi_tracking import RoiTrackingConfig
 from vibe.pipeline.smoothing import OneEuroConfig
 from vibe.pipeline.tracker import TrackerConfig
 from vibe.pipeline.windows import WindowConfig
@@ -124,7 +125,15 @@ class DemoConfig:
             at every frame while nobody is tracked, so a person on screen for
             a single frame is found; once someone is tracked, every 3rd frame
             (and every frame around unsure tracks), so a newcomer then needs
-            to be on screen for up to 3 frames.
+            to be on screen for up to 3 frames. Used only by the two-pass
+            front end (``roi_tracking=None``).
+        roi_tracking: the one-pass front end (:mod:`vibe.pipeline.roi_tracking`):
+            each person followed by their landmark model's own ROI (frame
+            t + 1's crop from frame t's landmarks), the detector every
+            ``detect_every`` frames for newcomers and whenever a track is
+            lost or nobody is tracked. None: the two-pass front end (the
+            detector on ``detection_schedule``, then landmarks on the
+            tracks' smoothed boxes).
         presence: which tracks count as people, from their landmarks'
             visibility and coherence (:mod:`vibe.pipeline.person_filter`); on
             the smpl stack this runs the landmark pass for that alone.
@@ -160,6 +169,7 @@ class DemoConfig:
     detection_schedule: DetectionScheduleConfig = field(
         default_factory=lambda: DetectionScheduleConfig(stride=3, large_side=0.45, every_frame_when_empty=True)
     )
+    roi_tracking: RoiTrackingConfig | None = field(default_factory=RoiTrackingConfig)
     box_window_s: float = 0.5
     landmarks: LandmarkConfig = field(default_factory=LandmarkConfig)
     presence: BodyPresenceConfig = field(default_factory=BodyPresenceConfig)

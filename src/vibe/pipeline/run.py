@@ -3,10 +3,13 @@
 :func:`run_demo` is the data flow, one stage after another (each stage in
 :mod:`vibe.pipeline.stages`, the files in :mod:`vibe.pipeline.outputs`)::
 
-    video ─pass 1─▶ people_stage: detect + track (people.py) ─▶ candidate tracks, frame times
+    video ─pass 1─▶ front_end (roi_stage.py), by default one pass: people followed by their
+                    landmark model's ROI, the detector every N frames or when a track is lost
+                    (roi_tracking.py) ─▶ candidate tracks + landmarks, frame times; or
+                    (roi_tracking=None) people_stage: detect + track (people.py)
           ─────────▶ monotonic_frame_times → the true frame rate; smoothed square boxes
-          ─pass 2─▶ open: landmark_stage (BlazePose) → judge_tracks (person_filter.py:
-                          only tracks whose body is seen go on) → keypoint_features
+          ─pass 2─▶ open: (two-pass only) landmark_stage (BlazePose) → judge_tracks
+                          (person_filter.py: only tracks whose body is seen go on) → keypoint_features
                     smpl: resnet_stage (224² crops, scale 1.1, ImageNet norm. → ResNet-50)
           ─────────▶ track_outputs: temporal encoder in cross-faded windows (windows.py)
                      → regressor → crop camera → image camera → body model → (One-Euro)
@@ -78,6 +81,7 @@ from vibe.pipeline.outputs import (
     write_vibe_pkl,
 )
 from vibe.pipeline.person_filter import duplicate_tracks, judge_tracks
+from vibe.pipeline.roi_stage import front_end
 from vibe.pipeline.run_folder import RunFolder
 from vibe.pipeline.stages import (
     ImageGeometry,
@@ -87,7 +91,6 @@ from vibe.pipeline.stages import (
     image_cam_to_translation,
     keypoint_features,
     landmark_stage,
-    people_stage,
     resnet_stage,
     track_outputs,
 )
@@ -185,7 +188,7 @@ def _run(
         digest, config.max_frames, asdict(config.detector), asdict(config.tracker), asdict(config.detection_schedule)
     )
     people_cache = cache_dir / f"people-{people_key}.npz" if cache_dir else None
-    tracks, decoded_times = people_stage(reader, config, people_cache, timer)
+    tracks, decoded_times, followed = front_end(reader, config, people_cache, people_key, timer)
     result.frames_read = len(decoded_times)
     _check_frame_count(reader, config, decoded_times)
     frame_times, repaired = monotonic_frame_times(decoded_times)
@@ -200,7 +203,10 @@ def _run(
     if boxes and (config.stack == "open" or config.presence.enabled):
         lm_key = cache_key(people_key, config.box_window_s, asdict(config.landmarks))
         lm_cache = cache_dir / f"landmarks-{lm_key}.npz" if cache_dir else None
-        landmarks = landmark_stage(reader, boxes, decoded_times, config, lm_cache, timer)
+        if followed is None:  # the two-pass front end: landmarks in a second pass over the tracks' boxes
+            landmarks = landmark_stage(reader, boxes, decoded_times, config, lm_cache, timer)
+        else:
+            landmarks = followed
         kept, result.rejected = judge_tracks(
             {tid: (lm.landmarks_img, lm.found) for tid, lm in landmarks.items()}, config.presence, timing.fps
         )

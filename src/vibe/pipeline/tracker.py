@@ -33,6 +33,8 @@ class TrackerConfig:
     ``max_lost_s`` seconds ends. Tracks with fewer than ``min_track_s`` × fps
     detected frames are dropped (the original demo drops tracks shorter than
     25 frames at 25–30 fps; 25/30 s keeps that rule at other frame rates).
+    A detection overlapping a followed track's box (see :meth:`PersonTracker.update`)
+    by IoU ≥ ``followed_iou`` is that person.
     """
 
     high_score: float = 0.6
@@ -42,6 +44,7 @@ class TrackerConfig:
     match_iou_low: float = 0.5
     max_lost_s: float = 1.0
     min_track_s: float = 25.0 / 30.0
+    followed_iou: float = 0.3
 
 
 @dataclass
@@ -139,12 +142,25 @@ class PersonTracker:
         self._next_id = 1
         self._prev_frame: int | None = None  # the last frame given to update
 
-    def update(self, frame_id: int, detections: Detections) -> None:
+    def update(
+        self, frame_id: int, detections: Detections, followed: dict[int, tuple[np.ndarray, float]] | None = None
+    ) -> dict[int, int]:
         """Advance all tracks to ``frame_id`` and assign ``detections`` to them.
 
         Frames may be skipped (a detector stride): the Kalman filters then
         predict over the gap, and the low-score stage extends the tracks seen
         at the previous updated frame.
+
+        ``followed``: track id → ``(bbox_xyxy (4,), score)`` of live tracks
+        whose person was followed to this frame by other means (the landmark
+        model's region tracking, :mod:`vibe.pipeline.roi_tracking`). They take
+        that box without association, so their identity is the follower's;
+        detections overlapping one of them by IoU ≥ ``followed_iou`` are the
+        same person and start nothing.
+
+        Returns:
+            detection index → track id, for the detections that extended or
+            started a track.
         """
         cfg = self.config
         prev = frame_id - 1 if self._prev_frame is None else self._prev_frame
@@ -153,38 +169,92 @@ class PersonTracker:
         for t in self._live:
             for _ in range(frame_id - prev):
                 t.kalman.predict()
+        followed = followed or {}
+        for t in self._live:
+            if t.track_id in followed:
+                box, box_score = followed[t.track_id]
+                self._extend(t, frame_id, prev, np.asarray(box, dtype=np.float64), box_score, np.full((4, 2), np.nan))
+        free = self._unfollowed_detections(detections, followed)
+        assigned = self._associate(frame_id, prev, detections, free, followed)
+        self._end_lost(frame_id)
+        return {d: t.track_id for d, t in assigned.items()}
+
+    def _unfollowed_detections(self, detections: Detections, followed: dict) -> np.ndarray:
+        """Indices of ``detections`` that overlap no followed track's box (IoU < ``followed_iou``)."""
+        free = np.arange(len(detections))
+        if not followed or not len(detections):
+            return free
+        boxes = np.array([np.asarray(b, dtype=np.float64) for b, _ in followed.values()]).reshape(-1, 4)
+        overlap = box_iou(detections.bbox_xyxy, boxes).max(axis=1)
+        return free[overlap < self.config.followed_iou]
+
+    def _associate(
+        self, frame_id: int, prev: int, detections: Detections, free: np.ndarray, followed: dict
+    ) -> dict[int, "_LiveTrack"]:
+        """ByteTrack's two stages over the tracks not followed, then new tracks; detection index → track."""
+        cfg = self.config
         score = detections.score
-        high = np.flatnonzero(score >= cfg.high_score)
-        low = np.flatnonzero((score >= cfg.low_score) & (score < cfg.high_score))
-        assigned: dict[int, int] = {}  # live-track index → detection index
+        high = free[score[free] >= cfg.high_score]
+        low = free[(score[free] >= cfg.low_score) & (score[free] < cfg.high_score)]
+        open_tracks = [t for t in self._live if t.track_id not in followed]
+        assigned: dict[int, _LiveTrack] = {}  # detection index → track
 
-        predicted = np.array([t.kalman.bbox_xyxy() for t in self._live]).reshape(-1, 4)
+        predicted = np.array([t.kalman.bbox_xyxy() for t in open_tracks]).reshape(-1, 4)
         for r, c in _match(predicted, detections.bbox_xyxy[high], cfg.match_iou_high):
-            assigned[r] = high[c]
-        recent = [i for i, t in enumerate(self._live) if i not in assigned and t.last_frame == prev]
+            assigned[high[c]] = open_tracks[r]
+        taken = {id(t) for t in assigned.values()}
+        recent = [i for i, t in enumerate(open_tracks) if id(t) not in taken and t.last_frame == prev]
         for r, c in _match(predicted[recent], detections.bbox_xyxy[low], cfg.match_iou_low):
-            assigned[recent[r]] = low[c]
+            assigned[low[c]] = open_tracks[recent[r]]
 
-        for i, d in assigned.items():
-            t = self._live[i]
-            t.kalman.update(bbox_xyxy_to_cxcys(detections.bbox_xyxy[d]))
-            t.covered += frame_id - prev if t.last_frame == prev else 1
-            t.last_frame = frame_id
-            t.rows.append((frame_id, detections.bbox_xyxy[d], score[d], detections.keypoints_img[d]))
-
-        used = set(assigned.values())
+        for d, t in assigned.items():
+            self._extend(t, frame_id, prev, detections.bbox_xyxy[d], score[d], detections.keypoints_img[d])
         for d in high:
-            if d not in used and score[d] >= cfg.new_track_score:
+            if d not in assigned and score[d] >= cfg.new_track_score:
                 t = _LiveTrack(self._next_id, _SquareKalman(bbox_xyxy_to_cxcys(detections.bbox_xyxy[d])), frame_id)
                 t.rows.append((frame_id, detections.bbox_xyxy[d], score[d], detections.keypoints_img[d]))
                 self._live.append(t)
                 self._next_id += 1
+                assigned[d] = t
+        return assigned
 
+    @staticmethod
+    def _extend(t: "_LiveTrack", frame_id: int, prev: int, bbox_xyxy: np.ndarray, score, keypoints) -> None:
+        """Add one observation ``bbox_xyxy (4,)`` to track ``t`` at ``frame_id``."""
+        t.kalman.update(bbox_xyxy_to_cxcys(bbox_xyxy))
+        t.covered += frame_id - prev if t.last_frame == prev else 1
+        t.last_frame = frame_id
+        t.rows.append((frame_id, bbox_xyxy, score, keypoints))
+
+    def _end_lost(self, frame_id: int) -> None:
+        """End the tracks unseen for more than ``max_lost_s``."""
         still = []
         for t in self._live:
             (self._ended if frame_id - t.last_frame > self._max_lost else still).append(t)
         self._live = still
         self._prev_frame = frame_id
+
+    def forget_history(self) -> None:
+        """Drop ended tracks and all but the last row of live ones (a live stream's memory stays flat).
+
+        :meth:`tracks` then returns only what is left; identities and the
+        Kalman states are kept.
+        """
+        self._ended.clear()
+        for t in self._live:
+            t.rows = t.rows[-1:]
+
+    def live_ids(self) -> list[int]:
+        """Ids of the live tracks (not ended), in creation order."""
+        return [t.track_id for t in self._live]
+
+    def missed_ids(self) -> list[int]:
+        """Ids of the live tracks not seen at the last update."""
+        return [t.track_id for t in self._live if t.last_frame != self._prev_frame]
+
+    def predicted_box(self, track_id: int) -> np.ndarray:
+        """The live track's Kalman-predicted ``bbox_xyxy (4,)`` at the last update."""
+        return next(t.kalman.bbox_xyxy() for t in self._live if t.track_id == track_id)
 
     def needs_every_frame(self, confirm_hits: int) -> bool:
         """Whether a live track is unconfirmed (fewer than ``confirm_hits`` detections) or was missed at the last update."""

@@ -32,6 +32,16 @@ repeated first frame gives the real frames the history of a training window
 any the model was trained on. A track of exactly ``seqlen`` frames is one window.
 ``seqlen=None`` runs the GRU over the whole track at once (exactly one pass,
 useful to compare; memory and history grow with the track).
+
+Live (:class:`CausalWindows`): the GRU is causal, so a window's output at a
+frame depends only on the window's frames up to it, and the cross-fade weight
+of a window at a frame depends only on the frame's position in it. The same
+blend can therefore be computed as frames arrive: one GRU state per open
+window (two with the defaults), each stepped once per frame, a new one
+started every ``seqlen − overlap`` frames, a full one dropped. Its outputs
+equal :func:`encode_in_windows`' on every frame before the track's last
+window (which the offline pass aligns to the track's end, knowing where it
+ends); no look-ahead, constant memory per person.
 """
 
 from __future__ import annotations
@@ -41,7 +51,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["WindowConfig", "window_starts", "crossfade_weights", "encode_in_windows"]
+__all__ = ["WindowConfig", "window_starts", "crossfade_weights", "encode_in_windows", "CausalWindows"]
 
 
 @dataclass(frozen=True)
@@ -141,3 +151,46 @@ def encode_in_windows(encoder: nn.Module, features: torch.Tensor, config: Window
         for b, s in enumerate(batch_starts):
             out[s : s + seqlen] += weights[first + b, :, None] * encoded[b].double()
     return out.to(features.dtype)
+
+
+class CausalWindows:
+    """:func:`encode_in_windows` computed one frame at a time (module docstring, "Live").
+
+    One instance per person; ``encoder`` must have ``step(features (B, F),
+    hidden) -> (out (B, F'), hidden)`` (:meth:`~vibe.models.temporal.TemporalEncoder.step`).
+    ``config.seqlen=None``: one GRU state carried over the whole track.
+    """
+
+    def __init__(self, encoder: nn.Module, config: WindowConfig | None = None):
+        self.encoder = encoder
+        self.config = config or WindowConfig()
+        self._windows: list[list] = []  # [age in frames, GRU state (L, 1, H) or None, is the first window]
+        self._frames = 0
+
+    @torch.no_grad()
+    def push(self, features: torch.Tensor) -> torch.Tensor:
+        """The next frame's features ``(F,)`` → its temporally encoded features ``(F',)``."""
+        seqlen, ramp = self.config.seqlen, self.config.overlap
+        if not self._windows or (seqlen is not None and self._frames % (seqlen - ramp) == 0):
+            self._windows.append([0, None, self._frames == 0])
+        states = [w[1] for w in self._windows]
+        hidden = None if all(h is None for h in states) else torch.cat(
+            [h if h is not None else torch.zeros_like(next(s for s in states if s is not None)) for h in states], dim=1
+        )  # fmt: skip
+        out, hidden = self.encoder.step(features[None].expand(len(self._windows), -1), hidden)
+        weights = torch.tensor([self._weight(age, first) for age, _, first in self._windows], dtype=out.dtype)
+        blended = (weights[:, None] * out).sum(0) / weights.sum()
+        for k, window in enumerate(self._windows):
+            window[0] += 1
+            window[1] = hidden[:, k : k + 1]
+        self._windows = [w for w in self._windows if seqlen is None or w[0] < seqlen]
+        self._frames += 1
+        return blended
+
+    def _weight(self, position: int, first: bool) -> float:
+        """A window's cross-fade weight at ``position`` (:func:`crossfade_weights`, every window followed by another)."""
+        seqlen, ramp = self.config.seqlen, self.config.overlap
+        if seqlen is None:
+            return 1.0
+        rise = 1.0 if first else min((position + 1) / (ramp + 1), 1.0)
+        return rise * min((seqlen - position) / (ramp + 1), 1.0)

@@ -1,0 +1,145 @@
+"""The demo's one-pass front end: people and their landmarks together (:mod:`vibe.pipeline.roi_tracking`).
+
+Replaces the two passes of :mod:`vibe.pipeline.stages` (``people_stage``
+then ``landmark_stage``) when ``DemoConfig.roi_tracking`` is set: the video
+is decoded once, cut into ``workers`` time ranges run in parallel threads
+(each with its own decoder, detector, tracker and landmark models; MediaPipe
+runs outside the GIL), and :func:`~vibe.pipeline.roi_tracking.stitch_ranges`
+joins them. Range k > 0 starts ``overlap_s`` before its cut, so tracks
+crossing the cut are matched on the repeated frames.
+
+Cache: the same two files as the two-pass front end (``people-<key>.npz``:
+tracks and frame times; ``landmarks-<key>.npz``: landmarks per track), in
+the same layout, so readers of the landmark cache work with either.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from vibe.pipeline.background import map_in_threads
+from vibe.pipeline.demo_config import DemoConfig
+from vibe.pipeline.landmarks import TrackLandmarks
+from vibe.pipeline.roi_tracking import RangeTracks, follow_people, stitch_ranges
+from vibe.pipeline.stages import StageTimer, _frame_total, _progress, _save_npz, _time_ranges, cache_key, people_stage
+from vibe.pipeline.tracker import Track
+from vibe.pipeline.video import VideoReader
+
+__all__ = ["front_end", "followed_people_stage"]
+
+log = logging.getLogger(__name__)
+
+
+def front_end(
+    reader: VideoReader, config: DemoConfig, people_cache: Path | None, people_key: str, timer: StageTimer
+) -> tuple[list[Track], np.ndarray, dict[int, TrackLandmarks] | None]:
+    """Pass 1: tracks, decoded frame times ``(N,)`` and, from the one-pass front end, landmarks by track.
+
+    The one pass (:func:`followed_people_stage`) runs when ``config.roi_tracking``
+    is set and the run needs landmarks (open stack, or the person rule);
+    otherwise the detector and tracker alone (:func:`~vibe.pipeline.stages.people_stage`),
+    and landmarks are None (a second pass makes them). ``people_cache`` is the
+    two-pass cache file; the one pass keys its files by ``people_key`` and its own options.
+    """
+    if config.roi_tracking is None or not (config.stack == "open" or config.presence.enabled):
+        return (*people_stage(reader, config, people_cache, timer), None)
+    caches = None
+    if people_cache is not None:
+        key = cache_key(people_key, asdict(config.roi_tracking), asdict(config.landmarks))
+        caches = (people_cache.with_name(f"people-{key}.npz"), people_cache.with_name(f"landmarks-{key}.npz"))
+    return followed_people_stage(reader, config, caches, timer)
+
+
+def followed_people_stage(
+    reader: VideoReader, config: DemoConfig, caches: tuple[Path, Path] | None, timer: StageTimer
+) -> tuple[list[Track], np.ndarray, dict[int, TrackLandmarks]]:
+    """One pass: tracks, every frame's decoded timestamp ``(N,)`` and landmarks by track (cached).
+
+    ``caches``: ``(people file, landmarks file)`` or None (no caching).
+    """
+    if caches is not None and all(p.exists() for p in caches):
+        log.info("people and landmarks: reused %s", caches[1])
+        return (*_load(*caches),)
+    start = time.perf_counter()
+    cuts = _time_ranges(reader, config)
+    tracks, times, landmarks = _follow(reader, config, cuts)
+    if len(cuts) > 1 and not np.all(np.diff(times) > 0):
+        # Cutting by time needs increasing timestamps: decode the video once, in order, instead.
+        log.info("%s: timestamps do not increase, following people in one sequential pass", reader.path)
+        tracks, times, landmarks = _follow(reader, config, [(None, None)])
+    timer.add("people_landmarks", time.perf_counter() - start, len(times))
+    if caches is not None:
+        _save(*caches, tracks, times, landmarks)
+    return tracks, times, landmarks
+
+
+def _follow(
+    reader: VideoReader, config: DemoConfig, cuts: list[tuple[float | None, float | None]]
+) -> tuple[list[Track], np.ndarray, dict[int, TrackLandmarks]]:
+    """:func:`~vibe.pipeline.roi_tracking.follow_people` over the time ranges ``cuts`` in parallel threads."""
+    stop = threading.Event()
+    overlap_s = config.roi_tracking.overlap_s
+    with _progress(config, "people+landmarks", _frame_total(reader, config)) as bar:
+
+        def range_frames(t0: float | None, t1: float | None) -> Iterator[tuple[float, np.ndarray]]:
+            if t0 is None and t1 is None:  # the whole video (or its first max_frames)
+                frames = reader.frames(0, config.max_frames, prefetch=2)
+            else:
+                frames = reader.time_range(None if t0 is None else t0 - overlap_s, t1, prefetch=2)
+            for _, t, image in frames:
+                if stop.is_set():
+                    return
+                bar.update(1)
+                yield t, image
+
+        # Every piece of a track is kept until the ranges are joined; the minimum length applies after.
+        tracker_config = dataclasses.replace(config.tracker, min_track_s=0.0)
+
+        def run(bounds: tuple[float | None, float | None]) -> RangeTracks:
+            return follow_people(
+                range_frames(*bounds), reader.fps, config.roi_tracking, config.detector, tracker_config,
+                config.landmarks,
+            )  # fmt: skip
+
+        try:
+            parts = map_in_threads(run, cuts, "follow")
+        except BaseException:
+            stop.set()
+            raise
+    log.debug("detector ran on %d of %d frames", sum(p.detector_frames for p in parts), sum(len(p.times_s) for p in parts))
+    tracks, landmarks, times = stitch_ranges(parts, [t0 for t0, _ in cuts], config.roi_tracking.stitch_iou)
+    min_frames = int(round(config.tracker.min_track_s * reader.fps))
+    tracks = [t for t in tracks if t.frame_ids[-1] - t.frame_ids[0] + 1 >= min_frames]
+    return tracks, times, {t.track_id: landmarks[t.track_id] for t in tracks}
+
+
+def _save(people: Path, landmarks: Path, tracks: list[Track], times: np.ndarray, out: dict[int, TrackLandmarks]) -> None:
+    """Both cache files, in the two-pass front end's layout."""
+    arrays = {"frame_times_s": np.asarray(times), "track_ids": np.asarray([t.track_id for t in tracks], np.int64)}
+    for t in tracks:
+        arrays.update({f"{t.track_id}/{k}": getattr(t, k) for k in Track.ARRAYS})
+    _save_npz(people, arrays)
+    arrays = {"track_ids": np.asarray(sorted(out), dtype=np.int64)}
+    for tid, lm in out.items():
+        arrays.update({f"{tid}/{k}": getattr(lm, k) for k in TrackLandmarks.ARRAYS})
+    _save_npz(landmarks, arrays)
+
+
+def _load(people: Path, landmarks: Path) -> tuple[list[Track], np.ndarray, dict[int, TrackLandmarks]]:
+    """What :func:`_save` wrote."""
+    with np.load(people, allow_pickle=False) as npz:
+        times = npz["frame_times_s"]
+        tracks = [Track(int(t), *(npz[f"{t}/{k}"] for k in Track.ARRAYS)) for t in npz["track_ids"]]
+    with np.load(landmarks, allow_pickle=False) as npz:
+        out = {
+            int(t): TrackLandmarks(int(t), *(npz[f"{t}/{k}"] for k in TrackLandmarks.ARRAYS)) for t in npz["track_ids"]
+        }
+    return tracks, times, out
