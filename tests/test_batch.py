@@ -225,18 +225,32 @@ def test_remote_inputs_and_outputs_through_fsspec(videos, checkpoint):
         memory.rm("/batch-out", recursive=True)
 
 
-def test_two_worker_processes(videos, checkpoint, tmp_path):
-    """The pool: spawned processes, each loading the generator once, the driver writing the manifest."""
-    inputs = [str(videos / "a" / "clip.mp4"), str(videos / "a" / "other.mp4"), str(videos / "b" / "clip.mp4")]
+def _crash_on_other(job, config, raise_unexpected=False):
+    """process_video, except that the worker process dies (as in a native crash) on the video named ``other``."""
+    if job.name == "other":
+        os._exit(3)
+    return process_video(job, config, raise_unexpected)
+
+
+@pytest.mark.slow  # spawns 2-4 processes that each import torch and MediaPipe
+def test_worker_processes_and_a_crashing_video(videos, checkpoint, tmp_path, monkeypatch):
+    """The pool: spawned processes, each loading the generator once, the driver writing the manifest;
+    a video whose worker dies is tried again alone and recorded failed, the others are done."""
+    from vibe.pipeline import batch as batch_module
+
+    pool = batch_module._run_pool
+    monkeypatch.setattr(batch_module, "_run_pool", lambda *a: pool(*a, process=_crash_on_other))
+    inputs = [str(videos / "a" / "other.mp4"), str(videos / "a" / "clip.mp4"), str(videos / "b" / "clip.mp4")]
     summary = run_batch(inputs, str(tmp_path), _config(checkpoint), BatchOptions(workers=2, progress=False))
     assert (summary.workers, summary.threads) == (2, 1)
-    records = _records(tmp_path)
-    assert sorted(r["name"] for r in records) == ["clip", "clip-2", "other"]
-    assert all(r["status"] == "done" for r in records)
-    pids = {r["worker"]["pid"] for r in records}
+    records = {r["name"]: r for r in _records(tmp_path)}
+    assert {n: r["status"] for n, r in records.items()} == {"clip": "done", "clip-2": "done", "other": "failed"}
+    assert "died" in records["other"]["message"] and records["other"]["exit_code"] == 1
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["clip", "clip-2"]
+    done = [r for r in records.values() if r["status"] == "done"]
+    pids = {r["worker"]["pid"] for r in done}
     assert os.getpid() not in pids
-    loads = sum(r["model_load_s"] > 0 for r in records)
-    assert loads == len(pids)  # once per process, whichever videos it ran
+    assert sum(r["model_load_s"] > 0 for r in done) == len(pids)  # once per process, whichever videos it ran
 
 
 def test_cli(videos, checkpoint, tmp_path):
@@ -281,6 +295,7 @@ def _flaky(job, config, raise_unexpected=False):
     return process_video(job, config, raise_unexpected)
 
 
+@pytest.mark.slow  # starts Ray (~7 s) and its workers
 def test_ray_local_cluster(ray_instance, videos, checkpoint, tmp_path):
     from ray import cloudpickle
 
@@ -296,7 +311,9 @@ def test_ray_local_cluster(ray_instance, videos, checkpoint, tmp_path):
     }
     assert records["broken"]["exit_code"] == 3  # a DemoError: final, not retried
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["clip", "clip-2", "other"]
-    assert os.getpid() not in {r["worker"]["pid"] for r in records.values()}
+    pids = {r["worker"]["pid"] for r in records.values()}
+    assert os.getpid() not in pids
+    assert sum(r["model_load_s"] > 0 for r in records.values()) <= len(pids)  # Ray reuses its workers
     assert summary.workers == 2 and summary.exit_code == 1
     again = run_batch(inputs, str(out), _config(checkpoint), BatchOptions(ray="local", progress=False))
     assert again.records == []

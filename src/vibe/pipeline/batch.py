@@ -246,44 +246,51 @@ def _run_in_process(jobs: list[VideoJob], config: DemoConfig, on_record: OnRecor
         on_record(process_video(job, config))
 
 
-def _run_pool(jobs: list[VideoJob], config: DemoConfig, workers: int, threads: int, on_record: OnRecord) -> None:
+def _run_pool(
+    jobs: list[VideoJob], config: DemoConfig, workers: int, threads: int, on_record: OnRecord, process=process_video
+) -> None:
     """``workers`` spawned processes, at most one video in flight each.
 
     A process that dies (a crash in native code) breaks the pool: the videos
-    then in flight run again in a new pool, and one in flight at two such
-    deaths is recorded as failed.
+    then in flight run again, each alone in a new process, and one that dies
+    alone too is recorded as failed; the others go on in a new pool.
+    ``process`` is the per-video function (tests swap in one that crashes).
     """
-    pending, crashes = list(jobs), {}
-    while pending:
-        context = multiprocessing.get_context("spawn")  # fork would copy MediaPipe's and torch's threads' locks
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
-            running: dict[Future, VideoJob] = {}
-            while pending or running:
-                while pending and len(running) < workers:
-                    job = pending.pop(0)
-                    running[pool.submit(process_video, job, config)] = job
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                retry = _collect(finished, running, crashes, on_record)
-                if retry:  # the pool is broken: the others in flight end (or broke) too
-                    retry += _collect(wait(running)[0], running, crashes, on_record)
-                    pending = retry + pending
-                    break
-        for job in [j for j in pending if crashes.get(j.name, 0) >= 2]:
-            pending.remove(job)
-            message = "the worker process died twice while running this video (a crash in native code?)"
-            fields = {"status": FAILED, "exit_code": EXIT_UNEXPECTED, "message": message}
-            on_record(make_record(job, config, utc_now(), 0.0, fields))
+    queue = list(jobs)
+    while queue:
+        for suspect in _pool_round(queue, config, workers, threads, on_record, process):
+            if _pool_round([suspect], config, 1, threads, on_record, process):
+                message = "the worker process died while running this video, twice (a crash in native code?)"
+                fields = {"status": FAILED, "exit_code": EXIT_UNEXPECTED, "message": message}
+                on_record(make_record(suspect, config, utc_now(), 0.0, fields))
 
 
-def _collect(finished, running: dict[Future, VideoJob], crashes: dict[str, int], on_record: OnRecord) -> list[VideoJob]:
-    """Record the ``finished`` futures' results; the jobs whose worker died (counted in ``crashes``)."""
+def _pool_round(queue: list[VideoJob], config: DemoConfig, workers: int, threads: int, on_record, process):
+    """Run jobs from ``queue`` (popped as submitted) until it is empty or the pool breaks.
+
+    Returns the jobs in flight when a worker died (empty: all ran).
+    """
+    context = multiprocessing.get_context("spawn")  # fork would copy MediaPipe's and torch's threads' locks
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
+        running: dict[Future, VideoJob] = {}
+        while queue or running:
+            while queue and len(running) < workers:
+                job = queue.pop(0)
+                running[pool.submit(process, job, config)] = job
+            broken = _collect(wait(running, return_when=FIRST_COMPLETED)[0], running, on_record)
+            if broken:  # the others in flight end (or broke) too
+                return broken + _collect(wait(running)[0], running, on_record)
+    return []
+
+
+def _collect(finished, running: dict[Future, VideoJob], on_record: OnRecord) -> list[VideoJob]:
+    """Record the ``finished`` futures' results; the jobs whose worker died."""
     broken = []
     for future in finished:
         job = running.pop(future)
         try:
             on_record(future.result())
         except BrokenProcessPool:
-            crashes[job.name] = crashes.get(job.name, 0) + 1
             broken.append(job)
     return broken
 
@@ -299,6 +306,7 @@ def run_batch(inputs: list[str], out: str, config: DemoConfig, options: BatchOpt
     videos done so far are recorded, the others run next time.
     """
     options = options or BatchOptions()
+    out = out if is_remote(out) else str(local_path(out))  # absolute: Ray workers start elsewhere
     sources = expand_inputs(inputs)
     summary = BatchSummary()
     with Manifest(out) as manifest:
