@@ -1,19 +1,26 @@
-"""Choose the demo's centred smoothing on training-subject renders (a landmark corpus), never on the benchmark.
+"""Choose the demo's clean-up (landmark fit, centred smoothing) on training-subject renders, never on the benchmark.
 
     python benchmarks/tune_cleanup.py --checkpoint CKPT --corpus runs/landmark_corpus --sigmas 0 1 2 3 4
+    python benchmarks/tune_cleanup.py --checkpoint CKPT --corpus runs/landmark_corpus --sigmas 3 \\
+        --world-weights off 0 1e4 3e4 --max-tracks 40
 
 runs the generator on every corpus track exactly as the demo does
 (:func:`vibe.evaluation.track_regression.regress_track` with the demo's
-windows) and scores, for each ``centred_sigma``, the 14 evaluation joints
-(PA-MPJPE, MPJPE, ACCEL_ERR) and the 12 limb joints (PA-MPJPE12,
-ACCEL_ERR12) against the rendered ground truth, frame-weighted over tracks.
-The corpus holds MediaPipe's real answers on the training subjects' motion,
-so the choice is made on data the benchmark never sees.
+windows) and scores, for each variant, the 14 evaluation joints (PA-MPJPE,
+MPJPE, ACCEL_ERR), the 12 limb joints (PA-MPJPE12, ACCEL_ERR12) against the
+rendered ground truth, frame-weighted over tracks, and the fit's time per
+frame. A variant is a ``centred_sigma`` and a landmark fit: ``off`` (none) or
+the weight of its 3D world-landmark term (``0``: 2D landmarks only). The corpus
+holds MediaPipe's real answers on the training subjects' motion, so the choice
+is made on data the benchmark never sees.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,17 +29,33 @@ from vibe.body.anny import Anny
 from vibe.evaluation.synthetic_bench import posed_eval14
 from vibe.evaluation.synthetic_scoring import body_metrics
 from vibe.evaluation.track_regression import load_open_generator, regress_track
+from vibe.fitting.temporal_smplify import SMPLifyConfig
 from vibe.pipeline.demo_config import DemoConfig
 
+KEYS = ("pa_mpjpe", "mpjpe", "accel_err", "pa_mpjpe12", "accel_err12", "fit_ms")
 
-def score_sigmas(
-    checkpoint: str, corpus: Path, sigmas: list[float], max_tracks: int | None, skip_tracks: int = 0
-) -> dict[float, dict]:
-    """Frame-weighted metrics per sigma over the corpus tracks (after the first ``skip_tracks``)."""
+
+def _refine_config(world_weight: str, base: SMPLifyConfig) -> SMPLifyConfig | None:
+    """``"off"`` → no fit; a number → the demo's fit settings with that 3D-term weight."""
+    return None if world_weight == "off" else dataclasses.replace(base, world_weight=float(world_weight))
+
+
+def score_variants(
+    checkpoint: str,
+    corpus: Path,
+    sigmas: list[float],
+    world_weights: list[str],
+    max_tracks: int | None,
+    skip_tracks: int = 0,
+    fit_steps: int | None = None,
+) -> dict[tuple[float, str], dict]:
+    """Frame-weighted metrics per ``(sigma, world weight)`` over the corpus tracks (after the first ``skip_tracks``)."""
     body = Anny()
     model = load_open_generator(checkpoint, body)
-    windows = DemoConfig().windows
-    sums: dict[float, dict[str, float]] = {s: {} for s in sigmas}
+    demo = DemoConfig()
+    base = demo.smplify if fit_steps is None else dataclasses.replace(demo.smplify, num_steps=fit_steps)
+    variants = list(itertools.product(sigmas, world_weights))
+    sums: dict[tuple[float, str], dict[str, float]] = {v: {} for v in variants}
     frames = 0
     paths = sorted(corpus.glob("track_*.npz"))[skip_tracks:]
     for path in paths[:max_tracks]:
@@ -43,16 +66,20 @@ def score_sigmas(
         size = tuple(int(v) for v in track["image_size"])
         n = len(track["frame_ids"])
         frames += n
-        for sigma in sigmas:
+        for sigma, weight in variants:
+            start = time.perf_counter()
             pred = regress_track(
-                model, track["landmarks_img"], track["bbox_cxcys"], size, windows,
+                model, track["landmarks_img"], track["bbox_cxcys"], size, demo.windows,
                 landmarks_world=track["world"], frame_ids=track["frame_ids"], centred_sigma=sigma,
+                refine=_refine_config(weight, base),
             )  # fmt: skip
+            seconds = time.perf_counter() - start
             joints = posed_eval14(body, pred.pose_rotmat, pred.shape)
             metrics = body_metrics(joints, track["joints3d_eval14"].astype(np.float64), track["frame_ids"])
+            metrics["fit_ms"] = 1000.0 * seconds / n
             for key, value in metrics.items():
-                sums[sigma][key] = sums[sigma].get(key, 0.0) + value * n
-    return {s: {k: v / frames for k, v in m.items()} for s, m in sums.items()}
+                sums[(sigma, weight)][key] = sums[(sigma, weight)].get(key, 0.0) + value * n
+    return {v: {k: s / frames for k, s in m.items()} for v, m in sums.items()}
 
 
 def main() -> None:
@@ -60,17 +87,21 @@ def main() -> None:
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--sigmas", type=float, nargs="+", default=[0.0, 1.0, 2.0, 3.0, 4.0])
+    parser.add_argument("--world-weights", nargs="+", default=["off"], help="'off' (no landmark fit) or numbers")
+    parser.add_argument("--fit-steps", type=int, default=None, help="L-BFGS steps of the fit (default: the demo's)")
     parser.add_argument("--max-tracks", type=int, default=None)
     parser.add_argument(
         "--skip-tracks", type=int, default=0,
         help="score only later tracks (e.g. those rendered after training read the corpus)",
     )
     args = parser.parse_args()
-    results = score_sigmas(args.checkpoint, args.corpus, args.sigmas, args.max_tracks, args.skip_tracks)
-    keys = ("pa_mpjpe", "mpjpe", "accel_err", "pa_mpjpe12", "accel_err12")
-    print("sigma  " + "  ".join(f"{k:>11}" for k in keys))
-    for sigma, metrics in results.items():
-        print(f"{sigma:5.1f}  " + "  ".join(f"{metrics.get(k, float('nan')):11.1f}" for k in keys))
+    results = score_variants(
+        args.checkpoint, args.corpus, args.sigmas, args.world_weights, args.max_tracks, args.skip_tracks,
+        args.fit_steps,
+    )  # fmt: skip
+    print("sigma  fit(world)  " + "  ".join(f"{k:>11}" for k in KEYS))
+    for (sigma, weight), metrics in results.items():
+        print(f"{sigma:5.1f}  {weight:>10}  " + "  ".join(f"{metrics.get(k, float('nan')):11.1f}" for k in KEYS))
 
 
 if __name__ == "__main__":

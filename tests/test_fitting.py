@@ -11,9 +11,10 @@ import torch
 from toy_body import ToyBody
 from vibe.body.base import BodyOutput
 from vibe.body.smpl import SMPL_JOINT_NAMES
-from vibe.fitting.losses import geman_mcclure, hinge_bend_energy, reprojection_energy
+from vibe.fitting.losses import aligned_world_energy, geman_mcclure, hinge_bend_energy, reprojection_energy
 from vibe.fitting.priors import GMMPosePrior, hinge_limits, pose_features
 from vibe.fitting.temporal_smplify import SMPLifyConfig, TemporalSMPLify, refine_track
+from vibe.geometry.procrustes import similarity_procrustes
 
 J, S, T = 12, 4, 16
 
@@ -130,6 +131,56 @@ def test_refine_track_keeps_the_demo_layout(scene):
     assert refined["shape"].shape == (T, S) and torch.all(refined["shape"] == refined["shape"][0])
     assert refined["cam_crop"].shape == (T, 3)
     assert after < 0.5 * before
+
+
+def _turned_world(scene, degrees: float = 25.0) -> torch.Tensor:
+    """The true 3D keypoints as "world landmarks": moved, turned about y, weight 1: ``(B, T, 49, 4)``."""
+    turn = roma.rotvec_to_rotmat(torch.tensor([0.0, math.radians(degrees), 0.0], dtype=torch.float64))
+    world = torch.einsum("ij,btkj->btki", turn, scene["gt_kp3d"]) + torch.tensor([0.3, -1.0, 2.0])
+    return torch.cat((world, torch.ones_like(world[..., :1])), -1)
+
+
+def test_world_landmarks_pull_the_pose_where_2d_is_ambiguous(scene):
+    # Without 2D (zero confidence) only the 3D term informs the pose: it must find the limbs
+    # whatever the landmarks' origin and orientation; without it only smoothing acts.
+    init_rot, init_shape, init_cam = scene["init"]
+    blind = scene["obs"].clone()
+    blind[..., 2] = 0.0
+    world = _turned_world(scene)
+    config = SMPLifyConfig(
+        keypoint_set="spin49", num_steps=3, world_weight=1e4, world_centre=(0, 1), pose_smooth_weight=0.0
+    )
+    fitter = TemporalSMPLify(scene["body"], config)
+    gt = scene["gt_kp3d"].flatten(0, 1)
+
+    def aligned_error(kp3d: torch.Tensor) -> float:
+        """PA error: the 3D term leaves the body's global orientation to the (absent) 2D term."""
+        aligned = similarity_procrustes(kp3d.flatten(0, 1), gt)[0]
+        return float((aligned - gt).norm(dim=-1).mean())
+
+    with_world = fitter(init_rot, init_shape, init_cam, blind, world)
+    without = fitter(init_rot, init_shape, init_cam, blind)
+    before = aligned_error(fitter.keypoints3d(init_rot, init_shape))
+    assert aligned_error(with_world.keypoints3d) < 0.5 * before
+    assert aligned_error(with_world.keypoints3d) < 0.5 * aligned_error(without.keypoints3d)
+
+
+def test_aligned_world_energy_ignores_the_landmarks_frame_and_missing_points(scene):
+    kp3d = scene["gt_kp3d"]
+    world = _turned_world(scene, degrees=70.0)
+    energy = aligned_world_energy(kp3d, world[..., :3], world[..., 3], 0.1, [0, 1])
+    torch.testing.assert_close(energy, torch.zeros(2, dtype=torch.float64), atol=1e-12, rtol=0)
+    # One point 5 cm off along x in every frame: σ²r²/(σ²+r²) per frame, by hand.
+    off = world.clone()
+    off[..., 7, 0] += 0.05
+    off[..., 9, 3] = 0.0  # a missing point: its wild coordinates must not count
+    off[..., 9, :3] = 1e3
+    energy = aligned_world_energy(kp3d, off[..., :3], off[..., 3], 0.1, [0, 1])
+    assert torch.all(energy > 0)
+    r2, s2 = 0.05**2, 0.1**2
+    # The per-frame rotation absorbs a little of the offset, so the energy is at most the hand value.
+    assert torch.all(energy <= T * s2 * r2 / (s2 + r2) + 1e-9)
+    assert torch.all(energy > 0.8 * T * s2 * r2 / (s2 + r2))
 
 
 # --------------------------------------------------------------------------- energy terms

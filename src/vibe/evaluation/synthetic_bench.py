@@ -226,7 +226,7 @@ def parse_baselines(specs: Sequence[str]) -> dict[str, Path | tuple[Path, dict]]
 def _demo_option(pair: str) -> tuple[str, float | bool]:
     """``"centred_sigma=0"`` → ``("centred_sigma", 0.0)``; ``"fit_camera=false"`` → ``("fit_camera", False)``."""
     key, sep, value = (part.strip() for part in pair.partition("="))
-    if not sep or key not in ("centred_sigma", "fit_camera", "smooth"):
+    if not sep or key not in ("centred_sigma", "fit_camera", "smooth", "refine"):
         raise ValueError(
             f"baseline option {pair!r}: expected centred_sigma=N, fit_camera=true|false or smooth=true|false"
         )

@@ -33,7 +33,8 @@ from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
 from vibe.geometry.cameras import crop_cam_to_image_cam, image_cam_to_pixels
 from vibe.models.checkpoints import load_checkpoint, load_generator_weights
 from vibe.models.vibe import VIBE
-from vibe.pipeline.track_fit import fit_track_camera, smooth_track
+from vibe.fitting.temporal_smplify import SMPLifyConfig
+from vibe.pipeline.track_fit import fit_to_landmarks, fit_track_camera, smooth_track
 from vibe.pipeline.windows import WindowConfig, encode_in_windows
 
 __all__ = ["TrackPrediction", "load_open_generator", "regress_track"]
@@ -82,6 +83,7 @@ def regress_track(
     frame_ids: np.ndarray | None = None,
     centred_sigma: float = 0.0,
     fit_camera: bool = False,
+    refine: SMPLifyConfig | None = None,
 ) -> TrackPrediction:
     """The generator on one track's landmarks, as the demo runs it, or frame by frame.
 
@@ -99,6 +101,9 @@ def regress_track(
         frame_ids: ``(n,)`` the track's frames (default ``0..n-1``), for the clean-up.
         centred_sigma, fit_camera: the demo's offline clean-up
             (:mod:`vibe.pipeline.track_fit`); the defaults leave the network's output as it is.
+        refine: fit the output to the landmarks first, as the demo's ``refine``
+            (:func:`~vibe.pipeline.track_fit.fit_to_landmarks`, with the world
+            landmarks when given).
     """
     features = features or FeatureConfig()
     kp = keypoints_to_encoder_input(landmarks_img, bbox_cxcys, features, image_size=image_size)
@@ -115,6 +120,8 @@ def regress_track(
     params = model.regressor(encoded)
     pose_rotmat, shape, cam = params.pose_rotmat, params.shape, params.cam
     ids = np.arange(len(kp)) if frame_ids is None else np.asarray(frame_ids)
+    if refine is not None:
+        pose_rotmat, shape, cam, _ = fit_to_landmarks(model.body, pose_rotmat, shape, cam, kp, landmarks_world, refine)
     if centred_sigma > 0:
         pose_rotmat, shape, cam = smooth_track(pose_rotmat, shape, cam, ids, centred_sigma)
     body = model.body

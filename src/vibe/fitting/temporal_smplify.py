@@ -9,7 +9,11 @@ per frame, so that the model's keypoints, projected with
 ``w_2d Σ c² ρ_σ(|Π(X) − x|²) + w_pose Σ_t E_GMM(θ_t) + w_shape T |β − β̄|²
 + w_angle Σ hinge(θ_t) + w_joints Σ |s_{t+1}X_{t+1} − s_t X_t|² + w_rot Σ ‖R_{t+1} − R_t‖²``
 
-with ``ρ_σ`` Geman–McClure over crop pixels; keypoint velocities are scaled by
+with ``ρ_σ`` Geman–McClure over crop pixels; with 3D landmarks (MediaPipe's
+world landmarks) a fourth data term ``w_world Σ v ρ_σw(|X − R_t W|²)`` pulls the
+hip-centred keypoints onto the landmarks rotated per frame onto the body
+(:func:`~vibe.fitting.losses.aligned_world_energy`): the landmarks say how the
+limbs bend, the 2D term where the body is; keypoint velocities are scaled by
 the camera scale ``s`` (crop pixels), so that the term cannot prefer a smaller body. Default weights are SPIN's
 (squared: 4.78², 5², 15.2², σ = 100 px). L-BFGS with strong Wolfe line search
 minimises the sum over windows; windows share no parameter, but they share the
@@ -26,6 +30,7 @@ from dataclasses import dataclass
 import torch
 
 from vibe.fitting.losses import (
+    aligned_world_energy,
     hinge_bend_energy,
     mean_reprojection_error,
     reprojection_energy,
@@ -57,6 +62,10 @@ class SMPLifyConfig:
         joints_smooth_weight: on squared keypoint velocities scaled by the crop
             camera (``s·X·crop_size/2``: crop pixels per frame step, squared).
         pose_smooth_weight: on squared rotation-matrix differences.
+        world_weight: on the 3D landmark term (0: off, or no landmarks given), per m².
+        world_sigma_m: its Geman–McClure scale, metres.
+        world_centre: keypoint indices (of ``keypoint_set``) both 3D sets are centred on
+            (BlazePose's hips by default).
         fit_shape, fit_camera: optimise these (else keep the initial values).
         focal_length, crop_size: the crop camera (as the network's).
     """
@@ -72,6 +81,9 @@ class SMPLifyConfig:
     angle_weight: float = 15.2**2
     joints_smooth_weight: float = 1.0
     pose_smooth_weight: float = 1.0e2
+    world_weight: float = 0.0
+    world_sigma_m: float = 0.1
+    world_centre: tuple[int, ...] = (23, 24)
     fit_shape: bool = True
     fit_camera: bool = True
     focal_length: float = 5000.0
@@ -155,13 +167,26 @@ class TemporalSMPLify:
         return points.unflatten(0, keypoints3d.shape[:2])
 
     def energy(
-        self, pose_rotmat: torch.Tensor, shape: torch.Tensor, cam: torch.Tensor, keypoints_crop: torch.Tensor
+        self,
+        pose_rotmat: torch.Tensor,
+        shape: torch.Tensor,
+        cam: torch.Tensor,
+        keypoints_crop: torch.Tensor,
+        world: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Total energy per window ``(B,)``, keypoints ``(B, T, K, 3)`` and projections ``(B, T, K, 2)``."""
+        """Total energy per window ``(B,)``, keypoints ``(B, T, K, 3)`` and projections ``(B, T, K, 2)``.
+
+        ``world``: optional ``(B, T, K, 4)`` 3D landmarks (metres) and their weights.
+        """
         cfg = self.config
         kp3d = self.keypoints3d(pose_rotmat, shape)
         kp2d = self.project(kp3d, cam)
         total = cfg.reprojection_weight * reprojection_energy(kp2d, keypoints_crop, cfg.sigma_px, cfg.crop_size)
+        if world is not None and cfg.world_weight:
+            centre = list(cfg.world_centre)
+            total = total + cfg.world_weight * aligned_world_energy(
+                kp3d, world[..., :3], world[..., 3], cfg.world_sigma_m, centre
+            )
         if self.pose_prior is not None and cfg.pose_prior_weight:
             prior = self.pose_prior(pose_rotmat[:, :, self._prior_joints])  # (B, T)
             total = total + cfg.pose_prior_weight * prior.sum(1)
@@ -191,6 +216,7 @@ class TemporalSMPLify:
         shape: torch.Tensor,
         cam: torch.Tensor,
         keypoints_crop: torch.Tensor,
+        world_landmarks: torch.Tensor | None = None,
     ) -> FitResult:
         """Fit windows.
 
@@ -200,6 +226,9 @@ class TemporalSMPLify:
             cam: ``(B, T, 3)`` initial crop cameras ``(s, tx, ty)``, ``s > 0``.
             keypoints_crop: ``(B, T, K, 3)`` observed ``x, y`` in crop ``[-1, 1]``
                 coordinates and confidence (0: missing; NaN coordinates allowed there).
+            world_landmarks: optional ``(B, T, K, 4)`` 3D landmarks in metres (any
+                origin and orientation: the term aligns them) and a weight (0 or
+                NaN coordinates: missing), e.g. MediaPipe's world landmarks and visibility.
 
         Returns:
             :class:`FitResult` (tensors detached, on the body model's device).
@@ -211,6 +240,7 @@ class TemporalSMPLify:
         keypoints_crop = keypoints_crop.to(**opts)
         conf = keypoints_crop[..., 2:3].nan_to_num(0.0).clamp(min=0.0)
         keypoints_crop = torch.cat((keypoints_crop[..., :2], conf), -1)
+        world = None if world_landmarks is None else _clean_world(world_landmarks.to(**opts))
 
         pose6d = rotmat_to_rot6d(pose_rotmat.to(**opts)).detach().clone().requires_grad_(True)
         shape_var = shape.to(**opts).detach().clone().requires_grad_(cfg.fit_shape)
@@ -227,7 +257,7 @@ class TemporalSMPLify:
 
         with torch.no_grad():
             rot, cam_now = current()
-            energy_before, _, kp2d = self.energy(rot, shape_var, cam_now, keypoints_crop)
+            energy_before, _, kp2d = self.energy(rot, shape_var, cam_now, keypoints_crop, world)
             err_before = mean_reprojection_error(kp2d, keypoints_crop)
 
         optimizer = torch.optim.LBFGS(params, lr=cfg.lr, max_iter=cfg.max_iter, line_search_fn="strong_wolfe")
@@ -235,18 +265,19 @@ class TemporalSMPLify:
         def closure() -> torch.Tensor:
             optimizer.zero_grad()
             rot, cam_now = current()
-            loss = self.energy(rot, shape_var, cam_now, keypoints_crop)[0].sum()
+            loss = self.energy(rot, shape_var, cam_now, keypoints_crop, world)[0].sum()
             loss.backward()
             return loss
 
         start = time.perf_counter()
-        for _ in range(cfg.num_steps):
-            optimizer.step(closure)
+        with torch.enable_grad():  # callers may run under no_grad (the demo, the benchmark)
+            for _ in range(cfg.num_steps):
+                optimizer.step(closure)
         seconds = time.perf_counter() - start
 
         with torch.no_grad():
             rot, cam_now = current()
-            energy_after, kp3d, kp2d = self.energy(rot, shape_var, cam_now, keypoints_crop)
+            energy_after, kp3d, kp2d = self.energy(rot, shape_var, cam_now, keypoints_crop, world)
             err_after = mean_reprojection_error(kp2d, keypoints_crop)
         log.debug("temporal SMPLify: %d windows, %.2f s, error %s → %s", rot.shape[0], seconds, err_before, err_after)
         return FitResult(
@@ -262,12 +293,20 @@ class TemporalSMPLify:
         )
 
 
+def _clean_world(world: torch.Tensor) -> torch.Tensor:
+    """``(..., 4)`` landmarks and weights; NaN coordinates or weights, or weights ≤ 0 → weight 0."""
+    xyz, weight = world[..., :3], world[..., 3]
+    valid = torch.isfinite(xyz).all(-1) & torch.isfinite(weight) & (weight > 0)
+    return torch.cat((xyz.nan_to_num(0.0), torch.where(valid, weight, torch.zeros_like(weight))[..., None]), -1)
+
+
 def refine_track(
     body_model,
     network_output_params: dict[str, torch.Tensor],
     keypoints_2d_crop: torch.Tensor,
     config: SMPLifyConfig | None = None,
     pose_prior: GMMPosePrior | None = None,
+    landmarks_world: torch.Tensor | None = None,
 ) -> tuple[dict[str, torch.Tensor], float, float]:
     """Refine one track of the demo with temporal SMPLify (one window over the whole track).
 
@@ -283,6 +322,8 @@ def refine_track(
             with the demo's ``box_scale`` (the encoder input itself, ``blazepose33``).
         config: fitting settings.
         pose_prior: ``None`` → :func:`~vibe.fitting.priors.default_pose_prior` of the body.
+        landmarks_world: optional ``(T, K, 4)`` 3D landmarks and weights (MediaPipe's
+            world landmarks and visibility), used when ``config.world_weight > 0``.
 
     Returns:
         ``(params, reproj_err_before, reproj_err_after)``: params with the same
@@ -300,6 +341,7 @@ def refine_track(
         params["shape"].mean(0, keepdim=True),
         params["cam_crop"][None],
         torch.as_tensor(keypoints_2d_crop)[None],
+        None if landmarks_world is None else torch.as_tensor(landmarks_world)[None],
     )
     frames = params["pose_rotmat"].shape[0]
     refined = {

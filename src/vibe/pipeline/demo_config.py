@@ -152,7 +152,8 @@ class DemoConfig:
     centred_sigma: float = 3.0
     fit_camera: bool = True
     refine: bool = False
-    smplify: SMPLifyConfig = field(default_factory=lambda: SMPLifyConfig(keypoint_set="blazepose33"))
+    # The 3D term's weight was chosen on training-subject renders (benchmarks/tune_cleanup.py).
+    smplify: SMPLifyConfig = field(default_factory=lambda: SMPLifyConfig(keypoint_set="blazepose33", world_weight=1e4))
     render: bool = True
     side_view: bool = False
     save_vertices: bool = False

@@ -261,7 +261,7 @@ def _bodies(model, device, config: DemoConfig, reader: VideoReader, boxes, landm
         track_features = features.pop(tid).to(device)
         landmarks_box = encoder_inputs.pop(tid, None)
         people[tid], refinement = track_outputs(
-            model, track_features, fids, cxcys, geometry, config, keep_vertices, landmarks_box
+            model, track_features, fids, cxcys, geometry, config, keep_vertices, landmarks_box, world
         )
         release_freed_memory()  # torch's per-track temporaries would otherwise stay in glibc's arenas
         if refinement is not None:
@@ -270,6 +270,7 @@ def _bodies(model, device, config: DemoConfig, reader: VideoReader, boxes, landm
             people[tid]["landmarks_img"] = landmarks[tid].landmarks_img.astype(np.float32)
     timer.add("generator_body", time.perf_counter() - start, sum(len(f) for f, _ in boxes.values()))
     return people, refinements
+        world = landmarks[tid].world if tid in landmarks and landmarks_box is not None else None
 
 
 def _check_frame_count(reader: VideoReader, config: DemoConfig, decoded_times: np.ndarray) -> None:

@@ -32,13 +32,12 @@ import torch
 from tqdm.auto import tqdm
 
 from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
-from vibe.fitting.temporal_smplify import refine_track
 from vibe.geometry.cameras import crop_cam_to_image_cam, image_cam_to_pixels
 from vibe.pipeline.demo_config import DemoConfig
 from vibe.pipeline.landmarks import TrackLandmarks, estimate_landmarks_parallel
 from vibe.pipeline.people import detect_and_track_ranges
 from vibe.pipeline.smoothing import one_euro_rotations
-from vibe.pipeline.track_fit import fit_track_camera, smooth_track
+from vibe.pipeline.track_fit import fit_to_landmarks, fit_track_camera, smooth_track
 from vibe.pipeline.tracker import Track
 from vibe.pipeline.video import VideoReader
 from vibe.pipeline.windows import encode_in_windows
@@ -376,25 +375,24 @@ def track_outputs(
     config: DemoConfig,
     keep_vertices: bool,
     landmarks_box: torch.Tensor | None = None,
+    landmarks_world: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, float] | None]:
     """One track's arrays (``results.npz`` keys, plus ``vertices`` or None) from its features ``(n, F)``.
 
     ``landmarks_box``: the open stack's ``(n, K, 3)`` detected landmarks in the
-    crop camera's square (the encoder input). With ``config.refine`` the
-    network output is fitted to them by temporal SMPLify first (the second
+    crop camera's square (the encoder input), ``landmarks_world`` its ``(n, 33, 3)``
+    world landmarks. With ``config.refine`` the network output is fitted to
+    them first (:func:`~vibe.pipeline.track_fit.fit_to_landmarks`; the second
     value then holds the mean reprojection errors before and after, in pixels
     of the 224 crop); ``config.centred_sigma`` smooths the track and
     ``config.fit_camera`` re-fits the camera to them (:mod:`vibe.pipeline.track_fit`).
     """
     pose_rotmat, shape, cam = _regress(model, features, config)
     refinement = None
-    refine_keypoints = landmarks_box if config.refine else None
-    if refine_keypoints is not None:
-        params = {"pose_rotmat": pose_rotmat, "shape": shape, "cam_crop": cam}
-        params, before, after = refine_track(model.body, params, refine_keypoints.cpu(), config.smplify)
-        pose_rotmat, shape, cam = params["pose_rotmat"], params["shape"], params["cam_crop"]
-        half_crop = model.config.crop_size / 2  # crop [-1, 1] units → crop pixels
-        refinement = {"reproj_err_before_px": before * half_crop, "reproj_err_after_px": after * half_crop}
+    if config.refine and landmarks_box is not None:
+        pose_rotmat, shape, cam, refinement = fit_to_landmarks(
+            model.body, pose_rotmat, shape, cam, landmarks_box.cpu(), landmarks_world, config.smplify
+        )
     if config.centred_sigma > 0:
         pose_rotmat, shape, cam = smooth_track(pose_rotmat, shape, cam, frame_ids, config.centred_sigma)
     if config.smooth:

@@ -24,10 +24,11 @@ import numpy as np
 import torch
 
 from vibe.body.anny import BLAZEPOSE33
+from vibe.fitting.temporal_smplify import SMPLifyConfig, refine_track
 from vibe.geometry.cameras import fit_weak_perspective
 from vibe.pipeline.smoothing import gaussian_rotations, gaussian_vectors
 
-__all__ = ["FIT_LANDMARKS", "fit_track_camera", "smooth_track"]
+__all__ = ["FIT_LANDMARKS", "fit_to_landmarks", "fit_track_camera", "smooth_track"]
 
 FIT_LANDMARKS: tuple[str, ...] = (
     "nose", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
@@ -84,3 +85,45 @@ def fit_track_camera(
     ok = np.isfinite(fitted).all(-1) & (fitted[:, 0] > 0)
     cam = np.where(ok[:, None], fitted, np.asarray(cam_crop, np.float64))
     return gaussian_vectors(cam, sigma, frame_ids)
+
+
+def fit_to_landmarks(
+    body,
+    pose_rotmat: torch.Tensor,
+    shape: torch.Tensor,
+    cam: torch.Tensor,
+    landmarks_box: torch.Tensor,
+    landmarks_world: torch.Tensor | np.ndarray | None,
+    smplify: SMPLifyConfig,
+    pose_prior=None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, float]]:
+    """Temporal SMPLify of one track's regressed body to its landmarks (2D, and 3D when given).
+
+    Only :data:`FIT_LANDMARKS` are fitted (the hand and foot tips are defined
+    differently by Anny and MediaPipe); the 3D landmarks weigh by the 2D
+    landmarks' visibility.
+
+    Args:
+        body: the demo's body model.
+        pose_rotmat: ``(n, J, 3, 3)``; shape: ``(n, S)``; cam: ``(n, 3)`` the regressor's output.
+        landmarks_box: ``(n, 33, 3)`` detected landmarks in the crop camera's square and visibility.
+        landmarks_world: ``(n, 33, 3)`` MediaPipe's world landmarks (metres) or ``None``.
+        smplify: the fit's settings (``world_weight`` weighs the 3D term).
+        pose_prior: GMM prior (default: the body's).
+
+    Returns:
+        ``(pose_rotmat, shape, cam, errors)``: the fitted track (one shape in every
+        row) and the mean 2D error before/after in crop pixels.
+    """
+    mask = torch.zeros(landmarks_box.shape[1], dtype=torch.bool)
+    mask[_FIT_INDEX] = True
+    kp = torch.as_tensor(landmarks_box).clone()
+    kp[:, ~mask, 2] = 0.0
+    world = None
+    if landmarks_world is not None:
+        world = torch.cat((torch.as_tensor(landmarks_world, dtype=kp.dtype), kp[..., 2:3]), -1)
+    params = {"pose_rotmat": pose_rotmat, "shape": shape, "cam_crop": cam}
+    fitted, before, after = refine_track(body, params, kp, smplify, pose_prior, world)
+    half_crop = smplify.crop_size / 2.0  # crop [-1, 1] units → crop pixels
+    errors = {"reproj_err_before_px": before * half_crop, "reproj_err_after_px": after * half_crop}
+    return fitted["pose_rotmat"], fitted["shape"], fitted["cam_crop"], errors
