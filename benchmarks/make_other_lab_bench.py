@@ -69,7 +69,7 @@ def main() -> None:
         db = build_db(args.root)
         if args.db is not None:
             db.save(args.db)
-    make_synthetic_benchmark(db, args.out, args.videos, args.seconds, args.seed, subjects=None)
+    make_synthetic_benchmark(db, args.out, args.videos, args.seconds, args.seed, subjects=None, label="HDM05")
 
 
 if __name__ == "__main__":

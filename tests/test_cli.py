@@ -42,7 +42,7 @@ def test_mocap_import_refuses_a_folder_without_mocap(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("no motion here")
     result = runner.invoke(app, ["mocap", "import", str(tmp_path), "--out", str(tmp_path / "m.npz")])
     assert result.exit_code == 2  # a usage error (README)
-    assert "no .amc, .bvh or .npz" in result.output
+    assert "no .amc, .bvh, AMASS .npz or motion database" in result.output
     assert not (tmp_path / "m.npz").exists()
 
 

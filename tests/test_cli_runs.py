@@ -246,6 +246,8 @@ def test_make_synthetic_renders_one_tiny_video(bench):
 
 
 def test_eval_synthetic_writes_its_json_rows_and_markdown(bench, checkpoint, tmp_path):
+    from vibe.evaluation.report import table_header
+
     # 9 frames are fewer than a track needs (25): the video counts, with no matched frame.
     md = tmp_path / "results.md"
     result = _ok(["eval", "-d", "synthetic", "--checkpoint", str(checkpoint), "--data", str(bench[0]),
@@ -255,7 +257,9 @@ def test_eval_synthetic_writes_its_json_rows_and_markdown(bench, checkpoint, tmp
     assert [r["key"] for r in saved["rows"]] == ["model", "baseline:B", "mediapipe", "mediapipe_smoothed"]
     assert saved["baselines"] == {"B": str(checkpoint)} and saved["n_videos"] == 1 and saved["n_frames"] == 9
     printed = [line for line in result.output.splitlines() if line.startswith("| ")]
-    assert [line.split(" | ")[0] for line in printed] == ["| " + r["label"] for r in saved["rows"]]
+    assert printed[0] == table_header().splitlines()[0]  # the header first, then one row per JSON row
+    assert [line.split(" | ")[0] for line in printed[1:]] == ["| " + r["label"] for r in saved["rows"]]
+    assert "synthetic: nobody found in 0 of 1 videos" in result.output
     text = md.read_text()
     assert text.count("<!-- eval:eval -->") == 1 and all(line in text for line in printed)
 

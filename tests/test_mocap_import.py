@@ -70,5 +70,8 @@ def test_find_asf_failures(tmp_path):
     with pytest.raises(FileNotFoundError):
         find_asf(tmp_path / "x_01.amc")
     assert find_asf(tmp_path / "a_07.amc") == tmp_path / "a.asf"
-    with pytest.raises(ValueError):
+    (tmp_path / "clip.fbx").write_text("")
+    with pytest.raises(ValueError, match="not a mocap clip"):
         import_mocap([tmp_path / "clip.fbx"])
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        import_mocap([tmp_path / "absent.bvh"])

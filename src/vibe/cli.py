@@ -259,7 +259,7 @@ def evaluate(
         raise typer.BadParameter("give --dataset (one or more) and --checkpoint")
     from vibe.evaluation import evaluate_dataset, table_row, write_results_table
 
-    rows = []
+    rows, notes = [], []
     for name in dataset:
         out_json = out / f"{name}.json"
         if name == "synthetic":
@@ -277,6 +277,8 @@ def evaluate(
                 typer.echo(f"error: {exc}", err=True)
                 raise typer.Exit(4) from exc
             rows += [table_row(row) for row in result["rows"]]
+            notes.append(f"{name}: nobody found in {result['n_videos_no_person']} of {result['n_videos']} videos"
+                         + "".join(f", {v}" for v in result["videos_no_person"]))  # fmt: skip
         else:
             try:
                 result = evaluate_dataset(name, checkpoint=checkpoint, data_root=data, out_json=out_json, spin_checkpoint=spin)
@@ -284,28 +286,83 @@ def evaluate(
                 typer.echo(f"error: {exc}", err=True)
                 raise typer.Exit(4) from exc
             rows.append(table_row(result))
-    for row in rows:
+    from vibe.evaluation.report import table_header
+
+    typer.echo(table_header())
+    for row in rows + notes:
         typer.echo(row)
     if results_md is not None:
         write_results_table(rows, results_md, "Evaluation", name="eval")
 
 
+# Options of every command that reads motion (vibe.data.motion_input.load_motion).
+_ASF = typer.Option(None, "--asf", help="Skeleton(s) for .amc clips, repeatable (default: the .asf beside each clip whose name prefixes the clip's).")
+_BVH_SCALE = typer.Option(None, "--bvh-scale", help="Metres per BVH unit (default: detected from the rest skeleton's size, logged).")
+_FPS = typer.Option(30.0, "--fps", help="Resample every mocap clip to this frame rate.")
+_LICENCE = typer.Option("", "--licence", help="The motion's licence: stored with every clip, written into every derived file.")
+_JOINT_MAP = typer.Option(None, "--joint-map", help="YAML file, source joint: body joint, overriding the automatic correspondence.")
+
+
+def _mocap_options(asf, bvh_scale, fps, licence, joint_map):
+    from vibe.data.mocap import MocapOptions
+
+    return MocapOptions(asf=tuple(asf or ()), bvh_scale=bvh_scale, fps=fps, licence=licence, joint_map=joint_map)
+
+
 @eval_app.command("make-synthetic")
 def make_synthetic(
-    mocap: Optional[list[Path]] = typer.Argument(None, help="Mocap files (default: the held-out subjects of the bundled CMU DB)."),
+    mocap: Optional[list[Path]] = typer.Argument(
+        None, help="Mocap files or folders (ASF/AMC, BVH, AMASS .npz) or motion databases (default: the held-out subjects of the bundled CMU DB)."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Benchmark folder (videos + ground truth)."),
     videos: int = typer.Option(8, help="Number of videos."),
-    seconds: float = typer.Option(4.0, help="Length of each video."),
+    seconds: float = typer.Option(4.0, help="Length of each video (shorter clips are rendered whole and listed)."),
     seed: int = typer.Option(0, help="Random seed (cameras, bodies, scenes)."),
+    asf: Optional[list[Path]] = _ASF,
+    bvh_scale: Optional[float] = _BVH_SCALE,
+    fps: float = _FPS,
+    licence: str = _LICENCE,
+    joint_map: Optional[Path] = _JOINT_MAP,
+    subject: Optional[list[str]] = typer.Option(None, help="Render only these subjects' clips (repeatable)."),
+    label: Optional[str] = typer.Option(None, help="What the motion is, for result titles (default: the input's name)."),
 ) -> None:
     """Render benchmark videos of Anny bodies with ground-truth 3D joints and 2D keypoints."""
-    from importlib import resources
+    from vibe.cli_mocap import make_synthetic_command
 
-    from vibe.evaluation.synthetic_make import make_synthetic_benchmark
+    options = _mocap_options(asf, bvh_scale, fps, licence, joint_map)
+    try:
+        lines = make_synthetic_command(mocap or [], out, options, videos, seconds, seed, subject, label)
+    except (FileNotFoundError, ValueError) as exc:
+        _usage_error(str(exc))
+    for line in lines:
+        typer.echo(line)
 
-    motion = [str(p) for p in mocap] if mocap else str(resources.files("vibe") / "resources" / "motion" / "cmu_anny.npz")
-    written = make_synthetic_benchmark(motion, out, n_videos=videos, seconds=seconds, seed=seed)
-    typer.echo(f"wrote {len(written)} videos with ground truth to {out}")
+
+@eval_app.command("make-world")
+def make_world(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the videos and their world ground truth."),
+    seed: int = typer.Option(0, help="Random seed (cameras, bodies, scenes)."),
+) -> None:
+    """Render the world benchmark: held-out CMU clips from static cameras at several heights."""
+    from vibe.evaluation.world_bench import make_world_benchmark
+
+    typer.echo(f"wrote {len(make_world_benchmark(out, seed=seed))} videos with world ground truth to {out}")
+
+
+@eval_app.command("world")
+def eval_world(
+    data: Path = typer.Option(..., "--data", help="A `vibe eval make-world` folder."),
+    out: Path = typer.Option(Path("output/eval/world.json"), help="JSON of the scores."),
+) -> None:
+    """Run the demo on the world benchmark; W-/WA-MPJPE, RTE, drift, sliding, jitter, ground errors."""
+    from vibe.evaluation.world_bench import run_world_benchmark, table
+
+    try:
+        summary = run_world_benchmark(data, out)
+    except FileNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(4) from exc
+    typer.echo(table(summary))
 
 
 @eval_app.command(
@@ -369,41 +426,26 @@ def batch(
     raise typer.Exit(batch_command(inputs, out, options, run, quiet, _usage_error))
 
 
-_MOCAP_SUFFIXES = {".amc": "asf-amc", ".bvh": "bvh", ".npz": "amass"}
-
-
 @mocap_app.command("import")
 def mocap_import(
-    paths: list[Path] = typer.Argument(..., help="Mocap files (.amc with its .asf, .bvh, AMASS .npz) or folders of them."),
+    paths: list[Path] = typer.Argument(..., help="Mocap files or folders (.amc with its .asf, .bvh, AMASS .npz) or motion databases."),
     out: Path = typer.Option(..., "--out", "-o", help="Motion database to write (.npz)."),
-    fps: float = typer.Option(30.0, help="Resample every clip to this frame rate."),
-    bvh_scale: float = typer.Option(1.0, help="Metres per BVH unit (CMU's 31-joint BVH: 0.056444)."),
-    asf: Optional[Path] = typer.Option(None, help="Skeleton for the .amc files (default: the subject's .asf beside them)."),
-    licence: str = typer.Option("", help="Licence tag stored with every clip."),
+    asf: Optional[list[Path]] = _ASF,
+    bvh_scale: Optional[float] = _BVH_SCALE,
+    fps: float = _FPS,
+    licence: str = _LICENCE,
+    joint_map: Optional[Path] = _JOINT_MAP,
 ) -> None:
     """Read mocap clips, resample them and retarget them onto the Anny body (rig cmu_mb)."""
-    from vibe.body.anny import Anny
-    from vibe.data.build_motion_db import ClipInfo, build_db
-    from vibe.data.mocap import import_mocap
+    from vibe.cli_mocap import import_command
 
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in _MOCAP_SUFFIXES)
-        elif path.exists():
-            files.append(path)
-        else:
-            raise typer.BadParameter(f"{path} does not exist", param_hint="PATHS")
-    clips = [f for f in files if f.suffix.lower() in _MOCAP_SUFFIXES]
-    if not clips:
-        raise typer.BadParameter("no .amc, .bvh or .npz file among the paths", param_hint="PATHS")
-    motions = import_mocap(files, fps=fps, bvh_scale=bvh_scale, asf=asf)
-    infos = [
-        ClipInfo(subject=f.parent.name, source=_MOCAP_SUFFIXES[f.suffix.lower()], licence=licence)
-        for f in clips
-    ]
-    db = build_db(zip(motions, infos, strict=True), Anny(), out)
-    typer.echo(f"wrote {out}: {len(infos)} clips, {db.num_frames} frames at {fps:g} fps")
+    options = _mocap_options(asf, bvh_scale, fps, licence, joint_map)
+    try:
+        lines = import_command(paths, out, options)
+    except (FileNotFoundError, ValueError) as exc:
+        _usage_error(str(exc))
+    for line in lines:
+        typer.echo(line)
 
 
 if __name__ == "__main__":

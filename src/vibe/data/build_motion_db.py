@@ -19,16 +19,10 @@ import torch
 from tqdm import tqdm
 
 from vibe.body.base import BodyModel
+from vibe.data.correspondence import ClipFit, fit_clip, joint_map_for
 from vibe.data.mocap import Motion, find_asf, load_asf_amc, resample
 from vibe.data.motion_db import MotionDB
-from vibe.data.retarget import (
-    IKConfig,
-    RetargetConfig,
-    fit_shape_to_skeleton,
-    fit_to_joint_positions,
-    retarget_motion,
-    target_skeleton,
-)
+from vibe.data.retarget import IKConfig, RetargetConfig, fit_shape_to_skeleton, retarget_motion, target_skeleton
 
 log = logging.getLogger(__name__)
 
@@ -73,18 +67,19 @@ def build_db(
     shape: torch.Tensor | None = None,
     fit_shape: bool = False,
     config: RetargetConfig | None = None,
-    joint_map: Mapping[str, str] | None = None,
+    joint_map: Mapping[str, str | None] | None = None,
     ik_config: IKConfig | None = None,
+    fits: list[ClipFit] | None = None,
 ) -> MotionDB:
     """Retarget clips onto ``body_model`` and (optionally) save the database.
 
     Every clip whose joints cover the model's bones (through
-    ``config.name_map``) is transferred bone for bone (`retarget_motion`);
-    the others are fitted by inverse kinematics to their joint positions
-    through ``joint_map`` (source joint name → model joint name), which is
-    then required. The IK route fits the source joint positions as they are
-    (metres, y up): map only anatomically matching joints, on a source of
-    about the body's size. Clips keep their frame rate (resample them first).
+    ``config.name_map``) and which ``joint_map`` does not name is transferred
+    bone for bone (`retarget_motion`); the others are fitted by inverse
+    kinematics to their joint positions (`vibe.data.correspondence.fit_clip`:
+    joints matched from their naming convention, then ``joint_map``;
+    positions in metres, y up, scaled to the body's leg length). Clips keep
+    their frame rate (resample them first).
 
     Args:
         motions: ``(Motion, ClipInfo)`` pairs (an iterator is consumed once).
@@ -97,8 +92,11 @@ def build_db(
         fit_shape: fit height and proportions to each clip's skeleton
             (`fit_shape_to_skeleton`, bone-for-bone clips only).
         config: bone correspondence for the bone-for-bone transfer.
-        joint_map: source → model joint names for the IK route.
+        joint_map: source → model joint names overriding the automatic
+            correspondence (``None`` values remove a pair); a clip with a
+            joint named here takes the IK route.
         ik_config: IK settings.
+        fits: if given, one `ClipFit` per clip is appended (route, fit error).
 
     Returns:
         The database.
@@ -111,15 +109,13 @@ def build_db(
     fixed_target = target_skeleton(body_model, shape)
     rotmats, transls, shapes, infos, names, fps = [], [], [], [], [], []
     for motion, info in tqdm(motions, desc="retarget", unit="clip"):
-        clip_shape = fit_shape_to_skeleton(body_model, motion.skeleton, config, shape) if fit_shape else shape
-        try:
-            target = target_skeleton(body_model, clip_shape) if fit_shape else fixed_target
-            result = retarget_motion(motion, target, config)
-            local, transl = result.local_rotmat, result.root_transl
-        except ValueError:
-            if joint_map is None:
-                raise
-            local, transl = _retarget_ik(motion, body_model, clip_shape, joint_map, ik_config)
+        clip_shape = shape
+        if fit_shape and _covers(motion, body_model, config, joint_map):
+            clip_shape = fit_shape_to_skeleton(body_model, motion.skeleton, config, shape)
+        target = target_skeleton(body_model, clip_shape) if fit_shape else fixed_target
+        local, transl, fit = _retarget_clip(motion, body_model, clip_shape, target, config, joint_map, ik_config)
+        if fits is not None:
+            fits.append(fit)
         rotmats.append(local)
         transls.append(transl)
         shapes.append(clip_shape[0].detach().cpu().numpy())
@@ -144,18 +140,30 @@ def build_db(
     return db
 
 
-def _retarget_ik(
+def _covers(motion: Motion, body_model: BodyModel, config: RetargetConfig | None, joint_map) -> bool:
+    """Whether the clip goes bone for bone: its names cover the body's bones and ``joint_map`` names none."""
+    names = set(motion.skeleton.joint_names)
+    name_map = (config or RetargetConfig()).name_map
+    if joint_map and names & set(joint_map):
+        return False
+    return all(name_map.get(n, n) in names for n in body_model.joint_names)
+
+
+def _retarget_clip(
     motion: Motion,
     body_model: BodyModel,
     shape: torch.Tensor,
-    joint_map: Mapping[str, str],
+    target,
+    config: RetargetConfig | None,
+    joint_map: Mapping[str, str | None] | None,
     ik_config: IKConfig | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(T, J, 3, 3)`` locals and ``(T, 3)`` transl fitted to ``motion``'s joint positions."""
-    index_map = {motion.skeleton.index(src): dst for src, dst in joint_map.items()}
-    joints = torch.as_tensor(motion.joints(), dtype=body_model.dtype)
-    fit = fit_to_joint_positions(body_model, joints, index_map, shape=shape, config=ik_config)
-    return fit.pose_rotmat.double().numpy(), fit.transl.double().numpy()
+) -> tuple[np.ndarray, np.ndarray, ClipFit]:
+    """``(T, J, 3, 3)`` locals, ``(T, 3)`` transl and the report of one clip (bone for bone, else IK)."""
+    if _covers(motion, body_model, config, joint_map):
+        result = retarget_motion(motion, target, config)
+        return result.local_rotmat, result.root_transl, ClipFit(motion.name, "bone-for-bone", body_model.num_joints)
+    pairs = joint_map_for(motion.skeleton, list(body_model.joint_names), joint_map)
+    return fit_clip(motion, body_model, shape, pairs, ik_config)
 
 
 def read_clip_index(root: Path) -> dict[str, str]:

@@ -441,10 +441,16 @@ class IKConfig:
         fit_shape: also fit one shape vector shared by all frames.
         shape_bounds: range the fitted shape is clamped to (``(0, 1)`` for
             Anny's phenotypes), or ``None``.
+        stiff_joints: body joints held near their rest rotation with
+            ``stiff_weight`` (e.g. Anny's pelvis-to-hip bones, which no real
+            pelvis bends, when another rig's hip joints sit elsewhere on the pelvis).
+        stiff_weight: weight of their mean ``‖R_j − I‖²``.
     """
 
     iterations: int = 200
     rest_weight: float = 1e-6
+    stiff_joints: tuple[str, ...] = ()
+    stiff_weight: float = 1.0
     smooth_weight: float = 0.0
     fit_shape: bool = False
     shape_bounds: tuple[float, float] | None = None
@@ -584,6 +590,7 @@ def fit_to_joint_positions(
     transl = transl0.detach().clone().requires_grad_(True)
     params = [pose_6d, transl] + ([shape] if config.fit_shape else [])
     eye = torch.eye(3, dtype=work, device=device)
+    stiff = [body_model.joint_names.index(n) for n in config.stiff_joints if n in body_model.joint_names]
 
     def bounded(values: torch.Tensor) -> torch.Tensor:
         return values if config.shape_bounds is None else values.clamp(*config.shape_bounds)
@@ -601,6 +608,8 @@ def fit_to_joint_positions(
         joints, rotmat = pose_joints()
         loss = ((joints[:, dst_idx] - targets) ** 2).sum(-1).mean()
         loss = loss + config.rest_weight * ((rotmat[:, 1:] - eye) ** 2).sum((-1, -2)).mean()
+        if stiff:
+            loss = loss + config.stiff_weight * ((rotmat[:, stiff] - eye) ** 2).sum((-1, -2)).mean()
         if config.smooth_weight > 0 and num_frames > 2:
             accel = joints[2:] - 2 * joints[1:-1] + joints[:-2]
             loss = loss + config.smooth_weight * (accel**2).sum(-1).mean()

@@ -7,9 +7,10 @@ The videos and their ground truth (layout, ``video_XXX.npz`` keys) come from
 no rendering) on every video and compares its longest track with the ground
 truth on the frames both have. JSON written (and returned)::
 
-    {"dataset": "synthetic", "title": "Synthetic (Anny, held-out CMU)", "bench_dir": ...,
-     "checkpoint": ..., "baselines": {"<name>": "<checkpoint>"}, "n_videos": ..., "n_frames": ...,
-     "n_matched_frames": ..., "protocol": {"joints": "eval14", "alignment": ..., "pck2d": ...},
+    {"dataset": "synthetic", "title": "Synthetic (Anny, <motion label>)", "motion": ..., "licences": [...],
+     "bench_dir": ..., "checkpoint": ..., "baselines": {"<name>": "<checkpoint>"}, "n_videos": ...,
+     "n_frames": ..., "n_matched_frames": ..., "n_videos_no_person": ..., "videos_no_person": [...],
+     "protocol": {"joints": "eval14", "alignment": ..., "pck2d": ...},
      "rows": [{"key": ..., "label": ..., "title": ..., "n_frames": ..., "metrics": {...}}, ...],
      "videos": [{"video": ..., "n_gt_frames": ..., "n_matched": ..., "n_tracks": ..., "seconds": ...,
                  "reused_cache": {"<name>": true}, "metrics": {"<row key>": {...}}}, ...],
@@ -80,11 +81,14 @@ from vibe.evaluation.synthetic_scoring import (
     pck2d,
     score_video,
 )
+from vibe.evaluation.synthetic_make import CMU_LABEL
 from vibe.evaluation.track_regression import load_open_generator, regress_track
 from vibe.models.vibe import VIBE
 
 __all__ = [
     "COMMON12",
+    "bench_motion",
+    "bench_title",
     "cached_world_landmarks",
     "parse_baselines",
     "pck2d",
@@ -95,7 +99,29 @@ __all__ = [
     "write_json",
 ]
 
-TITLE = "Synthetic (Anny, held-out CMU)"
+TITLE = "Synthetic (Anny, held-out CMU)"  # the bundled database's set; others name their motion
+
+
+def bench_motion(bench: Path) -> tuple[str, list[str]]:
+    """The motion a benchmark folder shows: its label and licences.
+
+    From ``benchmark.json`` (:func:`~vibe.evaluation.synthetic_make.write_set_summary`);
+    folders rendered before it existed are labelled from their videos' JSON
+    (``held-out CMU`` when every licence names CMU).
+    """
+    summary = bench / "benchmark.json"
+    if summary.is_file():
+        data = json.loads(summary.read_text())
+        return str(data["label"]), list(data["licences"])
+    licences = list(dict.fromkeys(json.loads(p.read_text())["licence"] for p in sorted(bench.glob("video_*.json"))))
+    label = CMU_LABEL if licences and all("CMU" in lic for lic in licences) else "unnamed mocap"
+    return label, licences
+
+
+def bench_title(label: str, n_videos: int, n_no_person: int) -> str:
+    """``Synthetic (Anny, LABEL)``, with how many videos had nobody found when some had."""
+    title = f"Synthetic (Anny, {label})"
+    return f"{title}, nobody found in {n_no_person}/{n_videos} videos" if n_no_person else title
 
 
 def cached_world_landmarks(out_dir: Path, track_id: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -160,8 +186,8 @@ def _evaluate_video(
     seconds = time.perf_counter() - started
     _, people = read_results(result.results)
     entry = {"video": video.name, "n_gt_frames": len(gt["frame_ids"]), "seconds": seconds, "metrics": {}}
-    if not people:
-        entry["n_matched"] = 0
+    if not people:  # counted in the result (n_videos_no_person), never dropped silently
+        entry.update(n_matched=0, n_tracks=0)
         return entry
     tid = max(people, key=lambda t: len(people[t]["frame_ids"]))  # the rendered person: the longest track
     track = people[tid]
@@ -240,7 +266,9 @@ def _baseline_spec(spec: str | os.PathLike | tuple) -> tuple[Path, dict]:
     return (Path(spec[0]), dict(spec[1])) if isinstance(spec, tuple) else (Path(spec), {})
 
 
-def table_rows(videos: Sequence[Mapping], checkpoint_name: str, per_frame: bool, baselines: Sequence[str]) -> list[dict]:
+def table_rows(
+    videos: Sequence[Mapping], checkpoint_name: str, per_frame: bool, baselines: Sequence[str], title: str = TITLE
+) -> list[dict]:
     """The table rows, in order: the model, its per-frame mode, each baseline, MediaPipe raw and smoothed.
 
     ``videos``: the per-video entries (``n_matched``, ``metrics`` by row key);
@@ -252,12 +280,17 @@ def table_rows(videos: Sequence[Mapping], checkpoint_name: str, per_frame: bool,
     labelled += [(f"baseline:{name}", name) for name in baselines]
     labelled.append(("mediapipe", "MediaPipe world landmarks (12 joints)"))
     labelled.append(("mediapipe_smoothed", f"MediaPipe world, Gaussian σ={SMOOTH_SIGMA_FRAMES:g} + constant bones (12 joints)"))
-    return [_row(videos, key, label) for key, label in labelled]
+    return [_row(videos, key, label, title) for key, label in labelled]
 
 
-def _row(videos: Sequence[Mapping], key: str, label: str) -> dict:
+def _row(videos: Sequence[Mapping], key: str, label: str, title: str) -> dict:
     metrics, n_frames = aggregate(videos, key)
-    return {"key": key, "label": label, "title": TITLE, "n_frames": n_frames, "metrics": metrics}
+    return {"key": key, "label": label, "title": title, "n_frames": n_frames, "metrics": metrics}
+
+
+def _no_person(videos: Sequence[Mapping]) -> list[str]:
+    """The videos where the demo found nobody."""
+    return [str(v["video"]) for v in videos if v.get("n_tracks") == 0]
 
 
 def pool_results(results: Sequence[dict]) -> dict:
@@ -273,15 +306,23 @@ def pool_results(results: Sequence[dict]) -> dict:
         raise ValueError("the runs have different rows")
     videos = [dict(v, bench_dir=res["bench_dir"]) for res in results for v in res["videos"]]
     pooled = dict(results[0])
+    no_person = _no_person(videos)
+    labels = list(dict.fromkeys(res.get("motion", CMU_LABEL) for res in results))
+    title = bench_title(" + ".join(labels), len(videos), len(no_person))
     pooled.update(
         bench_dir=[res["bench_dir"] for res in results],
+        title=title,
+        motion=" + ".join(labels),
+        licences=list(dict.fromkeys(lic for res in results for lic in res.get("licences", []))),
+        n_videos_no_person=len(no_person),
+        videos_no_person=no_person,
         n_videos=sum(res["n_videos"] for res in results),
         n_frames=sum(res["n_frames"] for res in results),
         n_matched_frames=sum(res["n_matched_frames"] for res in results),
         videos=videos,
         created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     )
-    pooled["rows"] = [_row(videos, key, label) for key, label in keys[0]]
+    pooled["rows"] = [_row(videos, key, label, title) for key, label in keys[0]]
     return pooled
 
 
@@ -331,9 +372,14 @@ def run_synthetic_benchmark(
     body = body or Anny()  # after the checks: building the body takes seconds
     per_frame_model = load_open_generator(checkpoint, body) if per_frame else None
     per_video = [_evaluate_video(v, checkpoint, work, body, per_frame_model, baselines) for v in videos]
+    label, licences = bench_motion(bench)
+    no_person = _no_person(per_video)
+    title = bench_title(label, len(videos), len(no_person))
     result = {
         "dataset": "synthetic",
-        "title": TITLE,
+        "title": title,
+        "motion": label,
+        "licences": licences,
         "bench_dir": str(bench),
         "checkpoint": str(checkpoint),
         "baselines": {
@@ -342,6 +388,8 @@ def run_synthetic_benchmark(
         "n_videos": len(videos),
         "n_frames": int(sum(v["n_gt_frames"] for v in per_video)),
         "n_matched_frames": int(sum(v["n_matched"] for v in per_video)),
+        "n_videos_no_person": len(no_person),
+        "videos_no_person": no_person,
         "protocol": {
             "joints": "eval14",
             "alignment": "mpjpe: pelvis-centred; pa_mpjpe: Procrustes per frame; "
@@ -354,7 +402,7 @@ def run_synthetic_benchmark(
             "baselines reuse its detections and landmarks",
             "per_frame": "the checkpoint's GRU on windows of one frame (zero state each frame)",
         },
-        "rows": table_rows(per_video, checkpoint.name, per_frame, list(baselines)),
+        "rows": table_rows(per_video, checkpoint.name, per_frame, list(baselines), title),
         "videos": per_video,
         "units": {"pa_mpjpe": "mm", "pa_mpjpe12": "mm", "mpjpe": "mm", "accel": "mm/frame^2",
                   "accel_err": "mm/frame^2", "accel_err12": "mm/frame^2", "pck2d": "%"},  # fmt: skip

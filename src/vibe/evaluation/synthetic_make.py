@@ -9,7 +9,11 @@ tone, lighting (intensities and key-light direction) and procedural
 background (:mod:`vibe.evaluation.scenes`).
 Layout of ``out_dir``::
 
-    video_000.mp4, video_000.npz, video_000.json, ...
+    video_000.mp4, video_000.npz, video_000.json, ..., benchmark.json
+
+``benchmark.json`` (:func:`write_set_summary`): the motion's label (for
+result titles) and licences, the length asked, and the videos whose clip was
+shorter than that (rendered whole, not padded).
 
 Ground truth ``video_XXX.npz`` (float64 unless said; ``T`` frames):
 
@@ -25,9 +29,10 @@ Ground truth ``video_XXX.npz`` (float64 unless said; ``T`` frames):
   ``pose_rotmat_cam``: the same with the root in the camera frame;
   ``root_transl (T, 3)`` world; ``shape (6,)`` Anny phenotype; ``floor_y ()``.
 
-``video_XXX.json``: seed, source clip, subject, first frame, licence note,
-scene style (skin, ambient, light intensity, ``key_light_dir`` in the camera
-frame, background colours).
+``video_XXX.json``: seed, source clip, subject, first frame, licence note
+(``licence``; the motion's own licence alone in ``motion_licence``), scene
+style (skin, ambient, light intensity, ``key_light_dir`` in the camera frame,
+background colours).
 
 :mod:`vibe.evaluation.synthetic_bench` runs the demo on them and scores it.
 """
@@ -46,20 +51,32 @@ import torch
 
 from vibe.body.anny import BLAZEPOSE33, Anny
 from vibe.body.sparse_keypoints import SparseKeypoints
+from vibe.data.mocap import MocapOptions
 from vibe.data.motion_db import VALIDATION_SUBJECTS, MotionDB
+from vibe.data.motion_input import load_motion
 from vibe.data.synthetic import SyntheticConfig, SyntheticGenerator
 from vibe.evaluation.scenes import BodyRenderer, SceneConfig, floor_background, sample_style
 from vibe.pipeline.video import VideoWriter
 from vibe.render.overlay import PinholeCamera
 
-__all__ = ["make_synthetic_benchmark", "motion_db_from_mocap", "render_video", "select_motion"]
+__all__ = [
+    "CMU_LABEL",
+    "licence_note",
+    "make_synthetic_benchmark",
+    "motion_db_from_mocap",
+    "render_video",
+    "select_motion",
+    "write_set_summary",
+]
 
 logger = logging.getLogger(__name__)
 
-LICENCE_NOTE = (
-    "Motion: CMU Graphics Lab Motion Capture Database (mocap.cs.cmu.edu), free for all uses; "
-    "retargeted to Anny (Apache-2.0). Backgrounds procedural."
-)
+CMU_LABEL = "held-out CMU"  # the label of the bundled database's validation subjects
+
+
+def licence_note(licence: str) -> str:
+    """The licence line of a rendered video: its motion's licence, then the body's and the scene's."""
+    return f"Motion: {licence}; retargeted to Anny (Apache-2.0). Backgrounds procedural."
 
 
 def _benchmark_camera_config(width: int, height: int) -> SyntheticConfig:
@@ -69,36 +86,42 @@ def _benchmark_camera_config(width: int, height: int) -> SyntheticConfig:
     )
 
 
-def motion_db_from_mocap(paths: Sequence[str | os.PathLike], body: Anny, licence: str = "") -> MotionDB:
-    """Read mocap files (``.bvh``, ``.asf`` + ``.amc``, AMASS ``.npz``) at 30 fps and retarget them onto ``body``.
-
-    Each clip's subject is its file stem (so no subject filter applies).
-    """
-    from vibe.data.build_motion_db import ClipInfo, build_db
-    from vibe.data.mocap import import_mocap
-
-    clips = [p for p in map(Path, paths) if p.suffix.lower() != ".asf"]
-    motions = import_mocap(paths, fps=30.0)
-    infos = [ClipInfo(subject=p.stem, source=p.suffix.lower().lstrip("."), licence=licence) for p in clips]
-    return build_db(zip(motions, infos), body)
+def motion_db_from_mocap(
+    paths: Sequence[str | os.PathLike], body: Anny, licence: str = "", options: MocapOptions | None = None
+) -> MotionDB:
+    """Motion databases and mocap files (:func:`vibe.data.motion_input.load_motion`) on ``body`` at 30 fps."""
+    options = options or MocapOptions(bvh_scale=None, licence=licence)
+    return load_motion(list(paths), body, options).db
 
 
-def _load_db(motion, body: Anny) -> tuple[MotionDB, bool]:
-    """The db and whether it came from raw mocap files (then every clip is used)."""
+def _load_db(motion, body: Anny) -> MotionDB:
+    """``motion`` as a database: as given, its ``.npz``, or any input :func:`motion_db_from_mocap` reads."""
     if isinstance(motion, MotionDB):
-        return motion, False
+        return motion
     if isinstance(motion, (str, os.PathLike)):
-        return MotionDB.load(motion), False
-    return motion_db_from_mocap(list(motion), body), True
+        return MotionDB.load(motion)
+    return motion_db_from_mocap(list(motion), body)
+
+
+def _subject_turns(db: MotionDB, num_frames: int) -> list[str]:
+    """Subjects in the order videos take turns: those with a clip of ``num_frames`` first, then by name."""
+    subjects = sorted(set(map(str, db.subject)))
+    longest = {s: int(db.clip_length[db.subject == s].max()) for s in subjects}
+    return sorted(subjects, key=lambda s: longest[s] < num_frames)
+
+
 
 
 def _pick_clip(db: MotionDB, rng: np.random.Generator, num_frames: int, index: int) -> tuple[int, int, int]:
-    """(clip, start, frames): a random clip with ``num_frames`` frames (or the longest, shortened).
+    """(clip, start, frames): a random clip with ``num_frames`` frames (or the longest, whole and shorter).
 
-    Video ``index`` takes its clip from the ``index``-th subject in turn (sorted
-    names), so every subject gets its share whatever its number of clips.
+    Video ``index`` takes its clip from the ``index``-th subject in turn
+    (`_subject_turns`), so every subject gets its share whatever its number of
+    clips; subjects without a clip that long come last, and give a shorter
+    video (listed in ``benchmark.json``) only when there are more videos than
+    subjects with long clips.
     """
-    subjects = sorted(set(map(str, db.subject)))
+    subjects = _subject_turns(db, num_frames)
     candidates = np.flatnonzero(db.subject == subjects[index % len(subjects)])
     long_enough = candidates[db.clip_length[candidates] >= num_frames]
     if long_enough.size:
@@ -140,33 +163,69 @@ def make_synthetic_benchmark(
     subjects: Sequence[str] | None = VALIDATION_SUBJECTS,
     scene: SceneConfig | None = None,
     body: Anny | None = None,
+    label: str = CMU_LABEL,
 ) -> list[Path]:
-    """Render ``n_videos`` ground-truth videos (layout in the module docstring).
+    """Render ``n_videos`` ground-truth videos (layout in the module docstring) and ``benchmark.json``.
 
     Args:
         motion: a :class:`MotionDB`, its ``.npz`` (default use: the bundled
-            ``cmu_anny.npz``), or a list of mocap files (:func:`motion_db_from_mocap`;
+            ``cmu_anny.npz``), or a list of motion files (:func:`motion_db_from_mocap`;
             all their clips are used, ``subjects`` is ignored).
         out_dir: created if needed.
-        seconds: length of each video (shorter when no clip is long enough).
+        seconds: length of each video (a video is shorter, and listed as such,
+            when its subject has no clip that long).
         seed: everything random derives from it (video ``i`` from ``(seed, i)``).
         size: ``(W, H)`` pixels.
         subjects: keep only these subjects' clips (``None``: all clips, e.g. for
             a db built from other mocap files).
         body: an Anny instance to reuse.
+        label: what the motion is, for result titles (``"held-out CMU"``, ``"HDM05"``).
 
     Returns:
         The mp4 paths.
     """
     body = body or Anny()
+    if not isinstance(motion, (MotionDB, str, os.PathLike)):
+        subjects = None
     db = select_motion(motion, body, subjects)
     generator = SyntheticGenerator(SparseKeypoints(body, ("blazepose33", "eval14")), _benchmark_camera_config(*size))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    return [
+    videos = [
         render_video(db, body, generator, out / f"video_{index:03d}", index, seed, seconds, scene)
         for index in range(n_videos)
     ]
+    write_set_summary(out, videos, label, seconds)
+    return videos
+
+
+def write_set_summary(out: Path, videos: Sequence[Path], label: str, seconds: float) -> dict:
+    """``out/benchmark.json``: the motion's label and licences, and which ``videos`` are shorter than ``seconds``.
+
+    Returns:
+        The written dict: ``label``, ``licences``, ``seconds``, ``videos``
+        (video, clip, subject, seconds), ``short_videos`` (the same, for videos
+        with fewer frames than asked).
+    """
+    metas = {p.stem: json.loads(p.with_suffix(".json").read_text()) for p in videos}
+    entries = [
+        {"video": stem, "clip": m["clip"], "subject": m["subject"], "seconds": round(m["n_frames"] / m["fps"], 3)}
+        for stem, m in metas.items()
+    ]
+    wanted = {stem: max(3, int(round(seconds * m["fps"]))) for stem, m in metas.items()}
+    short = [v for v, m in zip(entries, metas.values()) if m["n_frames"] < wanted[v["video"]]]
+    summary = {
+        "label": label,
+        "licences": list(dict.fromkeys(m.get("motion_licence", m["licence"]) for m in metas.values())),
+        "seconds": seconds,
+        "videos": entries,
+        "short_videos": short,
+    }
+    (out / "benchmark.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    for video in short:
+        logger.warning("%s: clip %s lasts %.2f s, shorter than the %.2f s asked", video["video"], video["clip"],
+                       video["seconds"], seconds)  # fmt: skip
+    return summary
 
 
 def select_motion(
@@ -177,8 +236,8 @@ def select_motion(
     Raises:
         ValueError: no clip is left.
     """
-    db, from_files = _load_db(motion, body)
-    if subjects is not None and not from_files:
+    db = _load_db(motion, body)
+    if subjects is not None:
         db = db.split(subjects)
     if db.num_clips == 0:
         raise ValueError(f"no clip of subjects {subjects}")
@@ -258,7 +317,8 @@ def render_video(
         "n_frames": num_frames,
         "fps": fps,
         "source": str(db.source[clip]),
-        "licence": f"{db.licence[clip]}. {LICENCE_NOTE}",
+        "licence": licence_note(str(db.licence[clip])),
+        "motion_licence": str(db.licence[clip]),
         "scene": style.to_json(),
     }
     stem.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n")

@@ -142,8 +142,12 @@ class DataConfig:
     Attributes:
         kind: ``"synthetic"`` (open stack: motion DB → :mod:`vibe.data.synthetic`)
             or ``"vibe_db"`` (smpl stack: the original db files).
-        motion_db: motion DB ``.npz`` (synthetic kind); empty = the bundled
-            ``vibe/resources/motion/cmu_anny.npz``.
+        motion_db: motion DB ``.npz`` (synthetic kind), or any motion
+            ``vibe mocap import`` reads (mocap files or folders, read and
+            retargeted at start-up by :func:`vibe.data.motion_input.load_motion`);
+            empty = the bundled ``vibe/resources/motion/cmu_anny.npz``.
+        mocap: options for reading mocap files, as the commands' options:
+            ``asf`` (list), ``bvh_scale``, ``fps``, ``licence``, ``joint_map``.
         val_subjects: motion-DB subjects held out for validation.
         synthetic: overrides of :class:`~vibe.data.synthetic.SyntheticConfig`
             fields (passed through unchanged).
@@ -158,6 +162,7 @@ class DataConfig:
 
     kind: Literal["synthetic", "vibe_db"] = "synthetic"
     motion_db: str = ""
+    mocap: dict[str, Any] = field(default_factory=dict)
     val_subjects: list[str] = field(default_factory=lambda: ["02", "49"])
     synthetic: dict[str, Any] = field(default_factory=dict)
     landmark_corpus: str = ""

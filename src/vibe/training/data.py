@@ -42,6 +42,7 @@ from vibe.geometry.rotations import axis_angle_to_rotmat
 from vibe.losses import GeneratorTargets
 
 if TYPE_CHECKING:
+    from vibe.data.motion_db import MotionDB
     from vibe.training.config import TrainConfig
 
 __all__ = [
@@ -359,6 +360,25 @@ def bundled_motion_db() -> Path:
     return Path(str(resources.files("vibe").joinpath("resources/motion/cmu_anny.npz")))
 
 
+def load_training_motion(path: Path, body, mocap: dict) -> MotionDB:
+    """``data.motion_db``: a motion database, or mocap files / folders read with the ``data.mocap`` options."""
+    from vibe.data.mocap import MocapOptions, npz_kind
+    from vibe.data.motion_db import MotionDB
+
+    if path.is_file() and path.suffix.lower() == ".npz" and npz_kind(path) == "motion-db":
+        motion_db = MotionDB.load(path)
+        if not motion_db.body_model.startswith(body.name):
+            raise ValueError(f"{path} holds {motion_db.body_model!r} motion, the generator poses {body.name!r}")
+        return motion_db
+    from vibe.data.motion_input import load_motion
+
+    options = dict(mocap)
+    options["asf"] = tuple(Path(p) for p in options.get("asf", ()))
+    if options.get("joint_map"):
+        options["joint_map"] = Path(options["joint_map"])
+    return load_motion([path], body, MocapOptions(**{"bvh_scale": None, **options})).db
+
+
 def build_synthetic_data(config: TrainConfig, body) -> tuple[BatchSource, list[TrainBatch], MotionSource]:
     """Open stack: synthetic windows of the motion DB's training subjects (mixed with a landmark
     corpus when ``data.landmark_corpus`` is set), fixed validation windows of the held-out
@@ -375,14 +395,11 @@ def build_synthetic_data(config: TrainConfig, body) -> tuple[BatchSource, list[T
             (on the CPU: data are made there).
     """
     from vibe.body.sparse_keypoints import SparseKeypoints
-    from vibe.data.motion_db import MotionDB
     from vibe.data.synthetic import SyntheticConfig, SyntheticGenerator
 
     data = config.data
     path = Path(data.motion_db) if data.motion_db else bundled_motion_db()
-    motion_db = MotionDB.load(path)
-    if not motion_db.body_model.startswith(body.name):
-        raise ValueError(f"{path} holds {motion_db.body_model!r} motion, the generator poses {body.name!r}")
+    motion_db = load_training_motion(path, body, data.mocap)
     train_db = motion_db.split(data.val_subjects, exclude=True)
     val_db = motion_db.split(data.val_subjects)
     logger.info("motion DB %s: %.0f s training, %.0f s validation", path, train_db.seconds(), val_db.seconds())

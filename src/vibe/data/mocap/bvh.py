@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +116,20 @@ def _parse_hierarchy(tokens: list[str], pos: int) -> tuple[list[_Node], int]:
     raise ValueError("BVH file has no MOTION section")
 
 
+_NAMED_LINE = re.compile(r"^\s*(ROOT|JOINT)\s+(.+?)\s*(\{)?\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def _tokens(text: str) -> list[str]:
+    """Whitespace tokens, except that a ``ROOT``/``JOINT`` name runs to the end of its line.
+
+    3ds Max Biped writes names with spaces (``JOINT Bip01 L Thigh``); they are
+    kept whole (spaces become a private mark while splitting).
+    """
+    mark = "\x00"
+    text = _NAMED_LINE.sub(lambda m: f"{m.group(1)} {m.group(2).replace(' ', mark)} {m.group(3) or ''}", text)
+    return [t.replace(mark, " ") for t in text.split()]
+
+
 def parse_bvh(text: str, scale: float = 1.0, name: str = "") -> Motion:
     """Parse the text of a BVH file.
 
@@ -126,7 +141,7 @@ def parse_bvh(text: str, scale: float = 1.0, name: str = "") -> Motion:
     Returns:
         ``(T, J)`` Motion, joints in file order (``End Site`` blocks are not joints).
     """
-    tokens = text.split()
+    tokens = _tokens(text)
     if not tokens or tokens[0].upper() != "HIERARCHY":
         raise ValueError("not a BVH file (no HIERARCHY)")
     nodes, pos = _parse_hierarchy(tokens, 1)
