@@ -44,6 +44,14 @@ def _sided(template: dict[str, str]) -> dict[str, str]:
 
 # Anny cmu_mb bone → the convention's joint; extra leaves: (name, Anny parent, offset in metres).
 CONVENTIONS: dict[str, tuple[dict[str, str], list[tuple[str, str, tuple]], float]] = {
+    "cmu_bvh": (_sided({
+        "Hips": "Hips", "LowerBack": "LowerBack", "Spine": "Spine", "Spine1": "Spine1", "Neck": "Neck",
+        "Neck1": "Neck1", "Head": "Head", "{S}HipJoint": "{S}HipJoint", "{Side}UpLeg": "{Side}UpLeg",
+        "{Side}Leg": "{Side}Leg", "{Side}Foot": "{Side}Foot", "{Side}ToeBase": "{Side}ToeBase",
+        "{Side}Shoulder": "{Side}Shoulder", "{Side}Arm": "{Side}Arm", "{Side}ForeArm": "{Side}ForeArm",
+        "{Side}Hand": "{Side}Hand", "{S}Thumb": "{S}Thumb", "{Side}FingerBase": "{Side}FingerBase",
+        "{Side}HandFinger1": "{Side}HandIndex1",
+    }), [], CMU_UNIT_M),
     "cmu_3dsmax": (_sided({
         "Hips": "Hips", "LowerBack": "lowerback", "Spine": "Chest", "Spine1": "Chest2", "Neck": "lowerneck",
         "Neck1": "Neck", "Head": "Head", "{S}HipJoint": "{S}HipJoint", "{Side}UpLeg": "{Side}Hip",
@@ -121,7 +129,7 @@ CONVENTIONS: dict[str, tuple[dict[str, str], list[tuple[str, str, tuple]], float
     }), [("LeftToeEnd", "LeftToeBase", (0.0, 0.0, 0.05))], 0.01),
 }
 # Conventions whose names become the project's CMU names on reading (bone-for-bone route).
-BONE_FOR_BONE = {"cmu_3dsmax", "hdm05_asf_names"}
+BONE_FOR_BONE = {"cmu_bvh", "cmu_3dsmax", "hdm05_asf_names"}
 
 
 @pytest.fixture(scope="module")

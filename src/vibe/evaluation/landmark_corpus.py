@@ -39,7 +39,7 @@ import numpy as np
 
 from vibe.body.anny import Anny
 from vibe.body.sparse_keypoints import SparseKeypoints
-from vibe.data.motion_db import VALIDATION_SUBJECTS, MotionDB
+from vibe.data.motion_db import VALIDATION_SUBJECTS
 from vibe.data.synthetic import SyntheticConfig, SyntheticGenerator
 from vibe.evaluation.synthetic_bench import cached_world_landmarks
 from vibe.evaluation.synthetic_make import render_video
@@ -113,19 +113,21 @@ def make_landmark_corpus(
         n_videos: items wanted in total (indices ``0 … n_videos − 1``).
         seed: the corpus seed.
         seconds: length of each video.
-        motion_db: the motion DB (default: the bundled one).
+        motion_db: the motion DB (default: the bundled one), or a mocap file or
+            folder read as training reads ``data.motion_db``.
         subjects_excluded: subjects never rendered (the held-out ones).
         deadline_s: stop after this many seconds (resume later).
 
     Returns:
         The number of tracks in the folder.
     """
-    from vibe.training.data import bundled_motion_db
+    from vibe.training.data import bundled_motion_db, load_training_motion
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     body = Anny()
-    db = MotionDB.load(motion_db or bundled_motion_db()).split(subjects_excluded, exclude=True)
+    db = load_training_motion(Path(motion_db or bundled_motion_db()), body, {})
+    db = db.split(subjects_excluded, exclude=True)
     generator = SyntheticGenerator(SparseKeypoints(body, ("blazepose33", "eval14")), corpus_camera_config())
     started = time.monotonic()
     for index in range(n_videos):
