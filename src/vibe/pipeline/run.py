@@ -260,6 +260,7 @@ def _bodies(model, device, config: DemoConfig, reader: VideoReader, boxes, landm
     for tid, (fids, cxcys) in boxes.items():
         track_features = features.pop(tid).to(device)
         landmarks_box = encoder_inputs.pop(tid, None)
+        world = landmarks[tid].world if tid in landmarks and landmarks_box is not None else None
         people[tid], refinement = track_outputs(
             model, track_features, fids, cxcys, geometry, config, keep_vertices, landmarks_box, world
         )
@@ -270,7 +271,6 @@ def _bodies(model, device, config: DemoConfig, reader: VideoReader, boxes, landm
             people[tid]["landmarks_img"] = landmarks[tid].landmarks_img.astype(np.float32)
     timer.add("generator_body", time.perf_counter() - start, sum(len(f) for f, _ in boxes.values()))
     return people, refinements
-        world = landmarks[tid].world if tid in landmarks and landmarks_box is not None else None
 
 
 def _check_frame_count(reader: VideoReader, config: DemoConfig, decoded_times: np.ndarray) -> None:
