@@ -181,3 +181,13 @@ def test_without_a_video_the_page_keeps_its_own_clock(tmp_path: Path, browser) -
         page.wait_for_function(f"vibeViewer.world.frame === {FRAMES - 1} && !vibeViewer.clock.playing")
         assert show(page, 4).sum() > 200
         assert errors == []
+
+
+def test_the_slider_follows_playback_after_scrubbing(page_of) -> None:
+    page, _, errors = page_of
+    show(page, 2)  # the slider now has the focus
+    page.keyboard.press("Space")
+    page.wait_for_function("vibeViewer.clock.playing")
+    page.wait_for_function(f"Number(document.getElementById('scrub').value) >= {FRAMES - 3}")
+    page.keyboard.press("Space")
+    assert errors == []

@@ -70,9 +70,13 @@ function wireControls(clock, world, times) {
   const toggle = async () => { if (clock.playing) clock.pause(); else await clock.play(); };
   $('play').addEventListener('click', toggle);
   document.addEventListener('keydown', (e) => {
-    if (e.code === 'Space' && e.target.tagName !== 'INPUT') { e.preventDefault(); toggle(); }
+    // Space plays/pauses, except on controls that Space itself operates.
+    const own = ['BUTTON', 'SELECT'].includes(e.target.tagName) || ['checkbox', 'radio'].includes(e.target.type);
+    if (e.code === 'Space' && !own) { e.preventDefault(); toggle(); }
   });
   scrub.addEventListener('input', () => { clock.pause(); clock.seekFrame(Number(scrub.value)); });
+  scrub.addEventListener('pointerdown', () => { scrub.dataset.dragging = '1'; });
+  window.addEventListener('pointerup', () => { delete scrub.dataset.dragging; });
   document.querySelectorAll('input[name=body]').forEach((r) =>
     r.addEventListener('change', () => world.setMode(r.value)));
   $('trajectories').addEventListener('change', (e) => world.setTrajectories(e.target.checked));
@@ -85,7 +89,7 @@ function startLoop(clock, world, times) {
   world.renderer.setAnimationLoop(() => {
     const frame = clock.frame();
     world.setFrame(frame);
-    if (document.activeElement !== scrub) scrub.value = String(frame);
+    if (!scrub.dataset.dragging) scrub.value = String(frame);
     $('play').textContent = clock.playing ? 'Pause' : 'Play';
     $('time').textContent = `${times[frame].toFixed(2)} s · frame ${frame}`;
     world.render();
