@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from view_fixtures import CAM_POSITION, FRAMES, HALF_TURN_X, R_WORLD_CAM, BoxBody, posed, write_result_folder
 from vibe.cli import app
+from vibe.pipeline.outputs import write_results
 from vibe.view.scene import find_videos, load_scene, quantise
 from vibe.view.server import make_server, parse_range
 
@@ -198,3 +199,11 @@ def test_view_command_prints_the_url_and_opens_the_browser_unless_told_not_to(tm
         assert result.exit_code == 0, result.output
         assert result.output.startswith("vibe view: http://127.0.0.1:")
         assert opened == ([result.output.split()[-1]] if expected_opened else [])
+
+
+def test_a_run_without_people_still_has_a_scene(tmp_path: Path, body: BoxBody) -> None:
+    write_result_folder(tmp_path / "clip", body, world=False, video="none")
+    write_results(tmp_path / "clip" / "results.npz", np.arange(FRAMES) / 10, {})  # `vibe demo` found nobody
+    scene = load_scene(tmp_path / "clip", body=body)
+    summary = json.loads(json.dumps(scene.summary()))
+    assert summary["people"] == [] and len(summary["frame_times_s"]) == FRAMES and scene.ground_y == 0.0

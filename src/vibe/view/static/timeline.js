@@ -66,6 +66,7 @@ export class Clock {
 
   /** Show frame i; resolves once the video has shown it. */
   seekFrame(i) {
+    i = Math.max(0, Math.min(Math.round(i), this.times.length - 1));
     const t = seekTime(this.times, i);
     if (!this.video) { this.ownTime = this.times[i]; return Promise.resolve(); }
     return new Promise((resolve) => {
