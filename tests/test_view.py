@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from view_fixtures import CAM_POSITION, FRAMES, HALF_TURN_X, R_WORLD_CAM, BoxBody, posed, write_result_folder
 from vibe.cli import app
 from vibe.pipeline.outputs import write_results
-from vibe.view.scene import find_videos, load_scene, quantise
+from vibe.view.scene import find_videos, foot_joints, load_scene, quantise
 from vibe.view.server import make_server, parse_range
 
 
@@ -62,6 +62,8 @@ def test_world_arrays_place_the_body_and_the_camera(tmp_path: Path, body: BoxBod
     np.testing.assert_allclose(scene.rotation_disp_cam, R_WORLD_CAM)
     np.testing.assert_allclose(scene.cam_position_disp, CAM_POSITION)
     assert scene.ground_y == 0.0
+    assert scene.foot_joints == (3, 4)  # BoxBody's left_foot, right_foot
+    assert person.summary()["foot_contact"][:2] == [[1, 1], [1, 0]]
 
 
 def test_world_keypoints_that_disagree_with_the_posed_body_are_reported(tmp_path: Path, body: BoxBody) -> None:
@@ -207,3 +209,10 @@ def test_a_run_without_people_still_has_a_scene(tmp_path: Path, body: BoxBody) -
     scene = load_scene(tmp_path / "clip", body=body)
     summary = json.loads(json.dumps(scene.summary()))
     assert summary["people"] == [] and len(summary["frame_times_s"]) == FRAMES and scene.ground_y == 0.0
+
+
+def test_foot_joints_by_name() -> None:
+    anny = ["Hips", "LHipJoint", "LeftUpLeg", "LeftLeg", "LeftFoot", "LeftToeBase", "RightLeg", "RightFoot"]
+    smpl = ["pelvis", "left_hip", "right_hip", "left_ankle", "right_ankle", "left_foot", "right_foot"]
+    assert foot_joints(anny) == (4, 7) and foot_joints(smpl) == (5, 6)
+    assert foot_joints(["j0", "j1", "left_foot"]) is None

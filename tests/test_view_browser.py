@@ -191,3 +191,14 @@ def test_the_slider_follows_playback_after_scrubbing(page_of) -> None:
     page.wait_for_function(f"Number(document.getElementById('scrub').value) >= {FRAMES - 3}")
     page.keyboard.press("Space")
     assert errors == []
+
+
+def test_contact_rings_follow_the_foot_contact_labels(page_of) -> None:
+    page, _, errors = page_of
+    world = page.evaluate("vibeViewer.scene.frame") == "world"  # labels come with the world arrays only
+    for frame in (0, 1, FRAMES - 1):
+        show(page, frame)
+        shown = page.evaluate("(vibeViewer.world.people[0].contacts || []).map((r) => r.visible)")
+        expected = [frame < FRAMES // 2, frame % 2 == 0] if world else []
+        assert shown == expected, frame
+    assert errors == []

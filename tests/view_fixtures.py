@@ -53,6 +53,12 @@ class BoxBody(ToyBody):
     def faces(self) -> torch.Tensor:
         return self._faces
 
+    @property
+    def joint_names(self) -> list[str]:
+        names = super().joint_names
+        names[3:5] = ["left_foot", "right_foot"]  # where the viewer's contact markers go
+        return names
+
     def forward(self, pose_rotmat, shape=None, transl=None) -> BodyOutput:
         out = super().forward(pose_rotmat, shape)
         offset = torch.as_tensor(ROOT_REST, dtype=out.joints.dtype)
@@ -95,7 +101,7 @@ def world_arrays(body: BoxBody, arrays: dict[str, np.ndarray]) -> tuple[dict, di
         "root_rotmat_world": (R_WORLD_CAM @ arrays["pose_rotmat"][:, 0]).astype(np.float32),
         "transl_world": (joints_cam[:, 0] @ R_WORLD_CAM.T + CAM_POSITION).astype(np.float32),
         "joints3d_world": (joints_cam @ R_WORLD_CAM.T + CAM_POSITION).astype(np.float32),
-        "foot_contact": np.zeros((FRAMES, 2), bool),
+        "foot_contact": np.stack([np.arange(FRAMES) < FRAMES // 2, np.arange(FRAMES) % 2 == 0], axis=1),
     }
     globals_ = {"R_world_cam": R_WORLD_CAM, "cam_position": CAM_POSITION, "focal_px": np.float64(FOCAL_PX)}
     return globals_, person

@@ -52,6 +52,7 @@ class PersonData:
         half: half the cube's side, metres.
         joints_disp: ``(n, J, 3)`` skeleton joints (bone heads), metres.
         colour: CSS colour of the person.
+        foot_contact: ``(n, 2)`` bool, left and right foot on the ground (world arrays only), or None.
     """
 
     track_id: int
@@ -61,6 +62,7 @@ class PersonData:
     half: float
     joints_disp: np.ndarray
     colour: str
+    foot_contact: np.ndarray | None = None
 
     def summary(self) -> dict[str, Any]:
         """JSON-ready description; vertices are fetched from ``vertices_url``."""
@@ -72,6 +74,7 @@ class PersonData:
             "half": self.half,
             "joints": np.round(self.joints_disp, 4).reshape(len(self.frame_ids), -1).tolist(),
             "colour": self.colour,
+            "foot_contact": None if self.foot_contact is None else self.foot_contact.astype(int).tolist(),
         }
 
 
@@ -89,6 +92,7 @@ class Scene:
         ground_y: height of the ground plane.
         faces: ``(F, 3)`` triangles of the body mesh.
         parents: ``(J,)`` parent of each skeleton joint (-1 for the root).
+        foot_joints: skeleton indices of the left and right foot (contact markers go under them), or None.
         people: one :class:`PersonData` per track.
         videos: label → path of the videos found (overlay first).
         notes: sentences the page shows (fallbacks, mismatches).
@@ -105,6 +109,7 @@ class Scene:
     faces: np.ndarray
     parents: np.ndarray
     people: list[PersonData]
+    foot_joints: tuple[int, int] | None = None
     videos: dict[str, Path] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -123,6 +128,7 @@ class Scene:
             "faces_url": "data/faces.bin",
             "num_faces": int(len(self.faces)),
             "parents": self.parents.tolist(),
+            "foot_joints": None if self.foot_joints is None else list(self.foot_joints),
             "people": [p.summary() for p in self.people],
             "videos": [{"label": label, "url": f"video/{i}"} for i, label in enumerate(self.videos)],
             "notes": self.notes,
@@ -146,6 +152,14 @@ def load_body(meta: dict[str, Any]) -> BodyModel:
 
         return SMPL()
     raise ValueError(f"meta.json names an unknown body model {name!r}")
+
+
+def foot_joints(joint_names: list[str]) -> tuple[int, int] | None:
+    """Indices of the first left and right joints named "…foot…" (Anny's ``LeftFoot``, SMPL's ``left_foot``)."""
+    names = [n.lower() for n in joint_names]
+    left = [i for i, n in enumerate(names) if "foot" in n and "left" in n]
+    right = [i for i, n in enumerate(names) if "foot" in n and "right" in n]
+    return (left[0], right[0]) if left and right else None
 
 
 def find_videos(folder: Path, meta: dict[str, Any]) -> dict[str, Path]:
@@ -252,7 +266,8 @@ def _pose_people(body, people, world: bool, keypoint_set: str | None, notes: lis
             verts, joints = _person_camera(body, p)
         q, centre, half = quantise(verts)
         frame_ids = np.asarray(p["frame_ids"], dtype=np.int64)
-        persons.append(PersonData(tid, frame_ids, q, centre, half, joints, PALETTE[i % len(PALETTE)]))
+        contact = np.asarray(p["foot_contact"], bool) if world and "foot_contact" in p else None
+        persons.append(PersonData(tid, frame_ids, q, centre, half, joints, PALETTE[i % len(PALETTE)], contact))
     return persons
 
 
@@ -305,6 +320,7 @@ def load_scene(folder: Path | str, body: BodyModel | None = None) -> Scene:
         faces=body.faces.cpu().numpy().astype(np.uint32),
         parents=body.parents.cpu().numpy().astype(np.int64),
         people=persons,
+        foot_joints=foot_joints(body.joint_names),
         videos=find_videos(folder, meta),
         notes=notes,
     )

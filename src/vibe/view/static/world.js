@@ -9,7 +9,7 @@ const v3 = (a) => new THREE.Vector3(a[0], a[1], a[2]);
 const column = (m, j) => new THREE.Vector3(m[0][j], m[1][j], m[2][j]);
 
 class Person {
-  constructor(info, vertices, faces, parents) {
+  constructor(info, vertices, faces, parents, feet, groundY) {
     this.info = info;
     this.vertices = vertices;            // Int16Array, n·V·3
     this.numVertices = vertices.length / (3 * info.frame_ids.length);
@@ -18,7 +18,7 @@ class Person {
     this.body = new THREE.Group();        // shown on the frames the person is in
     this.mesh = this.makeMesh(faces);
     this.skeleton = this.makeSkeleton();
-    this.body.add(this.mesh, this.skeleton);
+    this.body.add(this.mesh, this.skeleton, ...this.makeContacts(feet, groundY));
     this.path = this.makeTrajectory();   // shown throughout
     this.visible = true;
     this.showPath = true;
@@ -54,6 +54,17 @@ class Person {
     return group;
   }
 
+  /** A ring on the ground under each foot, shown on the frames the world stage labels a contact. */
+  makeContacts(feet, groundY) {
+    if (!feet || !this.info.foot_contact) return [];
+    this.feet = feet;
+    this.groundY = groundY;
+    const ring = new THREE.RingGeometry(0.06, 0.1, 24).rotateX(-Math.PI / 2);
+    const material = new THREE.MeshBasicMaterial({ color: '#ffffff', side: THREE.DoubleSide });
+    this.contacts = feet.map(() => new THREE.Mesh(ring, material));
+    return this.contacts;
+  }
+
   /** The root joint's path (its shadow on the ground is added by World3D, which knows the ground). */
   makeTrajectory() {
     this.rootPoints = this.info.joints.map((row) => new THREE.Vector3(row[0], row[1], row[2]));
@@ -77,6 +88,11 @@ class Person {
     this.mesh.visible = mode === 'mesh';
     this.skeleton.visible = mode === 'skeleton';
     if (mode === 'mesh') this.updateMesh(row); else this.updateSkeleton(row);
+    this.contacts?.forEach((ring, side) => {
+      const [x, , z] = this.joint(row, this.feet[side]);
+      ring.position.set(x, this.groundY + 0.003, z);
+      ring.visible = this.info.foot_contact[row][side] === 1;
+    });
   }
 
   updateMesh(row) {
@@ -115,7 +131,8 @@ export class World3D {
     const sun = new THREE.DirectionalLight('#ffffff', 1.6);
     sun.position.set(2, 5, 3);
     this.world.add(sun);
-    this.people = scene.people.map((info, i) => new Person(info, vertices[i], faces, scene.parents));
+    this.people = scene.people.map((info, i) =>
+      new Person(info, vertices[i], faces, scene.parents, scene.foot_joints, scene.ground_y));
     this.people.forEach((p) => this.world.add(p.body, p.path));
     this.centre = this.peopleCentre();
     this.world.add(this.makeGround(), this.makeCamera());
