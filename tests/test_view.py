@@ -75,7 +75,8 @@ def test_world_keypoints_that_disagree_with_the_posed_body_are_reported(tmp_path
     np.savez(path, **saved)
     scene = load_scene(tmp_path / "clip", body=body)
     assert scene.frame == "world"
-    assert len(scene.notes) == 1 and "person 1: joints3d_world is 20.0 cm from the body posed at transl_world" in scene.notes[0]
+    assert len(scene.notes) == 1
+    assert "person 1: joints3d_world is 20.0 cm from the body posed at transl_world" in scene.notes[0]
 
 
 def test_videos_are_the_overlay_then_the_source(tmp_path: Path, body: BoxBody, monkeypatch) -> None:

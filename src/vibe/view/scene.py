@@ -4,9 +4,10 @@ The display frame is y up, metres. With the world arrays in ``results.npz``
 (``world/R_world_cam (3, 3)``, ``world/cam_position (3,)``, ``world/focal_px``
 and per person ``root_rotmat_world (n, 3, 3)``, ``transl_world (n, 3)`` the
 root joint's position; see :mod:`vibe.pipeline.outputs`) it is that world
-frame: the ground at y = 0, the camera where the world solver put it. Without them it falls back to the camera frame turned upright (a half turn
-about x: camera axes x right, y down, z forward → x right, y up, z backward),
-the camera at the origin and the ground drawn under the lowest body point.
+frame: the ground at y = 0, the camera where the world solver put it. Without
+them it falls back to the camera frame turned upright (a half turn about x:
+camera axes x right, y down, z forward → x right, y up, z backward), the
+camera at the origin and the ground drawn under the lowest body point.
 
 Bodies are posed here, server-side, with the body model the run used (the
 same ``body(pose_rotmat, shape, transl)`` that drew the overlay), so the page

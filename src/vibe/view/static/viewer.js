@@ -23,7 +23,11 @@ async function loadScene() {
 /** Load a video into the element; resolves when its first frame can be shown (or it failed). */
 function loadVideo(video, url) {
   return new Promise((resolve) => {
-    const done = () => { video.removeEventListener('loadeddata', done); video.removeEventListener('error', done); resolve(); };
+    const done = () => {
+      video.removeEventListener('loadeddata', done);
+      video.removeEventListener('error', done);
+      resolve();
+    };
     video.addEventListener('loadeddata', done);
     video.addEventListener('error', done);
     video.src = url;
@@ -41,7 +45,8 @@ function personToggles(scene, world) {
   scene.people.forEach((p, i) => {
     const label = document.createElement('label');
     label.className = 'person-toggle';
-    label.innerHTML = `<input type="checkbox" checked data-person="${i}"><span class="swatch" style="background:${p.colour}"></span>person ${p.id}`;
+    label.innerHTML = `<input type="checkbox" checked data-person="${i}">`
+      + `<span class="swatch" style="background:${p.colour}"></span>person ${p.id}`;
     label.querySelector('input').addEventListener('change', (e) => world.setPersonVisible(i, e.target.checked));
     $('people').appendChild(label);
   });

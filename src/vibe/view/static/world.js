@@ -30,7 +30,9 @@ class Person {
     geometry.setAttribute('position', new THREE.BufferAttribute(this.vertices.subarray(0, stride), 3, true));
     geometry.setIndex(new THREE.BufferAttribute(faces, 1));
     geometry.computeVertexNormals();
-    const material = new THREE.MeshStandardMaterial({ color: this.info.colour, roughness: 0.7, side: THREE.DoubleSide });
+    const material = new THREE.MeshStandardMaterial({
+      color: this.info.colour, roughness: 0.7, side: THREE.DoubleSide,
+    });
     const mesh = new THREE.Mesh(geometry, material);
     mesh.position.copy(v3(this.info.centre));
     mesh.scale.setScalar(this.info.half);
@@ -45,7 +47,8 @@ class Person {
     geometry.setAttribute('position', new THREE.BufferAttribute(new Float32Array(bones.length * 6), 3));
     const lines = new THREE.LineSegments(geometry, new THREE.LineBasicMaterial({ color: this.info.colour }));
     const ball = new THREE.SphereGeometry(0.02, 8, 6);
-    this.balls = new THREE.InstancedMesh(ball, new THREE.MeshStandardMaterial({ color: this.info.colour }), this.parents.length);
+    const ballMaterial = new THREE.MeshStandardMaterial({ color: this.info.colour });
+    this.balls = new THREE.InstancedMesh(ball, ballMaterial, this.parents.length);
     this.balls.frustumCulled = lines.frustumCulled = false;
     const group = new THREE.Group();
     group.add(lines, this.balls);
@@ -178,7 +181,9 @@ export class World3D {
     };
     const k = [toDisplay(0, 0), toDisplay(w, 0), toDisplay(w, h), toDisplay(0, h)];
     const up = toDisplay(w / 2, -0.25 * h);
-    const pts = [c, k[0], c, k[1], c, k[2], c, k[3], k[0], k[1], k[1], k[2], k[2], k[3], k[3], k[0], k[0], up, up, k[1]];
+    const pts = [c, k[0], c, k[1], c, k[2], c, k[3],          // centre to the corners
+      k[0], k[1], k[1], k[2], k[2], k[3], k[3], k[0],          // the image rectangle
+      k[0], up, up, k[1]];                                     // the 'up' triangle
     return new THREE.LineSegments(new THREE.BufferGeometry().setFromPoints(pts),
       new THREE.LineBasicMaterial({ color: '#e6ebf2' }));
   }
