@@ -130,7 +130,8 @@ def main() -> None:
     parser.add_argument("--large-side", type=float, default=0.45,
                         help="skip detector tiles while tracked boxes exceed this fraction of the long side (0: never)")
     parser.add_argument("--front-ends", nargs="+", choices=("roi", "two"), default=["roi"],
-                        help="roi: one pass, people followed by their landmark model; two: detector pass + landmark pass")
+                        help="roi: one pass, people followed by their landmark model; "
+                             "two: detector pass + landmark pass")
     parser.add_argument("--detect-every", type=int, default=15, help="one pass: a detector frame every N frames")
     parser.add_argument("--front-end", default="roi", help=argparse.SUPPRESS)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)

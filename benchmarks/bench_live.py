@@ -60,7 +60,8 @@ def _run_case(video: Path, realtime: bool, detect_every: int, threads: int) -> d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", type=Path, default=ROOT / "assets" / "pose_1.mp4")
-    parser.add_argument("--canvas", default="1280x720", help="WxH: scale the video to this height, centre it (empty: as is)")
+    parser.add_argument("--canvas", default="1280x720",
+                        help="WxH: scale the video to this height, centre it (empty: as is)")
     parser.add_argument("--loops", type=int, nargs="+", default=[3], help="video repetitions per case")
     parser.add_argument("--cases", nargs="+", choices=("realtime", "unpaced"), default=["realtime", "unpaced"])
     parser.add_argument("--detect-every", type=int, default=15)

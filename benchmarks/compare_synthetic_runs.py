@@ -29,7 +29,8 @@ def main() -> None:
     before = {v["video"]: v for v in json.loads(args.before.read_text())["videos"]}
     after = {v["video"]: v for v in json.loads(args.after.read_text())["videos"]}
     videos = [
-        {"video": name, "metrics": {"after": after[name]["metrics"][args.row], "before": before[name]["metrics"][args.row]}}
+        {"video": name,
+         "metrics": {"after": after[name]["metrics"][args.row], "before": before[name]["metrics"][args.row]}}
         for name in sorted(before.keys() & after.keys())
         if args.row in before[name]["metrics"] and args.row in after[name]["metrics"]
     ]

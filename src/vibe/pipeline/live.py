@@ -95,7 +95,8 @@ class LiveBodies:
         """One person's body at this frame from their landmarks (arrays named as in ``results.npz``)."""
         model, cfg = self.model, self.config
         bbox_cxcys = bbox_xyxy_to_cxcys(pose.bbox_xyxy)
-        kp = keypoints_to_encoder_input(pose.landmarks_img[None], bbox_cxcys[None], cfg.features, (self.width, self.height))
+        size = (self.width, self.height)
+        kp = keypoints_to_encoder_input(pose.landmarks_img[None], bbox_cxcys[None], cfg.features, size)  # (1, 33, 3)
         world = None
         if model.config.keypoint_encoder.use_world:
             world = torch.as_tensor(pose.world, dtype=torch.float32)[None, None].to(self.device)

@@ -114,14 +114,17 @@ def _follow(
         except BaseException:
             stop.set()
             raise
-    log.debug("detector ran on %d of %d frames", sum(p.detector_frames for p in parts), sum(len(p.times_s) for p in parts))
+    ran, frames = sum(p.detector_frames for p in parts), sum(len(p.times_s) for p in parts)
+    log.debug("detector ran on %d of %d frames", ran, frames)
     tracks, landmarks, times = stitch_ranges(parts, [t0 for t0, _ in cuts], config.roi_tracking.stitch_iou)
     min_frames = int(round(config.tracker.min_track_s * reader.fps))
     tracks = [t for t in tracks if t.frame_ids[-1] - t.frame_ids[0] + 1 >= min_frames]
     return tracks, times, {t.track_id: landmarks[t.track_id] for t in tracks}
 
 
-def _save(people: Path, landmarks: Path, tracks: list[Track], times: np.ndarray, out: dict[int, TrackLandmarks]) -> None:
+def _save(
+    people: Path, landmarks: Path, tracks: list[Track], times: np.ndarray, out: dict[int, TrackLandmarks]
+) -> None:
     """Both cache files, in the two-pass front end's layout."""
     arrays = {"frame_times_s": np.asarray(times), "track_ids": np.asarray([t.track_id for t in tracks], np.int64)}
     for t in tracks:

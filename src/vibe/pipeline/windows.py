@@ -188,7 +188,7 @@ class CausalWindows:
         return blended
 
     def _weight(self, position: int, first: bool) -> float:
-        """A window's cross-fade weight at ``position`` (:func:`crossfade_weights`, every window followed by another)."""
+        """A window's cross-fade weight at ``position`` (as :func:`crossfade_weights`; live, no window is the last)."""
         seqlen, ramp = self.config.seqlen, self.config.overlap
         if seqlen is None:
             return 1.0
