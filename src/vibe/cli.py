@@ -208,7 +208,7 @@ def view(
 @app.command("live", cls=_OneLineUsageErrors)
 def live(
     source: str = typer.Argument(..., help="Webcam index (0), rtsp://… or http://… stream, - (a pipe on stdin), or a file."),
-    realtime: bool = typer.Option(False, "--realtime", help="Play a file or pipe at its own rate, dropping frames when behind."),
+    realtime: bool = typer.Option(False, "--realtime", help="Play a file, pipe or URL at its own rate, dropping frames when behind."),
     checkpoint: Optional[Path] = typer.Option(None, help="Open-stack generator weights (default: the bundled ones)."),
     detect_every: int = typer.Option(15, min=1, help="Person detector every N frames (and whenever someone is lost)."),
     no_fit_camera: bool = typer.Option(False, "--no-fit-camera", help="Keep the regressed camera (no per-frame fit)."),

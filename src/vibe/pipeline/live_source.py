@@ -211,8 +211,9 @@ def _camera_frames(index: int) -> tuple[Iterator[SourceFrame], float, tuple[int,
 def open_source(source: str, realtime: bool = False, depth: int = 1) -> tuple[LiveSource, tuple[int, int]]:
     """Start decoding ``source`` (module docstring); returns the :class:`LiveSource` and ``(W, H)``.
 
-    ``realtime``: play a file or pipe at its timestamps, dropping frames the
-    consumer cannot keep up with (cameras and URLs are always so).
+    ``realtime``: play a file, pipe or URL at its timestamps, dropping frames
+    the consumer cannot keep up with (cameras and URLs always drop; a URL
+    without ``realtime`` is taken as a live stream, whose frames come at its rate).
 
     Raises:
         OSError, av.error.FFmpegError: the source cannot be opened.
@@ -223,8 +224,8 @@ def open_source(source: str, realtime: bool = False, depth: int = 1) -> tuple[Li
     if source == "-":
         frames, fps, size = _pyav_frames(sys.stdin.buffer)
         return LiveSource(frames, fps, paced=realtime, played=realtime, depth=depth), size
-    if "://" in source:
+    if "://" in source:  # a live stream comes at its own rate; a stored file behind a URL is played with realtime
         frames, fps, size = _pyav_frames(source)
-        return LiveSource(frames, fps, paced=True, played=False, depth=depth), size
+        return LiveSource(frames, fps, paced=True, played=realtime, depth=depth), size
     frames, fps, size = _pyav_frames(source)
     return LiveSource(frames, fps, paced=realtime, played=realtime, depth=depth), size
