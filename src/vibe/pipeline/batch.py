@@ -15,11 +15,13 @@ themselves hold one video's tracking state (one detector per time range, one
 ``Pose`` per person), so each video starts its own; after a process's first,
 that costs ~0.01 s per ``Pose`` and ~0.1 s per detector.
 
-Parallelism: videos run side by side in processes, one thread each, while
-there are more videos than cores (no frames are cut between threads, so no
-MediaPipe restart at cuts); with fewer videos than cores, each process gets
-the spare cores as the demo's range threads (:func:`choose_workers`;
-``docs/benchmarks.md`` has the measurement behind this).
+Parallelism (:func:`choose_workers`): a process per core runs the most
+videos per hour once started (two processes of one thread: ~1 250 short clips
+an hour against ~940 for one process of two threads, on the 2-core machine),
+but starting them costs more (spawned processes import torch and MediaPipe
+and load the model: ~35 s more there, under load). So a large batch gets one
+process per core, a small one a process per two cores with two threads per
+video (``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ __all__ = [
     "worker_model",
     "process_video",
     "choose_workers",
+    "CORES_PER_WORKER",
+    "MANY_VIDEOS_PER_CORE",
     "run_batch",
 ]
 
@@ -59,6 +63,11 @@ log = logging.getLogger(__name__)
 
 EXIT_UNEXPECTED = 1  # a video's exit code when its run raised something other than a DemoError
 EXIT_SOME_FAILED = 1  # the batch's exit code when any video failed (each one's code is in the manifest)
+# Below this many videos per core, one process per two cores (two threads per video) finished
+# sooner than one per core, whose start-up costs more; above it, one per core's higher steady rate
+# wins (docs/benchmarks.md: on 2 cores the measured rates cross at ~35 two-second clips).
+MANY_VIDEOS_PER_CORE = 20
+CORES_PER_WORKER = 2
 # Peak resident memory of one demo process (docs/benchmarks.md: 0.9-1.1 GB), rounded up.
 _WORKER_MEMORY_BYTES = 1_300_000_000
 
@@ -202,7 +211,7 @@ def one_line(exc: BaseException) -> str:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 # --------------------------------------------------------------------------- local workers
@@ -214,22 +223,34 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def choose_workers(videos: int, workers: int = 0, threads: int = 0, cores: int | None = None) -> tuple[int, int]:
+def choose_workers(
+    videos: int, workers: int = 0, threads: int = 0, cores: int | None = None, memory: int | None = None
+) -> tuple[int, int]:
     """``(processes, threads per video)`` for ``videos`` videos: given values kept, zeros chosen.
 
-    One process per core while there are videos for them (at most what memory
-    holds, ~1.3 GB each); the cores left over go to each video's range threads.
+    One process per core for at least :data:`MANY_VIDEOS_PER_CORE` videos a
+    core, else one per :data:`CORES_PER_WORKER` cores while there are videos
+    for them; never more than memory holds (~1.3 GB each). Each video gets
+    its process's share of the cores as the demo's range threads. ``cores``
+    and ``memory`` (bytes): this machine's unless given.
     """
     cores = cores or available_cores()
     if workers <= 0:
-        try:
-            memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        except (ValueError, OSError, AttributeError):
-            memory = _WORKER_MEMORY_BYTES * cores
-        workers = max(1, min(videos, cores, memory // _WORKER_MEMORY_BYTES))
+        memory = memory or _physical_memory() or _WORKER_MEMORY_BYTES * cores
+        per_core = videos >= MANY_VIDEOS_PER_CORE * cores
+        wanted = cores if per_core else min(videos, cores // CORES_PER_WORKER)
+        workers = max(1, min(wanted, memory // _WORKER_MEMORY_BYTES))
     if threads <= 0:
         threads = max(1, cores // workers)
     return workers, threads
+
+
+def _physical_memory() -> int | None:
+    """Bytes of RAM (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _init_worker(threads: int) -> None:
