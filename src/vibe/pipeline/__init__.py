@@ -5,7 +5,9 @@
 - :mod:`vibe.pipeline.tracker` — ByteTrack-style tracker.
 - :mod:`vibe.pipeline.people` — detector on a schedule + tracker over a video, smoothed boxes.
 - :mod:`vibe.pipeline.landmarks` — 33 BlazePose landmarks per tracked person.
-- :mod:`vibe.pipeline.windows` — the generator over a whole track, seamless windows.
+- :mod:`vibe.pipeline.roi_tracking` — people followed by their landmark model's ROI, the detector on a schedule.
+- :mod:`vibe.pipeline.roi_stage` — the demo's default front end: that in one pass over parallel ranges.
+- :mod:`vibe.pipeline.windows` — the generator over a whole track, seamless windows (also frame by frame).
 - :mod:`vibe.pipeline.smoothing` — One-Euro filter on rotations.
 - :mod:`vibe.pipeline.frame_times` — true frame times and rate from decoded timestamps.
 - :mod:`vibe.pipeline.person_filter` — which tracks are people (landmark visibility and coherence over the track).
@@ -16,6 +18,8 @@
 - :mod:`vibe.pipeline.outputs` — ``results.npz``, ``meta.json``, overlay, BVH / glb, written atomically.
 - :mod:`vibe.pipeline.background` — iterators run ahead in a thread (decode, pose, encode overlap).
 - :mod:`vibe.pipeline.run` — :func:`run_demo`, what ``vibe demo`` calls: the stages in order.
+- :mod:`vibe.pipeline.live_source` — frames from a camera, stream, pipe or file, dropped when behind.
+- :mod:`vibe.pipeline.live` — ``vibe live``: bodies frame by frame, JSON lines.
 """
 
 from __future__ import annotations
