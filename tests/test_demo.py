@@ -173,12 +173,18 @@ def test_bvh_reproduces_the_joints(run, body):
     assert motion.fps == pytest.approx(30.0, rel=1e-4)
     joints_bvh, _ = forward_kinematics(motion.skeleton, motion.local_rotmat, motion.root_transl)
     shape = torch.as_tensor(p["shape"].mean(axis=0))[None].expand(len(p["frame_ids"]), -1)
+    # The default export is the world frame: the root's world orientation, the root joint at transl_world.
+    pose_world = torch.as_tensor(p["pose_rotmat"]).clone()
+    pose_world[:, 0] = torch.as_tensor(p["root_rotmat_world"])
     with torch.no_grad():
-        joints_body = body(torch.as_tensor(p["pose_rotmat"]), shape).joints.numpy().astype(np.float64)
-    joints_cam = joints_body + p["transl_cam"][:, None].astype(np.float64)
-    expected = joints_cam * np.array([1.0, -1.0, -1.0])  # camera axes (y down) → y up: half turn about x
+        posed = body(pose_world, shape)
+        offset = torch.as_tensor(p["transl_world"]) - posed.joints[:, 0]
+        expected = (posed.joints + offset[:, None]).numpy().astype(np.float64)
+        keypoints = (body.keypoints(posed, "blazepose33") + offset[:, None]).numpy()
     # Measured: 2.0e-6 m (the BVH's 6 decimals and float32 results); ~10x that.
     np.testing.assert_allclose(joints_bvh, expected, rtol=0, atol=2e-5)
+    # The same pose and root place the body's keypoints where results.npz puts them in the world.
+    np.testing.assert_allclose(keypoints, p["joints3d_world"], rtol=0, atol=1e-4)
 
 
 def test_glb_loads(run, body):

@@ -123,6 +123,8 @@ def demo(
     ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute detection and landmarks."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
+    frame: str = typer.Option("world", "--frame", help="Exports in the world (y up, ground at 0, root motion) or the camera frame."),
+    rig: str = typer.Option("cmu_mb", "--rig", help="Export skeleton: cmu_mb, mixamo or game_engine (Anny's rigs; open stack)."),
 ) -> None:
     """Video → tracked people → 3D bodies: results.npz, meta.json, overlay.mp4 and exports.
 
@@ -141,6 +143,12 @@ def demo(
     formats = tuple(export or ())
     if any(f not in ("bvh", "gltf") for f in formats):
         _usage_error(f"--export: choose bvh or gltf, got {', '.join(formats)}")
+    if frame not in ("world", "camera"):
+        _usage_error(f"--frame must be world or camera, got {frame!r}")
+    from vibe.pipeline.demo_config import EXPORT_RIGS
+
+    if rig not in EXPORT_RIGS or (rig != EXPORT_RIGS[0] and stack != "open"):
+        _usage_error(f"--rig: choose {', '.join(EXPORT_RIGS)} (other rigs: open stack only), got {rig!r}")
     if not min_cutoff > 0:
         _usage_error(f"--min-cutoff must be above 0, got {min_cutoff}")
     _check_device(device)
@@ -162,6 +170,8 @@ def demo(
         workers=workers,
         cache=not no_cache,
         progress=not quiet,
+        export_frame=frame,
+        rig=rig,
     )
     try:
         result = run_demo(video, out, config)
@@ -336,6 +346,33 @@ def make_synthetic(
         _usage_error(str(exc))
     for line in lines:
         typer.echo(line)
+
+
+@eval_app.command("make-world")
+def make_world(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the videos and their world ground truth."),
+    seed: int = typer.Option(0, help="Random seed (cameras, bodies, scenes)."),
+) -> None:
+    """Render the world benchmark: held-out CMU clips from static cameras at several heights."""
+    from vibe.evaluation.world_bench import make_world_benchmark
+
+    typer.echo(f"wrote {len(make_world_benchmark(out, seed=seed))} videos with world ground truth to {out}")
+
+
+@eval_app.command("world")
+def eval_world(
+    data: Path = typer.Option(..., "--data", help="A `vibe eval make-world` folder."),
+    out: Path = typer.Option(Path("output/eval/world.json"), help="JSON of the scores."),
+) -> None:
+    """Run the demo on the world benchmark; W-/WA-MPJPE, RTE, drift, sliding, jitter, ground errors."""
+    from vibe.evaluation.world_bench import run_world_benchmark, table
+
+    try:
+        summary = run_world_benchmark(data, out)
+    except FileNotFoundError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(4) from exc
+    typer.echo(table(summary))
 
 
 @eval_app.command("make-world")

@@ -27,7 +27,12 @@ Ground truth ``video_XXX.npz`` (float64 unless said; ``T`` frames):
   ``cam_rotmat (T, 3, 3)``, ``cam_transl (T, 3)``: camera-from-world (world y up);
 - ``pose_rotmat (T, J, 3, 3)``: local rotations, world root (Anny convention);
   ``pose_rotmat_cam``: the same with the root in the camera frame;
-  ``root_transl (T, 3)`` world; ``shape (6,)`` Anny phenotype; ``floor_y ()``.
+  ``root_transl (T, 3)`` world; ``shape (6,)`` Anny phenotype; ``floor_y ()``
+  the floor's height (the lowest foot keypoint of the clip, or with
+  ``floor_from_mesh`` the lowest mesh vertex: the soles);
+- world ground truth (world: y up, metres, the frame of ``cam_rotmat``):
+  ``joints3d_eval14_world (T, 14, 3)``, ``keypoints3d_blazepose33_world (T, 33, 3)``,
+  ``root_joint_world (T, 3)`` the root joint (pelvis) position.
 
 ``video_XXX.json``: seed, source clip, subject, first frame, licence note
 (``licence``; the motion's own licence alone in ``motion_licence``), scene
@@ -110,6 +115,25 @@ def _subject_turns(db: MotionDB, num_frames: int) -> list[str]:
     return sorted(subjects, key=lambda s: longest[s] < num_frames)
 
 
+
+
+@torch.no_grad()
+def _lowest_vertex_y(body: Anny, pose_rotmat, shape, root_transl, chunk: int = 32) -> float:
+    """The lowest world height any vertex of the clip reaches (the soles on the floor)."""
+    lowest = np.inf
+    for lo in range(0, len(pose_rotmat), chunk):
+        p = torch.as_tensor(pose_rotmat[lo : lo + chunk], dtype=body.dtype)
+        s = torch.as_tensor(shape, dtype=body.dtype)[None].expand(len(p), -1)
+        out = body(p, s, torch.as_tensor(root_transl[lo : lo + chunk], dtype=body.dtype))
+        lowest = min(lowest, float(out.vertices[..., 1].min()))
+    return lowest
+
+
+@torch.no_grad()
+def _root_joint_world(body: Anny, shape, root_transl) -> np.ndarray:
+    """``(T, 3)`` the root joint's world position: its rest head (it turns about it) plus the translation."""
+    rest = body(body.rest_pose(1), torch.as_tensor(shape, dtype=body.dtype)[None]).joints[0, 0].double().numpy()
+    return np.asarray(root_transl, np.float64) + rest
 
 
 def _pick_clip(db: MotionDB, rng: np.random.Generator, num_frames: int, index: int) -> tuple[int, int, int]:
@@ -253,6 +277,7 @@ def render_video(
     seed: int,
     seconds: float,
     scene: SceneConfig | None = None,
+    floor_from_mesh: bool = False,
 ) -> Path:
     """Render video ``index`` of a set: ``stem.mp4``, ``stem.npz`` (ground truth) and ``stem.json``.
 
@@ -276,6 +301,9 @@ def render_video(
     kp_world = np.einsum("tji,tkj->tki", cam_rotmat, kp_cam - cam_transl[:, None])  # R^T (x − t)
     feet = [BLAZEPOSE33.index(n) for n in BLAZEPOSE33 if "heel" in n or "foot_index" in n]
     floor_y = float(kp_world[:, feet, 1].min())
+    if floor_from_mesh:
+        floor_y = _lowest_vertex_y(body, pose_rotmat[0], batch.shape[0].numpy(), root_transl[0])
+    eval_world = np.einsum("tji,tkj->tki", cam_rotmat, eval_cam - cam_transl[:, None])
     kp2d, eval2d = _project(kp_cam, focal, width, height), _project(eval_cam, focal, width, height)
     style = sample_style(rng, width, height, scene)
     camera = PinholeCamera(focal, focal, width / 2, height / 2)
@@ -308,6 +336,9 @@ def render_video(
         root_transl=np.asarray(root_transl[0], np.float64),
         shape=batch.shape[0].double().numpy(),
         floor_y=np.float64(floor_y),
+        joints3d_eval14_world=eval_world,
+        keypoints3d_blazepose33_world=kp_world,
+        root_joint_world=_root_joint_world(body, batch.shape[0].numpy(), root_transl[0]),
     )
     meta = {
         "seed": [seed, index],

@@ -18,7 +18,8 @@ with an identity rest), so they are written as they are, as Euler angles
 position per frame: its rest position plus the body translation, metres.
 
 Bodies estimated from video are in camera axes (y down, facing -z); turn them
-upright with :func:`camera_to_y_up` first.
+upright with :func:`camera_to_y_up` first, or take the world stage's motion
+(ground at y = 0) with :func:`world_motion`.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ __all__ = [
     "body_skeleton",
     "body_motion",
     "camera_to_y_up",
+    "world_motion",
     "export_bvh",
     "rest_joints",
     "shape_row",
@@ -211,6 +213,25 @@ def camera_to_y_up(
     # The root joint sits at root_rest + transl; after the turn it must sit at the turned point.
     new_transl = (root_rest + transl) @ HALF_TURN_X.T - root_rest
     return local, new_transl
+
+
+def world_motion(
+    pose_rotmat: np.ndarray, root_rotmat_world: np.ndarray, transl_world: np.ndarray, root_rest: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A motion in the world frame (y up, ground at 0) from the world stage's arrays.
+
+    Args:
+        pose_rotmat: ``(T, J, 3, 3)`` local rotations (the root's is replaced).
+        root_rotmat_world: ``(T, 3, 3)`` the root's orientation in the world.
+        transl_world: ``(T, 3)`` the root joint's world position, metres.
+        root_rest: ``(3,)`` the root joint's rest position (:func:`rest_joints` ``[0]``).
+
+    Returns:
+        ``(T, J, 3, 3)`` rotations and ``(T, 3)`` body translation (root joint = rest + translation).
+    """
+    local = np.array(pose_rotmat, dtype=np.float64)
+    local[:, 0] = np.asarray(root_rotmat_world, dtype=np.float64)
+    return local, np.asarray(transl_world, dtype=np.float64) - np.asarray(root_rest, dtype=np.float64)
 
 
 def export_bvh(

@@ -18,9 +18,11 @@ image weak-perspective camera ``orig_cam = (sx, sy, tx', ty')``
 from __future__ import annotations
 
 import numpy as np
+import roma
 import torch
 
 __all__ = [
+    "ray_rotation",
     "crop_cam_to_translation",
     "perspective_projection",
     "project_to_crop",
@@ -195,3 +197,17 @@ def image_cam_to_pixels(points, orig_cam, img_width: float, img_height: float):
     x_ndc = sx * (points[..., 0] + tx)
     y_ndc = sy * (points[..., 1] + ty)
     return _stack_last([(x_ndc + 1.0) / 2.0 * img_width, (y_ndc + 1.0) / 2.0 * img_height], points)
+
+
+def ray_rotation(pixels: np.ndarray, focal_px: float, principal_px: np.ndarray) -> np.ndarray:
+    """``(N, 3, 3)`` smallest rotations taking the optical axis ``(0, 0, 1)`` to the rays through ``pixels`` ``(N, 2)``.
+
+    A body regressed from a crop is oriented relative to the crop's own line of
+    sight; this turns it into the full camera's frame (pinhole, OpenCV axes).
+    """
+    rays = np.concatenate([(np.asarray(pixels, np.float64) - principal_px) / focal_px, np.ones((len(pixels), 1))], 1)
+    rays /= np.linalg.norm(rays, axis=1, keepdims=True)
+    axis = np.cross(np.array([0.0, 0.0, 1.0]), rays)  # (N, 3), |axis| = sin of the angle
+    angle = np.arctan2(np.linalg.norm(axis, axis=1), rays[:, 2])
+    unit = axis / np.maximum(np.linalg.norm(axis, axis=1, keepdims=True), 1e-12)
+    return roma.rotvec_to_rotmat(torch.as_tensor(unit * angle[:, None])).numpy()

@@ -22,6 +22,7 @@ from vibe.pipeline.roi_tracking import RoiTrackingConfig
 from vibe.pipeline.smoothing import OneEuroConfig
 from vibe.pipeline.tracker import TrackerConfig
 from vibe.pipeline.windows import WindowConfig
+from vibe.pipeline.world import WorldConfig
 
 __all__ = [
     "EXIT_OK",
@@ -90,6 +91,10 @@ class NoTrainedWeightsError(DemoError):
 _DEMO_MIN_TRACK_S = 0.0
 
 
+# Skeletons the exports can use (Anny's rigs; the first is the model's own).
+EXPORT_RIGS = ("cmu_mb", "mixamo", "game_engine")
+
+
 @dataclass
 class DemoConfig:
     """Options of :func:`~vibe.pipeline.run.run_demo` (the CLI's flags map onto these).
@@ -137,6 +142,12 @@ class DemoConfig:
         presence: which tracks count as people, from their landmarks'
             visibility and coherence (:mod:`vibe.pipeline.person_filter`); on
             the smpl stack this runs the landmark pass for that alone.
+        world: the world stage's options (:mod:`vibe.pipeline.world`: ground,
+            metric depth, contacts; None: off, no world arrays).
+        export_frame: ``"world"`` (y up, ground at 0, the world stage's root
+            motion) or ``"camera"`` (the camera frame turned y up) for BVH / glb.
+        rig: the skeleton of the exports (Anny's ``cmu_mb``, ``mixamo``,
+            ``game_engine``; :mod:`vibe.export.rigs`); open stack only.
         nominal_focal_px: focal length for ``transl_cam`` and exports
             (``None``: ``max(W, H)``, ≈ 53° field of view).
         batch_frames: frames per batch of the regressor, body model, ResNet.
@@ -178,6 +189,9 @@ class DemoConfig:
     windows: WindowConfig = field(default_factory=WindowConfig)
     smpl_crop_scale: float = 1.1
     nominal_focal_px: float | None = None
+    world: WorldConfig | None = field(default_factory=WorldConfig)
+    export_frame: Literal["world", "camera"] = "world"
+    rig: str = "cmu_mb"
     batch_frames: int = 64
     workers: int = 0
 
@@ -197,6 +211,12 @@ class DemoConfig:
             raise ValueError(f"batch_frames must be at least 1, got {self.batch_frames}")
         if self.nominal_focal_px is not None and not self.nominal_focal_px > 0:
             raise ValueError(f"nominal_focal_px must be positive, got {self.nominal_focal_px}")
+        if self.export_frame not in ("world", "camera"):
+            raise ValueError(f"export_frame must be 'world' or 'camera', got {self.export_frame!r}")
+        if self.rig not in EXPORT_RIGS:
+            raise ValueError(f"rig must be one of {', '.join(EXPORT_RIGS)}, got {self.rig!r}")
+        if self.rig != EXPORT_RIGS[0] and self.stack != "open":
+            raise ValueError("other rigs retarget Anny's skeleton: open stack only")
 
 
 @dataclass
@@ -218,6 +238,7 @@ class DemoResult:
         timing: the video's true frame timing (from the decoded timestamps).
         frames_read: frames decoded by the first pass.
         refinements: per track, the reprojection errors before/after refinement.
+        world: the world stage's ``meta.json`` entry (None: not run).
     """
 
     out_dir: Path
@@ -235,3 +256,4 @@ class DemoResult:
     timing: FrameTiming | None = None
     frames_read: int = 0
     refinements: dict[int, dict[str, float]] = field(default_factory=dict)
+    world: dict | None = None

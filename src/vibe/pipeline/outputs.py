@@ -15,9 +15,21 @@
   (body frame, metres), ``joints2d_img (n, K, 2)`` the same in image pixels
   (through ``cam_image``), optional ``vertices (n, V, 3)`` and, when the
   landmark pass ran (open stack; smpl stack with the person rule on),
-  ``landmarks_img (n, 33, 3)`` the detected BlazePose landmarks.
+  ``landmarks_img (n, 33, 3)`` the detected BlazePose landmarks;
+- per person, from the world stage (:mod:`vibe.pipeline.world`; world frame:
+  y up, metres, the ground at y = 0, z towards the camera):
+  ``transl_world (n, 3)`` the root joint (pelvis) position, ``root_rotmat_world
+  (n, 3, 3)`` the root's orientation (body axes → world), ``joints3d_world
+  (n, K, 3)`` the ``joints3d`` keypoints placed in the world, ``foot_contact
+  (n, 2)`` bool, left and right foot on the ground;
+- once per video, from the world stage: ``world/R_world_cam (3, 3)`` the
+  rotation taking camera-axis vectors (x right, y down, z forward) to the
+  world, ``world/cam_position (3,)`` the camera centre in the world (metres),
+  ``world/focal_px ()`` the focal length used (its source, implied error and
+  the ground fit are in ``meta.json["world"]``). A camera-frame point ``p``
+  is at ``R_world_cam @ p + cam_position`` in the world.
 
-Read with :func:`read_results`.
+Read with :func:`read_results` (and :func:`read_world` for the ``world/`` arrays).
 
 Besides these, the module writes the run's other files: ``overlay.mp4`` /
 ``side.mp4`` (:func:`render_overlay`, the third pass over the video), one
@@ -50,6 +62,7 @@ __all__ = [
     "atomic_path",
     "write_results",
     "read_results",
+    "read_world",
     "write_meta",
     "check_writable",
     "versions",
@@ -75,18 +88,25 @@ def check_writable(folder: Path) -> None:
         pass
 
 
-def write_results(path: Path, frame_times_s: np.ndarray, people: Mapping[int, Mapping[str, np.ndarray]]) -> Path:
+def write_results(
+    path: Path,
+    frame_times_s: np.ndarray,
+    people: Mapping[int, Mapping[str, np.ndarray]],
+    world: Mapping[str, np.ndarray] | None = None,
+) -> Path:
     """Write ``results.npz`` (layout in the module doc) to a temporary name, then rename.
 
     Args:
         path: destination ``.npz``.
         frame_times_s: ``(N,)`` timestamps of the frames read, seconds.
         people: track id → name → array (the per-person keys of the module doc).
+        world: the ``world/...`` arrays, or None.
     """
     path = Path(path)
     arrays: dict[str, np.ndarray] = {
         "track_ids": np.asarray(sorted(people), dtype=np.int64),
         "frame_times_s": np.asarray(frame_times_s, dtype=np.float64),
+        **{name: np.asarray(value) for name, value in (world or {}).items()},
     }
     for track_id, values in people.items():
         for name, value in values.items():
@@ -111,6 +131,12 @@ def read_results(path: Path) -> tuple[np.ndarray, dict[int, dict[str, np.ndarray
                 prefix, name = key.split("/", 1)
                 people[int(prefix[len("track") :])][name] = npz[key]
         return npz["frame_times_s"], people
+
+
+def read_world(path: Path) -> dict[str, np.ndarray]:
+    """The ``world/...`` arrays of ``results.npz`` by their name without the prefix (empty: no world stage)."""
+    with np.load(path, allow_pickle=False) as npz:
+        return {key.split("/", 1)[1]: npz[key] for key in npz.files if key.startswith("world/")}
 
 
 def write_meta(path: Path, meta: Mapping[str, Any]) -> Path:
@@ -229,30 +255,65 @@ class _Null:
 
 # --------------------------------------------------------------------------- exports
 def export_people(
-    people, body, fps: float, formats: tuple[str, ...], out_dir: Path, timer: StageTimer, frame_times_s: np.ndarray
+    people,
+    body,
+    fps: float,
+    formats: tuple[str, ...],
+    out_dir: Path,
+    timer: StageTimer,
+    frame_times_s: np.ndarray,
+    frame: str = "world",
+    rig: str | None = None,
 ) -> list[Path]:
     """One BVH / glb per person: y up, root translation in metres, the video's true timing.
 
+    ``frame``: ``"world"`` takes the world stage's motion (ground at y = 0,
+    ``transl_world``, ``root_rotmat_world``); ``"camera"`` turns the camera
+    frame upright (the camera at the origin). ``rig``: another of Anny's rigs
+    (:mod:`vibe.export.rigs`; None: the body's own).
     BVH holds one constant ``Frame Time``: ``1 / fps``, the median interval
     between frames; glb keyframes keep each frame's own time (``frame_times_s
     (N,)`` at the person's frame ids), so a variable frame rate is kept there.
     """
-    from vibe.export.bvh import camera_to_y_up, export_bvh, rest_joints
+    from vibe.export.bvh import export_bvh
 
     start, written = time.perf_counter(), []
+    target = body
+    if rig and rig != getattr(getattr(body, "config", None), "rig", rig):
+        from vibe.export.rigs import rig_body
+
+        target = rig_body(rig, body)
     for tid, p in people.items():
         shape = np.asarray(p["shape"]).mean(axis=0)
-        pose_up, transl_up = camera_to_y_up(p["pose_rotmat"], p["transl_cam"], rest_joints(body, shape)[0])
+        pose_up, transl_up = _motion_up(p, body, target, shape, frame)
         if "bvh" in formats:
-            written.append(export_bvh(out_dir / f"person{tid}.bvh", body, pose_up, transl_up, fps, shape))
+            written.append(export_bvh(out_dir / f"person{tid}.bvh", target, pose_up, transl_up, fps, shape))
         if "gltf" in formats:
             from vibe.export.gltf import export_gltf
 
             path = out_dir / f"person{tid}.glb"
             times = np.asarray(frame_times_s)[np.asarray(p["frame_ids"])]
-            written.append(export_gltf(path, body, pose_up, transl_up, fps, shape, name=f"person{tid}", times_s=times))
+            written.append(
+                export_gltf(path, target, pose_up, transl_up, fps, shape, name=f"person{tid}", times_s=times)
+            )
     timer.add("export", time.perf_counter() - start, sum(len(p["frame_ids"]) for p in people.values()))
     return written
+
+
+def _motion_up(p, body, target, shape: np.ndarray, frame: str) -> tuple[np.ndarray, np.ndarray]:
+    """A person's ``(T, J, 3, 3)`` local rotations and ``(T, 3)`` translation, y up, on ``target``'s rig."""
+    from vibe.export.bvh import camera_to_y_up, rest_joints, world_motion
+
+    root_rest = rest_joints(body, shape)[0]
+    if frame == "world":
+        pose_up, transl_up = world_motion(p["pose_rotmat"], p["root_rotmat_world"], p["transl_world"], root_rest)
+    else:
+        pose_up, transl_up = camera_to_y_up(p["pose_rotmat"], p["transl_cam"], root_rest)
+    if target is not body:
+        from vibe.export.rigs import retarget_motion
+
+        pose_up, transl_up = retarget_motion(body, target, pose_up, transl_up, shape)
+    return pose_up, transl_up
 
 
 def write_vibe_pkl(people, out_dir: Path) -> Path:

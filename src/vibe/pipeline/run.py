@@ -95,6 +95,7 @@ from vibe.pipeline.stages import (
     track_outputs,
 )
 from vibe.pipeline.video import VideoError, VideoReader
+from vibe.pipeline.world import world_for_video
 from vibe.render.backend import RenderUnavailableError  # stdlib-only module, no import-time work
 
 __all__ = [
@@ -217,18 +218,27 @@ def _run(
         boxes = {tid: boxes[tid] for tid in kept if tid not in result.rejected}
     people, refinements = _bodies(model, device, config, reader, boxes, landmarks, timer) if boxes else ({}, {})
     result.track_ids = sorted(people)
+    world_arrays: dict[str, np.ndarray] = {}
+    if people and config.world is not None:  # adds each person's world arrays (world.py)
+        start = time.perf_counter()
+        world_arrays, result.world = world_for_video(video, people, model.body, model.config.keypoint_set,
+                                                     (reader.width, reader.height), frame_times, config.world,
+                                                     config.nominal_focal_px)  # fmt: skip
+        timer.add("world", time.perf_counter() - start, sum(len(p["frame_ids"]) for p in people.values()))
     result.message = _message(video, len(people), len(result.rejected))
     log.info(result.message)
 
     # Files: results, exports, overlay (pass 3).
     saved = {tid: {k: v for k, v in p.items() if k != "vertices" or config.save_vertices} for tid, p in people.items()}
-    write_results(out / "results.npz", frame_times, saved)
+    write_results(out / "results.npz", frame_times, saved, world_arrays)
     if config.stack == "smpl" and people:
         result.vibe_output = folder.final(write_vibe_pkl(people, out))
     for p in people.values():
         p.pop("vertices", None)  # rendering poses vertices per chunk again
     if people and config.export:
-        written = export_people(people, model.body, timing.fps, config.export, out, timer, frame_times)
+        frame = config.export_frame if world_arrays else "camera"
+        written = export_people(people, model.body, timing.fps, config.export, out, timer, frame_times, frame,
+                                config.rig)  # fmt: skip
         result.exports = [folder.final(p) for p in written]
     if people and config.render:
         try:
@@ -328,7 +338,9 @@ def _meta(video: Path, reader: VideoReader, model, weights: dict, device, config
                     "export": list(config.export), "max_frames": config.max_frames, "refine": config.refine,
                     "windows": asdict(config.windows), "presence": asdict(config.presence),
                     "min_track_s": config.tracker.min_track_s},
-        "exports": {"bvh_frame_time_s": timing.median_interval_s, "gltf_keyframes": "each frame's timestamp"},
+        "exports": {"bvh_frame_time_s": timing.median_interval_s, "gltf_keyframes": "each frame's timestamp",
+                    "frame": config.export_frame if result.world else "camera", "rig": config.rig},
+        "world": result.world,
         "track_ids": result.track_ids,
         "rejected_tracks": {str(tid): why for tid, why in result.rejected.items()},
         "message": result.message,

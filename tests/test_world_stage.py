@@ -1,0 +1,127 @@
+"""The world stage on people rendered as keypoints by a known camera: ground, camera height and pitch, contacts.
+
+Ground truth: Anny posed with a real mocap clip (the bundled CMU database) on
+a floor at y = 0, seen by a static pinhole camera of known height, pitch and
+focal; the stage gets the perfect keypoints' pixels as landmarks and a
+camera-frame guess whose depth is 10 % off, and the body oriented relative to
+its box's line of sight, as the regressor (which sees only the crop) gives it.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import numpy as np
+import pytest
+import torch
+from scipy.spatial.transform import Rotation
+
+from vibe.body.anny import Anny
+from vibe.data.motion_db import MotionDB
+from vibe.pipeline.world import FocalEstimate, WorldConfig, estimate_focal, focal_from_metadata, world_stage
+
+W, H, FOCAL, FPS = 640, 480, 600.0, 30.0
+
+
+@pytest.fixture(scope="module")
+def body() -> Anny:
+    return Anny()
+
+
+def _clip(name: str, start: int, frames: int):
+    db = MotionDB.load(str(resources.files("vibe") / "resources" / "motion" / "cmu_anny.npz"))
+    clip = int(np.flatnonzero(db.clip_name == name)[0])
+    pose, transl = db.get_windows(np.array([[clip, start]]), frames)
+    return torch.as_tensor(pose[0]), np.asarray(transl[0], np.float64)
+
+
+def _person(body, pose, transl_world, height_m: float, pitch_deg: float):
+    """A ``results.npz`` person seen by a camera ``height_m`` above the floor, pitched down; and the truth."""
+    n = len(pose)
+    shape = body.mean_shape(n)
+    with torch.no_grad():
+        floor = float(body(pose, shape, torch.as_tensor(transl_world, dtype=torch.float32)).vertices[..., 1].min())
+    transl_world = transl_world - [0.0, floor, 0.0]  # soles on y = 0
+    centre = np.array([transl_world[:, 0].mean(), height_m, transl_world[:, 2].mean() + 4.5])
+    rot = Rotation.from_euler("x", pitch_deg, degrees=True).as_matrix() @ np.diag([1.0, -1.0, -1.0])  # cam_from_world
+    root_cam = torch.as_tensor(rot, dtype=torch.float32) @ pose[:, 0]
+    with torch.no_grad():
+        rest_root = body(body.rest_pose(1), shape[:1]).joints[0, 0].double().numpy()
+        true_kp = body.keypoints(body(torch.cat([root_cam[:, None], pose[:, 1:]], 1), shape), "blazepose33")
+    # Camera-frame translation: the root joint (rest head + world translation) mapped into the camera.
+    transl_cam = (rest_root + transl_world - centre) @ rot.T - rest_root
+    pixels = true_kp.double().numpy() + transl_cam[:, None]
+    pixels = pixels[..., :2] / pixels[..., 2:] * FOCAL + [W / 2, H / 2]
+    # The regressor sees a crop: it orients the body relative to the crop's line of sight.
+    box_centre = pixels.mean(1)
+    rays = np.concatenate([(box_centre - [W / 2, H / 2]) / FOCAL, np.ones((n, 1))], 1)
+    to_ray = np.stack([Rotation.align_vectors([r], [[0.0, 0.0, 1.0]])[0].as_matrix() for r in rays])
+    root_crop = torch.as_tensor(to_ray.transpose(0, 2, 1), dtype=torch.float32) @ root_cam
+    cam_pose = torch.cat([root_crop[:, None], pose[:, 1:]], 1)
+    with torch.no_grad():
+        keypoints = body.keypoints(body(cam_pose, shape), "blazepose33").double().numpy()
+    side = np.ptp(pixels[..., 1], axis=1) * 1.25
+    guess = transl_cam * [1.0, 1.0, 1.1]
+    person = {
+        "frame_ids": np.arange(n), "bbox_cxcys": np.concatenate([box_centre, side[:, None]], 1),
+        "pose_rotmat": cam_pose.numpy(), "shape": shape.numpy(), "transl_cam": guess, "joints3d": keypoints,
+        "joints2d_img": pixels, "landmarks_img": np.concatenate([pixels, np.ones((n, 33, 1))], -1),
+    }  # fmt: skip
+    return person, {"rot": rot, "centre": centre, "root_world": rest_root + transl_world}
+
+
+def _path_error(root: np.ndarray, true_root: np.ndarray) -> float:
+    """Mean horizontal distance (m) between root paths ``(T, 3)`` rigidly aligned about the vertical."""
+    a = root[:, [0, 2]] - root[:, [0, 2]].mean(0)
+    b = true_root[:, [0, 2]] - true_root[:, [0, 2]].mean(0)
+    u, _, vt = np.linalg.svd(b.T @ a)
+    return float(np.linalg.norm(a @ (u @ vt).T - b, axis=1).mean())
+
+
+def _run(body, people):
+    focal = FocalEstimate(FOCAL, "option", (0.0, 0.0))
+    return world_stage(people, body, "blazepose33", (W, H), np.arange(1000) / FPS, focal, FOCAL, WorldConfig())
+
+
+@pytest.mark.anny
+@pytest.mark.parametrize("height_m, pitch_deg", [(1.2, 5.0), (2.5, 20.0)])
+def test_standing_person_gives_the_ground_and_stays_put(body, height_m, pitch_deg):
+    pose, transl = _clip("02_10", 0, 90)  # washing: standing in place
+    person, truth = _person(body, pose, transl, height_m, pitch_deg)
+    result = _run(body, {1: person})
+    camera = result.meta["camera"]
+    assert camera["height_m"] == pytest.approx(height_m, abs=0.05)
+    assert camera["pitch_down_deg"] == pytest.approx(pitch_deg, abs=1.5)
+    up_true = truth["rot"][:, 1]
+    assert np.degrees(np.arccos(result.arrays["world/R_world_cam"][1] @ up_true)) < 1.5
+    root = person["transl_world"]
+    true_root = truth["root_world"]
+    assert np.ptp(root[:, 1]) == pytest.approx(np.ptp(true_root[:, 1]), abs=0.03)
+    assert np.abs(root[:, 1] - true_root[:, 1]).max() < 0.05  # hip height above the floor
+    assert _path_error(root, true_root) < 0.04  # ~20 cm of true sway, followed
+    assert person["foot_contact"].mean() > 0.6
+    assert person["joints3d_world"].shape == (90, 33, 3) and person["root_rotmat_world"].shape == (90, 3, 3)
+
+
+@pytest.mark.anny
+def test_walking_person_travels_the_true_distance(body):
+    pose, transl = _clip("49_01", 0, 120)
+    person, truth = _person(body, pose, transl, 1.0, 8.0)
+    _run(body, {1: person})
+    root, true_root = person["transl_world"].astype(np.float64), truth["root_world"]
+    step = lambda r: np.linalg.norm(np.diff(r[:, [0, 2]], axis=0), axis=1).sum()  # noqa: E731
+    assert step(root) == pytest.approx(step(true_root), rel=0.1)
+    assert _path_error(root, true_root) < 0.08
+
+
+def test_focal_from_35mm_tag_and_prior_error():
+    assert focal_from_metadata({"com.apple.quicktime.camera.focal_length.35mm_equivalent": "26"}, 1920, 1080) \
+        == pytest.approx(26 / 43.27 * np.hypot(1920, 1080))  # fmt: skip
+    assert focal_from_metadata({"title": "x", "focal_length": "4.2"}, 1920, 1080) is None
+    prior = estimate_focal({}, 1280, 720, WorldConfig())
+    assert prior.source == "prior" and prior.focal_px == pytest.approx(1280, rel=1e-3)
+    low, high = prior.rel_error
+    # 75° and 40° long-side fields of view against the prior's 53.13°.
+    assert low == pytest.approx(np.tan(np.radians(26.565)) / np.tan(np.radians(37.5)) - 1, abs=1e-3)
+    assert high == pytest.approx(np.tan(np.radians(26.565)) / np.tan(np.radians(20.0)) - 1, abs=1e-3)
+    assert estimate_focal({}, 1280, 720, WorldConfig(), given=900.0).source == "option"
