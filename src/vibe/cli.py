@@ -375,33 +375,6 @@ def eval_world(
     typer.echo(table(summary))
 
 
-@eval_app.command("make-world")
-def make_world(
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for the videos and their world ground truth."),
-    seed: int = typer.Option(0, help="Random seed (cameras, bodies, scenes)."),
-) -> None:
-    """Render the world benchmark: held-out CMU clips from static cameras at several heights."""
-    from vibe.evaluation.world_bench import make_world_benchmark
-
-    typer.echo(f"wrote {len(make_world_benchmark(out, seed=seed))} videos with world ground truth to {out}")
-
-
-@eval_app.command("world")
-def eval_world(
-    data: Path = typer.Option(..., "--data", help="A `vibe eval make-world` folder."),
-    out: Path = typer.Option(Path("output/eval/world.json"), help="JSON of the scores."),
-) -> None:
-    """Run the demo on the world benchmark; W-/WA-MPJPE, RTE, drift, sliding, jitter, ground errors."""
-    from vibe.evaluation.world_bench import run_world_benchmark, table
-
-    try:
-        summary = run_world_benchmark(data, out)
-    except FileNotFoundError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(4) from exc
-    typer.echo(table(summary))
-
-
 @eval_app.command(
     "ablations",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
