@@ -1,0 +1,79 @@
+"""The world stage's options compared on a world benchmark's saved demo results (no demo re-run).
+
+Usage::
+
+    python benchmarks/tune_world.py BENCH_VIDEOS DEMO_DIR [--videos stand_10s walk_low ...]
+
+``BENCH_VIDEOS``: a ``vibe eval make-world`` folder; ``DEMO_DIR``: the ``demo/``
+folder ``vibe eval world`` wrote beside its JSON. For each variant the world
+stage runs again on every video's ``results.npz`` with the video's true focal,
+and the mean absolute metrics over the videos are printed (one line per
+variant), with the ground angle per video. docs/results.md quotes it for the
+choice of ``contact_speed_box_s``, ``accel_m_s2`` and ``ray_correction``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from vibe.body.anny import Anny
+from vibe.evaluation.world_bench import score_world_video
+from vibe.geometry.trajectory import TrajectoryWeights
+from vibe.pipeline.outputs import read_results, write_results
+from vibe.pipeline.world import FocalEstimate, WorldConfig, world_stage
+
+KEYS = ("w_mpjpe_mm", "wa_mpjpe_mm", "root_drift_cm", "foot_sliding_cm", "jitter_m_s3", "ground_angle_deg",
+        "ground_height_err_cm")  # fmt: skip
+
+VARIANTS = {
+    "default": WorldConfig(),
+    "contact_speed_box_s=0.3": WorldConfig(contact_speed_box_s=0.3),
+    "accel_m_s2=2": WorldConfig(weights=TrajectoryWeights(accel_m_s2=2.0)),
+    "0.3 and 2 (before tuning)": WorldConfig(contact_speed_box_s=0.3, weights=TrajectoryWeights(accel_m_s2=2.0)),
+    "no ray correction": WorldConfig(ray_correction=False),
+    "prior_spread_m=1.0": WorldConfig(prior_spread_m=1.0),
+}
+
+
+def score(config: WorldConfig, videos: Path, demo: Path, names: list[str] | None, body: Anny) -> dict[str, dict]:
+    """Per video: the world metrics of the world stage run with ``config`` and the true focal."""
+    rows = {}
+    for results in sorted(demo.glob("*/results.npz")):
+        name = results.parent.name
+        if names and name not in names:
+            continue
+        times, people = read_results(results)
+        if not people:
+            continue
+        gt = np.load(videos / f"{name}.npz")
+        width, height = (int(v) for v in gt["image_size"])
+        focal = FocalEstimate(float(gt["focal_px"]), "metadata", (0.0, 0.0))
+        world = world_stage(people, body, "blazepose33", (width, height), times, focal, float(max(width, height)),
+                            config)  # fmt: skip
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_results(Path(tmp) / "results.npz", times, people, world.arrays)
+            rows[name] = score_world_video(path, videos / f"{name}.npz")["world"]
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("videos", type=Path)
+    parser.add_argument("demo", type=Path)
+    parser.add_argument("--videos", dest="names", nargs="*", default=None, help="Only these videos (stems).")
+    args = parser.parse_args()
+    body = Anny()
+    for label, config in VARIANTS.items():
+        rows = score(dataclasses.replace(config), args.videos, args.demo, args.names, body)
+        means = {k: np.nanmean([abs(r[k]) for r in rows.values()]) for k in KEYS}
+        angles = {name: round(r["ground_angle_deg"], 1) for name, r in rows.items()}
+        print(f"{label:28s} " + " ".join(f"{k}={v:.2f}" for k, v in means.items()) + f" | ground ° {angles}")
+
+
+if __name__ == "__main__":
+    main()
