@@ -115,8 +115,6 @@ def _subject_turns(db: MotionDB, num_frames: int) -> list[str]:
     return sorted(subjects, key=lambda s: longest[s] < num_frames)
 
 
-
-
 @torch.no_grad()
 def _lowest_vertex_y(body: Anny, pose_rotmat, shape, root_transl, chunk: int = 32) -> float:
     """The lowest world height any vertex of the clip reaches (the soles on the floor)."""
