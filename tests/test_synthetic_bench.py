@@ -17,7 +17,13 @@ from vibe.data.motion_db import VALIDATION_SUBJECTS
 from vibe.evaluation.report import table_row
 from vibe.evaluation.scenes import BodyRenderer, SceneConfig, sample_style
 from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
-from vibe.evaluation.synthetic_bench import parse_baselines, pck2d, pool_results, run_synthetic_benchmark
+from vibe.evaluation.synthetic_bench import (
+    cached_world_landmarks,
+    parse_baselines,
+    pck2d,
+    pool_results,
+    run_synthetic_benchmark,
+)
 from vibe.evaluation.synthetic_make import make_synthetic_benchmark
 from vibe.evaluation.track_regression import load_open_generator, regress_track
 from vibe.pipeline.run import DemoConfig
@@ -172,18 +178,23 @@ def _track(results_npz: Path) -> dict:
 
 
 def test_track_regression_in_windows_is_the_demo_output(runner, random_checkpoint, body):
-    """The per-frame row's code path, given the demo's windows, gives back the demo's own results."""
+    """The per-frame row's code path, given the demo's windows, gives back the demo's own results (fit included)."""
     _, tmp = runner
     track = _track(tmp / "runs" / "video_000" / "results.npz")
+    world_ids, world = cached_world_landmarks(tmp / "runs" / "video_000", 1)
+    np.testing.assert_array_equal(world_ids, track["frame_ids"])
     model = load_open_generator(random_checkpoint, body)
     demo = DemoConfig()
+    assert demo.refine  # the open stack's default: the landmark fit is part of what is reproduced
     pred = regress_track(
-        model, track["landmarks_img"], track["bbox_cxcys"], SIZE, demo.windows,
+        model, track["landmarks_img"], track["bbox_cxcys"], SIZE, demo.windows, landmarks_world=world,
         frame_ids=track["frame_ids"], centred_sigma=demo.centred_sigma, fit_camera=demo.fit_camera,
+        refine=demo.smplify,
     )  # fmt: skip
-    np.testing.assert_allclose(pred.pose_rotmat, track["pose_rotmat"], atol=1e-5)
-    np.testing.assert_allclose(pred.cam_crop, track["cam_crop"], atol=1e-5)
-    np.testing.assert_allclose(pred.joints2d_img, track["joints2d_img"], atol=1e-2)
+    # The fit (L-BFGS) turns float32 rounding differences of its inputs into ~1e-4 differences.
+    np.testing.assert_allclose(pred.pose_rotmat, track["pose_rotmat"], atol=2e-3)
+    np.testing.assert_allclose(pred.cam_crop, track["cam_crop"], atol=2e-3)
+    np.testing.assert_allclose(pred.joints2d_img, track["joints2d_img"], atol=0.5)
 
 
 def test_per_frame_mode_is_the_generator_on_one_frame_sequences(runner, random_checkpoint, body):

@@ -105,7 +105,10 @@ def demo(
     smooth: bool = typer.Option(False, "--smooth", help="One-Euro smoothing of the joint rotations."),
     min_cutoff: float = typer.Option(0.004, min=0.0, help="One-Euro minimum cutoff in Hz, > 0 (with --smooth)."),
     beta: float = typer.Option(0.7, min=0.0, help="One-Euro speed coefficient, >= 0 (with --smooth)."),
-    refine: bool = typer.Option(False, "--refine", help="Temporal SMPLify of each track to its landmarks (open stack)."),
+    refine: Optional[bool] = typer.Option(
+        None, "--refine/--no-refine",
+        help="Fit each track to its 2D and world landmarks (default: on for the open stack; smpl: not available).",
+    ),
     centred_sigma: float = typer.Option(
         3.0, min=0.0, help="Centred Gaussian smoothing of each track (frames; 0: off; offline, no lag)."
     ),
@@ -411,7 +414,9 @@ def batch(
     stack: str = typer.Option("open", help="open or smpl (as vibe demo)."),
     checkpoint: Optional[Path] = typer.Option(None, help="Generator weights (as vibe demo)."),
     smooth: bool = typer.Option(False, "--smooth", help="One-Euro smoothing of the joint rotations."),
-    refine: bool = typer.Option(False, "--refine", help="Temporal SMPLify of each track (open stack)."),
+    refine: Optional[bool] = typer.Option(
+        None, "--refine/--no-refine", help="Fit each track to its landmarks (as vibe demo: default on for open)."
+    ),
     centred_sigma: float = typer.Option(3.0, min=0.0, help="Centred Gaussian smoothing of each track (frames; 0: off)."),
     side_view: bool = typer.Option(False, "--side-view", help="Also render side.mp4."),
     no_render: bool = typer.Option(False, "--no-render", help="Skip overlay.mp4."),

@@ -209,6 +209,7 @@ def _evaluate_video(
         pred = regress_track(
             per_frame_model, track["landmarks_img"], track["bbox_cxcys"], (w, h), None, landmarks_world=world_lm,
             frame_ids=track["frame_ids"], centred_sigma=cleanup.centred_sigma, fit_camera=cleanup.fit_camera,
+            refine=cleanup.smplify if cleanup.refine else None,
         )  # fmt: skip
         predictions["per_frame"] = _prediction(body, track["frame_ids"], pred.pose_rotmat, pred.shape, pred.joints2d_img)
 
@@ -254,7 +255,7 @@ def _demo_option(pair: str) -> tuple[str, float | bool]:
     key, sep, value = (part.strip() for part in pair.partition("="))
     if not sep or key not in ("centred_sigma", "fit_camera", "smooth", "refine"):
         raise ValueError(
-            f"baseline option {pair!r}: expected centred_sigma=N, fit_camera=true|false or smooth=true|false"
+            f"baseline option {pair!r}: expected centred_sigma=N or fit_camera, smooth, refine=true|false"
         )
     if key == "centred_sigma":
         return key, float(value)

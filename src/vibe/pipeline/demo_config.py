@@ -112,8 +112,10 @@ class DemoConfig:
             (0: off), and one body shape per track.
         fit_camera: open stack: re-fit each frame's crop camera so the body's
             landmarks land on the detected ones (the mesh sits on the person).
-        refine: temporal SMPLify of each track to its landmarks (open stack;
-            ``smplify``); reprojection errors before/after go to ``meta.json``.
+        refine: fit each track to its 2D and world landmarks after the network
+            (:func:`~vibe.pipeline.track_fit.fit_to_landmarks`, settings in
+            ``smplify``); ``None``: on for the open stack, off for the smpl stack
+            (which has no landmarks to fit). Reprojection errors before/after go to ``meta.json``.
         render: write ``overlay.mp4`` (skipped with a warning when no OpenGL).
         side_view: also write ``side.mp4``.
         save_vertices: store vertices in ``results.npz``.
@@ -162,9 +164,12 @@ class DemoConfig:
     one_euro: OneEuroConfig = field(default_factory=OneEuroConfig)
     centred_sigma: float = 3.0
     fit_camera: bool = True
-    refine: bool = False
-    # The 3D term's weight was chosen on training-subject renders (benchmarks/tune_cleanup.py).
-    smplify: SMPLifyConfig = field(default_factory=lambda: SMPLifyConfig(keypoint_set="blazepose33", world_weight=1e4))
+    refine: bool | None = None
+    # The 3D term's weight and the steps were chosen on training-subject renders
+    # (benchmarks/tune_cleanup.py): 2 L-BFGS steps keep the demo above 25 fps at 720p.
+    smplify: SMPLifyConfig = field(
+        default_factory=lambda: SMPLifyConfig(keypoint_set="blazepose33", world_weight=1e4, num_steps=2)
+    )
     render: bool = True
     side_view: bool = False
     save_vertices: bool = False
@@ -198,6 +203,8 @@ class DemoConfig:
     def __post_init__(self) -> None:
         if self.stack not in ("open", "smpl"):
             raise ValueError(f"stack must be 'open' or 'smpl', got {self.stack!r}")
+        if self.refine is None:
+            self.refine = self.stack == "open"
         if self.refine and self.stack != "open":
             raise ValueError("refine fits 2D landmarks, which only the open stack detects")
         unknown = set(self.export) - {"bvh", "gltf"}
