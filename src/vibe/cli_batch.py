@@ -41,8 +41,8 @@ def batch_command(
     except DemoError as exc:  # the generator cannot load: no video was run
         typer.echo(f"error: {exc}", err=True)
         return exc.exit_code
-    except ImportError as exc:  # --ray without Ray installed
-        typer.echo(f"error: {exc}", err=True)
+    except (ImportError, ConnectionError) as exc:  # --ray without Ray installed, or no cluster at the address
+        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
         return 1
     typer.echo(format_summary(summary))
     typer.echo(f"manifest: {summary_manifest(out)}")
