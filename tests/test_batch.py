@@ -128,11 +128,9 @@ def test_options_key_ignores_speed_options(checkpoint):
 
 def test_workers_follow_videos_and_cores():
     big = 64 << 30
-    assert choose_workers(39, cores=2, memory=big) == (1, 2)  # a small batch: one process per two cores
-    assert choose_workers(40, cores=2, memory=big) == (2, 1)  # a large one: one per core
-    assert choose_workers(100, cores=16, memory=big) == (8, 2)
-    assert choose_workers(320, cores=16, memory=big) == (16, 1)
-    assert choose_workers(320, cores=16, memory=4 << 30) == (3, 5)  # as many as memory holds
+    assert choose_workers(1000, cores=2, memory=big) == (1, 2)  # one process per two cores, two threads each
+    assert choose_workers(1000, cores=16, memory=big) == (8, 2)
+    assert choose_workers(1000, cores=16, memory=4 << 30) == (3, 5)  # as many as memory holds
     assert choose_workers(3, cores=16, memory=big) == (3, 5)  # few videos: the spare cores go to their threads
     assert choose_workers(1, cores=1) == (1, 1)
     assert choose_workers(3, workers=1, cores=4) == (1, 4)

@@ -406,7 +406,7 @@ def train(
 def batch(
     inputs: list[str] = typer.Argument(..., help="Videos, folders, globs ('clips/**/*.mp4') or .txt lists of them; paths or fsspec URLs."),
     out: str = typer.Option(..., "--out", "-o", help="Output folder or fsspec URL: OUT/<name>/ per video, OUT/manifest.jsonl."),
-    workers: int = typer.Option(0, min=0, help="Videos run side by side, one process each (0: per core for 20+ videos a core, else per two cores)."),
+    workers: int = typer.Option(0, min=0, help="Videos run side by side, one process each (0: one per two cores, as memory allows)."),
     threads: int = typer.Option(0, min=0, help="Threads per video (0: its process's share of the cores; on Ray: 1)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Also run videos whose last attempt failed."),
     ray: Optional[str] = typer.Option(None, help="Run on Ray: auto (the running cluster), local (start one here) or ADDRESS."),

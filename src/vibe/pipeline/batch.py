@@ -15,13 +15,12 @@ themselves hold one video's tracking state (one detector per time range, one
 ``Pose`` per person), so each video starts its own; after a process's first,
 that costs ~0.01 s per ``Pose`` and ~0.1 s per detector.
 
-Parallelism (:func:`choose_workers`): a process per core runs the most
-videos per hour once started (two processes of one thread: ~1 250 short clips
-an hour against ~940 for one process of two threads, on the 2-core machine),
-but starting them costs more (spawned processes import torch and MediaPipe
-and load the model: ~35 s more there, under load). So a large batch gets one
-process per core, a small one a process per two cores with two threads per
-video (``docs/benchmarks.md``).
+Parallelism (:func:`choose_workers`): one process per two cores, each video
+on two threads (the demo's parallel time ranges). On the 2-core machine one
+process of two threads finished batches of short clips and of long videos
+sooner than two processes of one thread (``docs/benchmarks.md``): the second
+process's start-up (torch's and MediaPipe's imports, the model) cost more
+than its steady rate gained, which was within 2 % on the quieter machine.
 """
 
 from __future__ import annotations
@@ -55,7 +54,6 @@ __all__ = [
     "process_video",
     "choose_workers",
     "CORES_PER_WORKER",
-    "MANY_VIDEOS_PER_CORE",
     "run_batch",
 ]
 
@@ -63,10 +61,7 @@ log = logging.getLogger(__name__)
 
 EXIT_UNEXPECTED = 1  # a video's exit code when its run raised something other than a DemoError
 EXIT_SOME_FAILED = 1  # the batch's exit code when any video failed (each one's code is in the manifest)
-# Below this many videos per core, one process per two cores (two threads per video) finished
-# sooner than one per core, whose start-up costs more; above it, one per core's higher steady rate
-# wins (docs/benchmarks.md: on 2 cores the measured rates cross at ~35 two-second clips).
-MANY_VIDEOS_PER_CORE = 20
+# One process per this many cores: two threads per video beat two processes on 2 cores (docs/benchmarks.md).
 CORES_PER_WORKER = 2
 # Peak resident memory of one demo process (docs/benchmarks.md: 0.9-1.1 GB), rounded up.
 _WORKER_MEMORY_BYTES = 1_300_000_000
@@ -228,18 +223,15 @@ def choose_workers(
 ) -> tuple[int, int]:
     """``(processes, threads per video)`` for ``videos`` videos: given values kept, zeros chosen.
 
-    One process per core for at least :data:`MANY_VIDEOS_PER_CORE` videos a
-    core, else one per :data:`CORES_PER_WORKER` cores while there are videos
-    for them; never more than memory holds (~1.3 GB each). Each video gets
+    One process per :data:`CORES_PER_WORKER` cores while there are videos
+    for them, never more than memory holds (~1.3 GB each); each video gets
     its process's share of the cores as the demo's range threads. ``cores``
     and ``memory`` (bytes): this machine's unless given.
     """
     cores = cores or available_cores()
     if workers <= 0:
         memory = memory or _physical_memory() or _WORKER_MEMORY_BYTES * cores
-        per_core = videos >= MANY_VIDEOS_PER_CORE * cores
-        wanted = cores if per_core else min(videos, cores // CORES_PER_WORKER)
-        workers = max(1, min(wanted, memory // _WORKER_MEMORY_BYTES))
+        workers = max(1, min(videos, cores // CORES_PER_WORKER, memory // _WORKER_MEMORY_BYTES))
     if threads <= 0:
         threads = max(1, cores // workers)
     return workers, threads
