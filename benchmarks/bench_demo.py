@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,7 +88,10 @@ def _worker(args: argparse.Namespace) -> None:
     from vibe.pipeline.run import DemoConfig, run_demo
 
     torch.set_num_threads(args.threads)
+    fit = DemoConfig().smplify if args.fit_steps is None else replace(DemoConfig().smplify, num_steps=args.fit_steps)
     config = DemoConfig(
+        refine=args.fit_steps != 0,
+        smplify=fit,
         checkpoint=Path(args.checkpoint) if args.checkpoint else None,
         render=args.render,
         max_frames=args.max_frames,
@@ -133,6 +137,8 @@ def main() -> None:
                         help="roi: one pass, people followed by their landmark model; "
                              "two: detector pass + landmark pass")
     parser.add_argument("--detect-every", type=int, default=15, help="one pass: a detector frame every N frames")
+    parser.add_argument("--fit-steps", type=int, default=None,
+                        help="L-BFGS steps of the landmark fit (0: no fit; default: the demo's)")
     parser.add_argument("--front-end", default="roi", help=argparse.SUPPRESS)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
@@ -161,13 +167,15 @@ def main() -> None:
                 cmd += ["--checkpoint", str(checkpoint)] if checkpoint else []
                 cmd += ["--render"] if args.render else []
                 cmd += ["--max-frames", str(args.max_frames)] if args.max_frames else []
+                cmd += ["--fit-steps", str(args.fit_steps)] if args.fit_steps is not None else []
                 done = subprocess.run(cmd, check=True, capture_output=True, text=True)
                 rows.append((loops, front, json.loads(done.stdout.strip().splitlines()[-1])))
 
     stages = sorted({s for _, _, r in rows for s in r["timings"]})
     print(f"video: {args.video.name}{f' on a {args.canvas} canvas' if canvas else ''}, render: {args.render}, "
           f"threads: {args.threads}, workers: {args.workers or 'auto'}, two-pass detector stride: "
-          f"{args.detect_stride}, large side: {args.large_side}; one-pass detector every {args.detect_every} frames\n")
+          f"{args.detect_stride}, large side: {args.large_side}; one-pass detector every {args.detect_every} frames; "
+          f"landmark fit steps: {'default' if args.fit_steps is None else args.fit_steps}\n")
     print("| loops | front end | frames | people | " + " | ".join(f"{s} fps" for s in stages)
           + " | end-to-end fps | peak RSS MB |")
     print("|" + "---|" * (len(stages) + 6))

@@ -270,9 +270,17 @@ class TemporalSMPLify:
             return loss
 
         start = time.perf_counter()
-        with torch.enable_grad():  # callers may run under no_grad (the demo, the benchmark)
-            for _ in range(cfg.num_steps):
-                optimizer.step(closure)
+        # Near convergence float32 gradients reach subnormal values, which x86 CPUs compute
+        # ~100x slower: flush them to zero while fitting (a 6-step fit went from 2.9 to
+        # >100 frames/s in the demo).
+        flushed = torch.set_flush_denormal(True)
+        try:
+            with torch.enable_grad():  # callers may run under no_grad (the demo, the benchmark)
+                for _ in range(cfg.num_steps):
+                    optimizer.step(closure)
+        finally:
+            if flushed:
+                torch.set_flush_denormal(False)
         seconds = time.perf_counter() - start
 
         with torch.no_grad():
