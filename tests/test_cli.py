@@ -69,3 +69,23 @@ def test_eval_ablations_forwards_its_options_to_the_runner() -> None:
     assert "--budget-iters" in result.output and "--seeds" in result.output
     missing = runner.invoke(app, ["eval", "ablations", "--seeds", "0"])
     assert missing.exit_code == 2  # argparse: --budget-iters is required
+
+
+def test_demo_refine_steps_reach_the_fit_and_zero_is_a_usage_error(tmp_path: Path, monkeypatch) -> None:
+    import vibe.pipeline.run as run
+
+    seen = {}
+
+    def fake_run_demo(video, out, config):
+        seen["config"] = config
+        raise run.DemoError("stop here")
+
+    monkeypatch.setattr(run, "run_demo", fake_run_demo)
+    result = runner.invoke(app, ["demo", "--refine-steps", "5", "--out", str(tmp_path), "--quiet"])
+    assert result.exit_code == run.DemoError.exit_code, result.output
+    assert seen["config"].refine is True and seen["config"].smplify.num_steps == 5
+    assert seen["config"].smplify.world_weight > 0  # the world-landmark term stays on
+    result = runner.invoke(app, ["demo", "--no-refine", "--out", str(tmp_path), "--quiet"])
+    assert seen["config"].refine is False
+    result = runner.invoke(app, ["demo", "--refine-steps", "0", "--out", str(tmp_path)])
+    assert result.exit_code == 2

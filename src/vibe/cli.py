@@ -109,6 +109,9 @@ def demo(
         None, "--refine/--no-refine",
         help="Fit each track to its 2D and world landmarks (default: on for the open stack; smpl: not available).",
     ),
+    refine_steps: int = typer.Option(
+        3, min=1, help="L-BFGS steps of that fit: more is more accurate and slower (docs/results.md: 6 vs 3)."
+    ),
     centred_sigma: float = typer.Option(
         3.0, min=0.0, help="Centred Gaussian smoothing of each track (frames; 0: off; offline, no lag)."
     ),
@@ -135,6 +138,8 @@ def demo(
     3 unreadable video, 4 missing licensed files, 5 output not writable,
     6 no trained weights, 130 interrupted (Ctrl-C; the output folder is left as it was).
     """
+    from dataclasses import replace
+
     from vibe.pipeline.demo_config import EXIT_INTERRUPTED
     from vibe.pipeline.run import DemoConfig, DemoError, run_demo
     from vibe.pipeline.smoothing import OneEuroConfig
@@ -163,6 +168,7 @@ def demo(
         smooth=smooth,
         one_euro=OneEuroConfig(min_cutoff=min_cutoff, beta=beta),
         refine=refine,
+        smplify=replace(DemoConfig().smplify, num_steps=refine_steps),
         centred_sigma=centred_sigma,
         fit_camera=not no_fit_camera,
         render=not no_render,
