@@ -212,6 +212,9 @@ def test_per_frame_mode_is_the_generator_on_one_frame_sequences(runner, random_c
 
 def test_parse_baselines():
     assert parse_baselines(["G-only=/a/b.pt", "x=y=z.pt"]) == {"G-only": Path("/a/b.pt"), "x": Path("y=z.pt")}
+    (_, options), = parse_baselines(["fit6=a.pt,refine_steps=6,refine=false"]).values()
+    assert options["refine"] is False and options["smplify"].num_steps == 6
+    assert options["smplify"].world_weight == DemoConfig().smplify.world_weight  # only the steps change
     for bad in (["nopath"], ["=a.pt"], ["a="], ["a=1.pt", "a=2.pt"]):
         with pytest.raises(ValueError):
             parse_baselines(bad)

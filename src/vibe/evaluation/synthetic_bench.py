@@ -59,6 +59,7 @@ rendered with different seeds) into one table.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import os
@@ -83,6 +84,8 @@ from vibe.evaluation.synthetic_scoring import (
 )
 from vibe.evaluation.synthetic_make import CMU_LABEL
 from vibe.evaluation.track_regression import load_open_generator, regress_track
+from vibe.fitting.temporal_smplify import SMPLifyConfig
+from vibe.pipeline.demo_config import DemoConfig
 from vibe.models.vibe import VIBE
 
 __all__ = [
@@ -250,15 +253,19 @@ def parse_baselines(specs: Sequence[str]) -> dict[str, Path | tuple[Path, dict]]
     return out
 
 
-def _demo_option(pair: str) -> tuple[str, float | bool]:
-    """``"centred_sigma=0"`` → ``("centred_sigma", 0.0)``; ``"fit_camera=false"`` → ``("fit_camera", False)``."""
+def _demo_option(pair: str) -> tuple[str, float | bool | SMPLifyConfig]:
+    """``"centred_sigma=0"`` → ``("centred_sigma", 0.0)``; ``"fit_camera=false"`` → ``("fit_camera", False)``;
+    ``"refine_steps=6"`` → ``("smplify", the demo's fit settings with 6 L-BFGS steps)``."""
     key, sep, value = (part.strip() for part in pair.partition("="))
-    if not sep or key not in ("centred_sigma", "fit_camera", "smooth", "refine"):
+    if not sep or key not in ("centred_sigma", "fit_camera", "smooth", "refine", "refine_steps"):
         raise ValueError(
-            f"baseline option {pair!r}: expected centred_sigma=N or fit_camera, smooth, refine=true|false"
+            f"baseline option {pair!r}: expected centred_sigma=N, refine_steps=N "
+            "or fit_camera, smooth, refine=true|false"
         )
     if key == "centred_sigma":
         return key, float(value)
+    if key == "refine_steps":
+        return "smplify", dataclasses.replace(DemoConfig().smplify, num_steps=int(value))
     return key, value.lower() in ("1", "true", "yes", "on")
 
 

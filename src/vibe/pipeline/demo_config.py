@@ -166,9 +166,9 @@ class DemoConfig:
     fit_camera: bool = True
     refine: bool | None = None
     # The 3D term's weight and the steps were chosen on training-subject renders
-    # (benchmarks/tune_cleanup.py); 3 L-BFGS steps keep the demo above 25 fps at 720p (benchmarks/bench_demo.py).
+    # (benchmarks/tune_cleanup.py); 4 L-BFGS steps keep the demo above 25 fps at 720p (benchmarks/bench_demo.py).
     smplify: SMPLifyConfig = field(
-        default_factory=lambda: SMPLifyConfig(keypoint_set="blazepose33", world_weight=1e4, num_steps=3)
+        default_factory=lambda: SMPLifyConfig(keypoint_set="blazepose33", world_weight=1e4, num_steps=4)
     )
     render: bool = True
     side_view: bool = False
