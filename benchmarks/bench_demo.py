@@ -88,7 +88,9 @@ def _worker(args: argparse.Namespace) -> None:
     from vibe.pipeline.run import DemoConfig, run_demo
 
     torch.set_num_threads(args.threads)
-    fit = DemoConfig().smplify if args.fit_steps is None else replace(DemoConfig().smplify, num_steps=args.fit_steps)
+    fit = DemoConfig().smplify
+    if args.fit_steps is not None:
+        fit = replace(fit, num_steps=args.fit_steps)
     config = DemoConfig(
         refine=args.fit_steps != 0,
         smplify=fit,

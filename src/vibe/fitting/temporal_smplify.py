@@ -271,8 +271,8 @@ class TemporalSMPLify:
 
         start = time.perf_counter()
         # Near convergence float32 gradients reach subnormal values, which x86 CPUs compute
-        # ~100x slower: flush them to zero while fitting (a 6-step fit went from 2.9 to
-        # >100 frames/s in the demo).
+        # ~100x slower: flush them to zero while fitting (the demo's 6-step fit went from
+        # 2.9 to 44 frames/s).
         flushed = torch.set_flush_denormal(True)
         try:
             with torch.enable_grad():  # callers may run under no_grad (the demo, the benchmark)
