@@ -125,3 +125,26 @@ def test_mirrored_motion_poses_the_mirrored_body(body: Anny) -> None:
     mirror = body(torch.as_tensor(m_rot.reshape(8, 31, 3, 3)), shape, torch.as_tensor(m_transl.reshape(8, 3))).joints
     expected = plain[:, flip_permutation(body.joint_names)] * torch.tensor([-1.0, 1.0, 1.0])
     assert float((mirror - expected).norm(dim=-1).max()) < 3e-3  # Neck1 is 1.5 mm off-centre in the rest pose
+
+
+def test_tipped_motion_poses_the_rigidly_turned_body(body: Anny) -> None:
+    """Anny posed with ``tip_motion``'s output = the upright joints turned about the first frame's root joint."""
+    from scipy.spatial.transform import Rotation
+
+    from vibe.data.motion_db import tip_motion
+
+    db = MotionDB.load(bundled_motion_db()).split(["05"])
+    rotmat, transl = db.sample_windows(np.random.default_rng(5), 2, 4)
+    angle_deg, azimuth_deg = np.array([90.0, 65.0]), np.array([0.0, 130.0])
+    t_rot, t_transl = tip_motion(rotmat, transl, angle_deg, azimuth_deg)
+    shape = body.mean_shape(8)
+    pose = lambda r, t: body(torch.as_tensor(r.reshape(8, 31, 3, 3)), shape, torch.as_tensor(t.reshape(8, 3)))  # noqa: E731
+    plain = pose(rotmat, transl).joints.double().numpy().reshape(2, 4, 31, 3)
+    tipped = pose(t_rot, t_transl).joints.double().numpy().reshape(2, 4, 31, 3)
+    for b in range(2):
+        az = np.deg2rad(azimuth_deg[b])
+        turn = Rotation.from_rotvec(np.array([np.cos(az), 0.0, np.sin(az)]) * np.deg2rad(angle_deg[b])).as_matrix()
+        pivot = plain[b, 0, 0]  # the root joint does not move under a root rotation
+        expected = pivot + (plain[b] - pivot) @ turn.T
+        assert np.abs(tipped[b] - expected).max() < 2e-3
+    assert np.allclose(t_rot[:, :, 1:], rotmat[:, :, 1:])

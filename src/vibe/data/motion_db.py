@@ -41,11 +41,11 @@ import numpy as np
 import torch
 
 from vibe.body.joint_sets import flip_permutation
-from vibe.geometry.rotations import quat_to_rotmat, rotmat_to_quat
+from vibe.geometry.rotations import axis_angle_to_rotmat, quat_to_rotmat, rotmat_to_quat
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FORMAT_VERSION", "VALIDATION_SUBJECTS", "MotionDB", "mirror_motion", "mirror_rotations"]
+__all__ = ["FORMAT_VERSION", "VALIDATION_SUBJECTS", "MotionDB", "mirror_motion", "mirror_rotations", "tip_motion"]
 
 FORMAT_VERSION = 1
 # CMU subjects held out for validation (walk, run, jump, punch, swordplay,
@@ -80,6 +80,37 @@ def mirror_rotations(rotmat: np.ndarray, joint_names: Sequence[str]) -> np.ndarr
     """Local rotations ``(..., J, 3, 3)`` seen in the x = 0 mirror: sides swapped, ``R → M R M`` (float32)."""
     mirror = np.diag([-1.0, 1.0, 1.0]).astype(np.float32)
     return mirror @ np.asarray(rotmat, np.float32)[..., flip_permutation(joint_names), :, :] @ mirror
+
+
+def tip_motion(
+    rotmat: np.ndarray, root_transl: np.ndarray, angle_deg: np.ndarray, azimuth_deg: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Windows tipped over as a whole: the body turned about a horizontal axis (world y up).
+
+    Standing motion tipped by 60–100° looks, from a camera, like motion on the
+    floor (lying, crawling, reaching while reclined), which mocap of upright
+    people has little of. Only the root turns; the trajectory turns about each
+    window's first root position, so speeds and the local pose are unchanged.
+
+    Args:
+        rotmat: ``(B, T, J, 3, 3)`` local rotations (root first).
+        root_transl: ``(B, T, 3)`` the body model's ``transl``.
+        angle_deg: ``(B,)`` tip angles; azimuth_deg: ``(B,)`` direction of the
+            horizontal axis, about world y.
+
+    Returns:
+        Tipped ``(B, T, J, 3, 3)`` and ``(B, T, 3)``, float32.
+    """
+    azimuth = np.deg2rad(np.asarray(azimuth_deg, np.float64))
+    axis = np.stack([np.cos(azimuth), np.zeros_like(azimuth), np.sin(azimuth)], axis=-1)  # (B, 3)
+    tip = torch.from_numpy(axis * np.deg2rad(np.asarray(angle_deg, np.float64))[:, None])
+    turn = axis_angle_to_rotmat(tip).numpy().astype(np.float32)  # (B, 3, 3)
+    rotmat = np.array(rotmat, np.float32, copy=True)
+    rotmat[:, :, 0] = turn[:, None] @ rotmat[:, :, 0]
+    transl = np.asarray(root_transl, np.float32)
+    start = transl[:, :1]
+    transl = start + np.einsum("bij,btj->bti", turn, transl - start)
+    return rotmat, transl.astype(np.float32)
 
 
 def quat_xyzw_to_rotmat(quat_xyzw: np.ndarray) -> np.ndarray:

@@ -158,6 +158,9 @@ class DataConfig:
         corpus_share: fraction of each batch drawn from the corpus.
         corpus_mirror_prob: chance of mirroring a corpus window (left ↔ right).
         motion_mirror_prob: chance of mirroring a synthetic window's motion.
+        motion_tip_prob: chance of tipping a synthetic window's motion over
+            (lying, floor work; :func:`vibe.data.motion_db.tip_motion`).
+        motion_tip_deg: range of the tip angle, degrees.
     """
 
     kind: Literal["synthetic", "vibe_db"] = "synthetic"
@@ -169,6 +172,8 @@ class DataConfig:
     corpus_share: float = 0.5
     corpus_mirror_prob: float = 0.5
     motion_mirror_prob: float = 0.0
+    motion_tip_prob: float = 0.0
+    motion_tip_deg: list[float] = field(default_factory=lambda: [60.0, 100.0])
     vibe_db: VibeDBConfig = field(default_factory=VibeDBConfig)
 
 

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from vibe.config import from_dict
+from vibe.data.motion_db import mirror_motion, tip_motion
 from vibe.geometry.rotations import axis_angle_to_rotmat
 from vibe.losses import GeneratorTargets
 
@@ -151,22 +152,38 @@ class SyntheticSource:
         use_world: also return the world landmarks (keypoint encoder with ``use_world``).
         mirror_prob: chance of mirroring each motion window
             (:func:`~vibe.data.motion_db.mirror_motion`); 0 draws exactly as before.
+        tip_prob: chance of tipping each window over (:func:`~vibe.data.motion_db.tip_motion`)
+            by an angle uniform in ``tip_deg``; 0 draws exactly as before.
     """
 
-    def __init__(self, generator, motion_db, use_world: bool = False, mirror_prob: float = 0.0) -> None:
+    def __init__(
+        self,
+        generator,
+        motion_db,
+        use_world: bool = False,
+        mirror_prob: float = 0.0,
+        tip_prob: float = 0.0,
+        tip_deg: tuple[float, float] = (60.0, 100.0),
+    ) -> None:
         self.generator = generator
         self.motion_db = motion_db
         self.use_world = use_world
         self.mirror_prob = mirror_prob
+        self.tip_prob = tip_prob
+        self.tip_deg = tuple(tip_deg)
 
     def sample(self, rng: np.random.Generator, batch: int, seqlen: int) -> TrainBatch:
         """``batch`` synthetic windows: landmarks ``(B, T, 33, 3)`` and their targets."""
-        if self.mirror_prob > 0:
-            from vibe.data.motion_db import mirror_motion
-
+        if self.mirror_prob > 0 or self.tip_prob > 0:
             rotmat, transl = self.motion_db.sample_windows(rng, batch, seqlen)
-            flip = rng.random(batch) < self.mirror_prob
-            rotmat[flip], transl[flip] = mirror_motion(rotmat[flip], transl[flip], self.motion_db.joint_names)
+            if self.mirror_prob > 0:
+                flip = rng.random(batch) < self.mirror_prob
+                rotmat[flip], transl[flip] = mirror_motion(rotmat[flip], transl[flip], self.motion_db.joint_names)
+            if self.tip_prob > 0:
+                tipped = rng.random(batch) < self.tip_prob
+                angle = rng.uniform(*self.tip_deg, size=int(tipped.sum()))
+                azimuth = rng.uniform(0.0, 360.0, size=angle.size)
+                rotmat[tipped], transl[tipped] = tip_motion(rotmat[tipped], transl[tipped], angle, azimuth)
             synth = self.generator.generate(rotmat, transl, rng)
         else:
             synth = self.generator.sample(self.motion_db, rng, batch, seqlen)
@@ -408,7 +425,9 @@ def build_synthetic_data(config: TrainConfig, body) -> tuple[BatchSource, list[T
     val = fixed_batches(
         SyntheticSource(synth, val_db, use_world), config.seed + 1, config.val_windows, config.seqlen, config.batch_size
     )
-    train: BatchSource = SyntheticSource(synth, train_db, use_world, data.motion_mirror_prob)
+    train: BatchSource = SyntheticSource(
+        synth, train_db, use_world, data.motion_mirror_prob, data.motion_tip_prob, tuple(data.motion_tip_deg)
+    )
     if data.landmark_corpus and data.corpus_share > 0:
         from vibe.training.corpus_source import CorpusSource
 
