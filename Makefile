@@ -5,8 +5,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Debian packages headless rendering (pyrender on EGL or OSMesa) needs.
 SYSTEM_PACKAGES := libegl1 libgl1 libegl-mesa0 libgles2 libosmesa6
+# Debian's browser the viewer's tests run in (headless, software WebGL).
+BROWSER_PACKAGES := chromium
 
-.PHONY: setup system-deps demo test test-fast mutate clean
+.PHONY: setup system-deps rendering-deps browser-deps demo test test-fast mutate clean
 
 setup: $(STAMP) system-deps
 
@@ -19,7 +21,9 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q --no-deps PyOpenGL==3.1.7 2>&1 | grep -v "pyrender\|dependency conflicts" || true
 	touch $(STAMP)
 
-system-deps:
+system-deps: rendering-deps browser-deps
+
+rendering-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
@@ -31,6 +35,21 @@ system-deps:
 	else \
 	  echo "rendering needs these Debian packages:$$missing"; \
 	  echo "  sudo apt-get install$$missing"; \
+	fi
+
+# Debian's Chromium: the `vibe view` browser tests drive it through playwright (which never
+# downloads a browser); without it those tests skip. A fresh container's package lists are
+# empty, so update first; a failed install only warns.
+browser-deps:
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing $(BROWSER_PACKAGES) for the viewer's browser tests (apt-get update first)"; \
+	  (apt-get update -q >/dev/null 2>&1 && \
+	   apt-get install -y -q --no-install-recommends $(BROWSER_PACKAGES) >/dev/null 2>&1) \
+	  || echo "warning: could not install $(BROWSER_PACKAGES) (apt-get failed); the vibe view browser tests will be skipped"; \
+	else \
+	  echo "the vibe view browser tests need Debian's $(BROWSER_PACKAGES) (they skip without it):"; \
+	  echo "  sudo apt-get install $(BROWSER_PACKAGES)"; \
 	fi
 
 demo: setup
