@@ -24,7 +24,7 @@ from vibe.data.mocap.skeleton import forward_kinematics
 from vibe.data.motion_db import MotionDB
 from vibe.export.bvh import HALF_TURN_X, rest_joints
 from vibe.pipeline.outputs import export_people
-from vibe.pipeline.stages import StageTimer
+from vibe.pipeline.passes import StageTimer
 
 FPS = 30.0
 TOL_M = 2e-4  # float32 body and results, 6-decimal BVH text

@@ -14,6 +14,7 @@
 - :mod:`vibe.pipeline.run_folder` — one consistent output folder per run (staged, swapped in).
 - :mod:`vibe.pipeline.demo_config` — the demo's options, result, errors and exit codes.
 - :mod:`vibe.pipeline.demo_model` — the generator of either stack, loaded and checked.
+- :mod:`vibe.pipeline.passes` — what the passes share: stage timer, progress, time ranges, cache files.
 - :mod:`vibe.pipeline.stages` — the demo's stages: people, landmarks / crops, the generator per track.
 - :mod:`vibe.pipeline.outputs` — ``results.npz``, ``meta.json``, overlay, BVH / glb, written atomically.
 - :mod:`vibe.pipeline.background` — iterators run ahead in a thread (decode, pose, encode overlap).

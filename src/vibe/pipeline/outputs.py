@@ -55,7 +55,7 @@ import torch
 
 from vibe.pipeline.background import prefetched
 from vibe.pipeline.demo_config import DemoConfig
-from vibe.pipeline.stages import StageTimer, stage_frames
+from vibe.pipeline.passes import StageTimer, stage_frames
 from vibe.pipeline.video import VideoWriter
 
 __all__ = [

@@ -28,8 +28,16 @@ import numpy as np
 from vibe.pipeline.background import map_in_threads
 from vibe.pipeline.demo_config import DemoConfig
 from vibe.pipeline.landmarks import TrackLandmarks
+from vibe.pipeline.passes import (
+    StageTimer,
+    cache_key,
+    frame_total,
+    progress_bar,
+    save_npz,
+    time_ranges,
+)
 from vibe.pipeline.roi_tracking import RangeTracks, follow_people, stitch_ranges
-from vibe.pipeline.stages import StageTimer, _frame_total, _progress, _save_npz, _time_ranges, cache_key, people_stage
+from vibe.pipeline.stages import people_stage
 from vibe.pipeline.tracker import Track
 from vibe.pipeline.video import VideoReader
 
@@ -69,7 +77,7 @@ def followed_people_stage(
         log.info("people and landmarks: reused %s", caches[1])
         return (*_load(*caches),)
     start = time.perf_counter()
-    cuts = _time_ranges(reader, config)
+    cuts = time_ranges(reader, config)
     tracks, times, landmarks = _follow(reader, config, cuts)
     if len(cuts) > 1 and not np.all(np.diff(times) > 0):
         # Cutting by time needs increasing timestamps: decode the video once, in order, instead.
@@ -87,7 +95,7 @@ def _follow(
     """:func:`~vibe.pipeline.roi_tracking.follow_people` over the time ranges ``cuts`` in parallel threads."""
     stop = threading.Event()
     overlap_s = config.roi_tracking.overlap_s
-    with _progress(config, "people+landmarks", _frame_total(reader, config)) as bar:
+    with progress_bar(config, "people+landmarks", frame_total(reader, config)) as bar:
 
         def range_frames(t0: float | None, t1: float | None) -> Iterator[tuple[float, np.ndarray]]:
             if t0 is None and t1 is None:  # the whole video (or its first max_frames)
@@ -129,11 +137,11 @@ def _save(
     arrays = {"frame_times_s": np.asarray(times), "track_ids": np.asarray([t.track_id for t in tracks], np.int64)}
     for t in tracks:
         arrays.update({f"{t.track_id}/{k}": getattr(t, k) for k in Track.ARRAYS})
-    _save_npz(people, arrays)
+    save_npz(people, arrays)
     arrays = {"track_ids": np.asarray(sorted(out), dtype=np.int64)}
     for tid, lm in out.items():
         arrays.update({f"{tid}/{k}": getattr(lm, k) for k in TrackLandmarks.ARRAYS})
-    _save_npz(landmarks, arrays)
+    save_npz(landmarks, arrays)
 
 
 def _load(people: Path, landmarks: Path) -> tuple[list[Track], np.ndarray, dict[int, TrackLandmarks]]:

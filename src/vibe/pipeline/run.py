@@ -68,7 +68,12 @@ from vibe.pipeline.demo_config import (
     OutputNotWritableError,
     VideoUnreadableError,
 )
-from vibe.pipeline.demo_model import DemoModel, default_open_weights, load_demo_model, model_key
+from vibe.pipeline.demo_model import (
+    DemoModel,
+    default_open_weights,
+    load_demo_model,
+    model_key,
+)
 from vibe.pipeline.frame_times import FrameTiming, frame_timing, monotonic_frame_times
 from vibe.pipeline.landmarks import TrackLandmarks
 from vibe.pipeline.outputs import (
@@ -80,14 +85,12 @@ from vibe.pipeline.outputs import (
     write_results,
     write_vibe_pkl,
 )
+from vibe.pipeline.passes import StageTimer, cache_key, file_digest
 from vibe.pipeline.person_filter import duplicate_tracks, judge_tracks
 from vibe.pipeline.roi_stage import front_end
 from vibe.pipeline.run_folder import RunFolder
 from vibe.pipeline.stages import (
     ImageGeometry,
-    StageTimer,
-    cache_key,
-    file_digest,
     image_cam_to_translation,
     keypoint_features,
     landmark_stage,
@@ -96,7 +99,9 @@ from vibe.pipeline.stages import (
 )
 from vibe.pipeline.video import VideoError, VideoReader
 from vibe.pipeline.world import world_for_video
-from vibe.render.backend import RenderUnavailableError  # stdlib-only module, no import-time work
+from vibe.render.backend import (
+    RenderUnavailableError,  # stdlib-only module, no import-time work
+)
 
 __all__ = [
     "EXIT_OK",

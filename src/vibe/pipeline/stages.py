@@ -11,16 +11,14 @@ calls them in order, so the data flow reads there as one path::
     track_outputs     features → windows → regressor → body → cameras, joints (per track)
 
 Passes 1 and 2 stream the video and may be cached (``cache`` paths come from
-the run); each stage adds its wall time to a :class:`StageTimer`.
+the run); each stage adds its wall time to a :class:`~vibe.pipeline.passes.StageTimer`
+(what the passes share is in :mod:`vibe.pipeline.passes`).
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -29,12 +27,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
 from vibe.geometry.cameras import crop_cam_to_image_cam, image_cam_to_pixels
 from vibe.pipeline.demo_config import DemoConfig
 from vibe.pipeline.landmarks import TrackLandmarks, estimate_landmarks_parallel
+from vibe.pipeline.passes import (
+    StageTimer,
+    frame_total,
+    progress_bar,
+    range_workers,
+    save_npz,
+    stage_frames,
+    time_ranges,
+)
 from vibe.pipeline.people import detect_and_track_ranges
 from vibe.pipeline.smoothing import one_euro_rotations
 from vibe.pipeline.track_fit import fit_to_landmarks, fit_track_camera, smooth_track
@@ -43,23 +49,17 @@ from vibe.pipeline.video import VideoReader
 from vibe.pipeline.windows import encode_in_windows
 
 __all__ = [
-    "StageTimer",
     "ImageGeometry",
     "image_cam_to_translation",
     "resolve_device",
-    "file_digest",
-    "cache_key",
     "people_stage",
     "landmark_stage",
     "resnet_stage",
     "keypoint_features",
     "track_outputs",
-    "stage_frames",
 ]
 
 log = logging.getLogger(__name__)
-
-_CACHE_VERSION = 1
 
 
 def image_cam_to_translation(orig_cam: np.ndarray, img_width: float, focal_px: float) -> np.ndarray:
@@ -74,80 +74,11 @@ def image_cam_to_translation(orig_cam: np.ndarray, img_width: float, focal_px: f
     return np.stack([orig_cam[:, 2], orig_cam[:, 3], depth], axis=1)
 
 
-# --------------------------------------------------------------------------- helpers
-class StageTimer:
-    """Per-stage wall time and frame counts."""
-
-    def __init__(self) -> None:
-        self.stages: dict[str, dict[str, float]] = {}
-
-    def add(self, name: str, seconds: float, frames: int) -> None:
-        fps = round(frames / max(seconds, 1e-9), 2)
-        self.stages[name] = {"seconds": round(seconds, 4), "frames": int(frames), "fps": fps}
-
-
-def _workers(config: DemoConfig) -> int:
-    return config.workers if config.workers > 0 else max(1, min(4, os.cpu_count() or 1))
-
-
-def _time_ranges(reader: VideoReader, config: DemoConfig, min_range_s: float = 2.0) -> list[tuple[float | None, float | None]]:
-    """Consecutive time ranges for the detection pass, one per worker (one with ``max_frames``
-    or when the container gives no duration or first timestamp)."""
-    info = reader.info
-    if config.max_frames is not None or not info.duration_s or info.start_s is None:
-        return [(None, None)]
-    parts = max(1, min(_workers(config), int(info.duration_s // min_range_s)))
-    cuts = [info.start_s + info.duration_s * k / parts for k in range(1, parts)]
-    return list(zip([None, *cuts], [*cuts, None]))
-
-
 def resolve_device(device: str) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; any other name as torch reads it."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
-
-
-def _progress(config: DemoConfig, desc: str, total: int | None) -> tqdm:
-    """A stage's progress bar over frames (silent unless ``config.progress``)."""
-    return tqdm(total=total, desc=desc, unit="frame", disable=not config.progress, leave=False)
-
-
-def _frame_total(reader: VideoReader, config: DemoConfig) -> int | None:
-    """Frames a full pass reads: the container's count capped by ``max_frames`` (None: unknown)."""
-    total = reader.frame_count
-    if config.max_frames is not None:
-        total = min(total, config.max_frames) if total else config.max_frames
-    return total
-
-
-def stage_frames(reader: VideoReader, config: DemoConfig, desc: str) -> Iterator[tuple[int, np.ndarray]]:
-    """``(frame_id, image_rgb)`` of the first ``max_frames`` frames, with a progress bar."""
-    with _progress(config, desc, _frame_total(reader, config)) as bar:
-        for index, _, image in reader.frames(0, config.max_frames, prefetch=2):
-            bar.update(1)
-            yield index, image
-
-
-def file_digest(path: Path) -> str:
-    sha = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
-
-
-def cache_key(*parts: object) -> str:
-    text = json.dumps([_CACHE_VERSION, *parts], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
-def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    with open(tmp, "wb") as fh:
-        np.savez(fh, **arrays)
-    tmp.replace(path)
-
 
 
 # --------------------------------------------------------------------------- stages
@@ -160,7 +91,7 @@ def _detect_and_track(
     the threads end at once rather than running through their ranges.
     """
     stop = threading.Event()
-    with _progress(config, "people", _frame_total(reader, config)) as bar:
+    with progress_bar(config, "people", frame_total(reader, config)) as bar:
 
         def range_frames(t0: float | None, t1: float | None) -> Iterator[tuple[float, np.ndarray]]:
             if t0 is None and t1 is None:  # the whole video (or its first max_frames)
@@ -198,7 +129,7 @@ def people_stage(
         log.info("detection and tracking: reused %s", cache)
         return tracks, times
     start = time.perf_counter()
-    cuts = _time_ranges(reader, config)
+    cuts = time_ranges(reader, config)
     tracks, times = _detect_and_track(reader, config, cuts)
     if len(cuts) > 1 and not np.all(np.diff(times) > 0):
         # Cutting by time needs increasing timestamps; these go back somewhere, so ranges may
@@ -212,7 +143,7 @@ def people_stage(
         for t in tracks:
             for k in Track.ARRAYS:
                 arrays[f"{t.track_id}/{k}"] = getattr(t, k)
-        _save_npz(cache, arrays)
+        save_npz(cache, arrays)
     return tracks, np.asarray(times)
 
 
@@ -242,7 +173,7 @@ def landmark_stage(
     interrupted = threading.Event()
     # Seeking maps decoded timestamps back to frame indices: only when they increase.
     seek_times = frame_times if np.all(np.diff(frame_times) > 0) else None
-    with _progress(config, "landmarks", last + 1) as bar:
+    with progress_bar(config, "landmarks", last + 1) as bar:
 
         def frames_between(first: int, stop: int) -> Iterator[tuple[int, np.ndarray]]:
             for index, _, image in reader.frames(first, stop, seek_times, prefetch=2):
@@ -253,7 +184,7 @@ def landmark_stage(
 
         try:
             out = estimate_landmarks_parallel(
-                frames_between, boxes, config.landmarks, _workers(config), min_frames=int(2 * reader.fps)
+                frames_between, boxes, config.landmarks, range_workers(config), min_frames=int(2 * reader.fps)
             )
         except BaseException:
             interrupted.set()
@@ -264,7 +195,7 @@ def landmark_stage(
         for t, lm in out.items():
             for k in TrackLandmarks.ARRAYS:
                 arrays[f"{t}/{k}"] = getattr(lm, k)
-        _save_npz(cache, arrays)
+        save_npz(cache, arrays)
     return out
 
 
