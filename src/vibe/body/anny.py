@@ -59,6 +59,7 @@ from torch import nn
 
 from vibe.body.base import BodyModel, BodyOutput
 from vibe.body.joint_sets import COCO17, EVAL14
+from vibe.body.sparse_keypoints import SparseKeypoints
 
 logger = logging.getLogger(__name__)
 
@@ -280,8 +281,6 @@ class Anny(BodyModel):
 
     def keypoint_evaluator(self, set_names: list[str]) -> nn.Module:
         """Keypoints through per-bone moments, without the mesh (:mod:`vibe.body.sparse_keypoints`)."""
-        from vibe.body.sparse_keypoints import SparseKeypoints  # it builds on this module
-
         return SparseKeypoints(self, set_names)
 
     @property
