@@ -9,7 +9,10 @@ folder ``vibe eval world`` wrote beside its JSON. For each variant the world
 stage runs again on every video's ``results.npz`` with the video's true focal,
 and the mean absolute metrics over the videos are printed (one line per
 variant), with the ground angle per video. docs/results.md quotes it for the
-choice of ``contact_speed_box_s``, ``accel_m_s2`` and ``ray_correction``.
+choice of ``contact_speed_box_s``, ``accel_m_s2``, ``ray_correction``,
+``landmark_vertical`` and ``support_rounds``. The results must hold
+``landmarks_world`` (a demo run since that array was added) for the landmark
+vertical to count.
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ KEYS = ("w_mpjpe_mm", "wa_mpjpe_mm", "root_drift_cm", "foot_sliding_cm", "jitter
 
 VARIANTS = {
     "default": WorldConfig(),
+    "no landmark vertical": WorldConfig(landmark_vertical=False),
+    "no support (feet may sink)": WorldConfig(support_rounds=0),
+    "neither (before 2026-12-06 21:00)": WorldConfig(landmark_vertical=False, support_rounds=0),
     "contact_speed_box_s=0.3": WorldConfig(contact_speed_box_s=0.3),
     "accel_m_s2=2": WorldConfig(weights=TrajectoryWeights(accel_m_s2=2.0)),
     "0.3 and 2 (before tuning)": WorldConfig(contact_speed_box_s=0.3, weights=TrajectoryWeights(accel_m_s2=2.0)),

@@ -147,3 +147,52 @@ def test_focal_from_35mm_tag_and_prior_error():
     assert low == pytest.approx(np.tan(np.radians(26.565)) / np.tan(np.radians(37.5)) - 1, abs=1e-3)
     assert high == pytest.approx(np.tan(np.radians(26.565)) / np.tan(np.radians(20.0)) - 1, abs=1e-3)
     assert estimate_focal({}, 1280, 720, WorldConfig(), given=900.0).source == "option"
+
+
+def _tilted(points: np.ndarray, degrees: float) -> np.ndarray:
+    """Keypoints ``(n, K, 3)`` turned about the camera's x axis (a lean towards or away from it) about their mean."""
+    rot = Rotation.from_euler("x", degrees, degrees=True).as_matrix()
+    centre = points.mean(axis=1, keepdims=True)
+    return (points - centre) @ rot.T + centre
+
+
+def _ground_angle(result, truth) -> float:
+    return float(np.degrees(np.arccos(np.clip(result.arrays["world/R_world_cam"][1] @ truth["rot"][:, 1], -1, 1))))
+
+
+@pytest.mark.anny
+def test_landmark_vertical_averages_two_leaning_estimates(body):
+    """A person standing in place (contacts bunched: the up prior decides the tilt) whose network body leans
+    4° one way in depth and whose MediaPipe world landmarks lean 4° the other way: the two estimates of the
+    vertical cancel; the network's alone leaves the ground tilted by about its lean."""
+    pose, transl = _clip("02_10", 0, 90)
+    person, truth = _person(body, pose, transl, 1.5, 10.0)
+    true_points = person["joints3d"]
+    person["joints3d"] = _tilted(true_points, 4.0)
+    person["landmarks_world"] = _tilted(true_points - true_points[:, 23:25].mean(1, keepdims=True), -4.0)
+    alone = {k: v for k, v in person.items() if k != "landmarks_world"}
+    assert _ground_angle(_run(body, {1: alone}), truth) > 2.5
+    assert _ground_angle(_run(body, {1: person}), truth) < 1.0
+
+
+@pytest.mark.anny
+def test_a_body_seen_in_part_is_held_above_the_ground(body):
+    """A walker whose first 20 frames show only the upper body (feet undetected) and whose regressed body is
+    40 % too large at first, shrinking to its true size as it enters the image (as the demo's was on a
+    person entering the image): its size puts it too far along the rays through its upper body, so its feet
+    sink under the floor unless the stage holds the lowest foot on the ground."""
+    pose, transl = _clip("49_01", 0, 90)
+    person, truth = _person(body, pose, transl, 1.6, 12.0)
+    partial = np.arange(20)
+    person["landmarks_img"][partial, 23:, 2] = 0.0  # hips down: not seen
+    person["joints3d"][partial] *= np.linspace(1.4, 1.0, len(partial))[:, None, None]
+    sunk = {k: v.copy() for k, v in person.items()}
+    focal = FocalEstimate(FOCAL, "option", (0.0, 0.0))
+    world_stage({1: sunk}, body, "blazepose33", (W, H), np.arange(1000) / FPS, focal, FOCAL,
+                WorldConfig(support_rounds=0))  # fmt: skip
+    # The feet's contact points (mean of heel and toe, 2-3 cm above the soles at y = 0), the lower one.
+    feet = lambda p: np.minimum(p["joints3d_world"][:, [29, 31], 1].mean(1), p["joints3d_world"][:, [30, 32], 1].mean(1))  # noqa: E731
+    assert feet(sunk)[partial].min() < -0.10
+    _run(body, {1: person})
+    assert feet(person)[partial].min() > -0.035  # the stage's tolerance: 3 cm under the contact points' plane
+    assert np.abs(person["transl_world"][20:, 1] - truth["root_world"][20:, 1]).max() < 0.05

@@ -15,6 +15,9 @@ seeing the past and the future alike (no lag):
   ``n·(P_foot + t) + d = 0``;
 - **no sliding** (optional): a foot in contact in two consecutive frames keeps
   its position along the given axes (the ground's two horizontal ones);
+- **support** (optional): a foot flagged in a frame lies on the ground plane
+  without the no-sliding rows (the caller flags the lowest foot of frames that
+  sank under the ground: nobody stands below the floor);
 - **smoothness**: the root's acceleration (second divided difference over the
   frame times) is small;
 - a weak pull to an initial guess keeps frames without any term well posed.
@@ -41,6 +44,7 @@ class TrajectoryWeights:
         accel_m_s2: of the root's acceleration.
         plane_m: of a contact foot's distance to the ground plane.
         slide_m: of a contact foot's displacement between consecutive frames.
+        support_m: of a supported foot's distance to the ground plane.
         guess_m: of the pull towards the initial guess.
     """
 
@@ -49,6 +53,8 @@ class TrajectoryWeights:
     # Far tighter than the image terms: a planted foot stays put and the root follows the
     # body's own leg, rather than each frame's body size in the image (which swings with the pose).
     slide_m: float = 0.0005
+    # A bound in effect: the image rows come from a body whose size may be wrong (seen in part).
+    support_m: float = 0.0005
     guess_m: float = 10.0
 
 
@@ -62,12 +68,14 @@ class FootAnchors:
         plane: ``(normal (3,), offset)`` of the ground in the camera frame, or None (no ground term).
         slide_axes: ``(A, 3)`` unit axes along which a contact foot must not move
             (e.g. the ground's two horizontal axes); ``(0, 3)``: no sliding term.
+        support: ``(n, F)`` bool feet held on the plane without the no-sliding rows, or None.
     """
 
     points_body: np.ndarray
     contacts: np.ndarray
     plane: tuple[np.ndarray, float] | None = None
     slide_axes: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    support: np.ndarray | None = None
 
 
 class _Rows:
@@ -111,12 +119,11 @@ def _image_rows(rows: _Rows, points, pixels, sigma_px, focal, principal, depth) 
 
 
 def _ground_rows(rows: _Rows, feet: FootAnchors, weights: TrajectoryWeights) -> None:
-    """A plane row per contact, a row per slide axis per consecutive contact pair."""
-    k, c = np.nonzero(feet.contacts)
+    """A plane row per contact and per support, a row per slide axis per consecutive contact pair."""
     if feet.plane is not None:
-        normal, offset = feet.plane
-        rhs = -(offset + feet.points_body[k, c] @ normal)
-        rows.add(3 * k[:, None] + np.arange(3), np.tile(normal, (len(k), 1)) / weights.plane_m, rhs / weights.plane_m)
+        _plane_rows(rows, feet, feet.contacts, weights.plane_m)
+        if feet.support is not None:
+            _plane_rows(rows, feet, feet.support, weights.support_m)
     both = feet.contacts[:-1] & feet.contacts[1:]
     k, c = np.nonzero(both)
     step = feet.points_body[k + 1, c] - feet.points_body[k, c]
@@ -124,6 +131,14 @@ def _ground_rows(rows: _Rows, feet: FootAnchors, weights: TrajectoryWeights) -> 
         cols = np.concatenate([3 * k[:, None] + np.arange(3), 3 * (k[:, None] + 1) + np.arange(3)], axis=1)
         vals = np.concatenate([-np.tile(axis, (len(k), 1)), np.tile(axis, (len(k), 1))], axis=1)
         rows.add(cols, vals / weights.slide_m, -(step @ axis) / weights.slide_m)
+
+
+def _plane_rows(rows: _Rows, feet: FootAnchors, on_plane: np.ndarray, sigma_m: float) -> None:
+    """``n·(P_foot + t) + d = 0`` for the feet flagged in ``on_plane`` ``(n, F)``, standard deviation ``sigma_m``."""
+    normal, offset = feet.plane
+    k, c = np.nonzero(on_plane)
+    rhs = -(offset + feet.points_body[k, c] @ normal)
+    rows.add(3 * k[:, None] + np.arange(3), np.tile(normal, (len(k), 1)) / sigma_m, rhs / sigma_m)
 
 
 def _smooth_rows(rows: _Rows, times_s: np.ndarray, weights: TrajectoryWeights) -> None:

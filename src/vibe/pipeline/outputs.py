@@ -15,7 +15,10 @@
   (body frame, metres), ``joints2d_img (n, K, 2)`` the same in image pixels
   (through ``cam_image``), optional ``vertices (n, V, 3)`` and, when the
   landmark pass ran (open stack; smpl stack with the person rule on),
-  ``landmarks_img (n, 33, 3)`` the detected BlazePose landmarks;
+  ``landmarks_img (n, 33, 3)`` the detected BlazePose landmarks and
+  ``landmarks_world (n, 33, 3)`` their metric 3D landmarks (MediaPipe's world
+  landmarks: metres, origin between the hips, y down; NaN where no pose was
+  found), which the world stage uses as a second estimate of the body's vertical;
 - per person, from the world stage (:mod:`vibe.pipeline.world`; world frame:
   y up, metres, the ground at y = 0, z towards the camera):
   ``transl_world (n, 3)`` the root joint (pelvis) position, ``root_rotmat_world

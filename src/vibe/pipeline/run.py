@@ -284,6 +284,7 @@ def _bodies(model, device, config: DemoConfig, reader: VideoReader, boxes, landm
             refinements[tid] = refinement
         if tid in landmarks:
             people[tid]["landmarks_img"] = landmarks[tid].landmarks_img.astype(np.float32)
+            people[tid]["landmarks_world"] = landmarks[tid].world.astype(np.float32)
     timer.add("generator_body", time.perf_counter() - start, sum(len(f) for f, _ in boxes.values()))
     return people, refinements
 

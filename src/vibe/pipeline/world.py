@@ -78,6 +78,10 @@ class WorldConfig:
             camera's (the regressor sees only the crop, so it orients the body
             relative to the crop's axis; a person off the image centre is seen
             at an angle).
+        landmark_vertical: also take the body's vertical from MediaPipe's world
+            landmarks (``landmarks_world``) when a person has them (:func:`_up_prior`).
+        sink_tolerance_m: a foot further than this under the ground is held on it
+            (:func:`_solve_on_ground`); support_rounds: how many times the solve is repeated for that.
         weights: the trajectory solve's term standard deviations.
     """
 
@@ -93,6 +97,9 @@ class WorldConfig:
     prior_spread_m: float = 0.35
     upright_ratio: float = 0.92
     ray_correction: bool = True
+    landmark_vertical: bool = True
+    sink_tolerance_m: float = 0.03
+    support_rounds: int = 4
     weights: TrajectoryWeights = field(default_factory=TrajectoryWeights)
 
 
@@ -201,7 +208,8 @@ class _Track:
     pixels: np.ndarray  # (n, K, 2)
     sigma: np.ndarray  # (n, K) pixels, inf: unused
     feet: np.ndarray  # (n, 2, 3) contact point per foot, body frame
-    shoulders: np.ndarray  # (n, 3) mid-shoulder, body frame
+    verticals: np.ndarray  # (E, n, 3) feet → shoulders, unit, camera axes, one per estimate (nan: unknown)
+    upright: np.ndarray  # (n,) bool: feet-to-shoulder length (the network's body) near the person's longest
     guess: np.ndarray  # (n, 3)
     box_side: float
     turn: np.ndarray  # (n, 3, 3) the body's re-orientation (applied to points, feet and shoulders)
@@ -238,9 +246,24 @@ def _track_inputs(
     guess = np.asarray(p["transl_cam"], np.float64).copy()
     guess[:, 2] *= focal.focal_px / nominal_focal  # transl_cam's depth is for the nominal focal
     feet = np.stack([points[:, idx].mean(axis=1) for idx in foot_keypoints(names)], axis=1)
-    shoulders = points[:, [names.index("left_shoulder"), names.index("right_shoulder")]].mean(axis=1)
+    vertical, length = _vertical(points, names)
+    verticals = [vertical]
+    if config.landmark_vertical and p.get("landmarks_world") is not None and len(names) == 33:
+        mediapipe = np.einsum("nij,nkj->nki", turn, np.asarray(p["landmarks_world"], np.float64))
+        verticals.append(_vertical(mediapipe, names)[0])
+    upright = length >= config.upright_ratio * np.percentile(length, 95)
     frame_times = np.asarray(times, np.float64)[np.asarray(p["frame_ids"])]
-    return _Track(frame_times, points, pixels, sigma, feet, shoulders, guess, float(np.median(side)), turn)
+    return _Track(frame_times, points, pixels, sigma, feet, np.stack(verticals), upright, guess,
+                  float(np.median(side)), turn)  # fmt: skip
+
+
+def _vertical(points: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Feet → mid-shoulder of keypoints ``(n, K, 3)`` (BlazePose names): unit axis ``(n, 3)`` (nan where
+    undefined, e.g. landmarks not found) and length ``(n,)``."""
+    feet = np.stack([points[:, idx].mean(axis=1) for idx in foot_keypoints(names)], axis=1).mean(axis=1)
+    axis = points[:, [names.index("left_shoulder"), names.index("right_shoulder")]].mean(axis=1) - feet
+    length = np.nan_to_num(np.linalg.norm(axis, axis=-1))
+    return np.where(length[:, None] > 1e-6, axis / np.maximum(length, 1e-6)[:, None], np.nan), length
 
 
 def _ray_turn(p: Mapping[str, np.ndarray], focal: float, size: tuple[int, int], config: WorldConfig) -> np.ndarray:
@@ -262,16 +285,25 @@ def _solve(
 
 # --------------------------------------------------------------------------- up, contacts, ground
 def _up_prior(tracks: list[_Track], config: WorldConfig) -> np.ndarray:
-    """``(3,)`` the bodies' mean vertical (feet → shoulders) over their upright frames, camera frame."""
-    total = np.zeros(3)
-    for tr in tracks:
-        axis = tr.shoulders - tr.feet.mean(axis=1)
-        length = np.linalg.norm(axis, axis=-1)
-        upright = length >= config.upright_ratio * np.percentile(length, 95)
-        total += (axis[upright] / length[upright, None]).sum(axis=0)
-    if np.linalg.norm(total) < 1e-9:
+    """``(3,)`` the bodies' mean vertical (feet → shoulders) over their upright frames, camera frame.
+
+    Each estimate of the vertical (the network's body; MediaPipe's world landmarks
+    when given) is averaged over every person's upright frames, and the
+    estimates are averaged with equal weights: their errors in the camera's
+    pitch (a lean towards or away from the camera is what one view shows least)
+    come from different models.
+    """
+    estimates = []
+    for e in range(min(len(tr.verticals) for tr in tracks)):
+        total = np.zeros(3)
+        for tr in tracks:
+            total += np.nansum(tr.verticals[e][tr.upright], axis=0)
+        if np.linalg.norm(total) > 1e-9:
+            estimates.append(total / np.linalg.norm(total))
+    if not estimates:
         return np.array([0.0, -1.0, 0.0])  # camera y points down: up is -y for a level camera
-    return total / np.linalg.norm(total)
+    mean = np.mean(estimates, axis=0)
+    return mean / np.linalg.norm(mean)
 
 
 def _first_contacts(
@@ -313,6 +345,30 @@ def _horizontal_axes(normal: np.ndarray) -> np.ndarray:
     a = np.cross(normal, helper)
     a /= np.linalg.norm(a)
     return np.stack([a, np.cross(normal, a)])
+
+
+def _solve_on_ground(
+    track: _Track, focal: float, size: tuple[int, int], contacts: np.ndarray, plane: GroundPlane, config: WorldConfig
+) -> np.ndarray:
+    """``(n, 3)`` translations with contact feet on ``plane``, not sliding, and no foot under it.
+
+    Nobody stands below the floor: a frame's lowest foot that sank more than
+    ``config.sink_tolerance_m`` under the plane (a body seen in part, e.g. entering
+    the image, whose size gives a poor depth) is held on the plane in that frame,
+    and the track is solved again (a few rounds: the set of held feet only grows).
+    """
+    axes = _horizontal_axes(plane.normal_cam)
+    support = np.zeros_like(contacts)
+    for _ in range(config.support_rounds + 1):
+        feet = FootAnchors(track.feet, contacts, (plane.normal_cam, plane.offset_m), axes, support)
+        transl = _solve(track, focal, size, feet, config)
+        heights = plane.height(track.feet + transl[:, None])
+        lowest = heights == heights.min(axis=1, keepdims=True)  # the foot a body sinking would stand on
+        sunk = lowest & (heights < -config.sink_tolerance_m) & ~support
+        if not sunk.any():
+            break
+        support |= sunk
+    return transl
 
 
 @torch.no_grad()
@@ -371,12 +427,10 @@ def world_stage(
     up = _up_prior(list(tracks.values()), config)
     contacts = {t: _first_contacts(tracks[t], transl[t], up, f, image_size, config) for t in tids}
     plane = _ground(tracks, transl, contacts, up, config)
-    axes = _horizontal_axes(plane.normal_cam)
-    anchors = (plane.normal_cam, plane.offset_m)
     for t in tids:
-        transl[t] = _solve(tracks[t], f, image_size, FootAnchors(tracks[t].feet, contacts[t], anchors, axes), config)
+        transl[t] = _solve_on_ground(tracks[t], f, image_size, contacts[t], plane, config)
         contacts[t] = _final_contacts(tracks[t], transl[t], plane, config)
-        transl[t] = _solve(tracks[t], f, image_size, FootAnchors(tracks[t].feet, contacts[t], anchors, axes), config)
+        transl[t] = _solve_on_ground(tracks[t], f, image_size, contacts[t], plane, config)
     ground = dataclasses.replace(plane, offset_m=plane.offset_m + above_sole)
     first_root_cam = roots[0] + transl[tids[0]][0]
     r_world_cam, cam_position = world_from_ground(ground, first_root_cam)
