@@ -183,6 +183,19 @@ def test_aligned_world_energy_ignores_the_landmarks_frame_and_missing_points(sce
     assert torch.all(energy > 0.8 * T * s2 * r2 / (s2 + r2))
 
 
+def test_aligned_world_energy_plane_weight_scales_only_image_plane_residuals():
+    """Hips at (±0.1, 0, 0), two points at y = ±0.5; both landmarks shifted 5 cm alike (by symmetry the
+    best rotation stays the identity): along z the energy ignores the plane weight, along x it scales."""
+    kp3d = torch.tensor([[[[-0.1, 0.0, 0.0], [0.1, 0.0, 0.0], [0.0, 0.5, 0.0], [0.0, -0.5, 0.0]]]], dtype=torch.float64)
+    weights = torch.ones(1, 1, 4, dtype=torch.float64)
+    gm = lambda r2: 0.01 * r2 / (0.01 + r2)  # noqa: E731  Geman–McClure, σ = 0.1 m
+    for axis, weight, expected in ((2, 0.25, 2 * gm(0.05**2)), (0, 0.25, 2 * gm(0.25 * 0.05**2)), (0, 1.0, 2 * gm(0.05**2))):
+        world = kp3d.clone()
+        world[..., 2:, axis] += 0.05
+        energy = aligned_world_energy(kp3d, world, weights, 0.1, [0, 1], plane_weight=weight)
+        torch.testing.assert_close(energy, torch.tensor([expected], dtype=torch.float64), atol=1e-12, rtol=1e-9)
+
+
 # --------------------------------------------------------------------------- energy terms
 def test_geman_mcclure_hand_values():
     r2 = torch.tensor([0.0, 1.0, 4.0, 1e12])

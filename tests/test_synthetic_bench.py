@@ -222,6 +222,11 @@ def test_parse_baselines():
     (_, options), = parse_baselines(["fit6=a.pt,refine_steps=6,refine=false"]).values()
     assert options["refine"] is False and options["smplify"].num_steps == 6
     assert options["smplify"].world_weight == DemoConfig().smplify.world_weight  # only the steps change
+    (_, options), = parse_baselines(["p=a.pt,refine_steps=5,fit.world_plane_weight=0.3,fit.world_weight=2e4"]).values()
+    fit = options["smplify"]  # fit fields add up
+    assert (fit.num_steps, fit.world_plane_weight, fit.world_weight) == (5, 0.3, 2e4)
+    with pytest.raises(ValueError):
+        parse_baselines(["p=a.pt,fit.keypoint_set=coco17"])  # only numeric fit fields
     for bad in (["nopath"], ["=a.pt"], ["a="], ["a=1.pt", "a=2.pt"]):
         with pytest.raises(ValueError):
             parse_baselines(bad)

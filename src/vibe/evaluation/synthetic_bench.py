@@ -247,24 +247,35 @@ def parse_baselines(specs: Sequence[str]) -> dict[str, Path | tuple[Path, dict]]
             raise ValueError(f"baseline {spec!r}: expected NAME=CHECKPOINT[,option=value...]")
         if name.strip() in out:
             raise ValueError(f"baseline name {name.strip()!r} given twice")
-        options = dict(_demo_option(pair) for pair in pairs)
+        options: dict = {}
+        for pair in pairs:
+            key, value = _demo_option(pair)
+            if key == "smplify":  # fit fields add up over the options
+                value = dataclasses.replace(options.get("smplify", DemoConfig().smplify), **value)
+            options[key] = value
         out[name.strip()] = (Path(path.strip()), options) if options else Path(path.strip())
     return out
 
 
-def _demo_option(pair: str) -> tuple[str, float | bool | SMPLifyConfig]:
+def _demo_option(pair: str) -> tuple[str, float | bool | dict]:
     """``"centred_sigma=0"`` → ``("centred_sigma", 0.0)``; ``"fit_camera=false"`` → ``("fit_camera", False)``;
-    ``"refine_steps=6"`` → ``("smplify", the demo's fit settings with 6 L-BFGS steps)``."""
+    ``"refine_steps=6"`` → ``("smplify", {"num_steps": 6})``; ``"fit.F=V"`` → ``("smplify", {F: V})`` for a
+    numeric field ``F`` of the demo's fit settings (:class:`~vibe.fitting.temporal_smplify.SMPLifyConfig`)."""
     key, sep, value = (part.strip() for part in pair.partition("="))
-    if not sep or key not in ("centred_sigma", "fit_camera", "smooth", "refine", "refine_steps"):
+    fit_fields = {f.name for f in dataclasses.fields(SMPLifyConfig) if f.type in ("float", "int")}
+    is_fit = key.startswith("fit.") and key[4:] in fit_fields
+    if not sep or not (is_fit or key in ("centred_sigma", "fit_camera", "smooth", "refine", "refine_steps")):
         raise ValueError(
-            f"baseline option {pair!r}: expected centred_sigma=N, refine_steps=N "
+            f"baseline option {pair!r}: expected centred_sigma=N, refine_steps=N, fit.FIELD=N "
             "or fit_camera, smooth, refine=true|false"
         )
     if key == "centred_sigma":
         return key, float(value)
     if key == "refine_steps":
-        return "smplify", dataclasses.replace(DemoConfig().smplify, num_steps=int(value))
+        return "smplify", {"num_steps": int(value)}
+    if is_fit:
+        kind = int if next(f for f in dataclasses.fields(SMPLifyConfig) if f.name == key[4:]).type == "int" else float
+        return "smplify", {key[4:]: kind(value)}
     return key, value.lower() in ("1", "true", "yes", "on")
 
 

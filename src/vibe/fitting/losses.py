@@ -130,7 +130,12 @@ def rotation_smoothness(pose_rotmat: torch.Tensor) -> torch.Tensor:
 
 
 def aligned_world_energy(
-    keypoints3d: torch.Tensor, world: torch.Tensor, weights: torch.Tensor, sigma_m: float, centre: list[int]
+    keypoints3d: torch.Tensor,
+    world: torch.Tensor,
+    weights: torch.Tensor,
+    sigma_m: float,
+    centre: list[int],
+    plane_weight: float = 1.0,
 ) -> torch.Tensor:
     """Robust distance of the body's 3D keypoints to 3D landmarks (MediaPipe's world landmarks), per window.
 
@@ -147,6 +152,10 @@ def aligned_world_energy(
         weights: ``(B, T, K)`` non-negative (e.g. landmark visibility).
         sigma_m: Geman–McClure scale, metres.
         centre: keypoint indices whose mean is the origin of both sets.
+        plane_weight: weight of the residual's x and y components against its
+            z (1: plain distance). With ``keypoints3d`` in camera axes, below 1
+            leaves the image plane to the 2D term and lets the landmarks speak
+            mostly for depth, which the image cannot give.
 
     Returns:
         ``(B,)`` sum over frames and keypoints of ``w · ρ(|X − R·W|²)``, m².
@@ -160,5 +169,6 @@ def aligned_world_energy(
         w_fit = weights.clamp(min=0.0) + 1e-6
         rotation = roma.rigid_points_registration(world.flatten(0, 1), body.flatten(0, 1), weights=w_fit.flatten(0, 1))[0]
     world_on_body = torch.einsum("nij,nkj->nki", rotation, world.flatten(0, 1)).unflatten(0, world.shape[:2])
-    residual_sq = (body - world_on_body).square().sum(-1)
+    residual = (body - world_on_body).square()
+    residual_sq = residual[..., 2] + plane_weight * residual[..., :2].sum(-1)
     return torch.where(valid, weights * geman_mcclure(residual_sq, sigma_m), torch.zeros_like(residual_sq)).sum((1, 2))

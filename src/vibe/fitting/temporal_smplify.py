@@ -64,6 +64,8 @@ class SMPLifyConfig:
         pose_smooth_weight: on squared rotation-matrix differences.
         world_weight: on the 3D landmark term (0: off, or no landmarks given), per m².
         world_sigma_m: its Geman–McClure scale, metres.
+        world_plane_weight: weight of its image-plane (x, y) residuals against
+            depth (z) ones (:func:`~vibe.fitting.losses.aligned_world_energy`).
         world_centre: keypoint indices (of ``keypoint_set``) both 3D sets are centred on
             (BlazePose's hips by default).
         fit_shape, fit_camera: optimise these (else keep the initial values).
@@ -83,6 +85,7 @@ class SMPLifyConfig:
     pose_smooth_weight: float = 1.0e2
     world_weight: float = 0.0
     world_sigma_m: float = 0.1
+    world_plane_weight: float = 1.0
     world_centre: tuple[int, ...] = (23, 24)
     fit_shape: bool = True
     fit_camera: bool = True
@@ -185,7 +188,7 @@ class TemporalSMPLify:
         if world is not None and cfg.world_weight:
             centre = list(cfg.world_centre)
             total = total + cfg.world_weight * aligned_world_energy(
-                kp3d, world[..., :3], world[..., 3], cfg.world_sigma_m, centre
+                kp3d, world[..., :3], world[..., 3], cfg.world_sigma_m, centre, cfg.world_plane_weight
             )
         if self.pose_prior is not None and cfg.pose_prior_weight:
             prior = self.pose_prior(pose_rotmat[:, :, self._prior_joints])  # (B, T)
