@@ -6,6 +6,7 @@
 - :mod:`vibe.pipeline.people` — detector on a schedule + tracker over a video, smoothed boxes.
 - :mod:`vibe.pipeline.landmarks` — 33 BlazePose landmarks per tracked person.
 - :mod:`vibe.pipeline.roi_tracking` — people followed by their landmark model's ROI, the detector on a schedule.
+- :mod:`vibe.pipeline.graph_pool` — MediaPipe graphs reused across tracks and videos in a process.
 - :mod:`vibe.pipeline.roi_stage` — the demo's default front end: that in one pass over parallel ranges.
 - :mod:`vibe.pipeline.windows` — the generator over a whole track, seamless windows (also frame by frame).
 - :mod:`vibe.pipeline.smoothing` — One-Euro filter on rotations.

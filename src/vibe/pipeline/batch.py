@@ -10,13 +10,15 @@ The data flow::
 
 Each worker process loads the generator once (:func:`worker_model`) and keeps
 it for every video it runs; torch, MediaPipe's native libraries and the
-TFLite models are loaded once per process too. The MediaPipe graphs
-themselves hold one video's tracking state (one detector per time range, one
-``Pose`` per person), so each video starts its own; after a process's first,
-that costs ~0.01 s per ``Pose`` and ~0.1 s per detector.
+TFLite models are loaded once per process too, and so are the MediaPipe
+graphs: a video's detectors and ``Pose`` graphs go back to the process's
+pool (:mod:`vibe.pipeline.graph_pool`) and the next video takes them, a
+``Pose`` after forgetting its person (~0.08 s saved per detector and ~0.1 s
+per ``Pose``, which a new graph spends starting and loading its models).
 
 Parallelism (:func:`choose_workers`): one process per two cores, each video
-on two threads (the demo's parallel time ranges). On the 2-core machine one
+on two threads (the demo's parallel time ranges), torch on one thread
+(:data:`TORCH_THREADS`). On the 2-core machine one
 process of two threads finished batches of short clips and of long videos
 sooner than two processes of one thread (``docs/benchmarks.md``): the second
 process's start-up (torch's and MediaPipe's imports, the model) cost more
@@ -25,6 +27,7 @@ than its steady rate gained, which was within 2 % on the quieter machine.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import multiprocessing
@@ -32,7 +35,7 @@ import os
 import platform
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -63,6 +66,11 @@ EXIT_UNEXPECTED = 1  # a video's exit code when its run raised something other t
 EXIT_SOME_FAILED = 1  # the batch's exit code when any video failed (each one's code is in the manifest)
 # One process per this many cores: two threads per video beat two processes on 2 cores (docs/benchmarks.md).
 CORES_PER_WORKER = 2
+# Torch's threads while a worker runs a video. The generator stage's ops are small (one track's
+# frames): with two threads each op waits for both, so a core shared with other work (another
+# process, a training job) stalls every op — 18x slower measured on the loaded 2-core machine
+# (docs/benchmarks.md). The video's cores go to the front end's range threads instead.
+TORCH_THREADS = 1
 # Peak resident memory of one demo process (docs/benchmarks.md: 0.9-1.1 GB), rounded up.
 _WORKER_MEMORY_BYTES = 1_300_000_000
 
@@ -154,7 +162,7 @@ def process_video(job: VideoJob, config: DemoConfig, raise_unexpected: bool = Fa
     fields: dict = {"model_load_s": 0.0}
     try:
         model, fields["model_load_s"] = worker_model(config)
-        with tempfile.TemporaryDirectory(prefix="vibe-batch-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="vibe-batch-") as tmp, torch_threads(TORCH_THREADS):
             fields.update(_run_one(job, config, model, Path(tmp)))
     except DemoError as exc:
         fields.update(status=FAILED, exit_code=exc.exit_code, message=str(exc))
@@ -183,6 +191,19 @@ def _run_one(job: VideoJob, config: DemoConfig, model: DemoModel, tmp: Path) -> 
         "frames": result.frames_read, "people": len(result.track_ids), "stages": result.timings,
         "transfer_s": {"download": round(download_s, 3), "upload": round(time.perf_counter() - start, 3)},
     }  # fmt: skip
+
+
+@contextlib.contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Torch's intra-op threads set to ``count`` while the block runs (process-wide; restored after)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def make_record(job: VideoJob, config: DemoConfig, started: str, seconds: float, fields: dict) -> Record:
@@ -245,11 +266,8 @@ def _physical_memory() -> int | None:
         return None
 
 
-def _init_worker(threads: int) -> None:
-    """A pool process: torch on ``threads`` threads, quiet logging (the driver reports each video)."""
-    import torch
-
-    torch.set_num_threads(threads)
+def _init_worker() -> None:
+    """A pool process: quiet logging (the driver reports each video; torch's threads: :func:`process_video`)."""
     logging.basicConfig(level=logging.ERROR)
 
 
@@ -260,7 +278,7 @@ def _run_in_process(jobs: list[VideoJob], config: DemoConfig, on_record: OnRecor
 
 
 def _run_pool(
-    jobs: list[VideoJob], config: DemoConfig, workers: int, threads: int, on_record: OnRecord, process=process_video
+    jobs: list[VideoJob], config: DemoConfig, workers: int, on_record: OnRecord, process=process_video
 ) -> None:
     """``workers`` spawned processes, at most one video in flight each.
 
@@ -271,20 +289,20 @@ def _run_pool(
     """
     queue = list(jobs)
     while queue:
-        for suspect in _pool_round(queue, config, workers, threads, on_record, process):
-            if _pool_round([suspect], config, 1, threads, on_record, process):
+        for suspect in _pool_round(queue, config, workers, on_record, process):
+            if _pool_round([suspect], config, 1, on_record, process):
                 message = "the worker process died while running this video, twice (a crash in native code?)"
                 fields = {"status": FAILED, "exit_code": EXIT_UNEXPECTED, "message": message}
                 on_record(make_record(suspect, config, utc_now(), 0.0, fields))
 
 
-def _pool_round(queue: list[VideoJob], config: DemoConfig, workers: int, threads: int, on_record, process):
+def _pool_round(queue: list[VideoJob], config: DemoConfig, workers: int, on_record, process):
     """Run jobs from ``queue`` (popped as submitted) until it is empty or the pool breaks.
 
     Returns the jobs in flight when a worker died (empty: all ran).
     """
     context = multiprocessing.get_context("spawn")  # fork would copy MediaPipe's and torch's threads' locks
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker) as pool:
         running: dict[Future, VideoJob] = {}
         while queue or running:
             while queue and len(running) < workers:
@@ -375,7 +393,7 @@ def _dispatch(
     elif summary.workers == 1:
         _run_in_process(jobs, config, on_record)
     else:
-        _run_pool(jobs, config, summary.workers, summary.threads, on_record)
+        _run_pool(jobs, config, summary.workers, on_record)
 
 
 def format_summary(summary: BatchSummary) -> str:

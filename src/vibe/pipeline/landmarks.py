@@ -113,6 +113,7 @@ class PoseEstimator:
                 min_tracking_confidence=c.min_tracking_confidence,
             )
         self._first = True
+        self._following = False  # MediaPipe takes the next frame's region from this frame's landmarks
 
     def __enter__(self) -> "PoseEstimator":
         return self
@@ -127,6 +128,24 @@ class PoseEstimator:
             self._pose = None
             release_freed_memory()
 
+    def forget(self) -> None:
+        """Drop the person followed: the next :meth:`estimate` starts from MediaPipe's detector, as a new instance's.
+
+        While MediaPipe follows someone it takes each frame's region from the
+        previous landmarks; one blank crop (no landmarks on it) drops that
+        region, which costs one landmark inference (~17 ms on the 2-core
+        machine), where a new instance's first frame costs ~150 ms (its
+        models load then). Same landmarks afterwards as a new instance's
+        (``tests/test_graph_pool.py``). A blank crop with landmarks (never
+        seen) restarts the graph instead.
+        """
+        if not self._following:
+            return
+        blank = np.zeros((self.config.crop_size, self.config.crop_size, 3), dtype=np.uint8)
+        if self._pose.process(blank).pose_landmarks is not None:
+            self._pose.reset()
+        self._following = False
+
     def estimate(self, image_rgb: np.ndarray, bbox_cxcys: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Landmarks of the person in the square box ``bbox_cxcys (3,)`` of ``image_rgb (H, W, 3)``.
 
@@ -139,6 +158,7 @@ class PoseEstimator:
         with native_stderr_silenced(self._first):
             result = self._pose.process(crop)
         self._first = False
+        self._following = result.pose_landmarks is not None and not self.config.static_image_mode
         if result.pose_landmarks is None:
             return None
         x0, y0, side = view

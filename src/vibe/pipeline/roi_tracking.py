@@ -48,7 +48,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vibe.geometry.crops import bbox_xyxy_to_cxcys
-from vibe.pipeline.detector import Detections, DetectorConfig, PersonDetector, box_iou
+from vibe.pipeline.detector import Detections, DetectorConfig, box_iou
+from vibe.pipeline.graph_pool import GraphPool, shared_pool
 from vibe.pipeline.landmarks import NUM_LANDMARKS, LandmarkConfig, PoseEstimator, TrackLandmarks
 from vibe.pipeline.tracker import PersonTracker, Track, TrackerConfig
 
@@ -138,6 +139,9 @@ class RoiFollower:
     ``detect(image_rgb, tiles) -> Detections`` (default: a
     :class:`~vibe.pipeline.detector.PersonDetector` of ``detector_config``),
     so a stronger or more finely tiled detector can run on the same schedule.
+    ``graphs``: where the default detector and the landmark models come from
+    and go back to (default: the process's :func:`~vibe.pipeline.graph_pool.shared_pool`,
+    so later tracks and videos skip their start-up).
     """
 
     def __init__(
@@ -148,13 +152,15 @@ class RoiFollower:
         tracker_config: TrackerConfig | None = None,
         landmark_config: LandmarkConfig | None = None,
         detector=None,
+        graphs: GraphPool | None = None,
     ):
         self.config = config or RoiTrackingConfig()
         self.tracker = PersonTracker(fps, tracker_config)
         self._landmark_config = landmark_config or LandmarkConfig()
         detector_config = detector_config or DetectorConfig(min_score=self.tracker.config.low_score)
+        self._graphs = graphs or shared_pool()
         self._own_detector = detector is None
-        self._detector = PersonDetector(detector_config) if detector is None else detector
+        self._detector = self._graphs.detector(detector_config) if detector is None else detector
         self._poses: dict[int, PoseEstimator] = {}
         self._rois: dict[int, np.ndarray] = {}  # track id → bbox_xyxy for the next frame
         self._last_detection: int | None = None  # frame id of the last detector pass
@@ -165,14 +171,18 @@ class RoiFollower:
         return self
 
     def __exit__(self, *exc) -> None:
-        self.close()
+        self.close(reuse=exc[0] is None)
 
-    def close(self) -> None:
-        for pose in self._poses.values():
-            pose.close()
+    def close(self, reuse: bool = True) -> None:
+        """Hand the graphs back to the pool (``reuse``) or close them (after an error they may be broken)."""
+        graphs = list(self._poses.values()) + ([self._detector] if self._own_detector else [])
         self._poses.clear()
-        if self._own_detector:
-            self._detector.close()
+        self._own_detector = False  # handed back once, even when closed twice
+        for graph in graphs:
+            if reuse:
+                self._graphs.give_back(graph)
+            else:
+                graph.close()
 
     def detection_due(self, frame_id: int, followed: Iterable[int]) -> bool | None:
         """Whether frame ``frame_id`` gets a detector pass and with tiles: None (no pass), False, True.
@@ -208,14 +218,14 @@ class RoiFollower:
                 found[tid] = pose
         live = set(self.tracker.live_ids())
         for tid in [t for t in self._poses if t not in live]:
-            self._poses.pop(tid).close()
+            self._graphs.give_back(self._poses.pop(tid))
         self._rois = {tid: p.bbox_xyxy for tid, p in found.items() if tid in live}
         return found
 
     def _estimate(self, track_id: int, image_rgb: np.ndarray, roi_xyxy: np.ndarray) -> PersonPose | None:
         """The track's landmark model on the crop around ``roi_xyxy (4,)``; None when no pose (or a runaway box)."""
         if track_id not in self._poses:
-            self._poses[track_id] = PoseEstimator(self._landmark_config)
+            self._poses[track_id] = self._graphs.pose(self._landmark_config)
         result = self._poses[track_id].estimate(image_rgb, bbox_xyxy_to_cxcys(np.asarray(roi_xyxy, np.float64)))
         if result is None:
             return None
@@ -250,14 +260,16 @@ def follow_people(
     detector_config: DetectorConfig | None = None,
     tracker_config: TrackerConfig | None = None,
     landmark_config: LandmarkConfig | None = None,
+    graphs: GraphPool | None = None,
 ) -> RangeTracks:
     """:class:`RoiFollower` over ``frames`` (``(timestamp_s, image_rgb)``, numbered from 0); streams.
 
     Memory: the per-track rows and landmarks (~1 KB per person-frame), never a frame.
+    ``graphs``: the MediaPipe graphs' pool (default: the process's).
     """
     times: list[float] = []
     poses: dict[int, list[tuple[int, PersonPose]]] = {}
-    with RoiFollower(fps, config, detector_config, tracker_config, landmark_config) as follower:
+    with RoiFollower(fps, config, detector_config, tracker_config, landmark_config, graphs=graphs) as follower:
         for frame_id, (t, image) in enumerate(frames):
             times.append(t)
             for tid, pose in follower.step(frame_id, image).items():

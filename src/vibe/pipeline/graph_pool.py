@@ -1,0 +1,132 @@
+"""MediaPipe graphs kept for reuse within a process, instead of started anew per person and per video.
+
+Starting a graph is not free: a :class:`~vibe.pipeline.detector.PersonDetector`
+takes ~80 ms to start, and a BlazePose ``Pose`` (:class:`~vibe.pipeline.landmarks.PoseEstimator`)
+is built in ~5 ms but its first frame costs ~150 ms where later first frames
+cost ~30 ms, because its models load then (2-core machine, after the
+process's first graph; ``benchmarks/bench_graph_reuse.py``). The demo starts
+one detector per parallel time range and one ``Pose`` per track, so each
+video, and each person appearing, paid that again; a ``vibe batch`` worker
+runs many videos in one process.
+
+:class:`GraphPool` hands out an idle graph of the same options when there is
+one and takes graphs back when their range or track ends:
+
+- a detector holds no state between frames (each image is one inference),
+  so it is handed out as it is;
+- a ``Pose`` follows one person (frame t + 1's region from frame t's
+  landmarks), so it is handed out after :meth:`~vibe.pipeline.landmarks.PoseEstimator.forget`,
+  which makes its next frame start from MediaPipe's detector as a new one's
+  does, with the same landmarks.
+
+Timestamps: each graph numbers its own packets (the detector's counter,
+the ``Pose`` solution's simulated clock) and never restarts them, so they
+keep increasing across tracks and videos, as MediaPipe requires.
+
+At most ``max_idle`` idle graphs of each kind and options are kept (memory:
+a few tens of MB each); more are closed. Thread-safe: a graph is used by one
+thread at a time, the pool by any.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from collections import defaultdict
+from dataclasses import dataclass
+
+from vibe.pipeline.detector import DetectorConfig, PersonDetector
+from vibe.pipeline.landmarks import LandmarkConfig, PoseEstimator
+
+__all__ = ["GraphPool", "PoolStats", "shared_pool", "use_pool"]
+
+
+@dataclass
+class PoolStats:
+    """Graphs started anew, handed out again, and closed (the pool was full, or it was closed)."""
+
+    started: int = 0
+    reused: int = 0
+    closed: int = 0
+
+
+class GraphPool:
+    """Idle detectors and ``Pose`` graphs by their options (module docstring).
+
+    Take a graph with :meth:`detector` or :meth:`pose`, hand it back with
+    :meth:`give_back` when done (or close it yourself when it may be broken,
+    e.g. after an error inside MediaPipe).
+    """
+
+    def __init__(self, max_idle: int = 8):
+        self.max_idle = max_idle
+        self.stats = PoolStats()
+        self._idle: dict[tuple[type, object], list] = defaultdict(list)
+        self._lock = threading.Lock()
+
+    def detector(self, config: DetectorConfig) -> PersonDetector:
+        """An idle detector of ``config``, or a new one."""
+        graph = self._take(PersonDetector, config)
+        return graph if graph is not None else self._started(PersonDetector(config))
+
+    def pose(self, config: LandmarkConfig) -> PoseEstimator:
+        """An idle ``Pose`` of ``config`` that follows nobody, or a new one."""
+        graph = self._take(PoseEstimator, config)
+        if graph is None:
+            return self._started(PoseEstimator(config))
+        graph.forget()
+        return graph
+
+    def give_back(self, graph: PersonDetector | PoseEstimator) -> None:
+        """Keep ``graph`` for the next taker of its options (closed when ``max_idle`` are idle already)."""
+        with self._lock:
+            idle = self._idle[(type(graph), graph.config)]
+            if len(idle) < self.max_idle:
+                idle.append(graph)
+                return
+            self.stats.closed += 1
+        graph.close()
+
+    def idle(self) -> int:
+        """Idle graphs held now."""
+        with self._lock:
+            return sum(len(graphs) for graphs in self._idle.values())
+
+    def close(self) -> None:
+        """Close every idle graph (the pool stays usable; new graphs start anew)."""
+        with self._lock:
+            graphs = [g for idle in self._idle.values() for g in idle]
+            self._idle.clear()
+            self.stats.closed += len(graphs)
+        for graph in graphs:
+            graph.close()
+
+    def _take(self, kind: type, config) -> PersonDetector | PoseEstimator | None:
+        with self._lock:
+            idle = self._idle.get((kind, config))
+            if not idle:
+                return None
+            self.stats.reused += 1
+            return idle.pop()
+
+    def _started(self, graph):
+        with self._lock:
+            self.stats.started += 1
+        return graph
+
+
+_SHARED = GraphPool()
+# Close the idle graphs while the interpreter can still run their calculators' shutdown.
+atexit.register(_SHARED.close)
+
+
+def shared_pool() -> GraphPool:
+    """This process's pool: what :class:`~vibe.pipeline.roi_tracking.RoiFollower` uses unless given one."""
+    return _SHARED
+
+
+def use_pool(pool: GraphPool) -> GraphPool:
+    """Make ``pool`` the process's shared pool from now on (e.g. a benchmark comparing pools); the previous one."""
+    global _SHARED
+    previous, _SHARED = _SHARED, pool
+    return previous
