@@ -229,6 +229,28 @@ def test_remote_inputs_and_outputs_through_fsspec(videos, checkpoint):
         memory.rm("/batch-out", recursive=True)
 
 
+def test_a_video_runs_with_torch_on_one_thread(checkpoint, tmp_path, monkeypatch):
+    import torch
+
+    from vibe.pipeline import batch as batch_module
+    from vibe.pipeline.batch import TORCH_THREADS, VideoJob
+
+    seen = []
+
+    def run_one(*args):
+        seen.append(torch.get_num_threads())
+        return {"status": "done", "exit_code": 0, "message": ""}
+
+    monkeypatch.setattr(batch_module, "_run_one", run_one)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        process_video(VideoJob(str(CLIP), "clip", str(tmp_path)), _config(checkpoint))
+        assert seen == [TORCH_THREADS] == [1] and torch.get_num_threads() == 2  # restored after the video
+    finally:
+        torch.set_num_threads(before)
+
+
 def _crash_on_other(job, config, raise_unexpected=False):
     """process_video, except that the worker process dies (as in a native crash) on the video named ``other``."""
     if job.name == "other":
@@ -267,6 +289,31 @@ def test_cli(videos, checkpoint, tmp_path):
     assert runner.invoke(app, args).exit_code == 0  # nothing left to run: the failure is not retried
     missing = runner.invoke(app, ["batch", str(tmp_path / "none"), "--out", str(tmp_path)])
     assert missing.exit_code == 2 and "no such file" in missing.output
+
+
+def test_cli_passes_the_demos_export_options_on(videos, checkpoint, tmp_path):
+    args = ["batch", str(videos / "a" / "other.mp4"), "--out", str(tmp_path), "--checkpoint", str(checkpoint),
+            "--no-render", "--quiet", "--export", "bvh", "--frame", "camera", "--rig", "mixamo"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    wanted = DemoConfig(checkpoint=checkpoint, render=False, export=("bvh",), export_frame="camera", rig="mixamo")
+    assert _records(tmp_path)[0]["options"] == options_key(wanted)
+    meta = json.loads((tmp_path / "other" / "meta.json").read_text())
+    assert meta["exports"]["rig"] == "mixamo" and list((tmp_path / "other").glob("*.bvh"))
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--frame", "sideways"], "--frame must be world or camera"),
+        (["--rig", "unity"], "--rig: choose cmu_mb, mixamo, game_engine"),
+        (["--rig", "mixamo", "--stack", "smpl"], "other rigs: open stack only"),
+    ],
+)
+def test_cli_bad_export_options_are_usage_errors_as_in_the_demo(videos, tmp_path, args, message):
+    result = CliRunner().invoke(app, ["batch", str(videos / "a"), "--out", str(tmp_path / "out"), *args])
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "out").exists()  # nothing run, no manifest
 
 
 def test_unexpected_errors_are_recorded_or_raised(checkpoint, tmp_path):

@@ -28,12 +28,16 @@ ASSETS = Path(__file__).resolve().parents[1] / "assets"
 MP_INDEX = [mp.solutions.pose.PoseLandmark[n.upper()].value for n in COCO13_NAMES]
 
 
-def _write_clip(path: Path, frames: list[np.ndarray], fps: int, codec: str = "libx264", fmt: str | None = None) -> Path:
-    """``frames`` (RGB) into a small video file."""
+def _write_clip(
+    path: Path, frames: list[np.ndarray], fps: int, codec: str = "libx264", fmt: str | None = None, rotation: int = 0
+) -> Path:
+    """``frames`` (RGB) into a small video file (``rotation``: its display matrix, counter-clockwise degrees)."""
     with av.open(str(path), "w", format=fmt) as out:
         stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
         stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "yuv420p"
+        if rotation:
+            stream.set_display_rotation(rotation)
         for image in frames:
             out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
         out.mux(stream.encode())
@@ -147,6 +151,21 @@ def test_played_file_keeps_its_rate_and_drops_what_a_slow_consumer_misses(tmp_pa
     assert source.dropped == 20 - len(seen) and 6 <= len(seen) <= 12
     with open_source(str(clip), realtime=False)[0] as unpaced:  # a file, not played: every frame
         assert [f.index for f in unpaced] == list(range(20)) and unpaced.dropped == 0
+
+
+@pytest.mark.parametrize("rotation", [90, 180])
+def test_a_rotation_tag_turns_frames_upright_as_the_demo_does(tmp_path, pose_1_frames, rotation):
+    # A phone's portrait clip: stored 480 wide × 576 high with a display matrix. The live source
+    # hands over the frames and size the demo's reader gives (its rotation has its own tests).
+    clip = _write_clip(tmp_path / "phone.mp4", [f[:, :480] for f in pose_1_frames[:4]], fps=30, rotation=rotation)
+    reader = VideoReader(clip)
+    source, size = open_source(str(clip))
+    with source:
+        frames = [f.image_rgb for f in source]
+    assert size == (reader.width, reader.height) == ((576, 480) if rotation == 90 else (480, 576))
+    assert frames[0].shape == (size[1], size[0], 3)
+    for got, (_, _, expected) in zip(frames, reader, strict=True):
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_live_bodies_from_a_played_file(tmp_path, pose_1_frames, open_model):

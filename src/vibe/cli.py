@@ -96,6 +96,28 @@ def _bundled_sample() -> Path:
     return Path(__file__).resolve().parents[2] / "assets" / "people_walking.mp4"
 
 
+# The export options of `vibe demo` and `vibe batch`: one definition and one check for both.
+_EXPORT = typer.Option(None, "--export", help="bvh and/or gltf, one file per person (repeatable).")
+_EXPORT_FRAME = typer.Option(
+    "world", "--frame", help="Exports in the world (y up, ground at 0, root motion) or the camera frame."
+)
+_RIG = typer.Option("cmu_mb", "--rig", help="Export skeleton: cmu_mb, mixamo or game_engine (Anny's rigs; open stack).")
+
+
+def _export_options(export: Optional[list[str]], frame: str, rig: str, stack: str) -> dict:
+    """The :class:`~vibe.pipeline.demo_config.DemoConfig` fields of the export options (a usage error when invalid)."""
+    from vibe.pipeline.demo_config import EXPORT_RIGS
+
+    formats = tuple(export or ())
+    if any(f not in ("bvh", "gltf") for f in formats):
+        _usage_error(f"--export: choose bvh or gltf, got {', '.join(formats)}")
+    if frame not in ("world", "camera"):
+        _usage_error(f"--frame must be world or camera, got {frame!r}")
+    if rig not in EXPORT_RIGS or (rig != EXPORT_RIGS[0] and stack != "open"):
+        _usage_error(f"--rig: choose {', '.join(EXPORT_RIGS)} (other rigs: open stack only), got {rig!r}")
+    return {"export": formats, "export_frame": frame, "rig": rig}
+
+
 @app.command("demo", cls=_OneLineUsageErrors)
 def demo(
     video: Optional[Path] = typer.Argument(None, help="Input video (default: the bundled sample clip)."),
@@ -121,7 +143,7 @@ def demo(
     side_view: bool = typer.Option(False, "--side-view", help="Also render side.mp4."),
     no_render: bool = typer.Option(False, "--no-render", help="Skip overlay.mp4."),
     save_vertices: bool = typer.Option(False, "--save-vertices", help="Store mesh vertices in results.npz."),
-    export: Optional[list[str]] = typer.Option(None, "--export", help="bvh and/or gltf, one file per person (repeatable)."),
+    export: Optional[list[str]] = _EXPORT,
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     max_frames: Optional[int] = typer.Option(None, min=1, help="Read only the first N frames (N >= 1)."),
     workers: int = typer.Option(
@@ -129,8 +151,8 @@ def demo(
     ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute detection and landmarks."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
-    frame: str = typer.Option("world", "--frame", help="Exports in the world (y up, ground at 0, root motion) or the camera frame."),
-    rig: str = typer.Option("cmu_mb", "--rig", help="Export skeleton: cmu_mb, mixamo or game_engine (Anny's rigs; open stack)."),
+    frame: str = _EXPORT_FRAME,
+    rig: str = _RIG,
 ) -> None:
     """Video → tracked people → 3D bodies: results.npz, meta.json, overlay.mp4 and exports.
 
@@ -148,15 +170,7 @@ def demo(
         _usage_error(f"--stack must be open or smpl, got {stack!r}")
     if refine and stack != "open":
         _usage_error("--refine fits detected landmarks: open stack only")
-    formats = tuple(export or ())
-    if any(f not in ("bvh", "gltf") for f in formats):
-        _usage_error(f"--export: choose bvh or gltf, got {', '.join(formats)}")
-    if frame not in ("world", "camera"):
-        _usage_error(f"--frame must be world or camera, got {frame!r}")
-    from vibe.pipeline.demo_config import EXPORT_RIGS
-
-    if rig not in EXPORT_RIGS or (rig != EXPORT_RIGS[0] and stack != "open"):
-        _usage_error(f"--rig: choose {', '.join(EXPORT_RIGS)} (other rigs: open stack only), got {rig!r}")
+    exports = _export_options(export, frame, rig, stack)
     if not min_cutoff > 0:
         _usage_error(f"--min-cutoff must be above 0, got {min_cutoff}")
     _check_device(device)
@@ -174,13 +188,11 @@ def demo(
         render=not no_render,
         side_view=side_view,
         save_vertices=save_vertices,
-        export=formats,
         max_frames=max_frames,
         workers=workers,
         cache=not no_cache,
         progress=not quiet,
-        export_frame=frame,
-        rig=rig,
+        **exports,
     )
     try:
         result = run_demo(video, out, config)
@@ -426,7 +438,9 @@ def batch(
     centred_sigma: float = typer.Option(3.0, min=0.0, help="Centred Gaussian smoothing of each track (frames; 0: off)."),
     side_view: bool = typer.Option(False, "--side-view", help="Also render side.mp4."),
     no_render: bool = typer.Option(False, "--no-render", help="Skip overlay.mp4."),
-    export: Optional[list[str]] = typer.Option(None, "--export", help="bvh and/or gltf (repeatable)."),
+    export: Optional[list[str]] = _EXPORT,
+    frame: str = _EXPORT_FRAME,
+    rig: str = _RIG,
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     max_frames: Optional[int] = typer.Option(None, min=1, help="Read only the first N frames of each video."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
@@ -441,8 +455,8 @@ def batch(
 
     _check_device(device)
     options = dict(stack=stack, checkpoint=checkpoint, smooth=smooth, refine=refine, centred_sigma=centred_sigma,
-                   side_view=side_view, render=not no_render, export=tuple(export or ()), device=device,
-                   max_frames=max_frames)  # fmt: skip
+                   side_view=side_view, render=not no_render, device=device, max_frames=max_frames,
+                   **_export_options(export, frame, rig, stack))  # fmt: skip
     run = dict(workers=workers, threads=threads, retry_failed=retry_failed, ray=ray, ray_retries=ray_retries)
     raise typer.Exit(batch_command(inputs, out, options, run, quiet, _usage_error))
 

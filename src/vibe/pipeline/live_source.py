@@ -14,12 +14,15 @@ memory stays flat. Unpaced sources (files and pipes by default) block the
 decoder instead: every frame is processed, as fast as the consumer goes.
 A played file waits until each frame's timestamp (relative to the first)
 has passed on the wall clock before handing it over. Decoding starts with the
-first iteration, once the consumer has loaded its models.
+first iteration, once the consumer has loaded its models (a file, pipe or
+stream decodes its first frame at opening: its display matrix says how the
+frames turn upright, as ``vibe demo`` turns them, :func:`~vibe.pipeline.video.display_rotation`).
 """
 
 from __future__ import annotations
 
 import collections
+import itertools
 import logging
 import sys
 import threading
@@ -164,23 +167,33 @@ class LiveSource:
 
 
 def _pyav_frames(target, container_format: str | None = None) -> tuple[Iterator[SourceFrame], float, tuple[int, int]]:
-    """Frames of a file, URL or file object through PyAV; also the nominal fps and ``(W, H)``."""
+    """Upright frames of a file, URL or file object through PyAV; also the nominal fps and upright ``(W, H)``.
+
+    The first frame is decoded here: its display matrix (or the stream's
+    ``rotate`` tag) gives the rotation, which every frame then gets.
+    """
     import av
+
+    from vibe.pipeline.video import display_rotation, upright
 
     container = av.open(target, format=container_format, timeout=10.0 if isinstance(target, str) else None)
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
     fps = float(stream.average_rate or stream.guessed_rate or 30.0)
+    decoded = container.decode(stream)
+    first = next(decoded, None)
+    rotation = display_rotation(first, stream) if first is not None else 0
+    size = (stream.width, stream.height) if rotation in (0, 180) else (stream.height, stream.width)
 
     def frames() -> Iterator[SourceFrame]:
         try:
-            for index, frame in enumerate(container.decode(stream)):
+            for index, frame in enumerate(itertools.chain([first] if first is not None else [], decoded)):
                 t = float(frame.time) if frame.time is not None else index / fps
-                yield SourceFrame(index, t, frame.to_ndarray(format="rgb24"))
+                yield SourceFrame(index, t, upright(frame.to_ndarray(format="rgb24"), rotation))
         finally:
             container.close()
 
-    return frames(), fps, (stream.width, stream.height)
+    return frames(), fps, size
 
 
 def _camera_frames(index: int) -> tuple[Iterator[SourceFrame], float, tuple[int, int]]:

@@ -78,8 +78,20 @@ def _rotation_from_degrees(angle: float) -> int:
     return int(round(angle / 90.0)) % 4 * 90
 
 
-def _rotate(image: np.ndarray, rotation_deg: int) -> np.ndarray:
-    """Rotate ``(H, W, C)`` counter-clockwise by ``rotation_deg`` (multiple of 90)."""
+def display_rotation(frame: av.VideoFrame, stream: av.video.stream.VideoStream) -> int:
+    """The counter-clockwise angle (0, 90, 180, 270) that turns ``stream``'s decoded frames upright.
+
+    From a decoded ``frame``'s display matrix (what phones write; PyAV's
+    ``VideoFrame.rotation``), else the stream's legacy ``rotate`` tag.
+    """
+    rotation = _rotation_from_degrees(frame.rotation)
+    if rotation == 0 and "rotate" in stream.metadata:
+        rotation = _rotation_from_degrees(-float(stream.metadata["rotate"]))  # the legacy tag is clockwise
+    return rotation
+
+
+def upright(image: np.ndarray, rotation_deg: int) -> np.ndarray:
+    """Rotate ``(H, W, C)`` counter-clockwise by ``rotation_deg`` (a multiple of 90; :func:`display_rotation`)."""
     k = rotation_deg // 90
     return np.ascontiguousarray(np.rot90(image, k=k)) if k else image
 
@@ -177,10 +189,7 @@ class VideoReader:
             first = next(decoded, None)
             if first is None:
                 raise VideoError(f"no decodable frame in video (truncated or corrupt?): {self.path}")
-            rotation = _rotation_from_degrees(first.rotation)
-            if rotation == 0 and "rotate" in stream.metadata:
-                # Legacy tag: clockwise degrees.
-                rotation = _rotation_from_degrees(-float(stream.metadata["rotate"]))
+            rotation = display_rotation(first, stream)
             header_rate = stream.average_rate or stream.guessed_rate or stream.base_rate
             times = [first.time] + [f.time for _, f in zip(range(_PROBE_FRAMES - 1), decoded)]
             intervals = np.diff([t for t in times if t is not None])
@@ -298,7 +307,7 @@ class VideoReader:
 
     def _image(self, frame: av.VideoFrame) -> np.ndarray:
         """A decoded frame as upright ``(H, W, 3)`` uint8 RGB."""
-        return _rotate(frame.to_ndarray(format="rgb24"), self.info.rotation_deg)
+        return upright(frame.to_ndarray(format="rgb24"), self.info.rotation_deg)
 
     def _seek_frames(
         self, start: int, stop: int | None, frame_times: np.ndarray
