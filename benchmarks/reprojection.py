@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from vibe.body.anny import BLAZEPOSE33
+from vibe.evaluation.synthetic_bench import demo_options
 from vibe.pipeline.track_fit import FIT_LANDMARKS
 
 _POINTS = [BLAZEPOSE33.index(n) for n in FIT_LANDMARKS]
@@ -54,14 +55,15 @@ def track_reprojection(track: dict, image_size: tuple[int, int], min_visibility:
     }
 
 
-def video_reprojection(video: Path, checkpoint: str | None, work: Path) -> list[dict]:
-    """Run the demo on ``video`` and score every track."""
+def video_reprojection(video: Path, checkpoint: str | None, work: Path, options: dict | None = None) -> list[dict]:
+    """Run the demo on ``video`` (with ``DemoConfig`` overrides ``options``) and score every track."""
     from vibe.pipeline.outputs import read_results
     from vibe.pipeline.run import DemoConfig, run_demo
     from vibe.pipeline.video import VideoReader
 
-    config = DemoConfig(render=False, progress=False, **({"checkpoint": checkpoint} if checkpoint else {}))
-    result = run_demo(video, work, config)
+    overrides = {**(options or {}), **({"checkpoint": checkpoint} if checkpoint else {})}
+    config = DemoConfig(render=False, progress=False, **overrides)
+    result = run_demo(video, work / video.stem, config)
     _, people = read_results(result.results)
     reader = VideoReader(video)
     size = (reader.width, reader.height)
@@ -73,11 +75,18 @@ def main() -> None:
     parser.add_argument("videos", nargs="+", type=Path)
     parser.add_argument("--checkpoint", default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--work", type=Path, default=None, help="keep the demo's outputs and caches here (reruns reuse them)")
+    parser.add_argument(
+        "--option", action="append", default=[],
+        help="demo option as the benchmark's baselines take it: centred_sigma=N, refine_steps=N, fit.FIELD=N, refine=false",
+    )  # fmt: skip
     args = parser.parse_args()
+    options = demo_options(args.option)
     rows = []
-    with tempfile.TemporaryDirectory() as work:
+    with tempfile.TemporaryDirectory() as scratch:
+        work = args.work or Path(scratch)
         for video in args.videos:
-            rows += video_reprojection(video, args.checkpoint, Path(work))
+            rows += video_reprojection(video, args.checkpoint, work, options)
     print(f"{'video':<40} {'track':>5} {'frames':>6} {'error %':>8} {'dx %':>6} {'dy %':>6} {'px':>6}")
     for r in rows:
         if "error" in r:

@@ -93,6 +93,7 @@ __all__ = [
     "bench_motion",
     "bench_title",
     "cached_world_landmarks",
+    "demo_options",
     "parse_baselines",
     "pck2d",
     "pool_results",
@@ -247,14 +248,23 @@ def parse_baselines(specs: Sequence[str]) -> dict[str, Path | tuple[Path, dict]]
             raise ValueError(f"baseline {spec!r}: expected NAME=CHECKPOINT[,option=value...]")
         if name.strip() in out:
             raise ValueError(f"baseline name {name.strip()!r} given twice")
-        options: dict = {}
-        for pair in pairs:
-            key, value = _demo_option(pair)
-            if key == "smplify":  # fit fields add up over the options
-                value = dataclasses.replace(options.get("smplify", DemoConfig().smplify), **value)
-            options[key] = value
+        options = demo_options(pairs)
         out[name.strip()] = (Path(path.strip()), options) if options else Path(path.strip())
     return out
+
+
+def demo_options(pairs: Sequence[str]) -> dict:
+    """``["centred_sigma=0", "refine_steps=6", "fit.world_plane_weight=0.3", ...]`` → ``DemoConfig`` overrides.
+
+    Fit options add up into one ``smplify`` entry (the demo's fit settings with those fields changed).
+    """
+    options: dict = {}
+    for pair in pairs:
+        key, value = _demo_option(pair)
+        if key == "smplify":
+            value = dataclasses.replace(options.get("smplify", DemoConfig().smplify), **value)
+        options[key] = value
+    return options
 
 
 def _demo_option(pair: str) -> tuple[str, float | bool | dict]:
