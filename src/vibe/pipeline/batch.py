@@ -182,7 +182,7 @@ def _run_one(job: VideoJob, config: DemoConfig, model: DemoModel, tmp: Path) -> 
     video = fetch(job.source, tmp)
     download_s = time.perf_counter() - start
     out = tmp / "out" if is_remote(job.out) else local_path(job.out)
-    result = run_demo(video, out, config, name=job.name, model=model)
+    result = run_demo(video, out, config, name=job.name, model=model, keep_graphs=True)
     start = time.perf_counter()
     if is_remote(job.out):
         publish(result.out_dir, job.out, job.name)

@@ -23,9 +23,13 @@ Timestamps: each graph numbers its own packets (the detector's counter,
 the ``Pose`` solution's simulated clock) and never restarts them, so they
 keep increasing across tracks and videos, as MediaPipe requires.
 
-At most ``max_idle`` idle graphs of each kind and options are kept (memory:
-a few tens of MB each); more are closed. Thread-safe: a graph is used by one
-thread at a time, the pool by any.
+Memory: a ``Pose`` graph holds ~115 MB once it has run, a detector ~50 MB
+(measured on the 2-core machine). A graph starts only when none is idle, so
+a process holds no more graphs than its busiest video ran at once; at most
+``max_idle`` idle graphs of each kind and options are kept (more are
+closed), and :meth:`GraphPool.close` closes them all (``vibe demo`` does
+after its front end: it has no next video).
+Thread-safe: a graph is used by one thread at a time, the pool by any.
 """
 
 from __future__ import annotations
@@ -58,7 +62,7 @@ class GraphPool:
     e.g. after an error inside MediaPipe).
     """
 
-    def __init__(self, max_idle: int = 8):
+    def __init__(self, max_idle: int = 4):
         self.max_idle = max_idle
         self.stats = PoolStats()
         self._idle: dict[tuple[type, object], list] = defaultdict(list)

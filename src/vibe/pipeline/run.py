@@ -75,6 +75,7 @@ from vibe.pipeline.demo_model import (
     model_key,
 )
 from vibe.pipeline.frame_times import FrameTiming, frame_timing, monotonic_frame_times
+from vibe.pipeline.graph_pool import shared_pool
 from vibe.pipeline.landmarks import TrackLandmarks
 from vibe.pipeline.outputs import (
     check_writable,
@@ -131,6 +132,7 @@ def run_demo(
     *,
     name: str | None = None,
     model: DemoModel | None = None,
+    keep_graphs: bool = False,
 ) -> DemoResult:
     """Run the demo on ``video``; files go to ``out_dir/<video stem>/`` (see the module doc).
 
@@ -138,7 +140,11 @@ def run_demo(
     batch`` tells apart videos of equal stems). ``model``: a generator already
     loaded by :func:`~vibe.pipeline.demo_model.load_demo_model` for the same
     stack, checkpoint and device (a process running many videos loads it once);
-    None, or one loaded for other options: loaded here.
+    None, or one loaded for other options: loaded here. ``keep_graphs``: leave
+    the MediaPipe graphs the front end used in the process's pool for the next
+    video (:mod:`vibe.pipeline.graph_pool`; a process running many videos);
+    otherwise they are closed once the front end is done, so that the later
+    stages do not hold their memory (~115 MB per landmark graph, ~50 MB per detector).
 
     Raises:
         VideoUnreadableError, MissingAssetsError, NoTrainedWeightsError,
@@ -159,7 +165,7 @@ def run_demo(
         model = load_demo_model(config, default_open_weights())
     folder = _open_output(Path(out_dir) / (name or video.stem))
     with folder:
-        result = _run(video, reader, model.model, model.device, config, folder, timer)
+        result = _run(video, reader, model.model, model.device, config, folder, timer, keep_graphs)
         meta = _meta(video, reader, model.model, model.weights, model.device, config, result)
         meta["files"] = sorted(p.relative_to(folder.staging).as_posix() for p in folder.staging.rglob("*") if p.is_file())
         meta["files"].append("meta.json")
@@ -181,7 +187,14 @@ def _open_output(target: Path) -> RunFolder:
 
 
 def _run(
-    video: Path, reader: VideoReader, model, device, config: DemoConfig, folder: RunFolder, timer: StageTimer
+    video: Path,
+    reader: VideoReader,
+    model,
+    device,
+    config: DemoConfig,
+    folder: RunFolder,
+    timer: StageTimer,
+    keep_graphs: bool = False,
 ) -> DemoResult:
     """The stages, in data-flow order; result files go to ``folder.staging``."""
     out = folder.staging
@@ -195,6 +208,8 @@ def _run(
     )
     people_cache = cache_dir / f"people-{people_key}.npz" if cache_dir else None
     tracks, decoded_times, followed = front_end(reader, config, people_cache, people_key, timer)
+    if not keep_graphs:
+        shared_pool().close()  # no next video to hand them to: their memory goes back now
     result.frames_read = len(decoded_times)
     _check_frame_count(reader, config, decoded_times)
     frame_times, repaired = monotonic_frame_times(decoded_times)
