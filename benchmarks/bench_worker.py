@@ -14,6 +14,14 @@ that both see the same load. ``--compare`` picks the pair:
   :data:`~vibe.pipeline.batch.TORCH_THREADS`) against two (torch's own
   default on 2 cores, what the batch used before), graphs reused in both.
 
+``--compare graph-starts`` times the graphs alone instead (no clip, one
+720p frame, ``--repeats`` times each, medians): a detector started and its
+first detection against a reused one's detection; a ``Pose`` started and
+its first frame against a forgotten one's (:meth:`~vibe.pipeline.landmarks.PoseEstimator.forget`
+and its first frame) and a following one's frame; and the resident memory
+each started graph adds (after the process's first graphs, which load the
+native libraries).
+
 Clips: ``--clips N`` of ``--seconds`` each cut in turn from
 ``assets/pose_1.mp4`` (one person) and ``assets/people_walking.mp4`` (two
 people), as ``bench_batch.py`` makes them; ``--threads`` range threads per
@@ -31,6 +39,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +47,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_batch import make_sets  # noqa: E402  (the benchmarks folder is not a package)
 
-CASES = {"graphs": ("anew", "reused"), "torch-threads": ("torch 2 threads", "torch 1 thread")}
+CASES = {"graphs": ("anew", "reused"), "torch-threads": ("torch 2 threads", "torch 1 thread"), "graph-starts": ()}
 _FRONT_END = ("people_landmarks", "detect_track", "landmarks")
 
 
@@ -65,7 +74,11 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=12)
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--threads", type=int, default=2, help="range threads per video (the batch default on 2 cores)")
+    parser.add_argument("--repeats", type=int, default=5, help="graph-starts: graphs of each kind timed")
     args = parser.parse_args()
+    if args.compare == "graph-starts":
+        graph_starts(args.repeats)
+        return
 
     from vibe.pipeline.batch import TORCH_THREADS, worker_model
     from vibe.pipeline.demo_config import DemoConfig
@@ -90,6 +103,63 @@ def main() -> None:
             for case in (first, second) if k % 2 == 0 else (second, first):
                 rows[case].append(_run(clip, Path(tmp) / case.replace(" ", "_"), config, *setups[case]))
     _report(rows, args, load_before)
+
+
+def _ms(run) -> tuple[float, object]:
+    start = time.perf_counter()
+    out = run()
+    return (time.perf_counter() - start) * 1e3, out
+
+
+def _rss_mb() -> float:
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+def graph_starts(repeats: int) -> None:
+    """Per-graph costs: started anew against reused, in milliseconds, and memory per started graph."""
+    from vibe.pipeline.detector import PersonDetector
+    from vibe.pipeline.landmarks import PoseEstimator
+    from vibe.pipeline.video import VideoReader
+
+    root = Path(__file__).resolve().parents[1]
+    person = next(iter(VideoReader(root / "assets" / "pose_1.mp4")))[2]  # 576², one person
+    image = np.zeros((720, 1280, 3), np.uint8)
+    image[72:648, 352:928] = person
+    box = np.array([640.0, 360.0, 560.0])
+    load_before = os.getloadavg()[0]
+    first, _ = _ms(lambda: PersonDetector().detect(image, tiles=False))  # the native libraries load here
+    rows: dict[str, list[float]] = {k: [] for k in ("detector: start", "detector: first detection",
+                                                    "detector: reused, detection", "Pose: start",
+                                                    "Pose: first frame", "Pose: forget", "Pose: forgotten, first frame",
+                                                    "Pose: following, a frame")}  # fmt: skip
+    memory: dict[str, list[float]] = {"detector": [], "Pose": []}
+    kept = []  # graphs stay open so that each one's memory shows
+    for _ in range(repeats):
+        rss = _rss_mb()
+        t, detector = _ms(PersonDetector)
+        rows["detector: start"].append(t)
+        rows["detector: first detection"].append(_ms(lambda: detector.detect(image, tiles=False))[0])
+        rows["detector: reused, detection"].append(_ms(lambda: detector.detect(image, tiles=False))[0])
+        memory["detector"].append(_rss_mb() - rss)
+        rss = _rss_mb()
+        t, pose = _ms(PoseEstimator)
+        rows["Pose: start"].append(t)
+        rows["Pose: first frame"].append(_ms(lambda: pose.estimate(image, box))[0])
+        rows["Pose: following, a frame"].append(_ms(lambda: pose.estimate(image, box))[0])
+        rows["Pose: forget"].append(_ms(pose.forget)[0])
+        rows["Pose: forgotten, first frame"].append(_ms(lambda: pose.estimate(image, box))[0])
+        memory["Pose"].append(_rss_mb() - rss)
+        kept += [detector, pose]
+    print(f"cores: {len(os.sched_getaffinity(0))}, {repeats} graphs of each kind, process's first detector "
+          f"{first:.0f} ms, load average {load_before:.2f} → {os.getloadavg()[0]:.2f}\n")
+    print("| step | median ms |\n|---|---:|")
+    for name, times in rows.items():
+        print(f"| {name} | {statistics.median(times):.1f} |")
+    print("\n| graph | median resident memory added, MB |\n|---|---:|")
+    for name, added in memory.items():
+        print(f"| {name} | {statistics.median(added):.0f} |")
+    for graph in kept:
+        graph.close()
 
 
 def _report(rows: dict[str, list[dict]], args, load_before: float) -> None:

@@ -13,8 +13,8 @@ it for every video it runs; torch, MediaPipe's native libraries and the
 TFLite models are loaded once per process too, and so are the MediaPipe
 graphs: a video's detectors and ``Pose`` graphs go back to the process's
 pool (:mod:`vibe.pipeline.graph_pool`) and the next video takes them, a
-``Pose`` after forgetting its person (~0.08 s saved per detector and ~0.1 s
-per ``Pose``, which a new graph spends starting and loading its models).
+``Pose`` after forgetting its person (what a new graph spends starting and
+loading its models is saved: ``docs/benchmarks.md``).
 
 Parallelism (:func:`choose_workers`): one process per two cores, each video
 on two threads (the demo's parallel time ranges), torch on one thread

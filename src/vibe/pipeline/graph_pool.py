@@ -1,10 +1,11 @@
 """MediaPipe graphs kept for reuse within a process, instead of started anew per person and per video.
 
 Starting a graph is not free: a :class:`~vibe.pipeline.detector.PersonDetector`
-takes ~80 ms to start, and a BlazePose ``Pose`` (:class:`~vibe.pipeline.landmarks.PoseEstimator`)
-is built in ~5 ms but its first frame costs ~150 ms where later first frames
-cost ~30 ms, because its models load then (2-core machine, after the
-process's first graph; ``benchmarks/bench_graph_reuse.py``). The demo starts
+takes about five detections' time to start, and a BlazePose ``Pose``
+(:class:`~vibe.pipeline.landmarks.PoseEstimator`) spends on its first frame
+about six frames' time, its models loading then, against under three for a
+reused one's first frame (``benchmarks/bench_worker.py --compare
+graph-starts``, figures in ``docs/benchmarks.md``). The demo starts
 one detector per parallel time range and one ``Pose`` per track, so each
 video, and each person appearing, paid that again; a ``vibe batch`` worker
 runs many videos in one process.

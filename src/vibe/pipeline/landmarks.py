@@ -133,11 +133,11 @@ class PoseEstimator:
 
         While MediaPipe follows someone it takes each frame's region from the
         previous landmarks; one blank crop (no landmarks on it) drops that
-        region, which costs one landmark inference (~17 ms on the 2-core
-        machine), where a new instance's first frame costs ~150 ms (its
-        models load then). Same landmarks afterwards as a new instance's
-        (``tests/test_graph_pool.py``). A blank crop with landmarks (never
-        seen) restarts the graph instead.
+        region, which costs about one frame's inference, where a new
+        instance's first frame costs about six (its models load then;
+        ``docs/benchmarks.md``). Same landmarks afterwards as a new
+        instance's (``tests/test_graph_pool.py``). A blank crop with
+        landmarks (never seen) restarts the graph instead.
         """
         if not self._following:
             return
