@@ -104,7 +104,9 @@ def _worker(args: argparse.Namespace) -> None:
         detection_schedule=DetectionScheduleConfig(
             stride=args.detect_stride, large_side=args.large_side if args.large_side > 0 else None
         ),
-        roi_tracking=RoiTrackingConfig(detect_every=args.detect_every) if args.front_end == "roi" else None,
+        roi_tracking=replace(RoiTrackingConfig(detect_every=args.detect_every),
+                             **({} if args.far_tiles is None else {"far_tiles": args.far_tiles or None}))
+        if args.front_end == "roi" else None,
     )
     start = time.perf_counter()
     result = run_demo(args.video, args.out, config)
@@ -139,6 +141,8 @@ def main() -> None:
                         help="roi: one pass, people followed by their landmark model; "
                              "two: detector pass + landmark pass")
     parser.add_argument("--detect-every", type=int, default=15, help="one pass: a detector frame every N frames")
+    parser.add_argument("--far-tiles", type=float, default=None,
+                        help="one pass: far tiles' side over the short side (0: none; default: the demo's)")
     parser.add_argument("--fit-steps", type=int, default=None,
                         help="L-BFGS steps of the landmark fit (0: no fit; default: the demo's)")
     parser.add_argument("--front-end", default="roi", help=argparse.SUPPRESS)
@@ -166,6 +170,7 @@ def main() -> None:
                        "--threads", str(args.threads), "--device", args.device, "--workers", str(args.workers),
                        "--detect-stride", str(args.detect_stride), "--large-side", str(args.large_side),
                        "--front-end", front, "--detect-every", str(args.detect_every)]
+                cmd += ["--far-tiles", str(args.far_tiles)] if args.far_tiles is not None else []
                 cmd += ["--checkpoint", str(checkpoint)] if checkpoint else []
                 cmd += ["--render"] if args.render else []
                 cmd += ["--max-frames", str(args.max_frames)] if args.max_frames else []
@@ -176,7 +181,8 @@ def main() -> None:
     stages = sorted({s for _, _, r in rows for s in r["timings"]})
     print(f"video: {args.video.name}{f' on a {args.canvas} canvas' if canvas else ''}, render: {args.render}, "
           f"threads: {args.threads}, workers: {args.workers or 'auto'}, two-pass detector stride: "
-          f"{args.detect_stride}, large side: {args.large_side}; one-pass detector every {args.detect_every} frames; "
+          f"{args.detect_stride}, large side: {args.large_side}; one-pass detector every {args.detect_every} frames, "
+          f"far tiles {'default' if args.far_tiles is None else args.far_tiles or 'none'}; "
           f"landmark fit steps: {'default' if args.fit_steps is None else args.fit_steps}\n")
     print("| loops | front end | frames | people | " + " | ".join(f"{s} fps" for s in stages)
           + " | end-to-end fps | peak RSS MB |")

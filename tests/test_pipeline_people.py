@@ -15,6 +15,8 @@ from vibe.pipeline.detector import (
     Detections,
     PersonDetector,
     box_iou,
+    detector_views,
+    far_views,
     ssd_anchor_centers,
     weighted_nms,
 )
@@ -319,3 +321,17 @@ def test_ranges_in_parallel_give_the_tracks_of_one_pass(pose_1_frames, pose_1_ke
     kp = pose_1_keypoints[full]
     lo, hi = cxcys[:, None, :2] - cxcys[:, None, 2:] / 2, cxcys[:, None, :2] + cxcys[:, None, 2:] / 2
     assert np.all((kp >= lo) & (kp <= hi), axis=(1, 2)).mean() >= 0.9
+
+
+def test_far_views_cover_the_frame_with_tiles_of_the_asked_side():
+    views = far_views(720, 1280, 0.4)
+    assert views[: len(detector_views(720, 1280, 1))] == detector_views(720, 1280, 1)
+    tiles = np.array(views[len(detector_views(720, 1280, 1)) :])
+    np.testing.assert_allclose(tiles[:, 2], 288.0)
+    assert len(views) == 21  # letterbox, 2 level-1 squares, 6 x 3 tiles of 288 px
+    covered = np.zeros((720, 1280), bool)
+    for x0, y0, side in tiles:
+        covered[int(y0) : int(np.ceil(y0 + side)), int(x0) : int(np.ceil(x0 + side))] = True
+    assert covered.all()
+    steps = np.diff(np.unique(tiles[:, 0]))
+    assert steps.max() <= 0.8 * 288.0 + 1e-9  # neighbours overlap by at least 20 %

@@ -110,7 +110,7 @@ class _RecordingDetector:
 def test_periodic_passes_use_the_tiles_only_every_tiles_every_frames(pose_1_frames):
     from vibe.pipeline.detector import PersonDetector
 
-    config = RoiTrackingConfig(detect_every=15, tiles_every=60)
+    config = RoiTrackingConfig(detect_every=15, tiles_every=60, far_tiles=None)
     with PersonDetector() as real:
         recorder = _RecordingDetector(real)
         with RoiFollower(FPS, config, tracker_config=TrackerConfig(min_track_s=0.0), detector=recorder) as follower:
@@ -228,3 +228,36 @@ def test_demo_front_ends_agree(tmp_path, pose_1_keypoints):
     for track in (one, two):
         err = _reference_error(track["landmarks_img"], track["frame_ids"], pose_1_keypoints)
         assert np.nanmedian(err) < 15.0
+
+
+class _NobodyDetector:
+    """Finds no one; records what each pass looked at."""
+
+    def __init__(self):
+        self.calls = []
+
+    def detect(self, image, tiles=True):
+        self.calls.append(tiles)
+        return Detections.empty()
+
+
+def test_an_empty_scene_gets_the_far_tiles_less_often_while_they_find_no_one():
+    # Nobody tracked: a pass on every frame at the detector's own tiles, but once every
+    # tiles_every frames with the far tiles, so people too small for the others are found.
+    # A far pass that finds no one doubles the wait for the next (30 -> 60, then at most 100 frames).
+    recorder = _NobodyDetector()
+    config = RoiTrackingConfig(tiles_every=30, far_tiles=0.4, far_max_every=100)
+    image = np.zeros((72, 128, 3), np.uint8)
+    with RoiFollower(FPS, config, tracker_config=TrackerConfig(min_track_s=0.0), detector=recorder) as follower:
+        for k in range(400):
+            assert follower.step(k, image) == {}
+    far = [k for k, tiles in enumerate(recorder.calls) if tiles == 0.4 and not isinstance(tiles, bool)]
+    assert len(recorder.calls) == 400 and far == [0, 60, 160, 260, 360]
+    assert all(tiles is True for k, tiles in enumerate(recorder.calls) if k not in far)
+    # Without far tiles, the schedule is the detector's own tiles throughout.
+    recorder = _NobodyDetector()
+    no_far = RoiTrackingConfig(tiles_every=30, far_tiles=None)
+    with RoiFollower(FPS, no_far, tracker_config=TrackerConfig(min_track_s=0.0), detector=recorder) as follower:
+        for k in range(31):
+            follower.step(k, image)
+    assert recorder.calls == [True] * 31

@@ -218,12 +218,23 @@ class BodyRenderer:
             background: ``(H, W, 3)`` uint8.
             vertices_cam: ``(V, 3)`` in the camera frame (OpenCV, metres).
         """
+        body, alpha = self.layer(vertices_cam, camera)
+        frame = body * alpha[..., None] + background.astype(np.float32) * (1.0 - alpha[..., None])
+        return np.clip(frame + 0.5, 0, 255).astype(np.uint8), alpha > 0
+
+    def layer(
+        self, vertices_cam: np.ndarray, camera: PinholeCamera, skin_srgb: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One body alone: its colour ``(H, W, 3)`` float32 in [0, 255] and coverage ``(H, W)`` in [0, 1].
+
+        ``skin_srgb (3,)``: this body's skin (default: the style's), so that the
+        bodies of one scene can differ while sharing its light.
+        """
         self._renderer.render(self._black, [PersonMesh(0, vertices_cam)], camera=camera)
         rgba = self._renderer.last_rgba
-        alpha = rgba[..., 3:4].astype(np.float32) / 255.0
-        body = np.clip(rgba[..., :3].astype(np.float32) * self._gain, 0, 255)
-        frame = body * alpha + background.astype(np.float32) * (1.0 - alpha)
-        return np.clip(frame + 0.5, 0, 255).astype(np.uint8), rgba[..., 3] > 0
+        gain = self._gain if skin_srgb is None else np.asarray(skin_srgb) / np.asarray(track_color(0))
+        body = np.clip(rgba[..., :3].astype(np.float32) * gain.astype(np.float32), 0, 255)
+        return body, rgba[..., 3].astype(np.float32) / 255.0
 
     def close(self) -> None:
         """Release the GL context."""

@@ -203,7 +203,7 @@ def judge_tracks(
     return people, rejected
 
 
-def _landmark_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def landmark_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per frame, mean distance of the 8 body landmarks of ``a`` and ``b`` ``(k, 33, 3)`` in ``a``'s torso lengths ``(k,)``."""
     torso = np.linalg.norm(a[:, [11, 12], :2].mean(axis=1) - a[:, [23, 24], :2].mean(axis=1), axis=1)
     gap = np.linalg.norm(a[:, _JITTER_LANDMARKS, :2] - b[:, _JITTER_LANDMARKS, :2], axis=2).mean(axis=1)
@@ -235,7 +235,7 @@ def duplicate_tracks(
             both = found[rows] & ofound[orows]
             if both.sum() == 0 or both.sum() < config.duplicate_min_shared * max(int(found.sum()), 1):
                 continue
-            distance = float(np.median(_landmark_distance(olm[orows][both], lm[rows][both])))
+            distance = float(np.median(landmark_distance(olm[orows][both], lm[rows][both])))
             if distance <= config.duplicate_max_distance:
                 duplicates[tid] = (
                     f"duplicate of track {other} (same landmarks within {distance:.2f} torso lengths "

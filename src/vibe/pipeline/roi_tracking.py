@@ -10,7 +10,8 @@ the same for several people: each track has its own
 ``detect(image, tiles)``) runs only
 
 - every ``detect_every``-th frame, for people coming in (the letterboxed
-  frame only, with the tiles for smaller people once every ``tiles_every`` frames);
+  frame only, with tiles once every ``tiles_every`` frames and finer ones
+  for small and far people at most that often, :class:`RoiTrackingConfig`);
 - on every frame where a live track's landmarks are not found (a track just
   started, or lost: it is looked for on that very frame);
 - on every frame while nobody is tracked (a person on screen for one frame
@@ -51,6 +52,7 @@ from vibe.geometry.crops import bbox_xyxy_to_cxcys
 from vibe.pipeline.detector import Detections, DetectorConfig, box_iou
 from vibe.pipeline.graph_pool import GraphPool, shared_pool
 from vibe.pipeline.landmarks import NUM_LANDMARKS, LandmarkConfig, PoseEstimator, TrackLandmarks
+from vibe.pipeline.person_filter import landmark_distance
 from vibe.pipeline.tracker import PersonTracker, Track, TrackerConfig
 
 __all__ = [
@@ -82,21 +84,39 @@ class RoiTrackingConfig:
     of its long side, less well beside someone else), the others (someone
     lost, nobody tracked) always. So a newcomer is found within
     ``detect_every`` frames when tall in the frame, within ``tiles_every``
-    frames otherwise. ``roi_scale``: the landmark box's half-side
+    frames otherwise. ``far_tiles``: the pass once every ``tiles_every``
+    frames also looks at tiles of this fraction of the frame's short side
+    (:func:`~vibe.pipeline.detector.far_views`; 0.4 on a 720p frame: 21 views,
+    down to 288 px squares, for people down to about 80 px tall,
+    ``docs/results.md``), the other passes for someone lost or nobody
+    tracked, which can come on many frames in a row, at the detector's own
+    ``tile_levels``; None: the detector's own everywhere. A far pass that
+    starts no one small (landmark box narrower than a far tile) doubles the
+    wait for the next, up to ``far_max_every`` frames, and one that does
+    resets it to ``tiles_every``: a scene where they find no one small (one
+    person near the camera) pays for few of them. ``roi_scale``: the landmark box's half-side
     over the body radius (the detector's 1.25). ``max_side``: a landmark box
     wider than this many frame long sides counts as lost (landmarks that
     blew up). ``overlap_s``: ranges decoded in parallel start this much
     earlier than their cut, so that a track crossing the cut is matched to
-    itself on the shared frames (:func:`stitch_ranges`).
+    itself on the shared frames (:func:`stitch_ranges`). ``same_body``: a
+    track just started whose landmarks lie within this many torso lengths of
+    someone already followed (mean of the 8 body landmarks,
+    :func:`~vibe.pipeline.person_filter.landmark_distance`, the duplicate
+    rule's 0.25) is that person seen twice, e.g. a far tile taking a torso
+    for a small person: it is discarded.
     """
 
     detect_every: int = 15
     tiles: bool = True
     tiles_every: int = 30
+    far_tiles: float | None = 0.4
+    far_max_every: int = 120
     roi_scale: float = 1.25
     max_side: float = 2.0
     overlap_s: float = 0.4
     stitch_iou: float = 0.5
+    same_body: float = 0.25
 
     def __post_init__(self) -> None:
         if self.detect_every < 1:
@@ -165,6 +185,8 @@ class RoiFollower:
         self._rois: dict[int, np.ndarray] = {}  # track id → bbox_xyxy for the next frame
         self._last_detection: int | None = None  # frame id of the last detector pass
         self._last_tiled: int | None = None  # ... and of the last one with tiles
+        self._last_far: int | None = None  # ... and of the last one with far tiles
+        self._far_wait = self.config.tiles_every  # frames from one far pass to the next
         self.detector_frames = 0
 
     def __enter__(self) -> "RoiFollower":
@@ -184,43 +206,84 @@ class RoiFollower:
             else:
                 graph.close()
 
-    def detection_due(self, frame_id: int, followed: Iterable[int]) -> bool | None:
-        """Whether frame ``frame_id`` gets a detector pass and with tiles: None (no pass), False, True.
+    def detection_due(self, frame_id: int, followed: Iterable[int]) -> bool | float | None:
+        """Whether frame ``frame_id`` gets a detector pass and with tiles: None (no pass), False, True, or a float.
 
         A pass is due when nobody is tracked, when a live track is not in
         ``followed`` (the ids whose landmarks were found on this frame), or
         every ``detect_every`` frames; only the periodic passes skip the tiles,
-        but for one every ``tiles_every`` frames. Frame ids count, so a live
-        source's dropped frames count as passed time.
+        but for one every ``tiles_every`` frames. A pass looks at the far tiles
+        (``far_tiles``, the float) once the far passes' wait is over
+        (``tiles_every`` frames, longer after far passes that found no one).
+        Frame ids count, so a live source's dropped frames count as passed time.
         """
         cfg = self.config
+        far_due = cfg.tiles and cfg.far_tiles is not None and (
+            self._last_far is None or frame_id - self._last_far >= self._far_wait
+        )
         live = self.tracker.live_ids()
-        if not live or set(live) - set(followed):
-            return cfg.tiles
+        if not live or set(live) - set(followed):  # an empty scene of far people gets its far passes too
+            return float(cfg.far_tiles) if far_due else cfg.tiles
         if self._last_detection is not None and frame_id - self._last_detection < cfg.detect_every:
             return None
+        if far_due:
+            return float(cfg.far_tiles)
         return cfg.tiles and (self._last_tiled is None or frame_id - self._last_tiled >= cfg.tiles_every)
 
     def step(self, frame_id: int, image_rgb: np.ndarray) -> dict[int, PersonPose]:
         """Follow everyone to frame ``frame_id`` (``image_rgb (H, W, 3)`` uint8); track id → pose found."""
         found = {tid: pose for tid, roi in self._rois.items() if (pose := self._estimate(tid, image_rgb, roi))}
         followed = {tid: (p.bbox_xyxy, float(np.mean(p.landmarks_img[:, 2]))) for tid, p in found.items()}
-        detections = Detections.empty()
-        tiles = self.detection_due(frame_id, found)
-        if tiles is not None:
-            detections = self._detector.detect(image_rgb, tiles=tiles)
-            self.detector_frames += 1
-            self._last_detection = frame_id
-            self._last_tiled = frame_id if tiles else self._last_tiled
+        detections, far = self._detect(frame_id, image_rgb, found)
+        live_before = set(self.tracker.live_ids())
         assigned = self.tracker.update(frame_id, detections, followed)
         for d, tid in assigned.items():  # started or re-found: the landmark model starts from the detection
-            if (pose := self._estimate(tid, image_rgb, detections.bbox_xyxy[d])) is not None:
-                found[tid] = pose
+            if (pose := self._estimate(tid, image_rgb, detections.bbox_xyxy[d])) is None:
+                continue
+            if self._same_body(pose, found.values()):  # a part of someone followed, seen as a person by a tile
+                if tid not in live_before:
+                    self.tracker.discard(tid)
+                continue
+            found[tid] = pose
+        if far:
+            started = [found[t] for t in assigned.values() if t in found and t not in live_before]
+            self._after_far_pass(started, image_rgb)
         live = set(self.tracker.live_ids())
         for tid in [t for t in self._poses if t not in live]:
             self._graphs.give_back(self._poses.pop(tid))
         self._rois = {tid: p.bbox_xyxy for tid, p in found.items() if tid in live}
         return found
+
+    def _detect(self, frame_id: int, image_rgb: np.ndarray, found: dict[int, PersonPose]) -> tuple[Detections, bool]:
+        """The detector pass of this frame, if one is due; the detections and whether it was a far pass."""
+        tiles = self.detection_due(frame_id, found)
+        if tiles is None:
+            return Detections.empty(), False
+        detections = self._detector.detect(image_rgb, tiles=tiles)
+        self.detector_frames += 1
+        self._last_detection = frame_id
+        far = isinstance(tiles, float)  # far views include the tiles' (level 1)
+        self._last_tiled = frame_id if tiles is not False else self._last_tiled
+        self._last_far = frame_id if far else self._last_far
+        return detections, far
+
+    def _after_far_pass(self, started: list[PersonPose], image_rgb: np.ndarray) -> None:
+        """The wait for the next far pass: reset when this one started someone small, else doubled.
+
+        Small: a landmark box narrower than the far tiles (someone the other
+        views could miss); a big person found by a far pass does not count.
+        """
+        cfg = self.config
+        reach = cfg.far_tiles * min(image_rgb.shape[:2])
+        small = any(p.bbox_xyxy[2] - p.bbox_xyxy[0] < reach for p in started)
+        self._far_wait = cfg.tiles_every if small else min(2 * self._far_wait, cfg.far_max_every)
+
+    def _same_body(self, pose: PersonPose, others: Iterable[PersonPose]) -> bool:
+        """Whether ``pose``'s body landmarks lie within ``same_body`` torso lengths of another's."""
+        return any(
+            landmark_distance(o.landmarks_img[None], pose.landmarks_img[None])[0] <= self.config.same_body
+            for o in others
+        )
 
     def _estimate(self, track_id: int, image_rgb: np.ndarray, roi_xyxy: np.ndarray) -> PersonPose | None:
         """The track's landmark model on the crop around ``roi_xyxy (4,)``; None when no pose (or a runaway box)."""

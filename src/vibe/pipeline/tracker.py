@@ -234,6 +234,10 @@ class PersonTracker:
         self._live = still
         self._prev_frame = frame_id
 
+    def discard(self, track_id: int) -> None:
+        """Forget live track ``track_id`` entirely, rows and all (it was never anyone, e.g. a second view of a body)."""
+        self._live = [t for t in self._live if t.track_id != track_id]
+
     def forget_history(self) -> None:
         """Drop ended tracks and all but the last row of live ones (a live stream's memory stays flat).
 

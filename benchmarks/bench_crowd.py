@@ -1,0 +1,91 @@
+"""Who the demo finds in rendered crowds: detection recall/precision, ghost tracks, identity switches.
+
+Runs the demo's front end and body rule (:mod:`vibe.evaluation.crowd_bench`)
+on a ``vibe eval make-synthetic --crowd`` folder (people 60-400 px tall at
+720p, every side, cameras from eye level to 10 m up), once per detector
+setting, and prints one markdown table per setting plus a JSON line each::
+
+    .venv/bin/vibe eval make-synthetic --crowd --out output/crowd --videos 4 --seconds 3
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_crowd.py --data output/crowd --far 0 0.4
+
+``--cost VIDEO`` instead measures what the far tiles cost on one video (e.g.
+the one-person 720p clip of the demo's speed target): the front end's wall
+and CPU seconds (process CPU time, all threads: less sensitive to other jobs
+on the machine than wall time) and its detector passes, per setting::
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_crowd.py --cost pose_1_1280x720_x3.mp4 --far 0 0.4
+
+``--far F``: the tiled pass every ``tiles_every`` frames also looks at tiles
+of side F × the short side (``RoiTrackingConfig.far_tiles``; 0: none, the
+detector's own one tile level, as before far tiles existed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _config(far: float, tiles_every: int | None):
+    from vibe.pipeline.demo_config import DemoConfig
+    from vibe.pipeline.roi_tracking import RoiTrackingConfig
+
+    roi = dataclasses.replace(RoiTrackingConfig(), far_tiles=far or None)
+    if tiles_every is not None:
+        roi = dataclasses.replace(roi, tiles_every=tiles_every)
+    return DemoConfig(roi_tracking=roi)
+
+
+def _cost(video: Path, far: float, tiles_every: int | None) -> dict:
+    """Front-end wall and CPU seconds on ``video`` with far tiles ``far`` (the demo's threads)."""
+    import time
+
+    from vibe.pipeline.passes import StageTimer
+    from vibe.pipeline.roi_stage import followed_people_stage
+    from vibe.pipeline.video import VideoReader
+
+    config = dataclasses.replace(_config(far, tiles_every), progress=False, cache=False)
+    wall, cpu = time.perf_counter(), time.process_time()
+    tracks, times, _ = followed_people_stage(VideoReader(video), config, None, StageTimer())
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {"far_tiles": far, "frames": len(times), "tracks": len(tracks), "wall_s": round(wall, 2),
+            "cpu_s": round(cpu, 2), "cpu_ms_per_frame": round(1000 * cpu / max(len(times), 1), 2)}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, help="a make-synthetic --crowd folder")
+    parser.add_argument("--cost", type=Path, help="instead: the front end's cost on this video, per --far")
+    parser.add_argument("--far", type=float, nargs="+", default=[0.0, 0.4],
+                        help="far tile sides to compare, fractions of the short side (0: no far tiles)")
+    parser.add_argument("--tiles-every", type=int, default=None,
+                        help="frames between tiled passes (default: the demo's)")
+    parser.add_argument("--out", type=Path, default=ROOT / "output" / "bench" / "crowd")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    sys.path.insert(0, str(ROOT / "src"))
+    from vibe.evaluation.crowd_bench import run_crowd_benchmark, table
+
+    if args.cost is not None:
+        for far in args.far:
+            print(json.dumps(_cost(args.cost, far, args.tiles_every)))
+        return 0
+    if args.data is None:
+        parser.error("--data or --cost is required")
+    for far in args.far:
+        summary = run_crowd_benchmark(args.data, args.out / f"far{far}.json", _config(far, args.tiles_every))
+        every = summary["roi_tracking"]["tiles_every"]
+        print(f"\n### far tiles: {far or 'none (the detector tile_levels=1 only)'}, tiled pass every {every} frames\n")
+        print(table(summary))
+        print(json.dumps({"far_tiles": far, **{k: v for k, v in summary.items() if k != "videos"}}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
