@@ -8,9 +8,9 @@ Usage::
 folder ``vibe eval world`` wrote beside its JSON. For each variant the world
 stage runs again on every video's ``results.npz`` with the video's true focal,
 and the mean absolute metrics over the videos are printed (one line per
-variant), with the ground angle per video. docs/results.md quotes it for the
+variant), with the ground angle and root drift per video. docs/results.md quotes it for the
 choice of ``contact_speed_box_s``, ``accel_m_s2``, ``ray_correction``,
-``landmark_vertical`` and ``support_rounds``. The results must hold
+``landmark_vertical``, ``support_rounds`` and ``standing_min_s``. The results must hold
 ``landmarks_world`` (a demo run since that array was added) for the landmark
 vertical to count.
 """
@@ -37,7 +37,9 @@ VARIANTS = {
     "default": WorldConfig(),
     "no landmark vertical": WorldConfig(landmark_vertical=False),
     "no support (feet may sink)": WorldConfig(support_rounds=0),
-    "neither (before 2026-12-06 21:00)": WorldConfig(landmark_vertical=False, support_rounds=0),
+    "no standing (root depth free)": WorldConfig(standing_min_s=None),
+    "none of the three (the stage before)": WorldConfig(landmark_vertical=False, support_rounds=0,
+                                                         standing_min_s=None),
     "contact_speed_box_s=0.3": WorldConfig(contact_speed_box_s=0.3),
     "accel_m_s2=2": WorldConfig(weights=TrajectoryWeights(accel_m_s2=2.0)),
     "0.3 and 2 (before tuning)": WorldConfig(contact_speed_box_s=0.3, weights=TrajectoryWeights(accel_m_s2=2.0)),
@@ -78,7 +80,9 @@ def main() -> None:
         rows = score(dataclasses.replace(config), args.videos, args.demo, args.names, body)
         means = {k: np.nanmean([abs(r[k]) for r in rows.values()]) for k in KEYS}
         angles = {name: round(r["ground_angle_deg"], 1) for name, r in rows.items()}
-        print(f"{label:28s} " + " ".join(f"{k}={v:.2f}" for k, v in means.items()) + f" | ground ° {angles}")
+        drift = {name: round(r["root_drift_cm"], 1) for name, r in rows.items()}
+        print(f"{label:28s} " + " ".join(f"{k}={v:.2f}" for k, v in means.items()) + f" | ground ° {angles}"
+              f" | root drift cm {drift}")
 
 
 if __name__ == "__main__":

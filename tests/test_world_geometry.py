@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from vibe.geometry.contacts import centred_speed, drop_short_runs, foot_contacts
+from vibe.geometry.contacts import centred_share, centred_speed, drop_short_runs, foot_contacts, long_runs
 from vibe.geometry.ground import fit_ground_plane, plane_with_prior, world_from_ground
 from vibe.geometry.trajectory import FootAnchors, TrajectoryWeights, solve_translations
 
@@ -123,3 +123,38 @@ def test_ground_and_contacts_hold_a_planted_foot_despite_noisy_sizes():
     assert np.abs(feet_cam[..., 1] - 1.5).max() < 0.04
     assert np.ptp(held[:, 2]) < 0.5 * np.ptp(free[:, 2])  # steadier than size alone
     assert np.abs(held - truth).max() < 0.05
+
+
+def test_support_holds_a_foot_on_the_plane_against_an_oversized_body():
+    """A body 30 % too large for its pixels is put too far by its size; a supported foot (no contact, no
+    sliding rows) brings it onto the plane, where the truth is, and an unsupported one leaves it below."""
+    rng = np.random.default_rng(4)
+    n, focal, principal = 30, 600.0, np.array([320.0, 240.0])
+    body = _body_points(n, rng)
+    truth = np.tile([0.0, 0.6, 4.0], (n, 1))  # feet 1.5 m below the camera
+    pixels = _project(body + truth[:, None], focal, principal)
+    sigma, times = np.full(body.shape[:2], 2.0), np.arange(n) / 30
+    big = body * 1.3  # about its origin (the root, between the feet and the head)
+    normal, offset = np.array([0.0, -1.0, 0.0]), 1.5
+    none = np.zeros((n, 2), bool)
+    support = none.copy()
+    support[:, 0] = True
+    free = solve_translations(big, pixels, sigma, focal, principal, times, truth, FootAnchors(big[:, :2], none,
+                              (normal, offset)))  # fmt: skip
+    held = solve_translations(big, pixels, sigma, focal, principal, times, truth, FootAnchors(big[:, :2], none,
+                              (normal, offset), support=support))  # fmt: skip
+    assert (big[:, 0, 1] + free[:, 1]).min() > 1.5 + 0.15  # camera y down: sunk under the floor
+    off_plane = np.abs(big[:, 0, 1] + held[:, 1] - 1.5)  # the foot's own 1.3 cm noise per frame against smoothing
+    assert off_plane.mean() < 0.01 and off_plane.max() < 0.03
+    assert np.abs(held[:, 2] - truth[:, 2]).max() < 0.5 * np.abs(free[:, 2] - truth[:, 2]).min()
+
+
+def test_runs_by_duration_and_centred_share():
+    times = np.arange(10) / 10.0  # 10 fps
+    mask = np.array([1, 1, 1, 0, 1, 1, 1, 1, 1, 1], bool)
+    # Runs of 0.2 s (3 frames) and 0.5 s (6 frames): only the second lasts 0.4 s.
+    np.testing.assert_array_equal(long_runs(mask, times, 0.4), [0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
+    # A 0.2 s window: frame and both neighbours (two at the ends).
+    np.testing.assert_allclose(centred_share(mask, times, 0.2), [1, 1, 2 / 3, 2 / 3, 2 / 3, 1, 1, 1, 1, 1])
+    # A window longer than the track: every frame sees all of it.
+    np.testing.assert_allclose(centred_share(mask[:3] & [1, 0, 1], times[:3], 2.0), [2 / 3] * 3)

@@ -175,6 +175,12 @@ def test_landmark_vertical_averages_two_leaning_estimates(body):
     assert _ground_angle(_run(body, {1: person}), truth) < 1.0
 
 
+def _lowest_foot(person) -> np.ndarray:
+    """``(n,)`` the lower of the feet's contact points (mean of heel and toe, 2-3 cm above the soles at y = 0)."""
+    joints = person["joints3d_world"]
+    return np.minimum(joints[:, [29, 31], 1].mean(1), joints[:, [30, 32], 1].mean(1))
+
+
 @pytest.mark.anny
 def test_a_body_seen_in_part_is_held_above_the_ground(body):
     """A walker whose first 20 frames show only the upper body (feet undetected) and whose regressed body is
@@ -190,9 +196,50 @@ def test_a_body_seen_in_part_is_held_above_the_ground(body):
     focal = FocalEstimate(FOCAL, "option", (0.0, 0.0))
     world_stage({1: sunk}, body, "blazepose33", (W, H), np.arange(1000) / FPS, focal, FOCAL,
                 WorldConfig(support_rounds=0))  # fmt: skip
-    # The feet's contact points (mean of heel and toe, 2-3 cm above the soles at y = 0), the lower one.
-    feet = lambda p: np.minimum(p["joints3d_world"][:, [29, 31], 1].mean(1), p["joints3d_world"][:, [30, 32], 1].mean(1))  # noqa: E731
-    assert feet(sunk)[partial].min() < -0.10
+    assert _lowest_foot(sunk)[partial].min() < -0.10
     _run(body, {1: person})
-    assert feet(person)[partial].min() > -0.035  # the stage's tolerance: 3 cm under the contact points' plane
+    assert _lowest_foot(person)[partial].min() > -0.035  # the stage's tolerance: 3 cm under the contact points
     assert np.abs(person["transl_world"][20:, 1] - truth["root_world"][20:, 1]).max() < 0.05
+
+
+@pytest.mark.anny
+def test_a_person_standing_still_stays_put_though_the_legs_lean(body):
+    """A person standing perfectly still for 5 s whose regressed legs move the feet 8 cm away from the camera
+    relative to the hips over the last 2 s (a lean read wrongly in depth): with the planted feet held, the
+    root follows that error towards the camera; standing (the feet's pixels still) keeps it in place."""
+    pose, transl = _clip("02_10", 0, 1)
+    frames = 150
+    pose, transl = pose.repeat(frames, 1, 1, 1), np.repeat(transl, frames, axis=0)
+    person, truth = _person(body, pose, transl, 1.4, 8.0)
+    lean = np.clip((np.arange(frames) - 90) / 60, 0, 1) * 0.08  # metres towards the camera, last 2 s
+    person["joints3d"][:, 27:, 2] += lean[:, None]  # the ankles, heels and toes
+    loose = {k: v.copy() for k, v in person.items()}
+    focal = FocalEstimate(FOCAL, "option", (0.0, 0.0))
+    world_stage({1: loose}, body, "blazepose33", (W, H), np.arange(1000) / FPS, focal, FOCAL,
+                WorldConfig(standing_min_s=None))  # fmt: skip
+    _run(body, {1: person})
+    moved = lambda p: np.linalg.norm(p["transl_world"] - p["transl_world"][0], axis=1).max()  # noqa: E731
+    assert moved(loose) > 0.05  # measured 7.6 cm
+    assert moved(person) < 0.03  # measured 2.1 cm
+
+
+def test_the_vertical_runs_from_the_standing_foot_when_the_other_is_raised():
+    """A stick body (camera axes, y down): shoulders 1.4 m above the standing right foot, the left foot raised
+    0.4 m and 0.3 m forward. The vertical is straight up from the standing foot; both feet's midpoint would
+    lean it by atan(0.15 / 1.2) = 7.1°; with both feet down it is the midpoint's."""
+    from vibe.body.anny import BLAZEPOSE33
+    from vibe.pipeline.body_axes import standing_vertical
+
+    names = list(BLAZEPOSE33)
+    points = np.zeros((2, len(names), 3))
+    for side in ("left", "right"):
+        points[:, names.index(f"{side}_shoulder")] = [0.0, -1.4, 0.0]
+    for part in ("heel", "foot_index"):
+        points[0, names.index(f"left_{part}")] = [0.0, -0.4, -0.3]  # frame 0: left foot raised
+        points[1, names.index(f"left_{part}")] = [0.2, 0.0, 0.0]  # frame 1: both feet down, 0.2 m apart
+    axis, length = standing_vertical(points, names, 0.06)
+    np.testing.assert_allclose(axis[0], [0.0, -1.0, 0.0], atol=1e-9)
+    np.testing.assert_allclose(axis[1], np.array([-0.1, -1.4, 0.0]) / np.hypot(0.1, 1.4), atol=1e-9)
+    assert length[0] == pytest.approx(1.4)
+    naive = standing_vertical(points, names, np.inf)[0][0]
+    assert np.degrees(np.arccos(-naive[1])) == pytest.approx(np.degrees(np.arctan2(0.15, 1.2)), abs=0.01)

@@ -145,8 +145,34 @@ def _ground_metrics(world: dict[str, np.ndarray], gt) -> dict[str, float]:
     }
 
 
-def score_world_video(results_npz: Path, gt_npz: Path) -> dict:
-    """World and camera-frame metrics of the longest track of a demo run against the video's ground truth."""
+def body_height_m(body, shape: np.ndarray) -> float:
+    """Standing height (m) of the body model with ``shape`` ``(S,)``: the rest mesh's vertical extent."""
+    import torch
+
+    with torch.no_grad():
+        out = body(body.rest_pose(1), torch.as_tensor(np.asarray(shape), dtype=body.dtype).reshape(1, -1))
+    heights = out.vertices[0, :, 1]
+    return float(heights.max() - heights.min())
+
+
+def _scale_metrics(world_metrics: dict, body, predicted_shape: np.ndarray, gt) -> dict[str, float]:
+    """The body's height error (%) and the camera-height error (cm) were the body's height right.
+
+    Depth from body size scales the whole scene with the estimated body height,
+    so ``camera height × true / estimated body height`` separates that scale from the geometry.
+    """
+    ratio = body_height_m(body, predicted_shape) / body_height_m(body, gt["shape"])
+    estimated = world_metrics["camera_height_m"] + world_metrics["ground_height_err_cm"] / 100.0
+    true_height = world_metrics["camera_height_m"]
+    return {"body_height_err_pct": 100.0 * (ratio - 1.0),
+            "ground_height_err_rescaled_cm": 100.0 * (estimated / ratio - true_height)}  # fmt: skip
+
+
+def score_world_video(results_npz: Path, gt_npz: Path, body=None) -> dict:
+    """World and camera-frame metrics of the longest track of a demo run against the video's ground truth.
+
+    With ``body`` (the body model) also the body-height error and the camera height rescaled by it.
+    """
     from vibe.pipeline.outputs import read_results, read_world
 
     times, people = read_results(results_npz)
@@ -165,16 +191,18 @@ def score_world_video(results_npz: Path, gt_npz: Path) -> dict:
     camera_pred = (p["joints3d"][rows] + p["transl_cam"][rows, None]).astype(np.float64)
     pred_contact, both = p["foot_contact"][rows], contacts
     agree = float((pred_contact == both).mean())
+    ground = _ground_metrics(world, gt)
+    if body is not None:
+        ground.update(_scale_metrics(ground, body, np.asarray(p["shape"]).mean(0), gt))
     return {
         "n_frames": int(len(fids)),
-        "world": {**_motion_metrics(world_pred, truth, contacts, fps), **_ground_metrics(world, gt),
-                  "contact_agreement": agree},
+        "world": {**_motion_metrics(world_pred, truth, contacts, fps), **ground, "contact_agreement": agree},
         "camera": _motion_metrics(camera_pred, truth, contacts, fps),
         "true_contact_share": float(contacts.mean()),
     }  # fmt: skip
 
 
-def with_true_focal(results_npz: Path, gt_npz: Path, out_npz: Path) -> Path:
+def with_true_focal(results_npz: Path, gt_npz: Path, out_npz: Path, body=None) -> Path:
     """``results.npz`` with the world stage run again for the video's true focal (as if the file said it)."""
     from vibe.body.anny import Anny
     from vibe.pipeline.outputs import read_results, write_results
@@ -184,7 +212,8 @@ def with_true_focal(results_npz: Path, gt_npz: Path, out_npz: Path) -> Path:
     gt = np.load(gt_npz)
     width, height = (int(v) for v in gt["image_size"])
     focal = FocalEstimate(float(gt["focal_px"]), "metadata", (0.0, 0.0))
-    world = world_stage(people, Anny(), "blazepose33", (width, height), times, focal, float(max(width, height)))
+    world = world_stage(people, body or Anny(), "blazepose33", (width, height), times, focal,
+                        float(max(width, height)))  # fmt: skip
     return write_results(out_npz, times, people, world.arrays)
 
 
@@ -195,6 +224,7 @@ def run_world_benchmark(bench_dir: str | Path, out_json: str | Path, out_dir: st
     no focal metadata) and again with the world stage run for the true focal
     (``world_true_focal``), which separates the focal's error from the rest.
     """
+    from vibe.body.anny import Anny
     from vibe.pipeline.demo_config import DemoConfig
     from vibe.pipeline.run import run_demo
 
@@ -204,14 +234,14 @@ def run_world_benchmark(bench_dir: str | Path, out_json: str | Path, out_dir: st
         raise FileNotFoundError(f"no video in {bench}")
     out = Path(out_dir) if out_dir else Path(out_json).parent / "demo"
     config = DemoConfig(render=False, progress=False)
-    scored = []
+    scored, body = [], Anny()
     for video in videos:
         result = run_demo(video, out, config)
         gt = video.with_suffix(".npz")
-        row = {"video": video.stem, **score_world_video(result.results, gt)}
+        row = {"video": video.stem, **score_world_video(result.results, gt, body)}
         if row.get("n_frames"):
-            true_focal = with_true_focal(result.results, gt, result.out_dir / "results_true_focal.npz")
-            row["world_true_focal"] = score_world_video(true_focal, gt)["world"]
+            true_focal = with_true_focal(result.results, gt, result.out_dir / "results_true_focal.npz", body)
+            row["world_true_focal"] = score_world_video(true_focal, gt, body)["world"]
         scored.append(row)
     summary = {"bench_dir": str(bench), "videos": scored, "created": _dt.datetime.now(_dt.timezone.utc).isoformat()}
     Path(out_json).parent.mkdir(parents=True, exist_ok=True)
@@ -224,18 +254,24 @@ _COLUMNS = (("w_mpjpe_mm", "W-MPJPE mm", 0), ("wa_mpjpe_mm", "WA-MPJPE mm", 0), 
             ("jitter_m_s3", "jitter m/s³", 0))  # fmt: skip
 
 
+_GROUND = (("ground_angle_deg", "ground °", 1), ("ground_height_err_cm", "height cm", 1),
+           ("body_height_err_pct", "body height %", 1),
+           ("ground_height_err_rescaled_cm", "height at true body size cm", 1))  # fmt: skip
+
+
 def table(summary: dict) -> str:
     """A markdown table: per video, the world output, the camera-frame output, and the ground errors."""
-    head = "| video | output | " + " | ".join(label for _, label, _ in _COLUMNS) + " | ground ° | height cm |"
+    labels = [label for _, label, _ in _COLUMNS + _GROUND]
+    head = "| video | output | " + " | ".join(labels) + " |"
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for v in summary["videos"]:
         if not v.get("n_frames"):
-            lines.append(f"| {v['video']} | nobody found |" + " |" * (len(_COLUMNS) + 2))
+            lines.append(f"| {v['video']} | nobody found |" + " |" * len(labels))
             continue
         for output in ("world", "world_true_focal", "camera"):
             m = v[output]
             cells = [_fmt(m[k], digits) for k, _, digits in _COLUMNS]
-            ground = [_fmt(m.get("ground_angle_deg"), 1), _fmt(m.get("ground_height_err_cm"), 1)]
+            ground = [_fmt(m.get(k), digits) for k, _, digits in _GROUND]
             lines.append(f"| {v['video']} | {_LABELS[output]} | " + " | ".join(cells + ground) + " |")
     return "\n".join(lines)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["centred_speed", "foot_contacts", "drop_short_runs"]
+__all__ = ["centred_share", "centred_speed", "foot_contacts", "drop_short_runs", "long_runs"]
 
 
 def centred_speed(positions: np.ndarray, times_s: np.ndarray) -> np.ndarray:
@@ -57,3 +57,23 @@ def foot_contacts(
     """
     low_and_still = (np.asarray(height) <= max_height) & (np.asarray(speed) <= max_speed)
     return drop_short_runs(low_and_still, min_frames)
+
+
+def centred_share(mask: np.ndarray, times_s: np.ndarray, window_s: float) -> np.ndarray:
+    """``(n,)`` the share of True in ``mask`` over a centred window of ``window_s`` seconds (shorter at the ends)."""
+    step = float(np.median(np.diff(times_s))) if len(times_s) > 1 else 1.0
+    half = max(1, int(round(window_s / step / 2)))
+    kernel = np.ones(2 * half + 1)
+    # "full" then the centred slice: "same" would return the kernel's length when it is the longer.
+    counts = np.convolve(np.ones(len(mask)), kernel)[half : half + len(mask)]
+    return np.convolve(np.asarray(mask, np.float64), kernel)[half : half + len(mask)] / counts
+
+
+def long_runs(mask: np.ndarray, times_s: np.ndarray, min_s: float) -> np.ndarray:
+    """``(n,)`` bool: the runs of ``mask`` lasting at least ``min_s`` seconds."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    out = np.zeros(len(mask), bool)
+    for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+        if times_s[stop - 1] - times_s[start] >= min_s:
+            out[start:stop] = True
+    return out

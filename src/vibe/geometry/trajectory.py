@@ -15,6 +15,10 @@ seeing the past and the future alike (no lag):
   ``n·(P_foot + t) + d = 0``;
 - **no sliding** (optional): a foot in contact in two consecutive frames keeps
   its position along the given axes (the ground's two horizontal ones);
+- **standing** (optional): in frames flagged as a person standing in place,
+  the speed of a given body point (the root, or e.g. the centre of mass) along
+  the given axes (the ground's axis along the line of sight, where the image
+  measures least) is small;
 - **support** (optional): a foot flagged in a frame lies on the ground plane
   without the no-sliding rows (the caller flags the lowest foot of frames that
   sank under the ground: nobody stands below the floor);
@@ -45,6 +49,7 @@ class TrajectoryWeights:
         plane_m: of a contact foot's distance to the ground plane.
         slide_m: of a contact foot's displacement between consecutive frames.
         support_m: of a supported foot's distance to the ground plane.
+        standing_speed_m_s: of a standing person's speed (of the standing point) along the given axes.
         guess_m: of the pull towards the initial guess.
     """
 
@@ -55,6 +60,9 @@ class TrajectoryWeights:
     slide_m: float = 0.0005
     # A bound in effect: the image rows come from a body whose size may be wrong (seen in part).
     support_m: float = 0.0005
+    # Standing still, depth follows the regressed legs' errors (a lean read wrongly in depth moves
+    # the hips by centimetres): held to a few millimetres per second along the line of sight.
+    standing_speed_m_s: float = 0.006
     guess_m: float = 10.0
 
 
@@ -69,6 +77,11 @@ class FootAnchors:
         slide_axes: ``(A, 3)`` unit axes along which a contact foot must not move
             (e.g. the ground's two horizontal axes); ``(0, 3)``: no sliding term.
         support: ``(n, F)`` bool feet held on the plane without the no-sliding rows, or None.
+        standing: ``(n,)`` bool frames of a person standing in place, whose standing point keeps
+            its place along ``standing_axes`` between consecutive standing frames; or None.
+        standing_axes: ``(B, 3)`` unit axes of that (e.g. the ground's axis along the line of sight).
+        standing_point: ``(n, 3)`` the body point (body frame) held still instead of the root
+            (e.g. the body's centre of mass), or None (the root).
     """
 
     points_body: np.ndarray
@@ -76,6 +89,9 @@ class FootAnchors:
     plane: tuple[np.ndarray, float] | None = None
     slide_axes: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     support: np.ndarray | None = None
+    standing: np.ndarray | None = None
+    standing_axes: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    standing_point: np.ndarray | None = None
 
 
 class _Rows:
@@ -133,6 +149,18 @@ def _ground_rows(rows: _Rows, feet: FootAnchors, weights: TrajectoryWeights) -> 
         rows.add(cols, vals / weights.slide_m, -(step @ axis) / weights.slide_m)
 
 
+def _standing_rows(rows: _Rows, feet: FootAnchors, times_s: np.ndarray, weights: TrajectoryWeights) -> None:
+    """The standing point's speed along each standing axis between consecutive standing frames is small."""
+    (k,) = np.nonzero(feet.standing[:-1] & feet.standing[1:])
+    scale = 1.0 / (np.maximum(np.diff(times_s)[k], 1e-6) * weights.standing_speed_m_s)
+    point = np.zeros((len(feet.standing), 3)) if feet.standing_point is None else feet.standing_point
+    step = point[k + 1] - point[k]
+    for axis in np.asarray(feet.standing_axes).reshape(-1, 3):
+        cols = np.concatenate([3 * k[:, None] + np.arange(3), 3 * (k[:, None] + 1) + np.arange(3)], axis=1)
+        vals = np.concatenate([-np.tile(axis, (len(k), 1)), np.tile(axis, (len(k), 1))], axis=1)
+        rows.add(cols, vals * scale[:, None], -(step @ axis) * scale)
+
+
 def _plane_rows(rows: _Rows, feet: FootAnchors, on_plane: np.ndarray, sigma_m: float) -> None:
     """``n·(P_foot + t) + d = 0`` for the feet flagged in ``on_plane`` ``(n, F)``, standard deviation ``sigma_m``."""
     normal, offset = feet.plane
@@ -188,6 +216,8 @@ def solve_translations(
                 np.asarray(principal_px, np.float64), guess[:, 2])  # fmt: skip
     if feet is not None:
         _ground_rows(rows, feet, weights)
+        if feet.standing is not None:
+            _standing_rows(rows, feet, np.asarray(times_s, np.float64), weights)
     _smooth_rows(rows, np.asarray(times_s, np.float64), weights)
     cols = np.arange(3 * n)[:, None]
     rows.add(cols, np.full((3 * n, 1), 1.0 / weights.guess_m), guess.reshape(-1) / weights.guess_m)

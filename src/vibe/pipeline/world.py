@@ -6,11 +6,14 @@ Per video, after the bodies (:func:`world_stage`)::
     per person: the body turned from its box's line of
       sight to the camera's (it was regressed from a crop)  ray_rotation
     per person: translation from body size, image only      solve_translations (no feet)
-    the bodies' vertical while they stand upright           → up prior (camera frame)
+    the bodies' vertical while they stand upright, from
+      the network's body and MediaPipe's world landmarks    → up prior (camera frame)
     first contacts: low foot, still in the image            foot_contacts
     ground plane from every person's contacts               fit_ground_plane (RANSAC + prior)
     per person: translation with feet on the plane,
-      not sliding, smoothed (offline, centred)              solve_translations (feet)
+      not sliding, smoothed (offline, centred); a person
+      standing in place keeps the depth of their centre
+      of mass; no foot under the ground (re-solved)         _solve_on_ground
     final contacts: low above the ground, still in metres   → foot_contact (n, 2)
     the same solve with the final contacts
     world frame: y up, ground y = 0 (the soles), z towards the camera, origin under
@@ -41,16 +44,17 @@ import numpy as np
 import torch
 
 from vibe.geometry.cameras import ray_rotation
-from vibe.geometry.contacts import centred_speed, foot_contacts
+from vibe.geometry.contacts import centred_share, centred_speed, drop_short_runs, foot_contacts, long_runs
 from vibe.geometry.ground import GroundPlane, fit_ground_plane, world_from_ground
 from vibe.geometry.trajectory import FootAnchors, TrajectoryWeights, solve_translations
+from vibe.pipeline.body_axes import centre_of_mass, foot_keypoints, standing_vertical
+from vibe.pipeline.focal import FocalEstimate, estimate_focal, focal_from_metadata, read_container_tags
 from vibe.pipeline.smoothing import gaussian_vectors
 
+# The focal's names are re-exported (they were defined here first).
 __all__ = ["FocalEstimate", "WorldConfig", "WorldResult", "estimate_focal", "focal_from_metadata", "world_stage"]
 
 log = logging.getLogger(__name__)
-
-_FULL_FRAME_DIAGONAL_MM = 43.27  # of a 36 × 24 mm frame: the reference of "35 mm equivalent" focal lengths
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,11 @@ class WorldConfig:
             at an angle).
         landmark_vertical: also take the body's vertical from MediaPipe's world
             landmarks (``landmarks_world``) when a person has them (:func:`_up_prior`).
+        standing_min_s: a person whose standing foot (the lowest in the image) stays still this
+            long, a foot on the ground in ``standing_down_share`` of the frames, its box's size
+            steady (``standing_scale_rate_s``, relative change per second), is standing: the
+            body's centre of mass (``standing_centre``; else the root) keeps its depth
+            (:func:`_standing`, ``weights.standing_speed_m_s``); None: never.
         sink_tolerance_m: a foot further than this under the ground is held on it
             (:func:`_solve_on_ground`); support_rounds: how many times the solve is repeated for that.
         weights: the trajectory solve's term standard deviations.
@@ -100,77 +109,11 @@ class WorldConfig:
     landmark_vertical: bool = True
     sink_tolerance_m: float = 0.03
     support_rounds: int = 4
+    standing_min_s: float | None = 0.5
+    standing_down_share: float = 0.5
+    standing_scale_rate_s: float = 0.1
+    standing_centre: bool = True
     weights: TrajectoryWeights = field(default_factory=TrajectoryWeights)
-
-
-@dataclass(frozen=True)
-class FocalEstimate:
-    """The focal length used, where it came from and the relative error it implies.
-
-    Attributes:
-        focal_px: pixels.
-        source: ``"metadata"`` (35 mm equivalent in the file), ``"option"`` (given) or ``"prior"``.
-        rel_error: ``(low, high)`` relative error of depths and of distances
-            along the line of sight that the focal's uncertainty implies
-            (``(0, 0)`` when known); distances across the image are unaffected.
-    """
-
-    focal_px: float
-    source: str
-    rel_error: tuple[float, float]
-
-
-def _focal_for_fov(long_side_px: float, fov_deg: float) -> float:
-    return long_side_px / 2.0 / np.tan(np.radians(fov_deg) / 2.0)
-
-
-def focal_from_metadata(tags: Mapping[str, str], width: int, height: int) -> float | None:
-    """Focal length in pixels from a 35 mm equivalent focal length among container tags, else None.
-
-    Any tag whose name holds both ``focal`` and ``35`` counts (e.g. QuickTime's
-    ``com.apple.quicktime.camera.focal_length.35mm_equivalent``); a 35 mm
-    equivalent ``F`` spans the image diagonal as ``F`` spans 43.27 mm.
-    """
-    for key, value in tags.items():
-        name = key.lower()
-        if "focal" in name and "35" in name:
-            try:
-                f35 = float(str(value).split()[0])
-            except (ValueError, IndexError):
-                continue
-            if f35 > 0:
-                return f35 / _FULL_FRAME_DIAGONAL_MM * float(np.hypot(width, height))
-    return None
-
-
-def read_container_tags(path: Path) -> dict[str, str]:
-    """The container's and its video stream's metadata tags (empty when unreadable)."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            tags = dict(container.metadata)
-            if container.streams.video:
-                tags.update(container.streams.video[0].metadata)
-            return tags
-    except (OSError, ValueError, av.FFmpegError):
-        return {}
-
-
-def estimate_focal(
-    tags: Mapping[str, str], width: int, height: int, config: WorldConfig, given: float | None = None
-) -> FocalEstimate:
-    """The focal of a video: ``given``, else the file's metadata, else the prior (with its implied error)."""
-    if given:
-        return FocalEstimate(float(given), "option", (0.0, 0.0))
-    from_tags = focal_from_metadata(tags, width, height)
-    if from_tags:
-        return FocalEstimate(from_tags, "metadata", (0.0, 0.0))
-    long_side = float(max(width, height))
-    prior = _focal_for_fov(long_side, config.prior_fov_deg)
-    wide, narrow = (_focal_for_fov(long_side, fov) for fov in sorted(config.fov_range_deg, reverse=True))
-    # Depth ∝ focal: the true focal over the prior is the depth scale error.
-    return FocalEstimate(prior, "prior", (wide / prior - 1.0, narrow / prior - 1.0))
 
 
 @dataclass
@@ -182,23 +125,6 @@ class WorldResult:
 
 
 # --------------------------------------------------------------------------- per-track inputs
-def foot_keypoints(names: list[str]) -> list[list[int]]:
-    """Indices of each foot's contact keypoints (left, right): heel and toe, else the ankle.
-
-    Raises:
-        ValueError: the set has neither heels/toes nor ankles.
-    """
-    out = []
-    for side in ("left", "right"):
-        found = [names.index(n) for n in (f"{side}_heel", f"{side}_foot_index", f"{side}_big_toe") if n in names]
-        if not found and f"{side}_ankle" in names:
-            found = [names.index(f"{side}_ankle")]
-        if not found:
-            raise ValueError(f"keypoint set has no {side} heel, toe or ankle")
-        out.append(found)
-    return out
-
-
 @dataclass
 class _Track:
     """One person's inputs to the solve (camera frame; ``n`` frames, ``K`` keypoints)."""
@@ -213,6 +139,9 @@ class _Track:
     guess: np.ndarray  # (n, 3)
     box_side: float
     turn: np.ndarray  # (n, 3, 3) the body's re-orientation (applied to points, feet and shoulders)
+    foot_index: list[list[int]] = field(default_factory=list)  # keypoints of each foot (foot_keypoints)
+    centre: np.ndarray | None = None  # (n, 3) the body's approximate centre of mass, body frame
+    sides: np.ndarray | None = None  # (n,) box side per frame, pixels
 
 
 def _track_inputs(
@@ -246,24 +175,16 @@ def _track_inputs(
     guess = np.asarray(p["transl_cam"], np.float64).copy()
     guess[:, 2] *= focal.focal_px / nominal_focal  # transl_cam's depth is for the nominal focal
     feet = np.stack([points[:, idx].mean(axis=1) for idx in foot_keypoints(names)], axis=1)
-    vertical, length = _vertical(points, names)
+    vertical, length = standing_vertical(points, names, config.contact_height_m)
     verticals = [vertical]
     if config.landmark_vertical and p.get("landmarks_world") is not None and len(names) == 33:
         mediapipe = np.einsum("nij,nkj->nki", turn, np.asarray(p["landmarks_world"], np.float64))
-        verticals.append(_vertical(mediapipe, names)[0])
+        verticals.append(standing_vertical(mediapipe, names, config.contact_height_m)[0])
     upright = length >= config.upright_ratio * np.percentile(length, 95)
     frame_times = np.asarray(times, np.float64)[np.asarray(p["frame_ids"])]
     return _Track(frame_times, points, pixels, sigma, feet, np.stack(verticals), upright, guess,
-                  float(np.median(side)), turn)  # fmt: skip
-
-
-def _vertical(points: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Feet → mid-shoulder of keypoints ``(n, K, 3)`` (BlazePose names): unit axis ``(n, 3)`` (nan where
-    undefined, e.g. landmarks not found) and length ``(n,)``."""
-    feet = np.stack([points[:, idx].mean(axis=1) for idx in foot_keypoints(names)], axis=1).mean(axis=1)
-    axis = points[:, [names.index("left_shoulder"), names.index("right_shoulder")]].mean(axis=1) - feet
-    length = np.nan_to_num(np.linalg.norm(axis, axis=-1))
-    return np.where(length[:, None] > 1e-6, axis / np.maximum(length, 1e-6)[:, None], np.nan), length
+                  float(np.median(side)), turn, foot_keypoints(names), centre_of_mass(points, names),
+                  side)  # fmt: skip
 
 
 def _ray_turn(p: Mapping[str, np.ndarray], focal: float, size: tuple[int, int], config: WorldConfig) -> np.ndarray:
@@ -347,6 +268,46 @@ def _horizontal_axes(normal: np.ndarray) -> np.ndarray:
     return np.stack([a, np.cross(normal, a)])
 
 
+def _standing(track: _Track, contacts: np.ndarray, config: WorldConfig) -> np.ndarray:
+    """``(n,)`` bool: a person standing in place, in runs of at least ``config.standing_min_s``.
+
+    Standing: a foot on the ground in most frames around (``config.standing_down_share``
+    of a centred window of ``standing_min_s``), the lowest foot in the image (the one
+    standing, whichever it is: the other may be raised) or the midpoint of both feet
+    (whichever is which: regressed legs may swap left and right) still
+    (``config.contact_speed_box_s``), and the box's size steady
+    (``config.standing_scale_rate_s``: walking towards or away from the camera barely
+    moves the feet in the image, but grows or shrinks the box; arms raised and lowered
+    change it too, so a person waving while standing may not count).
+    """
+    feet_px = np.stack([track.pixels[:, idx].mean(axis=1) for idx in track.foot_index], axis=1)  # (n, 2, 2)
+    seen = np.isfinite(track.sigma[:, np.concatenate(track.foot_index)]).all(axis=1)
+    lowest = feet_px[np.arange(len(feet_px)), np.argmax(np.nan_to_num(feet_px[..., 1], nan=-np.inf), axis=1)]
+    still_feet = np.zeros(len(feet_px), bool)
+    for point in (lowest, feet_px.mean(axis=1)):  # the standing foot; both feet (a stance whose legs swap)
+        speed = centred_speed(gaussian_vectors(point, config.speed_sigma_frames), track.times) / track.box_side
+        still_feet |= speed <= config.contact_speed_box_s
+    log_side = np.log(np.maximum(track.sides, 1e-6))[:, None]
+    steady = centred_speed(gaussian_vectors(log_side, config.speed_sigma_frames), track.times)
+    steady = steady <= config.standing_scale_rate_s
+    down = centred_share(contacts.any(axis=1), track.times, config.standing_min_s)
+    still = seen & still_feet & steady & (down >= config.standing_down_share)
+    bridged = ~drop_short_runs(~still[:, None], 3)[:, 0]  # gaps of one or two frames (a landmark's glitch)
+    return long_runs(bridged, track.times, config.standing_min_s)
+
+
+def _along_sight(normal: np.ndarray) -> np.ndarray:
+    """``(B, 3)``: the ground's unit axis along the camera's heading (B = 1; 0 when looking straight down).
+
+    Across it, the image itself places a body to a pixel; along it, depth comes
+    from the body's size and legs, whose errors a standing person should not follow.
+    """
+    along = np.array([0.0, 0.0, 1.0]) - normal[2] * normal
+    if np.linalg.norm(along) < 1e-6:
+        return np.zeros((0, 3))
+    return (along / np.linalg.norm(along))[None]
+
+
 def _solve_on_ground(
     track: _Track, focal: float, size: tuple[int, int], contacts: np.ndarray, plane: GroundPlane, config: WorldConfig
 ) -> np.ndarray:
@@ -359,8 +320,11 @@ def _solve_on_ground(
     """
     axes = _horizontal_axes(plane.normal_cam)
     support = np.zeros_like(contacts)
+    standing = None if config.standing_min_s is None else _standing(track, contacts, config)
+    centre = track.centre if config.standing_centre else None
     for _ in range(config.support_rounds + 1):
-        feet = FootAnchors(track.feet, contacts, (plane.normal_cam, plane.offset_m), axes, support)
+        feet = FootAnchors(track.feet, contacts, (plane.normal_cam, plane.offset_m), axes, support, standing,
+                           _along_sight(plane.normal_cam), centre)  # fmt: skip
         transl = _solve(track, focal, size, feet, config)
         heights = plane.height(track.feet + transl[:, None])
         lowest = heights == heights.min(axis=1, keepdims=True)  # the foot a body sinking would stand on
