@@ -307,7 +307,11 @@ def _pool_round(queue: list[VideoJob], config: DemoConfig, workers: int, on_reco
         while queue or running:
             while queue and len(running) < workers:
                 job = queue.pop(0)
-                running[pool.submit(process, job, config)] = job
+                try:
+                    running[pool.submit(process, job, config)] = job
+                except BrokenProcessPool:  # a worker died since the last wait: this job never started
+                    queue.insert(0, job)
+                    return _collect(wait(running)[0], running, on_record)
             broken = _collect(wait(running, return_when=FIRST_COMPLETED)[0], running, on_record)
             if broken:  # the others in flight end (or broke) too
                 return broken + _collect(wait(running)[0], running, on_record)
