@@ -5,7 +5,10 @@ ground truth; its ``blazepose33`` keypoints are projected through a crop camera,
 jittered by 2 px, and the fit starts from poses perturbed by ~0.1 rad per
 joint (a stand-in for the network output). Prints frames/s, wall time and the
 mean reprojection error before/after (crop pixels) for the default config
-(6 L-BFGS steps × 20 iterations) and any ``--steps``.
+(6 L-BFGS steps × 20 iterations) and any ``--steps``; ``--world-weight`` adds the 3D
+term (the true keypoints as landmarks), ``--anny-kinematics`` times the fit
+with anny's own forward kinematics (the path before ``vibe.body.sparse_keypoints``
+had its own).
 Run ``python benchmarks/bench_refine.py --help``.
 """
 
@@ -47,13 +50,33 @@ def _track(body: Anny, frames: int, seed: int):
     return params, obs, kp3d[0]
 
 
+def _use_anny_kinematics() -> None:
+    """Pose the fit's keypoints through anny's own forward kinematics (4×4 broadcast sums), for comparison."""
+    import vibe.body.sparse_keypoints as sparse
+    from anny.utils import kinematics
+
+    def anny_fk(model, rest_poses, pose_rotmat, to_world):
+        delta = torch.zeros(*pose_rotmat.shape[:-2], 4, 4, dtype=pose_rotmat.dtype)
+        delta[..., :3, :3] = to_world.transpose(0, 1) @ pose_rotmat @ to_world
+        delta[..., 3, 3] = 1.0
+        chain = (model.kinematic_chain_levels, model.kinematic_chain_indices)
+        transforms, poses = kinematics.forward_kinematic(chain, rest_poses.expand(*delta.shape), delta, "local-ref")
+        return transforms[..., :3, :3], transforms[..., :3, 3], poses[..., :3, 3]
+
+    sparse._forward_kinematics = anny_fk
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--world-weight", type=float, default=0.0, help="3D term weight (world landmarks: the truth)")
+    parser.add_argument("--anny-kinematics", action="store_true", help="anny's forward kinematics (the old path)")
     parser.add_argument("--steps", type=int, nargs="+", default=[6])
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.anny_kinematics:
+        _use_anny_kinematics()
 
     body = Anny()
     prior = default_pose_prior(body)
@@ -73,9 +96,10 @@ def main() -> None:
     )
     print("|---|---|---|---|---|")
     for steps in args.steps:
-        config = SMPLifyConfig(keypoint_set="blazepose33", num_steps=steps)
+        config = SMPLifyConfig(keypoint_set="blazepose33", num_steps=steps, world_weight=args.world_weight)
         start = time.perf_counter()
-        refined, before, after = refine_track(body, params, obs, config, prior)
+        world = torch.cat([truth, torch.ones_like(truth[..., :1])], -1) if args.world_weight else None
+        refined, before, after = refine_track(body, params, obs, config, prior, world)
         seconds = time.perf_counter() - start
         print(
             f"| {steps} L-BFGS steps × {config.max_iter} | {frames / seconds:.1f} | {seconds:.1f} "
