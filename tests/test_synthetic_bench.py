@@ -225,8 +225,10 @@ def test_parse_baselines():
     (_, options), = parse_baselines(["p=a.pt,refine_steps=5,fit.world_plane_weight=0.3,fit.world_weight=2e4"]).values()
     fit = options["smplify"]  # fit fields add up
     assert (fit.num_steps, fit.world_plane_weight, fit.world_weight) == (5, 0.3, 2e4)
+    (_, options), = parse_baselines(["s=a.pt,fit.fit_shape=false"]).values()
+    assert options["smplify"].fit_shape is False
     with pytest.raises(ValueError):
-        parse_baselines(["p=a.pt,fit.keypoint_set=coco17"])  # only numeric fit fields
+        parse_baselines(["p=a.pt,fit.keypoint_set=coco17"])  # only number and yes/no fit fields
     for bad in (["nopath"], ["=a.pt"], ["a="], ["a=1.pt", "a=2.pt"]):
         with pytest.raises(ValueError):
             parse_baselines(bad)

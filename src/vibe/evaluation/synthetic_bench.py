@@ -270,9 +270,9 @@ def demo_options(pairs: Sequence[str]) -> dict:
 def _demo_option(pair: str) -> tuple[str, float | bool | dict]:
     """``"centred_sigma=0"`` → ``("centred_sigma", 0.0)``; ``"fit_camera=false"`` → ``("fit_camera", False)``;
     ``"refine_steps=6"`` → ``("smplify", {"num_steps": 6})``; ``"fit.F=V"`` → ``("smplify", {F: V})`` for a
-    numeric field ``F`` of the demo's fit settings (:class:`~vibe.fitting.temporal_smplify.SMPLifyConfig`)."""
+    number or yes/no field ``F`` of the demo's fit settings (:class:`~vibe.fitting.temporal_smplify.SMPLifyConfig`)."""
     key, sep, value = (part.strip() for part in pair.partition("="))
-    fit_fields = {f.name for f in dataclasses.fields(SMPLifyConfig) if f.type in ("float", "int")}
+    fit_fields = {f.name: f.type for f in dataclasses.fields(SMPLifyConfig) if f.type in ("float", "int", "bool")}
     is_fit = key.startswith("fit.") and key[4:] in fit_fields
     if not sep or not (is_fit or key in ("centred_sigma", "fit_camera", "smooth", "refine", "refine_steps")):
         raise ValueError(
@@ -284,9 +284,15 @@ def _demo_option(pair: str) -> tuple[str, float | bool | dict]:
     if key == "refine_steps":
         return "smplify", {"num_steps": int(value)}
     if is_fit:
-        kind = int if next(f for f in dataclasses.fields(SMPLifyConfig) if f.name == key[4:]).type == "int" else float
-        return "smplify", {key[4:]: kind(value)}
-    return key, value.lower() in ("1", "true", "yes", "on")
+        kind = fit_fields[key[4:]]
+        parsed = _yes(value) if kind == "bool" else int(value) if kind == "int" else float(value)
+        return "smplify", {key[4:]: parsed}
+    return key, _yes(value)
+
+
+def _yes(value: str) -> bool:
+    """``"true"``, ``"1"``, ``"yes"``, ``"on"`` (any case) → True, anything else False."""
+    return value.lower() in ("1", "true", "yes", "on")
 
 
 def _baseline_spec(spec: str | os.PathLike | tuple) -> tuple[Path, dict]:
