@@ -398,12 +398,7 @@ def eval_world(
     """Run the demo on the world benchmark; W-/WA-MPJPE, RTE, drift, sliding, jitter, ground errors."""
     from vibe.evaluation.world_bench import run_world_benchmark, table
 
-    try:
-        summary = run_world_benchmark(data, out)
-    except FileNotFoundError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(4) from exc
-    typer.echo(table(summary))
+    _print_benchmark(run_world_benchmark, table, data, out)
 
 
 @eval_app.command("crowd")
@@ -414,8 +409,13 @@ def eval_crowd(
     """Run the demo's people finding on rendered crowds: recall per height and side, precision, ghosts, switches."""
     from vibe.evaluation.crowd_bench import run_crowd_benchmark, table
 
+    _print_benchmark(run_crowd_benchmark, table, data, out)
+
+
+def _print_benchmark(run, table, data: Path, out: Path) -> None:
+    """``run(data, out)`` a benchmark and print ``table(summary)``; a missing input is exit code 4."""
     try:
-        summary = run_crowd_benchmark(data, out)
+        summary = run(data, out)
     except FileNotFoundError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(4) from exc
