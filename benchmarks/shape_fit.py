@@ -18,10 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from tune_cleanup import corpus_tracks, regress_and_score  # the benchmarks folder is not a package
+
 from vibe.body.anny import Anny
-from vibe.evaluation.synthetic_bench import posed_eval14
-from vibe.evaluation.synthetic_scoring import body_metrics
-from vibe.evaluation.track_regression import load_open_generator, regress_track
+from vibe.evaluation.track_regression import load_open_generator
 from vibe.pipeline.demo_config import DemoConfig
 
 
@@ -43,21 +43,14 @@ def main() -> None:
     errors: dict[str, list[np.ndarray]] = {k: [] for k in variants}
     pa12 = dict.fromkeys(variants, 0.0)
     frames = 0
-    for path in sorted(args.corpus.glob("track_*.npz"))[-args.tracks :]:
-        track = dict(np.load(path))
+    last = max(len(list(args.corpus.glob("track_*.npz"))) - args.tracks, 0)
+    for track in corpus_tracks(args.corpus, skip=last):
         n = len(track["frame_ids"])
-        if n < 3:
-            continue
         frames += n
-        size = tuple(int(v) for v in track["image_size"])
         for name, fit in variants.items():
-            pred = regress_track(
-                model, track["landmarks_img"], track["bbox_cxcys"], size, demo.windows,
-                landmarks_world=track["world"], frame_ids=track["frame_ids"], centred_sigma=demo.centred_sigma, refine=fit,
-            )  # fmt: skip
+            pred, metrics = regress_and_score(model, body, track, demo.centred_sigma, fit)
             errors[name].append(pred.shape[0] - track["shape"])
-            joints = posed_eval14(body, pred.pose_rotmat, pred.shape)
-            pa12[name] += body_metrics(joints, track["joints3d_eval14"].astype(np.float64), track["frame_ids"])["pa_mpjpe12"] * n
+            pa12[name] += metrics["pa_mpjpe12"] * n
     print("phenotypes:", ", ".join(body.phenotype_labels))
     for name, diffs in errors.items():
         d = np.array(diffs)

@@ -25,6 +25,7 @@ import argparse
 import dataclasses
 import itertools
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ import numpy as np
 from vibe.body.anny import Anny
 from vibe.evaluation.synthetic_bench import posed_eval14
 from vibe.evaluation.synthetic_scoring import body_metrics, pck2d
-from vibe.evaluation.track_regression import load_open_generator, regress_track
+from vibe.evaluation.track_regression import TrackPrediction, load_open_generator, regress_track
 from vibe.fitting.temporal_smplify import SMPLifyConfig
 from vibe.pipeline.demo_config import DemoConfig
 
@@ -55,6 +56,32 @@ def _pck_in_image(pred_px: np.ndarray, track: dict) -> float:
     return pck2d(np.asarray(pred_px, np.float64), truth, visible)
 
 
+def corpus_tracks(corpus: Path, skip: int = 0, limit: int | None = None) -> Iterator[dict]:
+    """The corpus tracks (``track_*.npz`` in name order, after the first ``skip``, at most ``limit``) of ≥ 3 frames."""
+    for path in sorted(corpus.glob("track_*.npz"))[skip:][:limit]:
+        with np.load(path) as npz:
+            track = dict(npz)
+        if len(track["frame_ids"]) >= 3:
+            yield track
+
+
+def regress_and_score(
+    model, body: Anny, track: dict, centred_sigma: float, refine: SMPLifyConfig | None
+) -> tuple[TrackPrediction, dict[str, float]]:
+    """One corpus track through the demo's regression (windows, clean-up, ``refine`` fit), its 3D metrics
+    and ``fit_ms``, the regression's time per frame."""
+    size = tuple(int(v) for v in track["image_size"])
+    start = time.perf_counter()
+    pred = regress_track(
+        model, track["landmarks_img"], track["bbox_cxcys"], size, DemoConfig().windows,
+        landmarks_world=track["world"], frame_ids=track["frame_ids"], centred_sigma=centred_sigma, refine=refine,
+    )  # fmt: skip
+    fit_ms = 1000.0 * (time.perf_counter() - start) / len(track["frame_ids"])
+    joints = posed_eval14(body, pred.pose_rotmat, pred.shape)
+    metrics = body_metrics(joints, track["joints3d_eval14"].astype(np.float64), track["frame_ids"])
+    return pred, {**metrics, "fit_ms": fit_ms}
+
+
 def score_variants(
     checkpoint: str,
     corpus: Path,
@@ -73,27 +100,12 @@ def score_variants(
     variants = list(itertools.product(sigmas, world_weights, plane_weights))
     sums: dict[Variant, dict[str, float]] = {v: {} for v in variants}
     frames = 0
-    paths = sorted(corpus.glob("track_*.npz"))[skip_tracks:]
-    for path in paths[:max_tracks]:
-        with np.load(path) as npz:
-            track = dict(npz)
-        if len(track["frame_ids"]) < 3:
-            continue
-        size = tuple(int(v) for v in track["image_size"])
+    for track in corpus_tracks(corpus, skip_tracks, max_tracks):
         n = len(track["frame_ids"])
         frames += n
         for variant in variants:
             sigma, weight, plane = variant
-            start = time.perf_counter()
-            pred = regress_track(
-                model, track["landmarks_img"], track["bbox_cxcys"], size, demo.windows,
-                landmarks_world=track["world"], frame_ids=track["frame_ids"], centred_sigma=sigma,
-                refine=_refine_config(weight, plane, base),
-            )  # fmt: skip
-            seconds = time.perf_counter() - start
-            joints = posed_eval14(body, pred.pose_rotmat, pred.shape)
-            metrics = body_metrics(joints, track["joints3d_eval14"].astype(np.float64), track["frame_ids"])
-            metrics["fit_ms"] = 1000.0 * seconds / n
+            pred, metrics = regress_and_score(model, body, track, sigma, _refine_config(weight, plane, base))
             metrics["pck2d"] = _pck_in_image(pred.joints2d_img, track)
             metrics["mp_pck2d"] = _pck_in_image(track["landmarks_img"][..., :2], track)
             for key, value in metrics.items():
