@@ -25,7 +25,7 @@ from vibe.evaluation.report import table_header, table_row
 from vibe.evaluation.synthetic_bench import parse_baselines, pool_results, run_synthetic_benchmark, write_json
 
 # Lower is better for every metric compared but the 2D PCK.
-_COMPARED = ("pa_mpjpe", "mpjpe", "accel_err", "pa_mpjpe12", "accel_err12", "pck2d")
+_COMPARED = ("pa_mpjpe", "mpjpe", "accel_err", "pa_mpjpe12", "accel_err12", "pck2d", "pve_t", "height_abs_err")
 
 
 def paired(videos: list[dict], row: str, other: str, metric: str, seed: int = 0) -> dict | None:

@@ -34,6 +34,7 @@ from vibe.evaluation.synthetic_scoring import (
     constant_bone_lengths,
     score_track,
     score_video,
+    shape_metrics,
     smooth_over_time,
 )
 
@@ -151,6 +152,30 @@ def test_pck2d_counts_visible_points_within_a_tenth_of_the_box(scored):
 
 def test_model_row_has_exactly_the_table_columns(scored):
     assert set(scored[0]["model"]) == {"pa_mpjpe", "mpjpe", "accel", "accel_err", "pa_mpjpe12", "accel_err12", "pck2d"}
+
+
+def test_shape_metrics_ignore_placement_and_see_build_and_height():
+    rng = np.random.default_rng(0)
+    target = rng.normal(size=(50, 3))
+    moved = target + [0.3, -2.0, 5.0]  # placement only: no shape error
+    assert shape_metrics(moved, target) == pytest.approx({"pve_t": 0.0, "height_err": 0.0, "height_abs_err": 0.0}, abs=1e-9)
+    taller = target * [1.0, 1.1, 1.0]
+    centred = target - target.mean(0)
+    expected_pve = 1000.0 * np.abs(0.1 * centred[:, 1]).mean()
+    expected_height = 1000.0 * 0.1 * np.ptp(target[:, 1])
+    assert shape_metrics(taller, target) == pytest.approx(
+        {"pve_t": expected_pve, "height_err": expected_height, "height_abs_err": expected_height}
+    )
+    assert shape_metrics(target, taller)["height_err"] == pytest.approx(-expected_height)
+
+
+def test_shape_columns_only_when_both_bodies_at_rest_are_given():
+    gt, (model, _) = _gt(), _model_prediction()
+    rest = np.random.default_rng(1).normal(size=(20, 3))
+    with_rest = TrackPrediction(model.frame_ids, model.joints_eval14, model.joints2d_img, rest * 1.2)
+    assert "pve_t" not in score_track(gt, with_rest)[0]  # no ground-truth body at rest
+    metrics = score_track({**gt, "vertices_rest": rest}, with_rest)[0]
+    assert metrics["pve_t"] == pytest.approx(shape_metrics(rest * 1.2, rest)["pve_t"]) and metrics["pve_t"] > 0
 
 
 def _world(frames: np.ndarray, eps: np.ndarray, nan_frames=()) -> tuple[np.ndarray, np.ndarray]:

@@ -29,6 +29,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     # The synthetic benchmark's 12 limb joints MediaPipe also has (its rows report only these).
     ("pa_mpjpe12", "PA-MPJPE12 ↓"),
     ("accel_err12", "ACCEL_ERR12 ↓"),
+    # The synthetic benchmark's body shape (rest pose against the rendered body's).
+    ("pve_t", "PVE-T ↓"),
+    ("height_abs_err", "|Δheight| ↓"),
 )
 
 # The released vibe_model_wo_3dpw on 3DPW test, as published with the original code

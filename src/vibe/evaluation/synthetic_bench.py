@@ -147,12 +147,21 @@ def posed_eval14(body: Anny, pose_rotmat: np.ndarray, shape: np.ndarray) -> np.n
     return body.keypoints(posed, "eval14").double().numpy()
 
 
+@torch.no_grad()
+def rest_vertices(body: Anny, shape: np.ndarray) -> np.ndarray:
+    """The body of shape ``(S,)`` in the rest pose: vertices ``(V, 3)`` metres."""
+    shape_t = torch.as_tensor(shape, dtype=body.dtype).reshape(1, -1)
+    return body(body.rest_pose(1), shape_t).vertices[0].double().numpy()
+
+
 def _prediction(
     body: Anny, frame_ids: np.ndarray, pose_rotmat: np.ndarray, shape: np.ndarray, joints2d_img: np.ndarray
 ) -> TrackPrediction:
-    """A track's poses ``(n, J, 3, 3)``, shapes ``(n, S)`` and 2D joints ``(n, 33, 2)`` as a :class:`TrackPrediction`."""
+    """A track's poses ``(n, J, 3, 3)``, shapes ``(n, S)`` and 2D joints ``(n, 33, 2)`` as a :class:`TrackPrediction`
+    (its body at rest: the track's mean shape)."""
     joints = posed_eval14(body, pose_rotmat, shape)  # posed with ``body``, eval14
-    return TrackPrediction(np.asarray(frame_ids), joints, np.asarray(joints2d_img, np.float64))
+    rest = rest_vertices(body, np.asarray(shape).mean(0))
+    return TrackPrediction(np.asarray(frame_ids), joints, np.asarray(joints2d_img, np.float64), rest)
 
 
 def _seed_cache(done_dir: Path, new_dir: Path) -> None:
@@ -185,6 +194,8 @@ def _evaluate_video(
     from vibe.pipeline.run import run_demo
 
     gt = dict(np.load(video.with_suffix(".npz")))
+    if "shape" in gt:
+        gt["vertices_rest"] = rest_vertices(body, gt["shape"])
     started = time.perf_counter()
     result = run_demo(video, work, DemoConfig(checkpoint=checkpoint, render=False, progress=False))
     seconds = time.perf_counter() - started
@@ -435,11 +446,14 @@ def run_synthetic_benchmark(
             "track": "the longest track of the checkpoint's run, frames matched by id; "
             "baselines reuse its detections and landmarks",
             "per_frame": "the checkpoint's GRU on windows of one frame (zero state each frame)",
+            "shape": "the track's mean shape and the rendered body in the rest pose: pve_t, mean vertex "
+            "distance with both meshes centred; height_err / height_abs_err, vertical extent difference",
         },
         "rows": table_rows(per_video, checkpoint.name, per_frame, list(baselines), title),
         "videos": per_video,
         "units": {"pa_mpjpe": "mm", "pa_mpjpe12": "mm", "mpjpe": "mm", "accel": "mm/frame^2",
-                  "accel_err": "mm/frame^2", "accel_err12": "mm/frame^2", "pck2d": "%"},  # fmt: skip
+                  "accel_err": "mm/frame^2", "accel_err12": "mm/frame^2", "pck2d": "%",
+                  "pve_t": "mm", "height_err": "mm", "height_abs_err": "mm"},  # fmt: skip
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
     if out_json is not None:

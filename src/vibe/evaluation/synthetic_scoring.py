@@ -10,7 +10,9 @@ Rows scored per video (keys of :func:`score_video`):
 - one per model track prediction (``model``, ``per_frame``, ``baseline:NAME``):
   PA-MPJPE, MPJPE (pelvis-centred), ACCEL, ACCEL_ERR on eval14, the same
   PA-MPJPE and ACCEL_ERR on the 12 limb joints MediaPipe also has
-  (``pa_mpjpe12``, ``accel_err12``, hip-centred), and ``pck2d``;
+  (``pa_mpjpe12``, ``accel_err12``, hip-centred), ``pck2d``, and, when the
+  prediction and the ground truth carry the body at rest, the body shape's
+  errors (:func:`shape_metrics`: ``pve_t``, ``height_err``, ``height_abs_err``);
 - ``mediapipe``: MediaPipe's world landmarks on those 12 joints
   (``pa_mpjpe12``, ``accel_err12``) and its image landmarks' ``pck2d``;
 - ``mediapipe_smoothed``: the same world landmarks through
@@ -54,6 +56,7 @@ __all__ = [
     "score_mediapipe_smoothed",
     "score_track",
     "score_video",
+    "shape_metrics",
     "smooth_over_time",
 ]
 
@@ -87,11 +90,14 @@ class TrackPrediction:
         frame_ids: ``(n,)`` increasing frame indices.
         joints_eval14: ``(n, 14, 3)`` metres, any frame (alignment is per metric).
         joints2d_img: ``(n, 33, 2)`` BlazePose-33 pixels.
+        vertices_rest: ``(V, 3)`` metres, the track's body shape in the rest pose
+            (the same body model as the ground truth's), or ``None``: no shape columns.
     """
 
     frame_ids: np.ndarray
     joints_eval14: np.ndarray
     joints2d_img: np.ndarray
+    vertices_rest: np.ndarray | None = None
 
 
 def pck2d(pred_px: np.ndarray, target_px: np.ndarray, visible: np.ndarray, threshold: float = PCK2D_THRESHOLD) -> float:
@@ -148,11 +154,27 @@ def body_metrics(joints: np.ndarray, target: np.ndarray, frame_ids: np.ndarray) 
     return metrics
 
 
+def shape_metrics(vertices_rest: np.ndarray, target_rest: np.ndarray) -> dict[str, float]:
+    """Errors of a body shape, both bodies in the rest pose ``(V, 3)`` metres, same mesh; mm.
+
+    ``pve_t``: mean vertex distance once both meshes are centred on their mean
+    vertex (the pose cannot hide a wrong build, only the shape is compared);
+    ``height_err``: signed difference of the vertical (y) extents, prediction − truth
+    (its mean over videos is the bias), ``height_abs_err`` its size.
+    """
+    pred, target = np.asarray(vertices_rest, np.float64), np.asarray(target_rest, np.float64)
+    aligned = (pred - pred.mean(0)) - (target - target.mean(0))
+    height = np.ptp(pred[:, 1]) - np.ptp(target[:, 1])
+    pve_t = float(1000.0 * np.linalg.norm(aligned, axis=-1).mean())
+    return {"pve_t": pve_t, "height_err": float(1000.0 * height), "height_abs_err": float(1000.0 * abs(height))}
+
+
 def score_track(gt: Mapping[str, np.ndarray], pred: TrackPrediction) -> tuple[dict[str, float], int]:
     """Metrics of one predicted track on the frames it shares with the ground truth, and their number.
 
     ``gt``: a ``video_XXX.npz`` of :mod:`vibe.evaluation.synthetic_make`
-    (``frame_ids``, ``joints3d_eval14``, ``keypoints2d_blazepose33``, ``visible_blazepose33``).
+    (``frame_ids``, ``joints3d_eval14``, ``keypoints2d_blazepose33``, ``visible_blazepose33``),
+    optionally with ``vertices_rest (V, 3)``, its body in the rest pose (for :func:`shape_metrics`).
     """
     frames, pi, gi = np.intersect1d(pred.frame_ids, gt["frame_ids"], return_indices=True)
     if len(frames) == 0:
@@ -160,6 +182,8 @@ def score_track(gt: Mapping[str, np.ndarray], pred: TrackPrediction) -> tuple[di
     metrics = body_metrics(np.asarray(pred.joints_eval14[pi], np.float64), gt["joints3d_eval14"][gi], frames)
     visible = gt["visible_blazepose33"][gi]
     metrics["pck2d"] = pck2d(np.asarray(pred.joints2d_img[pi], np.float64), gt["keypoints2d_blazepose33"][gi], visible)
+    if pred.vertices_rest is not None and "vertices_rest" in gt:
+        metrics.update(shape_metrics(pred.vertices_rest, gt["vertices_rest"]))
     return metrics, len(frames)
 
 
