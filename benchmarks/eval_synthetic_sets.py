@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", required=True, type=Path)
     parser.add_argument("--work", required=True, type=Path)
     parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--no-per-frame", action="store_true", help="skip the checkpoint's per-frame row (saves a fit per video)")
     args = parser.parse_args()
     baselines = parse_baselines(args.baseline)
     runs = []
@@ -61,7 +62,9 @@ def main() -> None:
             runs.append(json.loads(json_path.read_text()))
             continue
         work = args.work / folder.name
-        runs.append(run_synthetic_benchmark(folder, args.checkpoint, json_path, work, baselines=baselines))
+        runs.append(run_synthetic_benchmark(
+            folder, args.checkpoint, json_path, work, baselines=baselines, per_frame=not args.no_per_frame
+        ))
     pooled = pool_results(runs)
     write_json(pooled, args.out)
     print(table_header())
