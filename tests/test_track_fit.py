@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
 from vibe.body.anny import BLAZEPOSE33
+from vibe.pipeline.demo_config import REFERENCE_FPS, DemoConfig, at_frame_rate
 from vibe.pipeline.track_fit import fit_track_camera, smooth_track
 
 
@@ -48,3 +50,15 @@ def test_smooth_track_keeps_one_body_and_rotations() -> None:
     smoothed, _, _ = smooth_track(pose, shape, cam, np.arange(n), sigma=2.0)
     eye = torch.eye(3, dtype=smoothed.dtype)
     torch.testing.assert_close(smoothed @ smoothed.transpose(-1, -2), eye.expand_as(smoothed), atol=1e-10, rtol=0)
+
+
+def test_clean_up_spans_the_same_time_at_any_frame_rate() -> None:
+    config = DemoConfig(centred_sigma=3.0)
+    assert at_frame_rate(config, REFERENCE_FPS) == config
+    slow = at_frame_rate(config, 10.0)  # each frame is 3x longer: a third of the frames, a ninth of the weight
+    assert slow.centred_sigma == pytest.approx(1.0)
+    assert slow.smplify.joints_smooth_weight == pytest.approx(config.smplify.joints_smooth_weight / 9)
+    assert slow.smplify.pose_smooth_weight == pytest.approx(config.smplify.pose_smooth_weight / 9)
+    assert slow.smplify.world_weight == config.smplify.world_weight  # per-frame data terms unchanged
+    assert at_frame_rate(config, 60.0).centred_sigma == pytest.approx(6.0)
+    assert at_frame_rate(config, 0.0) == config  # unknown rate: as configured

@@ -7,7 +7,7 @@ subclass whose ``exit_code`` the CLI returns and whose message is one line.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -25,6 +25,8 @@ from vibe.pipeline.windows import WindowConfig
 from vibe.pipeline.world import WorldConfig
 
 __all__ = [
+    "REFERENCE_FPS",
+    "at_frame_rate",
     "EXIT_OK",
     "EXIT_USAGE",
     "EXIT_VIDEO_UNREADABLE",
@@ -89,6 +91,9 @@ class NoTrainedWeightsError(DemoError):
 # Tracks shorter than this still get bodies (the windows are padded); the tracker keeps
 # them all and the body-presence rule, not a length, decides who is a person.
 _DEMO_MIN_TRACK_S = 0.0
+# The training motion's rate: the clean-up's per-frame settings (centred_sigma, the fit's
+# temporal weights) were chosen on videos at this rate.
+REFERENCE_FPS = 30.0
 
 
 # Skeletons the exports can use (Anny's rigs; the first is the model's own).
@@ -108,8 +113,9 @@ class DemoConfig:
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ...
         smooth: One-Euro filter on the joint rotations (``one_euro``).
         centred_sigma: offline clean-up of each track (:mod:`vibe.pipeline.track_fit`):
-            centred Gaussian smoothing of pose and crop camera, in frames
-            (0: off), and one body shape per track.
+            centred Gaussian smoothing of pose and crop camera, in frames of a
+            :data:`REFERENCE_FPS` video (0: off; scaled to the video's rate by
+            :func:`at_frame_rate`), and one body shape per track.
         fit_camera: open stack: re-fit each frame's crop camera so the body's
             landmarks land on the detected ones (the mesh sits on the person).
         refine: fit each track to its 2D and world landmarks after the network
@@ -264,3 +270,23 @@ class DemoResult:
     frames_read: int = 0
     refinements: dict[int, dict[str, float]] = field(default_factory=dict)
     world: dict | None = None
+
+
+def at_frame_rate(config: DemoConfig, fps: float) -> DemoConfig:
+    """``config`` with its per-frame clean-up settings rescaled from :data:`REFERENCE_FPS` to ``fps``.
+
+    The same motion moves ``REFERENCE_FPS / fps`` times farther per frame at a lower
+    rate: the smoothing's σ (frames) scales with ``r = fps / REFERENCE_FPS`` so it
+    spans the same time, and the fit's first-difference terms with ``r²`` so they
+    weigh the same against the per-frame data terms (a 10 fps clip smoothed over 3
+    frames would blur 0.3 s of motion and lag where a track starts or ends).
+    Unchanged for an unknown or non-positive rate.
+    """
+    if not fps or not fps > 0:
+        return config
+    r = fps / REFERENCE_FPS
+    fit = config.smplify
+    smplify = replace(
+        fit, joints_smooth_weight=fit.joints_smooth_weight * r * r, pose_smooth_weight=fit.pose_smooth_weight * r * r
+    )
+    return replace(config, centred_sigma=config.centred_sigma * r, smplify=smplify)

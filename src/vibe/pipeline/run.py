@@ -67,6 +67,7 @@ from vibe.pipeline.demo_config import (
     NoTrainedWeightsError,
     OutputNotWritableError,
     VideoUnreadableError,
+    at_frame_rate,
 )
 from vibe.pipeline.demo_model import (
     DemoModel,
@@ -236,7 +237,8 @@ def _run(
             {tid: (lm.frame_ids, lm.landmarks_img, lm.found) for tid, lm in lms.items()}, config.presence
         )
         boxes = {tid: boxes[tid] for tid in kept if tid not in result.rejected}
-    people, refinements = _bodies(model, device, config, reader, boxes, landmarks, timer) if boxes else ({}, {})
+    clean_up = at_frame_rate(config, timing.fps)  # per-frame smoothing and fit terms at the video's rate
+    people, refinements = _bodies(model, device, clean_up, reader, boxes, landmarks, timer) if boxes else ({}, {})
     result.track_ids = sorted(people)
     world_arrays: dict[str, np.ndarray] = {}
     if people and config.world is not None:  # adds each person's world arrays (world.py)
