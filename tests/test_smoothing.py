@@ -125,3 +125,37 @@ def test_gaussian_rotations_handle_quaternion_sign_flips() -> None:
     out = gaussian_rotations(rot[:, None], 2.0)[:, 0].numpy()
     angles = np.abs(Rotation.from_matrix(out).magnitude())
     assert (angles > 3.05).all()  # an average across the sign flip would collapse towards identity
+
+
+def test_linear_edges_follow_a_steady_motion_to_the_ends_and_keep_the_middle() -> None:
+    from vibe.pipeline.smoothing import gaussian_vectors
+
+    ids = np.array([*range(0, 12), *range(20, 30)])  # two runs: a gap cuts the smoothing
+    ramp = 2.0 * ids[:, None] + np.array([[1.0, -3.0]])  # (T, 2) a steady motion
+    trailing = gaussian_vectors(ramp, 3.0, ids)
+    assert abs(trailing[11, 0] - ramp[11, 0]) > 2.0  # the plain mean lags at a run's end
+    np.testing.assert_allclose(gaussian_vectors(ramp, 3.0, ids, linear_edges=True), ramp, atol=1e-9)
+    rng = np.random.default_rng(0)
+    noisy = rng.normal(size=(40, 3))
+    plain, linear = gaussian_vectors(noisy, 2.0), gaussian_vectors(noisy, 2.0, linear_edges=True)
+    np.testing.assert_allclose(linear[6:-6], plain[6:-6], atol=1e-12)  # symmetric neighbours: the same mean
+    assert not np.allclose(linear[:6], plain[:6])
+
+
+def test_linear_edges_on_rotations_follow_a_steady_turn() -> None:
+    from vibe.pipeline.smoothing import gaussian_rotations
+
+    angle = 0.05 * np.arange(15)
+    rot = torch.as_tensor(Rotation.from_rotvec(angle[:, None] * [0.0, 0.0, 1.0]).as_matrix())[:, None]
+    turned = Rotation.from_matrix(gaussian_rotations(rot, 3.0, linear_edges=True)[:, 0].numpy()).as_rotvec()[:, 2]
+    lagging = Rotation.from_matrix(gaussian_rotations(rot, 3.0)[:, 0].numpy()).as_rotvec()[:, 2]
+    np.testing.assert_allclose(turned, angle, atol=2e-3)  # chordal (quaternion) line fit: near the angle
+    assert abs(lagging[-1] - angle[-1]) > 0.05
+
+
+def test_a_lone_sample_keeps_its_value_with_linear_edges() -> None:
+    from vibe.pipeline.smoothing import gaussian_vectors
+
+    ids = np.array([0, 1, 2, 10])  # frame 10 is alone in its run
+    x = np.array([[0.0], [1.0], [2.0], [7.0]])
+    np.testing.assert_allclose(gaussian_vectors(x, 2.0, ids, linear_edges=True)[3], [7.0])

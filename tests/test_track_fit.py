@@ -20,11 +20,15 @@ def test_camera_fit_recovers_the_projection_of_the_agreeing_points() -> None:
     box = np.concatenate([cam[:, None, :1] * (body[..., :2] + cam[:, None, 1:]), np.ones((n, 33, 1))], -1)
     fingers = [k for k, name in enumerate(BLAZEPOSE33) if name.endswith(("index", "pinky", "thumb"))]
     box[:, fingers, :2] += 0.3  # MediaPipe's hand points sit elsewhere: not used
-    box[4, :, 2] = 0.0  # nothing visible in frame 4: the regressed camera stays
+    box[4, :, 2] = 0.0  # nothing visible in frame 4: its neighbours' cameras, halfway
+    box[0, :, 2] = 0.0  # nor in frame 0: the first fitted frame's camera, held
     regressed = cam + 0.1
     out = fit_track_camera(body, box, regressed, np.arange(n), sigma=0.0)
-    np.testing.assert_allclose(np.delete(out, 4, 0), np.delete(cam, 4, 0), atol=1e-10)
-    np.testing.assert_allclose(out[4], regressed[4])
+    np.testing.assert_allclose(out[[1, 2, 3, 5]], cam[[1, 2, 3, 5]], atol=1e-10)
+    np.testing.assert_allclose(out[4], (cam[3] + cam[5]) / 2, atol=1e-10)
+    np.testing.assert_allclose(out[0], cam[1], atol=1e-10)
+    box[..., 2] = 0.0  # no frame can be fitted: the regressed cameras stay
+    np.testing.assert_allclose(fit_track_camera(body, box, regressed, np.arange(n), sigma=0.0), regressed)
 
 
 def test_camera_fit_is_smoothed_over_time() -> None:

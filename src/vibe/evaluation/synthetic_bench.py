@@ -223,7 +223,7 @@ def _evaluate_video(
         pred = regress_track(
             per_frame_model, track["landmarks_img"], track["bbox_cxcys"], (w, h), None, landmarks_world=world_lm,
             frame_ids=track["frame_ids"], centred_sigma=cleanup.centred_sigma, fit_camera=cleanup.fit_camera,
-            refine=cleanup.smplify if cleanup.refine else None,
+            refine=cleanup.smplify if cleanup.refine else None, linear_edges=cleanup.centred_linear_edges,
         )  # fmt: skip
         predictions["per_frame"] = _prediction(body, track["frame_ids"], pred.pose_rotmat, pred.shape, pred.joints2d_img)
 
@@ -278,6 +278,9 @@ def demo_options(pairs: Sequence[str]) -> dict:
     return options
 
 
+_YES_NO_OPTIONS = ("fit_camera", "smooth", "refine", "centred_linear_edges")
+
+
 def _demo_option(pair: str) -> tuple[str, float | bool | dict]:
     """``"centred_sigma=0"`` → ``("centred_sigma", 0.0)``; ``"fit_camera=false"`` → ``("fit_camera", False)``;
     ``"refine_steps=6"`` → ``("smplify", {"num_steps": 6})``; ``"fit.F=V"`` → ``("smplify", {F: V})`` for a
@@ -285,10 +288,10 @@ def _demo_option(pair: str) -> tuple[str, float | bool | dict]:
     key, sep, value = (part.strip() for part in pair.partition("="))
     fit_fields = {f.name: f.type for f in dataclasses.fields(SMPLifyConfig) if f.type in ("float", "int", "bool")}
     is_fit = key.startswith("fit.") and key[4:] in fit_fields
-    if not sep or not (is_fit or key in ("centred_sigma", "fit_camera", "smooth", "refine", "refine_steps")):
+    if not sep or not (is_fit or key in ("centred_sigma", *_YES_NO_OPTIONS, "refine_steps")):
         raise ValueError(
             f"baseline option {pair!r}: expected centred_sigma=N, refine_steps=N, fit.FIELD=N "
-            "or fit_camera, smooth, refine=true|false"
+            f"or {', '.join(_YES_NO_OPTIONS)}=true|false"
         )
     if key == "centred_sigma":
         return key, float(value)

@@ -84,6 +84,7 @@ def regress_track(
     centred_sigma: float = 0.0,
     fit_camera: bool = False,
     refine: SMPLifyConfig | None = None,
+    linear_edges: bool = False,
 ) -> TrackPrediction:
     """The generator on one track's landmarks, as the demo runs it, or frame by frame.
 
@@ -101,6 +102,7 @@ def regress_track(
         frame_ids: ``(n,)`` the track's frames (default ``0..n-1``), for the clean-up.
         centred_sigma, fit_camera: the demo's offline clean-up
             (:mod:`vibe.pipeline.track_fit`); the defaults leave the network's output as it is.
+            ``linear_edges``: that smoothing's edge handling (the demo's ``centred_linear_edges``).
         refine: fit the output to the landmarks first, as the demo's ``refine``
             (:func:`~vibe.pipeline.track_fit.fit_to_landmarks`, with the world
             landmarks when given).
@@ -123,7 +125,7 @@ def regress_track(
     if refine is not None:
         pose_rotmat, shape, cam, _ = fit_to_landmarks(model.body, pose_rotmat, shape, cam, kp, landmarks_world, refine)
     if centred_sigma > 0:
-        pose_rotmat, shape, cam = smooth_track(pose_rotmat, shape, cam, ids, centred_sigma)
+        pose_rotmat, shape, cam = smooth_track(pose_rotmat, shape, cam, ids, centred_sigma, linear_edges)
     body = model.body
     posed = body(pose_rotmat.to(body.dtype), shape.to(body.dtype))
     joints3d = body.keypoints(posed, model.config.keypoint_set).double().numpy()
@@ -132,7 +134,7 @@ def regress_track(
     box[:, 2] *= features.box_scale  # the crop camera's [-1, 1] spans box_scale × the box side
     cam_crop = cam.double().numpy()
     if fit_camera:
-        cam_crop = fit_track_camera(joints3d, kp.numpy(), cam_crop, ids, centred_sigma)
+        cam_crop = fit_track_camera(joints3d, kp.numpy(), cam_crop, ids, centred_sigma, linear_edges=linear_edges)
     cam_image = crop_cam_to_image_cam(cam_crop, box, w, h)
     return TrackPrediction(
         pose_rotmat=pose_rotmat.double().numpy(),

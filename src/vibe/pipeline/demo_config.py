@@ -116,6 +116,8 @@ class DemoConfig:
             centred Gaussian smoothing of pose and crop camera, in frames of a
             :data:`REFERENCE_FPS` video (0: off; scaled to the video's rate by
             :func:`at_frame_rate`), and one body shape per track.
+        centred_linear_edges: that smoothing follows a steady motion to the
+            ends of a track (local linear weights) instead of trailing it there.
         fit_camera: open stack: re-fit each frame's crop camera so the body's
             landmarks land on the detected ones (the mesh sits on the person).
         refine: fit each track to its 2D and world landmarks after the network
@@ -169,6 +171,7 @@ class DemoConfig:
     smooth: bool = False
     one_euro: OneEuroConfig = field(default_factory=OneEuroConfig)
     centred_sigma: float = 3.0
+    centred_linear_edges: bool = True
     fit_camera: bool = True
     refine: bool | None = None
     # The 3D term's weight and the steps were chosen on training-subject renders

@@ -3,7 +3,13 @@
 Centred Gaussian (:func:`gaussian_vectors`, :func:`gaussian_rotations`), for
 offline use: every output frame is the Gaussian-weighted mean of the frames
 within ``3σ`` on both sides (weights renormalised where the track starts or
-ends, or a gap in its frame ids cuts it), so smoothing adds no lag. Rotations
+ends, or a gap in its frame ids cuts it), so smoothing adds no lag inside a
+run. Near a run's ends that mean is one-sided and trails a steady motion
+(a person walking out of the picture); with ``linear_edges`` each frame is
+instead the value at its centre of a Gaussian-weighted straight-line fit to
+its neighbours (local linear regression), which follows a steady motion to
+the last frame and equals the plain mean wherever the neighbours are
+symmetric (the equivalent weights sum to 1 and may be negative). Rotations
 are averaged as unit quaternions, each flipped to the hemisphere of the
 centre frame's before the weighted sum, then normalised: the chordal mean,
 which stays a rotation and keeps every bone rigid.
@@ -135,11 +141,12 @@ def one_euro_rotations(
     return out.to(dtype)
 
 
-def _gaussian_taps(frame_ids: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+def _gaussian_taps(frame_ids: np.ndarray, sigma: float, linear_edges: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Offsets ``(D,)`` within ``3σ`` and normalised weights ``(T, D)`` of each sample's neighbours.
 
     A neighbour outside the track or across a gap in ``frame_ids`` weighs 0;
-    each row sums to 1 (the sample itself always counts).
+    each row sums to 1 (the sample itself always counts). ``linear_edges``:
+    local linear regression's equivalent weights (module docstring).
     """
     frame_ids = np.asarray(frame_ids, dtype=np.int64)
     num = len(frame_ids)
@@ -151,7 +158,22 @@ def _gaussian_taps(frame_ids: np.ndarray, sigma: float) -> tuple[np.ndarray, np.
     index = np.clip(index, 0, num - 1)
     same_run = inside & (run[index] == run[:, None]) & (frame_ids[index] - frame_ids[:, None] == offsets[None, :])
     weights = np.where(same_run, np.exp(-0.5 * (offsets / sigma) ** 2)[None, :], 0.0)
+    if linear_edges:
+        return offsets, _local_linear(weights, offsets.astype(np.float64))
     return offsets, weights / weights.sum(1, keepdims=True)
+
+
+def _local_linear(weights: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Equivalent weights ``(T, D)`` of a weighted line fit ``a + b·d`` evaluated at ``d = 0``.
+
+    ``a = Σ w (S2 − S1 d) x / (S0 S2 − S1²)`` with ``Sk = Σ w dᵏ``; a row whose
+    neighbours cannot fix a line (a lone sample) keeps the plain normalised weights.
+    """
+    s0, s1, s2 = ((weights * offsets**k).sum(1, keepdims=True) for k in (0, 1, 2))
+    det = s0 * s2 - s1 * s1
+    ok = det > 1e-9 * np.maximum(s0 * s2, 1e-300)
+    linear = weights * (s2 - s1 * offsets[None, :]) / np.where(ok, det, 1.0)
+    return np.where(ok, linear, weights / s0)
 
 
 def _neighbours(num: int, offsets: np.ndarray) -> np.ndarray:
@@ -159,24 +181,28 @@ def _neighbours(num: int, offsets: np.ndarray) -> np.ndarray:
     return np.clip(np.arange(num)[:, None] + offsets[None, :], 0, num - 1)
 
 
-def gaussian_vectors(x: np.ndarray, sigma: float, frame_ids: np.ndarray | None = None) -> np.ndarray:
+def gaussian_vectors(
+    x: np.ndarray, sigma: float, frame_ids: np.ndarray | None = None, linear_edges: bool = False
+) -> np.ndarray:
     """Centred Gaussian smoothing of ``(T, ...)`` samples along time; returns float64 of the same shape.
 
     Args:
         x: ``(T, ...)`` samples.
         sigma: standard deviation in frames (``< 1/3``: unchanged).
         frame_ids: ``(T,)`` increasing frame indices; a jump cuts the smoothing (default ``0..T-1``).
+        linear_edges: local linear weights, no trailing near run ends (module docstring).
     """
     x = np.asarray(x, dtype=np.float64)
     if sigma * 3 < 1 or x.shape[0] < 2:
         return x.copy()
-    offsets, weights = _gaussian_taps(np.arange(x.shape[0]) if frame_ids is None else frame_ids, sigma)
+    ids = np.arange(x.shape[0]) if frame_ids is None else frame_ids
+    offsets, weights = _gaussian_taps(ids, sigma, linear_edges)
     index = _neighbours(x.shape[0], offsets)
     return np.einsum("td,td...->t...", weights, x[index])
 
 
 def gaussian_rotations(
-    rotmat: torch.Tensor | np.ndarray, sigma: float, frame_ids: np.ndarray | None = None
+    rotmat: torch.Tensor | np.ndarray, sigma: float, frame_ids: np.ndarray | None = None, linear_edges: bool = False
 ) -> torch.Tensor:
     """Centred Gaussian smoothing of rotations ``(T, J, 3, 3)`` (chordal quaternion mean, module doc).
 
@@ -184,6 +210,7 @@ def gaussian_rotations(
         rotmat: ``(T, J, 3, 3)`` rotation matrices of one person over time.
         sigma: standard deviation in frames (``< 1/3``: unchanged).
         frame_ids: ``(T,)`` increasing frame indices; a jump cuts the smoothing.
+        linear_edges: local linear weights on the aligned quaternions (no trailing near run ends).
 
     Returns:
         ``(T, J, 3, 3)`` rotations, float tensor of ``rotmat``'s dtype.
@@ -192,7 +219,8 @@ def gaussian_rotations(
     dtype = rotmat.dtype if rotmat.is_floating_point() else torch.float64
     if sigma * 3 < 1 or rotmat.shape[0] < 2:
         return rotmat.clone().to(dtype)
-    offsets, weights = _gaussian_taps(np.arange(rotmat.shape[0]) if frame_ids is None else frame_ids, sigma)
+    ids = np.arange(rotmat.shape[0]) if frame_ids is None else frame_ids
+    offsets, weights = _gaussian_taps(ids, sigma, linear_edges)
     quat = roma.rotmat_to_unitquat(rotmat.detach().cpu().double())  # (T, J, 4)
     near = quat[torch.from_numpy(_neighbours(len(quat), offsets))]  # (T, D, J, 4)
     sign = torch.sign((near * quat[:, None]).sum(-1, keepdim=True))  # same hemisphere as the centre

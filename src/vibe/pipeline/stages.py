@@ -325,7 +325,9 @@ def track_outputs(
             model.body, pose_rotmat, shape, cam, landmarks_box.cpu(), landmarks_world, config.smplify
         )
     if config.centred_sigma > 0:
-        pose_rotmat, shape, cam = smooth_track(pose_rotmat, shape, cam, frame_ids, config.centred_sigma)
+        pose_rotmat, shape, cam = smooth_track(
+            pose_rotmat, shape, cam, frame_ids, config.centred_sigma, config.centred_linear_edges
+        )
     if config.smooth:
         pose_rotmat = one_euro_rotations(pose_rotmat, config.one_euro, times=frame_ids)
     joints3d, vertices = _pose_body(
@@ -335,7 +337,10 @@ def track_outputs(
     box = np.concatenate([bbox_cxcys[:, :2], geometry.box_scale * bbox_cxcys[:, 2:3]], axis=1)
     cam_crop = cam.double().numpy()
     if config.fit_camera and landmarks_box is not None and joints3d.shape[1] == landmarks_box.shape[1]:
-        cam_crop = fit_track_camera(joints3d, landmarks_box.numpy(), cam_crop, frame_ids, config.centred_sigma)
+        cam_crop = fit_track_camera(
+            joints3d, landmarks_box.numpy(), cam_crop, frame_ids, config.centred_sigma,
+            linear_edges=config.centred_linear_edges,
+        )  # fmt: skip
     cam_image = crop_cam_to_image_cam(cam_crop, box, w, h)
     return {
         "frame_ids": np.asarray(frame_ids, dtype=np.int64),

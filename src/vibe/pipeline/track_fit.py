@@ -15,7 +15,8 @@ two cheap steps make its answer steadier and put the mesh on the person:
   tips, which MediaPipe places ~40 % closer to the wrist and ankle), then
   smoothed. The pose is untouched: this only removes the offset and scale
   error between the mesh and the person in the image. Frames with too little
-  visible weight keep the regressed camera.
+  visible weight take their camera from the nearest fitted frames (linear in
+  between, held at the ends); a track with no fitted frame keeps the regressed one.
 """
 
 from __future__ import annotations
@@ -38,7 +39,12 @@ _FIT_INDEX = [BLAZEPOSE33.index(n) for n in FIT_LANDMARKS]
 
 
 def smooth_track(
-    pose_rotmat: torch.Tensor, shape: torch.Tensor, cam: torch.Tensor, frame_ids: np.ndarray, sigma: float
+    pose_rotmat: torch.Tensor,
+    shape: torch.Tensor,
+    cam: torch.Tensor,
+    frame_ids: np.ndarray,
+    sigma: float,
+    linear_edges: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Centred smoothing of one track (module docstring).
 
@@ -46,13 +52,16 @@ def smooth_track(
         pose_rotmat: ``(n, J, 3, 3)``; shape: ``(n, S)``; cam: ``(n, 3)`` crop cameras.
         frame_ids: ``(n,)`` increasing; gaps cut the smoothing.
         sigma: Gaussian standard deviation in frames (0: pose and camera unchanged).
+        linear_edges: no trailing where the track starts or ends
+            (:mod:`vibe.pipeline.smoothing`, local linear weights).
 
     Returns:
         The three arrays, same shapes and dtypes; the shape is the track's mean in every frame.
     """
-    pose = gaussian_rotations(pose_rotmat, sigma, frame_ids)
+    pose = gaussian_rotations(pose_rotmat, sigma, frame_ids, linear_edges)
     mean_shape = shape.mean(0, keepdim=True).expand_as(shape).clone()
-    cam_smooth = torch.as_tensor(gaussian_vectors(cam.double().numpy(), sigma, frame_ids), dtype=cam.dtype)
+    cam_np = gaussian_vectors(cam.double().numpy(), sigma, frame_ids, linear_edges)
+    cam_smooth = torch.as_tensor(cam_np, dtype=cam.dtype)
     return pose.to(pose_rotmat.dtype), mean_shape, cam_smooth
 
 
@@ -63,6 +72,7 @@ def fit_track_camera(
     frame_ids: np.ndarray,
     sigma: float = 2.0,
     min_points: float = 6.0,
+    linear_edges: bool = False,
 ) -> np.ndarray:
     """Crop cameras ``(n, 3)`` that put the body's BlazePose-33 points onto the detected landmarks.
 
@@ -70,10 +80,11 @@ def fit_track_camera(
         keypoints_body: ``(n, 33, 3)`` the body's points, body frame (as the regressor poses it).
         landmarks_box: ``(n, 33, 3)`` detected ``(x, y)`` in the crop camera's ``[-1, 1]`` square
             and visibility (missing points have visibility 0).
-        cam_crop: ``(n, 3)`` the regressed cameras, kept where the fit is not possible.
+        cam_crop: ``(n, 3)`` the regressed cameras, kept when no frame can be fitted.
         frame_ids: ``(n,)`` for the smoothing of the fitted cameras.
         sigma: Gaussian standard deviation (frames) of that smoothing.
         min_points: least total visibility over :data:`FIT_LANDMARKS` for a frame to be fitted.
+        linear_edges: smoothing without trailing where the track starts or ends.
 
     Returns:
         ``(n, 3)`` float64 cameras.
@@ -83,8 +94,13 @@ def fit_track_camera(
     weights = np.clip(target[..., 2], 0.0, 1.0)
     fitted = fit_weak_perspective(points, target[..., :2], weights, min_weight=min_points)
     ok = np.isfinite(fitted).all(-1) & (fitted[:, 0] > 0)
-    cam = np.where(ok[:, None], fitted, np.asarray(cam_crop, np.float64))
-    return gaussian_vectors(cam, sigma, frame_ids)
+    cam = np.asarray(cam_crop, np.float64).copy()
+    if ok.any():
+        # The network's camera on a frame with few landmarks is a guess (it drew bodies far off the
+        # person where tracks end): take the fitted neighbours', linear in between, held at the ends.
+        ids = np.asarray(frame_ids, np.float64)
+        cam = np.stack([np.interp(ids, ids[ok], fitted[ok, k]) for k in range(3)], -1)
+    return gaussian_vectors(cam, sigma, frame_ids, linear_edges)
 
 
 def fit_to_landmarks(
