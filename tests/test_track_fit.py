@@ -66,3 +66,14 @@ def test_clean_up_spans_the_same_time_at_any_frame_rate() -> None:
     assert slow.smplify.world_weight == config.smplify.world_weight  # per-frame data terms unchanged
     assert at_frame_rate(config, 60.0).centred_sigma == pytest.approx(6.0)
     assert at_frame_rate(config, 0.0) == config  # unknown rate: as configured
+
+
+def test_a_camera_that_does_not_explain_the_landmarks_is_not_used() -> None:
+    rng = np.random.default_rng(2)
+    n = 5
+    body = rng.normal(scale=0.4, size=(n, 33, 3))
+    cam = np.tile([1.0, 0.05, -0.1], (n, 1))
+    box = np.concatenate([cam[:, None, :1] * (body[..., :2] + cam[:, None, 1:]), np.ones((n, 33, 1))], -1)
+    box[2, :, :2] = rng.normal(scale=0.4, size=(33, 2))  # frame 2's landmarks have nothing to do with the pose
+    out = fit_track_camera(body, box, cam + 5.0, np.arange(n), sigma=0.0)
+    np.testing.assert_allclose(out, cam, atol=1e-10)  # frame 2 from its neighbours, not a collapsed fit

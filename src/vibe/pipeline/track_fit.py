@@ -73,6 +73,7 @@ def fit_track_camera(
     sigma: float = 2.0,
     min_points: float = 6.0,
     linear_edges: bool = False,
+    min_explained: float = 0.5,
 ) -> np.ndarray:
     """Crop cameras ``(n, 3)`` that put the body's BlazePose-33 points onto the detected landmarks.
 
@@ -85,6 +86,9 @@ def fit_track_camera(
         sigma: Gaussian standard deviation (frames) of that smoothing.
         min_points: least total visibility over :data:`FIT_LANDMARKS` for a frame to be fitted.
         linear_edges: smoothing without trailing where the track starts or ends.
+        min_explained: least share of the landmarks' spread a frame's fitted camera must
+            explain (:func:`_explained`); below it the body's pose does not match the
+            landmarks (a garbled pose where a track ends) and the frame counts as unfitted.
 
     Returns:
         ``(n, 3)`` float64 cameras.
@@ -94,6 +98,7 @@ def fit_track_camera(
     weights = np.clip(target[..., 2], 0.0, 1.0)
     fitted = fit_weak_perspective(points, target[..., :2], weights, min_weight=min_points)
     ok = np.isfinite(fitted).all(-1) & (fitted[:, 0] > 0)
+    ok[ok] = _explained(points[ok], target[ok], weights[ok], fitted[ok]) >= min_explained
     cam = np.asarray(cam_crop, np.float64).copy()
     if ok.any():
         # The network's camera on a frame with few landmarks is a guess (it drew bodies far off the
@@ -101,6 +106,20 @@ def fit_track_camera(
         ids = np.asarray(frame_ids, np.float64)
         cam = np.stack([np.interp(ids, ids[ok], fitted[ok, k]) for k in range(3)], -1)
     return gaussian_vectors(cam, sigma, frame_ids, linear_edges)
+
+
+def _explained(points: np.ndarray, target: np.ndarray, weights: np.ndarray, cams: np.ndarray) -> np.ndarray:
+    """Share ``(n,)`` of the landmarks' weighted spread that the projected points explain (1 − residual / spread).
+
+    ``points (n, K, 3)`` body frame; ``target (n, K, ≥2)`` crop square; ``weights (n, K)``; ``cams (n, 3)``.
+    """
+    uv = target[..., :2]
+    projected = cams[:, None, :1] * (points[..., :2] + cams[:, None, 1:])
+    total = np.maximum(weights.sum(-1, keepdims=True), 1e-12)
+    centred = uv - (weights[..., None] * uv).sum(-2, keepdims=True) / total[..., None]
+    spread = (weights * (centred**2).sum(-1)).sum(-1)
+    residual = (weights * ((projected - uv) ** 2).sum(-1)).sum(-1)
+    return 1.0 - residual / np.maximum(spread, 1e-12)
 
 
 def fit_to_landmarks(
