@@ -10,7 +10,7 @@ stage runs again on every video's ``results.npz`` with the video's true focal,
 and the mean absolute metrics over the videos are printed (one line per
 variant), with the ground angle and root drift per video. docs/results.md quotes it for the
 choice of ``contact_speed_box_s``, ``accel_m_s2``, ``ray_correction``,
-``landmark_vertical``, ``support_rounds`` and ``standing_min_s``. The results must hold
+``landmark_vertical``, ``support_rounds``, ``standing_min_s`` and ``scene_lines``. The results must hold
 ``landmarks_world`` (a demo run since that array was added) for the landmark
 vertical to count.
 """
@@ -28,6 +28,7 @@ from vibe.body.anny import Anny
 from vibe.evaluation.world_bench import score_world_video
 from vibe.geometry.trajectory import TrajectoryWeights
 from vibe.pipeline.outputs import read_results, write_results
+from vibe.pipeline.scene_lines import video_segments
 from vibe.pipeline.world import FocalEstimate, WorldConfig, world_stage
 
 KEYS = ("w_mpjpe_mm", "wa_mpjpe_mm", "root_drift_cm", "foot_sliding_cm", "jitter_m_s3", "ground_angle_deg",
@@ -35,6 +36,7 @@ KEYS = ("w_mpjpe_mm", "wa_mpjpe_mm", "root_drift_cm", "foot_sliding_cm", "jitter
 
 VARIANTS = {
     "default": WorldConfig(),
+    "no scene lines (gravity from the bodies)": WorldConfig(scene_lines=None),
     "no landmark vertical": WorldConfig(landmark_vertical=False),
     "no support (feet may sink)": WorldConfig(support_rounds=0),
     "no standing (root depth free)": WorldConfig(standing_min_s=None),
@@ -61,8 +63,9 @@ def score(config: WorldConfig, videos: Path, demo: Path, names: list[str] | None
         gt = np.load(videos / f"{name}.npz")
         width, height = (int(v) for v in gt["image_size"])
         focal = FocalEstimate(float(gt["focal_px"]), "metadata", (0.0, 0.0))
+        segments = video_segments(videos / f"{name}.mp4", people, times) if config.scene_lines else None
         world = world_stage(people, body, "blazepose33", (width, height), times, focal, float(max(width, height)),
-                            config)  # fmt: skip
+                            config, segments)  # fmt: skip
         with tempfile.TemporaryDirectory() as tmp:
             path = write_results(Path(tmp) / "results.npz", times, people, world.arrays)
             rows[name] = score_world_video(path, videos / f"{name}.npz")["world"]

@@ -19,6 +19,7 @@ from scipy.spatial.transform import Rotation
 from vibe.body.anny import Anny
 from vibe.data.motion_db import MotionDB
 from vibe.pipeline.world import FocalEstimate, WorldConfig, estimate_focal, focal_from_metadata, world_stage
+from test_scene_lines import _floor_segments
 
 W, H, FOCAL, FPS = 640, 480, 600.0, 30.0
 
@@ -134,6 +135,29 @@ def test_two_people_share_one_ground_and_keep_their_distance(body):
     true_gap = (stander_truth["root_world"] - walker_truth["root_world"])[:, [0, 2]]
     # Measured: at most 10 cm on gaps of 1.1-2.5 m (the walker's depth from its size).
     assert np.abs(np.linalg.norm(gap, axis=1) - np.linalg.norm(true_gap, axis=1)).max() < 0.15
+
+
+@pytest.mark.anny
+def test_scene_lines_correct_bodies_leaning_towards_the_camera(body):
+    """The bodies' vertical 7° off in the camera's pitch (as the network errs); the floor's tile edges fix it."""
+    pose, transl = _clip("02_10", 0, 60)
+    person, truth = _person(body, pose, transl, 1.5, 8.0)
+    lean = Rotation.from_euler("x", 7.0, degrees=True).as_matrix()
+    hips = person["joints3d"][:, 23:25].mean(1, keepdims=True)  # BlazePose's hips
+    person["joints3d"] = (person["joints3d"] - hips) @ lean.T + hips
+    up_true = truth["rot"][:, 1]
+    focal = FocalEstimate(FOCAL, "option", (0.0, 0.0))
+    times = np.arange(1000) / FPS
+    angle = lambda result: np.degrees(np.arccos(result.arrays["world/R_world_cam"][1] @ up_true))  # noqa: E731
+    bodies = world_stage({1: dict(person)}, body, "blazepose33", (W, H), times, focal, FOCAL, WorldConfig())
+    segments = _floor_segments(truth["rot"], truth["centre"], 25.0, focal=FOCAL, size=(W, H))
+    lines = world_stage({1: dict(person)}, body, "blazepose33", (W, H), times, focal, FOCAL, WorldConfig(), segments)
+    assert lines.meta["scene_lines"]["used"] and not bodies.meta["scene_lines"]["used"]
+    assert angle(bodies) > 3.0
+    # Measured: 6.3° → 0.49°, camera height 1.89 → 1.45 m (the leaning body's feet still move the contacts).
+    assert angle(lines) < 0.75
+    assert lines.meta["camera"]["height_m"] == pytest.approx(1.5, abs=0.08)
+    assert abs(bodies.meta["camera"]["height_m"] - 1.5) > 0.3
 
 
 def test_focal_from_35mm_tag_and_prior_error():

@@ -383,11 +383,13 @@ def make_synthetic(
 def make_world(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the videos and their world ground truth."),
     seed: int = typer.Option(0, help="Random seed (cameras, bodies, scenes)."),
+    held_out: bool = typer.Option(False, "--held-out", help="The scenes kept out of the world stage's tuning."),
 ) -> None:
     """Render the world benchmark: held-out CMU clips from static cameras at several heights."""
-    from vibe.evaluation.world_bench import make_world_benchmark
+    from vibe.evaluation.world_bench import WORLD_SCENES, WORLD_SCENES_HELDOUT, make_world_benchmark
 
-    typer.echo(f"wrote {len(make_world_benchmark(out, seed=seed))} videos with world ground truth to {out}")
+    written = make_world_benchmark(out, seed=seed, scenes=WORLD_SCENES_HELDOUT if held_out else WORLD_SCENES)
+    typer.echo(f"wrote {len(written)} videos with world ground truth to {out}")
 
 
 @eval_app.command("world")

@@ -33,7 +33,8 @@ import numpy as np
 from vibe.body.anny import BLAZEPOSE33
 from vibe.evaluation import world_metrics as wm
 
-__all__ = ["WorldScene", "WORLD_SCENES", "make_world_benchmark", "run_world_benchmark", "score_world_video", "table"]
+__all__ = ["WorldScene", "WORLD_SCENES", "WORLD_SCENES_HELDOUT", "make_world_benchmark", "run_world_benchmark",
+           "score_world_video", "table"]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,15 @@ WORLD_SCENES: tuple[WorldScene, ...] = (
     WorldScene("still_10s", "02_10", 10.0, 1.4, still=True),
 )
 
+# Held out from the world stage's development (other clips, camera heights; render them with another seed).
+WORLD_SCENES_HELDOUT: tuple[WorldScene, ...] = (
+    WorldScene("wash_09", "02_09", 5.0, 1.8),  # wash self: standing in place
+    WorldScene("handstand_07", "49_07", 3.9, 2.2),  # gymnastics: the body upside down at times
+    WorldScene("walk_02", "02_02", 2.5, 0.9),
+    WorldScene("idle_10", "49_10", 4.0, 3.0),
+    WorldScene("floor_21", "49_21", 4.0, 1.5),  # dance: down on the floor and up again
+)
+
 
 def _static_camera_config(size: tuple[int, int], height_m: float):
     from vibe.data.synthetic import SyntheticConfig
@@ -76,10 +86,12 @@ def _static_camera_config(size: tuple[int, int], height_m: float):
 
 
 def make_world_benchmark(out_dir: str | Path, seed: int = 0, size: tuple[int, int] = (640, 360),
-                         names: tuple[str, ...] | None = None) -> list[Path]:  # fmt: skip
-    """Render :data:`WORLD_SCENES` (or those ``names``) into ``out_dir`` (``<name>.mp4/.npz/.json``,
-    the make-synthetic layout); returns the mp4s. Each scene's camera, body and look derive from
-    ``(seed, its index in WORLD_SCENES)``, so a scene rendered alone is the same video."""
+                         names: tuple[str, ...] | None = None,
+                         scenes: tuple[WorldScene, ...] = WORLD_SCENES) -> list[Path]:  # fmt: skip
+    """Render ``scenes`` (:data:`WORLD_SCENES` or :data:`WORLD_SCENES_HELDOUT`; only those ``names``) into
+    ``out_dir`` (``<name>.mp4/.npz/.json``, the make-synthetic layout); returns the mp4s. Each scene's
+    camera, body and look derive from ``(seed, its index in scenes)``, so a scene rendered alone is the
+    same video."""
     from vibe.body.anny import Anny
     from vibe.body.sparse_keypoints import SparseKeypoints
     from vibe.data.motion_db import VALIDATION_SUBJECTS, MotionDB
@@ -93,7 +105,7 @@ def make_world_benchmark(out_dir: str | Path, seed: int = 0, size: tuple[int, in
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for index, scene in enumerate(WORLD_SCENES):
+    for index, scene in enumerate(scenes):
         if names is not None and scene.name not in names:
             continue
         clip = db.select([int(np.flatnonzero(db.clip_name == scene.clip)[0])])
@@ -206,14 +218,17 @@ def with_true_focal(results_npz: Path, gt_npz: Path, out_npz: Path, body=None) -
     """``results.npz`` with the world stage run again for the video's true focal (as if the file said it)."""
     from vibe.body.anny import Anny
     from vibe.pipeline.outputs import read_results, write_results
-    from vibe.pipeline.world import FocalEstimate, world_stage
+    from vibe.pipeline.scene_lines import video_segments
+    from vibe.pipeline.world import FocalEstimate, WorldConfig, world_stage
 
     times, people = read_results(results_npz)
     gt = np.load(gt_npz)
     width, height = (int(v) for v in gt["image_size"])
     focal = FocalEstimate(float(gt["focal_px"]), "metadata", (0.0, 0.0))
+    config = WorldConfig()
+    segments = video_segments(Path(gt_npz).with_suffix(".mp4"), people, times) if config.scene_lines else None
     world = world_stage(people, body or Anny(), "blazepose33", (width, height), times, focal,
-                        float(max(width, height)))  # fmt: skip
+                        float(max(width, height)), config, segments)  # fmt: skip
     return write_results(out_npz, times, people, world.arrays)
 
 

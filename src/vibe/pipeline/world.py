@@ -8,6 +8,9 @@ Per video, after the bodies (:func:`world_stage`)::
     per person: translation from body size, image only      solve_translations (no feet)
     the bodies' vertical while they stand upright, from
       the network's body and MediaPipe's world landmarks    → up prior (camera frame)
+    the scene's lines (static background, people masked):
+      gravity from their vanishing points when they fix
+      both tilts near the bodies' vertical                  → the up prior instead (scene_lines)
     first contacts: low foot, still in the image            foot_contacts
     ground plane from every person's contacts               fit_ground_plane (RANSAC + prior)
     per person: translation with feet on the plane,
@@ -49,6 +52,7 @@ from vibe.geometry.ground import GroundPlane, fit_ground_plane, world_from_groun
 from vibe.geometry.trajectory import FootAnchors, TrajectoryWeights, solve_translations
 from vibe.pipeline.body_axes import centre_of_mass, foot_keypoints, standing_vertical
 from vibe.pipeline.focal import FocalEstimate, estimate_focal, focal_from_metadata, read_container_tags
+from vibe.pipeline.scene_lines import SceneLinesConfig, scene_gravity, video_segments
 from vibe.pipeline.smoothing import gaussian_vectors
 
 # The focal's names are re-exported (they were defined here first).
@@ -91,6 +95,8 @@ class WorldConfig:
             (:func:`_standing`, ``weights.standing_speed_m_s``); None: never.
         sink_tolerance_m: a foot further than this under the ground is held on it
             (:func:`_solve_on_ground`); support_rounds: how many times the solve is repeated for that.
+        scene_lines: gravity from the static background's straight lines when they fix it
+            (:mod:`vibe.pipeline.scene_lines`); None: from the bodies alone.
         weights: the trajectory solve's term standard deviations.
     """
 
@@ -113,6 +119,7 @@ class WorldConfig:
     standing_down_share: float = 0.5
     standing_scale_rate_s: float = 0.1
     standing_centre: bool = True
+    scene_lines: SceneLinesConfig | None = field(default_factory=SceneLinesConfig)
     weights: TrajectoryWeights = field(default_factory=TrajectoryWeights)
 
 
@@ -251,13 +258,29 @@ def _final_contacts(track: _Track, transl: np.ndarray, plane: GroundPlane, confi
 
 
 def _ground(tracks: Mapping[int, _Track], transl: Mapping[int, np.ndarray], contacts: Mapping[int, np.ndarray],
-            up: np.ndarray, config: WorldConfig) -> GroundPlane:  # fmt: skip
+            up: np.ndarray, config: WorldConfig, prior_spread_m: float) -> GroundPlane:  # fmt: skip
     """The ground plane through every person's contact points (camera frame), or their lowest feet if none."""
     points = [(tracks[t].feet + transl[t][:, None])[contacts[t]] for t in tracks]
     if not sum(len(p) for p in points):  # nobody ever stands still: the lowest tenth of the feet
         points = [(tracks[t].feet + transl[t][:, None]).reshape(-1, 3) for t in tracks]
         points = [p[np.argsort(p @ up)[: max(1, len(p) // 10)]] for p in points]
-    return fit_ground_plane(np.concatenate(points), up, config.prior_spread_m, config.contact_height_m)
+    return fit_ground_plane(np.concatenate(points), up, prior_spread_m, config.contact_height_m)
+
+
+def _scene_up(segments_px: np.ndarray | None, focal: float, size: tuple[int, int], bodies_up: np.ndarray,
+              config: WorldConfig) -> tuple[np.ndarray, float, dict]:  # fmt: skip
+    """The up prior and its strength: the scene lines' (:func:`scene_gravity`) when usable, else the bodies'.
+
+    Returns ``(up (3,), prior_spread_m, meta.json entry)``.
+    """
+    if config.scene_lines is None or segments_px is None:
+        return bodies_up, config.prior_spread_m, {"used": False, "reason": "off"}
+    found, reason = scene_gravity(segments_px, focal, size, bodies_up, config.scene_lines)
+    meta = {"used": found is not None, "reason": reason, "segments": int(len(segments_px))}
+    if found is None:
+        return bodies_up, config.prior_spread_m, meta
+    meta.update(families=len(found.families), length_px=found.length_px, angle_to_bodies_deg=found.angle_to_prior_deg)
+    return found.up_cam, config.scene_lines.prior_spread_m, meta
 
 
 def _horizontal_axes(normal: np.ndarray) -> np.ndarray:
@@ -366,6 +389,7 @@ def world_stage(
     focal: FocalEstimate,
     nominal_focal_px: float,
     config: WorldConfig | None = None,
+    segments_px: np.ndarray | None = None,
 ) -> WorldResult:
     """Put every person in one world frame (module doc); adds the world arrays to each ``people[tid]``.
 
@@ -376,6 +400,7 @@ def world_stage(
         body: the body model; keypoint_set: the set ``joints3d`` holds.
         image_size: ``(W, H)``; frame_times_s: ``(N,)`` the video's frame times.
         focal: the focal to use; nominal_focal_px: the one ``transl_cam`` was computed with.
+        segments_px: ``(N, 4)`` the background's line segments (:func:`video_segments`), or None.
 
     Returns:
         The global arrays and the ``meta.json`` entry.
@@ -388,9 +413,9 @@ def world_stage(
               for t, root in zip(tids, roots)}  # fmt: skip
     f = focal.focal_px
     transl = {t: _solve(tracks[t], f, image_size, None, config) for t in tids}
-    up = _up_prior(list(tracks.values()), config)
+    up, spread, scene = _scene_up(segments_px, f, image_size, _up_prior(list(tracks.values()), config), config)
     contacts = {t: _first_contacts(tracks[t], transl[t], up, f, image_size, config) for t in tids}
-    plane = _ground(tracks, transl, contacts, up, config)
+    plane = _ground(tracks, transl, contacts, up, config, spread)
     for t in tids:
         transl[t] = _solve_on_ground(tracks[t], f, image_size, contacts[t], plane, config)
         contacts[t] = _final_contacts(tracks[t], transl[t], plane, config)
@@ -408,7 +433,9 @@ def world_stage(
         p["joints3d_world"] = ((joints_cam - origin) @ r_world_cam.T).astype(np.float32)
         p["foot_contact"] = contacts[t]
     arrays = {"world/R_world_cam": r_world_cam, "world/cam_position": cam_position, "world/focal_px": np.float64(f)}
-    return WorldResult(arrays, _meta(focal, plane, ground, up, above_sole, contacts))
+    meta = _meta(focal, plane, ground, up, above_sole, contacts)
+    meta["scene_lines"] = scene
+    return WorldResult(arrays, meta)
 
 
 def _meta(focal: FocalEstimate, plane: GroundPlane, ground: GroundPlane, up: np.ndarray, above_sole: float,
@@ -425,7 +452,7 @@ def _meta(focal: FocalEstimate, plane: GroundPlane, ground: GroundPlane, up: np.
                       "distances across the image do not",
         "ground": {"contact_points": plane.n_points, "inliers": plane.n_inliers, "rms_m": plane.rms_m,
                    "prior_share": plane.prior_share,
-                   "angle_to_body_up_deg": float(np.degrees(np.arccos(np.clip(plane.normal_cam @ up, -1, 1)))),
+                   "angle_to_up_prior_deg": float(np.degrees(np.arccos(np.clip(plane.normal_cam @ up, -1, 1)))),
                    "contact_points_above_sole_m": above_sole},
         "camera": {"height_m": ground.offset_m, "pitch_down_deg": pitch, "roll_deg": roll},
         "contact_share": {str(t): [float(v) for v in c.mean(axis=0)] for t, c in contacts.items()},
@@ -446,8 +473,10 @@ def world_for_video(
     then :func:`world_stage`. Returns the global arrays and ``meta.json["world"]``."""
     w, h = image_size
     focal = estimate_focal(read_container_tags(video), w, h, config, given=nominal_focal_px)
+    lines = config.scene_lines
+    segments = None if lines is None else video_segments(video, people, frame_times_s, lines.frames)
     result = world_stage(people, body, keypoint_set, image_size, frame_times_s, focal,
-                         nominal_focal_px or float(max(w, h)), config)  # fmt: skip
+                         nominal_focal_px or float(max(w, h)), config, segments)  # fmt: skip
     log.info("world: focal %.0f px (%s), camera %.2f m above the ground, pitched %.1f° down", focal.focal_px,
              focal.source, result.meta["camera"]["height_m"], result.meta["camera"]["pitch_down_deg"])  # fmt: skip
     return result.arrays, result.meta
