@@ -11,7 +11,10 @@ person (a few decimetres) leave it mostly to the prior. The fit minimises
     Σ_i (n·(p_i − c))² + λ (1 − (n·g)²),   λ = N · prior_spread_m²,
 
 over unit normals ``n`` (``c`` the inliers' centroid, ``g`` the prior), i.e.
-``n`` is the eigenvector of the smallest eigenvalue of ``C + λ (I − g gᵀ)``.
+``n`` is the eigenvector of the smallest eigenvalue of ``C + λ (I − g gᵀ)``. A prior
+that knows one tilt better than the other (the scene's lines,
+:mod:`vibe.geometry.vanishing`) gives its own stiffness ``S`` (3 × 3, largest
+eigenvalue 1, ``g`` its null direction) in place of ``I − g gᵀ``.
 
 :func:`world_from_ground` turns a plane into the world frame of the project
 (DESIGN §7): y up along the normal, the ground at y = 0, z pointing back
@@ -55,9 +58,11 @@ class GroundPlane:
 
 
 def plane_with_prior(
-    points: np.ndarray, up_prior: np.ndarray, prior_spread_m: float
+    points: np.ndarray, up_prior: np.ndarray, prior_spread_m: float, stiffness: np.ndarray | None = None
 ) -> tuple[np.ndarray, float, float]:
     """Least-squares plane through ``points`` ``(N, 3)`` with the normal pulled to ``up_prior`` ``(3,)``.
+
+    ``stiffness``: ``(3, 3)`` the prior's per-tilt weight (module doc), default ``I − g gᵀ``.
 
     Returns:
         ``(normal (3,), offset, prior_share)``; the normal points to the side of ``up_prior``.
@@ -67,7 +72,7 @@ def plane_with_prior(
     d = points - centre
     scatter = d.T @ d
     lam = len(points) * prior_spread_m**2
-    prior = lam * (np.eye(3) - np.outer(g, g))
+    prior = lam * (np.eye(3) - np.outer(g, g) if stiffness is None else stiffness)
     values, vectors = np.linalg.eigh(scatter + prior)
     normal = vectors[:, 0]
     if normal @ g < 0:
@@ -102,6 +107,7 @@ def fit_ground_plane(
     iterations: int = 300,
     max_tilt_deg: float = 35.0,
     seed: int = 0,
+    stiffness: np.ndarray | None = None,
 ) -> GroundPlane:
     """Robust ground plane of foot-contact points.
 
@@ -114,6 +120,7 @@ def fit_ground_plane(
         iterations: RANSAC triples tried.
         max_tilt_deg: candidate normals further than this from the prior are ignored.
         seed: RANSAC's random generator.
+        stiffness: ``(3, 3)`` the prior's weight per tilt (:func:`plane_with_prior`), or None (the same for both).
 
     Returns:
         The refitted :class:`GroundPlane` (its normal on the prior's side).
@@ -135,7 +142,7 @@ def fit_ground_plane(
         inliers = np.abs(points @ normal + offset) < inlier_m
         if not inliers.any():
             break
-        normal, offset, share = plane_with_prior(points[inliers], up, prior_spread_m)
+        normal, offset, share = plane_with_prior(points[inliers], up, prior_spread_m, stiffness)
     inliers = np.abs(points @ normal + offset) < inlier_m
     rms = float(np.sqrt(np.mean((points[inliers] @ normal + offset) ** 2))) if inliers.any() else float("nan")
     return GroundPlane(normal, float(offset), len(points), int(inliers.sum()), rms, share)

@@ -59,6 +59,9 @@ class SceneUp:
         length_px: their inliers' total length.
         angle_to_prior_deg: angle between ``up_cam`` and the prior.
         full: True when the families fix both pitch and roll (two horizontal, or a vertical one).
+        stiffness: ``(3, 3)`` how firmly the lines hold each tilt: their normal matrix
+            (``Σ_h L_h v_h v_hᵀ + Σ_v L_v (I − v_v v_vᵀ)``, ``up_cam`` nearly its null direction)
+            over its largest eigenvalue; a tilt that only a short family fixes is held loosely.
     """
 
     up_cam: np.ndarray
@@ -66,6 +69,7 @@ class SceneUp:
     length_px: float
     angle_to_prior_deg: float
     full: bool
+    stiffness: np.ndarray
 
 
 def interpretation_planes(segments_px: np.ndarray, focal_px: float, principal_px: np.ndarray) -> np.ndarray:
@@ -144,8 +148,9 @@ def vanishing_directions(
 
 
 def _fit_up(horizontal: list[VanishingFamily], vertical: list[VanishingFamily], up0: np.ndarray,
-            prior_share: float) -> tuple[np.ndarray, bool]:  # fmt: skip
-    """``(up (3,), full)``: the least-squares up of :func:`scene_up`'s objective, on the prior's side."""
+            prior_share: float) -> tuple[np.ndarray, bool, np.ndarray]:  # fmt: skip
+    """``(up (3,), full, stiffness (3, 3))``: the least-squares up of :func:`scene_up`'s objective, on the
+    prior's side, and the lines' normal matrix over its largest eigenvalue (:class:`SceneUp`)."""
     normal = np.zeros((3, 3))
     for f in horizontal:
         normal += f.length_px * np.outer(f.direction_cam, f.direction_cam)
@@ -153,10 +158,11 @@ def _fit_up(horizontal: list[VanishingFamily], vertical: list[VanishingFamily], 
         normal += f.length_px * (np.eye(3) - np.outer(f.direction_cam, f.direction_cam))
     values = np.linalg.eigvalsh(normal)
     full = bool(values[1] > 0.1 * values[2])  # the lines alone fix two directions of tilt
+    stiffness = normal / max(values[2], 1e-12)
     total = sum(f.length_px for f in horizontal + vertical)
-    normal += prior_share * total * (np.eye(3) - np.outer(up0, up0))
+    normal = normal + prior_share * total * (np.eye(3) - np.outer(up0, up0))
     up = np.linalg.eigh(normal)[1][:, 0]
-    return up * np.sign(up @ up0 or 1.0), full
+    return up * np.sign(up @ up0 or 1.0), full, stiffness
 
 
 def _split(families: list[VanishingFamily], up: np.ndarray, tilt_deg: float):
@@ -187,11 +193,11 @@ def scene_up(
     horizontal, vertical = _split(families, up0, max_tilt_deg)
     if not horizontal and not vertical:
         return None
-    up, full = _fit_up(horizontal, vertical, up0, prior_share)
+    up, full, stiffness = _fit_up(horizontal, vertical, up0, prior_share)
     kept = _split(horizontal + vertical, up, keep_tilt_deg)
     if kept[0] or kept[1]:
         horizontal, vertical = kept
-        up, full = _fit_up(horizontal, vertical, up0, prior_share)
+        up, full, stiffness = _fit_up(horizontal, vertical, up0, prior_share)
     angle = float(np.degrees(np.arccos(np.clip(up @ up0, -1.0, 1.0))))
     used = tuple(horizontal + vertical)
-    return SceneUp(up, used, float(sum(f.length_px for f in used)), angle, full)
+    return SceneUp(up, used, float(sum(f.length_px for f in used)), angle, full, stiffness)

@@ -258,29 +258,32 @@ def _final_contacts(track: _Track, transl: np.ndarray, plane: GroundPlane, confi
 
 
 def _ground(tracks: Mapping[int, _Track], transl: Mapping[int, np.ndarray], contacts: Mapping[int, np.ndarray],
-            up: np.ndarray, config: WorldConfig, prior_spread_m: float) -> GroundPlane:  # fmt: skip
+            up: np.ndarray, config: WorldConfig, prior_spread_m: float,
+            stiffness: np.ndarray | None = None) -> GroundPlane:  # fmt: skip
     """The ground plane through every person's contact points (camera frame), or their lowest feet if none."""
     points = [(tracks[t].feet + transl[t][:, None])[contacts[t]] for t in tracks]
     if not sum(len(p) for p in points):  # nobody ever stands still: the lowest tenth of the feet
         points = [(tracks[t].feet + transl[t][:, None]).reshape(-1, 3) for t in tracks]
         points = [p[np.argsort(p @ up)[: max(1, len(p) // 10)]] for p in points]
-    return fit_ground_plane(np.concatenate(points), up, prior_spread_m, config.contact_height_m)
+    return fit_ground_plane(np.concatenate(points), up, prior_spread_m, config.contact_height_m,
+                            stiffness=stiffness)  # fmt: skip
 
 
 def _scene_up(segments_px: np.ndarray | None, focal: float, size: tuple[int, int], bodies_up: np.ndarray,
-              config: WorldConfig) -> tuple[np.ndarray, float, dict]:  # fmt: skip
+              config: WorldConfig) -> tuple[np.ndarray, float, np.ndarray | None, dict]:  # fmt: skip
     """The up prior and its strength: the scene lines' (:func:`scene_gravity`) when usable, else the bodies'.
 
-    Returns ``(up (3,), prior_spread_m, meta.json entry)``.
+    Returns ``(up (3,), prior_spread_m, stiffness (3, 3) or None, meta.json entry)``: with the
+    lines, the prior holds each tilt as firmly as the lines do (``SceneUp.stiffness``).
     """
     if config.scene_lines is None or segments_px is None:
-        return bodies_up, config.prior_spread_m, {"used": False, "reason": "off"}
+        return bodies_up, config.prior_spread_m, None, {"used": False, "reason": "off"}
     found, reason = scene_gravity(segments_px, focal, size, bodies_up, config.scene_lines)
     meta = {"used": found is not None, "reason": reason, "segments": int(len(segments_px))}
     if found is None:
-        return bodies_up, config.prior_spread_m, meta
+        return bodies_up, config.prior_spread_m, None, meta
     meta.update(families=len(found.families), length_px=found.length_px, angle_to_bodies_deg=found.angle_to_prior_deg)
-    return found.up_cam, config.scene_lines.prior_spread_m, meta
+    return found.up_cam, config.scene_lines.prior_spread_m, found.stiffness, meta
 
 
 def _horizontal_axes(normal: np.ndarray) -> np.ndarray:
@@ -413,9 +416,10 @@ def world_stage(
               for t, root in zip(tids, roots)}  # fmt: skip
     f = focal.focal_px
     transl = {t: _solve(tracks[t], f, image_size, None, config) for t in tids}
-    up, spread, scene = _scene_up(segments_px, f, image_size, _up_prior(list(tracks.values()), config), config)
+    up, spread, stiffness, scene = _scene_up(segments_px, f, image_size, _up_prior(list(tracks.values()), config),
+                                             config)  # fmt: skip
     contacts = {t: _first_contacts(tracks[t], transl[t], up, f, image_size, config) for t in tids}
-    plane = _ground(tracks, transl, contacts, up, config, spread)
+    plane = _ground(tracks, transl, contacts, up, config, spread, stiffness)
     for t in tids:
         transl[t] = _solve_on_ground(tracks[t], f, image_size, contacts[t], plane, config)
         contacts[t] = _final_contacts(tracks[t], transl[t], plane, config)
