@@ -247,3 +247,18 @@ def test_gradients_reach_pose_and_shape(model):
     out = model(pose_rotmat, betas)
     model.keypoints(out, "spin49").square().sum().backward()
     assert pose_rotmat.grad.abs().sum() > 0 and betas.grad.abs().sum() > 0
+
+
+
+def test_gradients_pass_gradcheck(folders):
+    """Float64 gradcheck of the vertices and joints over two chunks of the CPU skinning loop."""
+    model64 = SMPL(folders / "pkl", dtype=torch.float64)
+    pose_aa, betas, transl = _random_inputs(5, 9)  # 5 frames: two chunks (4 + 1)
+    inputs = (roma.rotvec_to_rotmat(pose_aa.double()), betas.double(), transl.double())
+
+    def posed(pose_rotmat, shape, translation):
+        out = model64(pose_rotmat, shape, translation)
+        return out.vertices, out.joints
+
+    inputs = tuple(x.requires_grad_(True) for x in inputs)
+    assert torch.autograd.gradcheck(posed, inputs, fast_mode=True)

@@ -9,8 +9,16 @@ regressor's initial estimate (:func:`load_mean_params`).
 
 Posing is linear blend skinning with shape and pose blend shapes, written out
 here so the module also returns the global joint rotations; the numbers match
-``smplx.SMPL`` (checked in the tests). The file arrays are kept as
-non-persistent buffers so no licensed data ends up in saved state dicts.
+``smplx.SMPL`` to float rounding (checked in the tests). The file arrays are
+kept as non-persistent buffers so no licensed data ends up in saved state dicts.
+
+Speed (``benchmarks/bench_smpl.py`` against ``smplx.SMPL``): the rest joints come
+from the betas through the joint regressor applied to the template and shape
+directions once at load; shape and pose blend shapes are one matrix product;
+vertices are stored coordinate-major ``(3, V)`` inside so every per-vertex step
+is a contiguous vector operation; each vertex's blended ``3 × 4`` transform is
+one matrix product over all frames' joints, made and applied a few frames at a
+time so it stays in the CPU cache (never a ``(B, V, 4, 4)`` array).
 """
 
 from __future__ import annotations
@@ -49,6 +57,11 @@ SMPL_JOINT_NAMES: tuple[str, ...] = (
 
 NUM_JOINTS = 24
 NUM_POSE_BLEND = (NUM_JOINTS - 1) * 9  # 207: (R - I) of every non-root joint
+# Frames whose per-vertex transforms (B, 12, V) are made and applied together on a CPU:
+# 4 frames are 1.3 MB, within one core's L2; the whole batch at once is ~2x slower.
+_SKIN_FRAMES_CPU = 4
+# Frames per blend-shape product: (B, S + 207) @ (S + 207, 3V) re-reads 18 MB of directions per call.
+_BLEND_FRAMES = 64
 
 # Mesh vertices used as keypoints, in smplx's VertexJointSelector order (its
 # default 'smplh' ids, shared by SMPL): face, feet, then left and right fingertips.
@@ -245,12 +258,18 @@ class SMPL(BodyModel):
             tensor = torch.as_tensor(np.ascontiguousarray(value), dtype=dtype)
             self.register_buffer(name, tensor, persistent=False)
 
-        buffer("v_template", arrays["v_template"])  # (V, 3)
-        buffer("shapedirs", arrays["shapedirs"][:, :, :num_betas])  # (V, 3, S)
-        # (V, 3, 207) → (207, V*3) so the pose blend shape is one matmul.
-        buffer("posedirs", arrays["posedirs"].reshape(-1, NUM_POSE_BLEND).T)
-        buffer("j_regressor", arrays["J_regressor"])  # (24, V)
-        buffer("lbs_weights", arrays["weights"])  # (V, 24)
+        shapedirs = arrays["shapedirs"][:, :, :num_betas]  # (V, 3, S)
+        regressor, template = arrays["J_regressor"], arrays["v_template"]
+        # Coordinate-major layouts (module doc): template (3, V), blend directions (S + 207, 3, V).
+        buffer("template_cv", template.T)
+        blend_dirs = np.concatenate([shapedirs.transpose(2, 1, 0), arrays["posedirs"].transpose(2, 1, 0)])
+        buffer("blend_dirs", blend_dirs)
+        # Rest joints are linear in the betas: J (v_template + shapedirs β) = J v_template + (J shapedirs) β,
+        # both products taken here in float64.
+        buffer("joints_template", regressor @ template)  # (24, 3)
+        buffer("joint_shapedirs", np.einsum("jv,vcs->sjc", regressor, shapedirs).reshape(num_betas, -1))  # (S, 72)
+        buffer("j_regressor", regressor)  # (24, V)
+        buffer("weights_jv", arrays["weights"].T)  # (24, V) skinning weights, joint-major
         buffer("j_regressor_extra", _load_regressor(extra_path, 9, num_vertices))  # (9, V)
         buffer("j_regressor_h36m", _load_regressor(h36m_path, 17, num_vertices))  # (17, V)
         buffer("_parents", parents, torch.long)  # (24,)
@@ -275,16 +294,31 @@ class SMPL(BodyModel):
 
     @property
     def shape_dim(self) -> int:
-        return self.shapedirs.shape[-1]
+        return self.joint_shapedirs.shape[0]
 
     @property
     def num_vertices(self) -> int:
-        return self.v_template.shape[0]
+        return self.template_cv.shape[1]
 
     @property
     def skinning_weights(self) -> torch.Tensor:
-        """``(V, 24)`` SMPL's blend weights."""
-        return self.lbs_weights
+        """``(V, 24)`` SMPL's blend weights (a view)."""
+        return self.weights_jv.T
+
+    @property
+    def v_template(self) -> torch.Tensor:
+        """``(V, 3)`` the template mesh (a view)."""
+        return self.template_cv.T
+
+    @property
+    def shapedirs(self) -> torch.Tensor:
+        """``(V, 3, S)`` shape blend directions (a view; the rest joints' own copy is ``joint_shapedirs``)."""
+        return self.blend_dirs[: self.shape_dim].permute(2, 1, 0)
+
+    @property
+    def posedirs(self) -> torch.Tensor:
+        """``(207, 3, V)`` pose blend directions, one per entry of the non-root joints' ``R − I`` (a view)."""
+        return self.blend_dirs[self.shape_dim :]
 
     def extra_repr(self) -> str:
         return f"gender={self.gender}, num_betas={self.shape_dim}"
@@ -314,22 +348,12 @@ class SMPL(BodyModel):
         if shape.shape != (batch, self.shape_dim):
             raise ValueError(f"shape must be ({batch}, {self.shape_dim}), got {tuple(shape.shape)}")
 
-        num_vertices = self.num_vertices
-        shape_offsets = shape @ self.shapedirs.view(num_vertices * 3, -1).T  # (B, V*3)
-        v_shaped = self.v_template + shape_offsets.view(batch, num_vertices, 3)
-        joints_rest = self.j_regressor @ v_shaped  # (B, 24, 3)
-        eye = torch.eye(3, dtype=pose_rotmat.dtype, device=pose_rotmat.device)
-        pose_feature = (pose_rotmat[:, 1:] - eye).reshape(batch, NUM_POSE_BLEND)  # (B, 207)
-        v_posed = v_shaped + (pose_feature @ self.posedirs).view(batch, num_vertices, 3)
-
+        joints_rest = self.joints_template + (shape @ self.joint_shapedirs).view(batch, NUM_JOINTS, 3)
         joints_rotmat, joints = forward_kinematics(pose_rotmat, joints_rest, self._parent_list)
         # Each joint's skinning transform maps rest-pose points: x ↦ R x + (t − R j_rest).
         offsets = joints - (joints_rotmat @ joints_rest[..., None])[..., 0]  # (B, 24, 3)
-        vertex_rotmat = self.lbs_weights @ joints_rotmat.reshape(batch, NUM_JOINTS, 9)  # (B, V, 9)
-        vertex_rotmat = vertex_rotmat.view(batch, num_vertices, 3, 3)
-        vertex_offset = self.lbs_weights @ offsets  # (B, V, 3)
-        # Broadcast-and-sum: far faster than B*V tiny 3x3 matmuls on CPU.
-        vertices = (vertex_rotmat * v_posed[:, :, None, :]).sum(-1) + vertex_offset
+        transforms = torch.cat([joints_rotmat, offsets[..., None]], dim=-1)  # (B, 24, 3, 4)
+        vertices = self._skin(self._blend_shapes(pose_rotmat, shape), transforms)
 
         if transl is not None:
             if transl.shape != (batch, 3):
@@ -337,6 +361,41 @@ class SMPL(BodyModel):
             vertices = vertices + transl[:, None]
             joints = joints + transl[:, None]
         return BodyOutput(vertices=vertices, joints=joints, joints_rotmat=joints_rotmat)
+
+    def _blend_shapes(self, pose_rotmat: torch.Tensor, shape: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, V)`` rest-pose vertices with shape and pose blend shapes (coordinate-major)."""
+        batch, num_betas = pose_rotmat.shape[0], self.shape_dim
+        eye = torch.eye(3, dtype=pose_rotmat.dtype, device=pose_rotmat.device)
+        pose_feature = (pose_rotmat[:, 1:] - eye).reshape(batch, NUM_POSE_BLEND)  # (B, 207)
+        directions = self.blend_dirs.view(num_betas + NUM_POSE_BLEND, -1)  # (S + 207, 3V)
+        shape_dirs, pose_dirs = directions[:num_betas], directions[num_betas:]
+        template = self.template_cv.view(-1)
+        parts = []
+        # Two products, not one over [β, pose]: a one-frame addmm sums the large shape terms and
+        # the small pose terms in an order that loses ~10 float32 ulps (1.3e-6 against float64).
+        for betas, pose in zip(shape.split(_BLEND_FRAMES), pose_feature.split(_BLEND_FRAMES)):
+            parts.append((betas @ shape_dirs).add_(template).add_(pose @ pose_dirs))
+        return torch.cat(parts).view(batch, 3, self.num_vertices)
+
+    def _skin(self, v_posed_cv: torch.Tensor, transforms: torch.Tensor) -> torch.Tensor:
+        """Linear blend skinning: ``v_posed_cv (B, 3, V)``, joint ``transforms (B, 24, 3, 4)`` → ``(B, V, 3)``.
+
+        Each vertex's transform is the weight-blended ``3 × 4`` of its joints,
+        ``(B·12, 24) @ (24, V)`` for a few frames at a time (module doc), then
+        applied coordinate by coordinate: ``x' = T[:, 0] x + T[:, 1] y + T[:, 2] z + T[:, 3]``.
+        """
+        batch, num_vertices = v_posed_cv.shape[0], self.num_vertices
+        # (B, 24, 3, 4) → (B, 12, 24): one row per transform entry, its joints along the row.
+        rows = transforms.reshape(batch, NUM_JOINTS, 12).transpose(1, 2).reshape(batch * 12, NUM_JOINTS)
+        vertices = v_posed_cv.new_empty(batch, num_vertices, 3)
+        step = _SKIN_FRAMES_CPU if v_posed_cv.device.type == "cpu" else batch
+        for first in range(0, batch, step):
+            v = v_posed_cv[first : first + step]  # (b, 3, V)
+            blended = (rows[first * 12 : (first + step) * 12] @ self.weights_jv).view(-1, 3, 4, num_vertices)
+            posed = blended[:, :, 0] * v[:, 0:1]  # (b, 3, V)
+            posed.add_(blended[:, :, 3]).addcmul_(blended[:, :, 1], v[:, 1:2]).addcmul_(blended[:, :, 2], v[:, 2:3])
+            vertices[first : first + step] = posed.transpose(1, 2)
+        return vertices
 
     # --- keypoints ---------------------------------------------------------------
     @property
