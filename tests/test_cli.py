@@ -89,3 +89,27 @@ def test_demo_refine_steps_reach_the_fit_and_zero_is_a_usage_error(tmp_path: Pat
     assert seen["config"].refine is False
     result = runner.invoke(app, ["demo", "--refine-steps", "0", "--out", str(tmp_path)])
     assert result.exit_code == 2
+
+
+def test_demo_original_chunks_set_the_windows(tmp_path: Path, monkeypatch) -> None:
+    import vibe.pipeline.run as run
+
+    seen = {}
+
+    def fake_run_demo(video, out, config):
+        seen["config"] = config
+        raise run.DemoError("stop here")
+
+    monkeypatch.setattr(run, "run_demo", fake_run_demo)
+    runner.invoke(app, ["demo", "--original-chunks", "--out", str(tmp_path), "--quiet"])
+    assert seen["config"].windows.chunk == 450
+    runner.invoke(app, ["demo", "--out", str(tmp_path), "--quiet"])
+    assert seen["config"].windows.chunk is None and seen["config"].windows.seqlen == 16
+
+
+def test_demo_without_a_video_outside_a_checkout_says_so(tmp_path: Path, monkeypatch) -> None:
+    import vibe.cli as cli
+
+    monkeypatch.setattr(cli, "__file__", str(tmp_path / "site-packages" / "vibe" / "cli.py"))
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "give a video" in result.output

@@ -237,6 +237,30 @@ def test_refine_lowers_the_reprojection_error_and_records_it(run, checkpoint):
         DemoConfig(stack="smpl", refine=True)
 
 
+def test_original_chunks_run_the_generator_once_over_a_short_track(run, checkpoint, tmp_path):
+    """The original demo's chunking (450 frames): a 40-frame track is one GRU pass over all of it."""
+    import shutil
+
+    from vibe.pipeline.windows import ORIGINAL_CHUNK, WindowConfig
+
+    result, _ = run
+    shutil.copytree(result.out_dir / ".cache", tmp_path / result.out_dir.name / ".cache")  # same front end
+    cases = {"chunks": WindowConfig(chunk=ORIGINAL_CHUNK), "one pass": WindowConfig(seqlen=None), "windows": None}
+    poses = {}
+    for name, windows in cases.items():
+        config = DemoConfig(
+            checkpoint=checkpoint, max_frames=NUM_FRAMES, render=False, progress=False, refine=False,
+            windows=windows or WindowConfig(),
+        )  # fmt: skip
+        again = run_demo(CLIP, tmp_path, config)
+        assert not {"people_landmarks", "detect_track", "landmarks"} & set(again.timings)
+        poses[name] = read_results(again.results)[1][1]["pose_rotmat"]
+        if name == "chunks":
+            assert json.loads(again.meta.read_text())["options"]["windows"]["chunk"] == ORIGINAL_CHUNK
+    np.testing.assert_array_equal(poses["chunks"], poses["one pass"])
+    assert np.abs(poses["chunks"] - poses["windows"]).max() > 1e-5  # the default windows differ (3e-4 here)
+
+
 @pytest.mark.skipif(
     not default_open_weights().exists(),
     reason=f"no trained open weights installed at {default_open_weights()} (they are committed once trained)",

@@ -7,7 +7,14 @@ import pytest
 import torch
 
 from vibe.models.temporal import TemporalEncoder
-from vibe.pipeline.windows import WindowConfig, crossfade_weights, encode_in_windows, window_starts
+from vibe.pipeline.windows import (
+    ORIGINAL_CHUNK,
+    CausalWindows,
+    WindowConfig,
+    crossfade_weights,
+    encode_in_windows,
+    window_starts,
+)
 
 
 @pytest.mark.parametrize("num_frames", [1, 16, 17, 24, 25, 100, 101])
@@ -125,3 +132,30 @@ def test_batched_windows_equal_one_by_one():
 def test_bad_overlap():
     with pytest.raises(ValueError):
         WindowConfig(seqlen=16, overlap=16)
+    with pytest.raises(ValueError, match="chunk"):
+        WindowConfig(chunk=0)
+
+
+@torch.no_grad()
+def test_original_chunks_are_separate_passes_from_a_zero_state():
+    """The original demo's chunking: frames [0, 450), [450, 900), [900, 1000), each its own GRU pass."""
+    enc = _encoder(gain=1.0)
+    x = _smooth_features(1000)
+    out = encode_in_windows(enc, x, WindowConfig(chunk=ORIGINAL_CHUNK))
+    assert ORIGINAL_CHUNK == 450 and out.shape == (1000, 8)
+    for first, last in ((0, 450), (450, 900), (900, 1000)):
+        torch.testing.assert_close(out[first:last], enc(x[None, first:last])[0], rtol=0, atol=0)
+    # Not the default windows, nor one pass over the whole track (the state restarts at 450).
+    assert not torch.allclose(out, encode_in_windows(enc, x, WindowConfig()))
+    assert not torch.allclose(out[450:], enc(x[None])[0, 450:])
+
+
+@torch.no_grad()
+def test_original_chunks_frame_by_frame():
+    """Live with chunks: one state, restarted every chunk, equal to the offline chunks on every frame."""
+    enc = _encoder(gain=1.0)
+    x = _smooth_features(25)
+    config = WindowConfig(chunk=10)
+    live = CausalWindows(enc, config)
+    frames = torch.stack([live.push(f) for f in x])
+    torch.testing.assert_close(frames, encode_in_windows(enc, x, config), atol=1e-12, rtol=0)

@@ -93,7 +93,10 @@ def _check_device(device: str) -> None:
 
 def _bundled_sample() -> Path:
     # The sample clip lives in the repository's assets/ (an editable install, as `make demo` makes).
-    return Path(__file__).resolve().parents[2] / "assets" / "people_walking.mp4"
+    sample = Path(__file__).resolve().parents[2] / "assets" / "people_walking.mp4"
+    if not sample.is_file():  # installed from a wheel: no repository around it
+        _usage_error("give a video: the sample clip comes only with a repository checkout (assets/)")
+    return sample
 
 
 # The export options of `vibe demo` and `vibe batch`: one definition and one check for both.
@@ -153,6 +156,11 @@ def demo(
     quiet: bool = typer.Option(False, "--quiet", help="No progress bars."),
     frame: str = _EXPORT_FRAME,
     rig: str = _RIG,
+    original_chunks: bool = typer.Option(
+        False, "--original-chunks",
+        help="GRU over whole 450-frame chunks, as the original demo (its numbers, seams included); "
+        "default: overlapping 16-frame windows as in training.",
+    ),
 ) -> None:
     """Video → tracked people → 3D bodies: results.npz, meta.json, overlay.mp4 and exports.
 
@@ -165,6 +173,7 @@ def demo(
     from vibe.pipeline.demo_config import EXIT_INTERRUPTED
     from vibe.pipeline.run import DemoConfig, DemoError, run_demo
     from vibe.pipeline.smoothing import OneEuroConfig
+    from vibe.pipeline.windows import ORIGINAL_CHUNK, WindowConfig
 
     if stack not in ("open", "smpl"):
         _usage_error(f"--stack must be open or smpl, got {stack!r}")
@@ -175,6 +184,7 @@ def demo(
         _usage_error(f"--min-cutoff must be above 0, got {min_cutoff}")
     _check_device(device)
     video = video or _bundled_sample()
+    windows = {"windows": WindowConfig(chunk=ORIGINAL_CHUNK)} if original_chunks else {}
     config = DemoConfig(
         stack=stack,
         checkpoint=checkpoint,
@@ -193,6 +203,7 @@ def demo(
         cache=not no_cache,
         progress=not quiet,
         **exports,
+        **windows,
     )
     try:
         result = run_demo(video, out, config)

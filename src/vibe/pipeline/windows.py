@@ -33,6 +33,11 @@ any the model was trained on. A track of exactly ``seqlen`` frames is one window
 ``seqlen=None`` runs the GRU over the whole track at once (exactly one pass,
 useful to compare; memory and history grow with the track).
 
+The original demo's chunking is an option (``chunk``, :data:`ORIGINAL_CHUNK`
+= 450 frames): consecutive chunks, each from a zero state, outputs
+concatenated, no padding. It reproduces the original code's numbers, seams
+included; the windows above are the default.
+
 Live (:class:`CausalWindows`): the GRU is causal, so a window's output at a
 frame depends only on the window's frames up to it, and the cross-fade weight
 of a window at a frame depends only on the frame's position in it. The same
@@ -51,7 +56,18 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["WindowConfig", "window_starts", "crossfade_weights", "encode_in_windows", "CausalWindows"]
+__all__ = [
+    "ORIGINAL_CHUNK",
+    "WindowConfig",
+    "window_starts",
+    "crossfade_weights",
+    "encode_in_windows",
+    "encode_in_chunks",
+    "CausalWindows",
+]
+
+# Frames per GRU pass in the original demo (its batch of 450 crops, each batch one sequence).
+ORIGINAL_CHUNK = 450
 
 
 @dataclass(frozen=True)
@@ -66,16 +82,24 @@ class WindowConfig:
         pad_short: pad a track shorter than ``seqlen`` to a full window by
             repeating its first frame before it (module doc); False: run it as
             a short window.
+        chunk: ``None`` (default): the windows above. A frame count (the
+            original demo: :data:`ORIGINAL_CHUNK`): the GRU over consecutive
+            chunks of that many frames instead, each from a zero state, outputs
+            concatenated (:func:`encode_in_chunks`); ``seqlen``, ``overlap`` and
+            ``pad_short`` are then unused.
     """
 
     seqlen: int | None = 16
     overlap: int = 8
     batch_windows: int = 256
     pad_short: bool = True
+    chunk: int | None = None
 
     def __post_init__(self) -> None:
         if self.seqlen is not None and not 0 < self.overlap < self.seqlen:
             raise ValueError(f"overlap must be in (0, seqlen), got {self.overlap} with seqlen {self.seqlen}")
+        if self.chunk is not None and self.chunk < 1:
+            raise ValueError(f"chunk must be at least 1 frame (or None: windows), got {self.chunk}")
 
 
 def window_starts(num_frames: int, seqlen: int, overlap: int) -> list[int]:
@@ -132,6 +156,8 @@ def encode_in_windows(encoder: nn.Module, features: torch.Tensor, config: Window
         ``(T, F')`` blended encoder outputs, in ``features``' dtype.
     """
     config = config or WindowConfig()
+    if config.chunk is not None:
+        return encode_in_chunks(encoder, features, config.chunk)
     num_frames = features.shape[0]
     if config.seqlen is not None and num_frames < config.seqlen and config.pad_short:
         pad = features[:1].expand(config.seqlen - num_frames, -1)
@@ -153,12 +179,23 @@ def encode_in_windows(encoder: nn.Module, features: torch.Tensor, config: Window
     return out.to(features.dtype)
 
 
+def encode_in_chunks(encoder: nn.Module, features: torch.Tensor, chunk: int = ORIGINAL_CHUNK) -> torch.Tensor:
+    """The original demo's temporal encoding: ``(T, F)`` → ``(T, F')``, the GRU restarted every ``chunk`` frames.
+
+    Frames ``[k·chunk, (k + 1)·chunk)`` go through ``encoder`` as one sequence
+    from a zero state; the last chunk is whatever remains (no padding).
+    """
+    return torch.cat([encoder(part[None])[0] for part in features.split(chunk)])
+
+
 class CausalWindows:
     """:func:`encode_in_windows` computed one frame at a time (module docstring, "Live").
 
     One instance per person; ``encoder`` must have ``step(features (B, F),
     hidden) -> (out (B, F'), hidden)`` (:meth:`~vibe.models.temporal.TemporalEncoder.step`).
-    ``config.seqlen=None``: one GRU state carried over the whole track.
+    ``config.seqlen=None``: one GRU state carried over the whole track;
+    ``config.chunk``: one state, restarted every ``chunk`` frames (equal to
+    :func:`encode_in_chunks` on every frame).
     """
 
     def __init__(self, encoder: nn.Module, config: WindowConfig | None = None):
@@ -170,6 +207,8 @@ class CausalWindows:
     @torch.no_grad()
     def push(self, features: torch.Tensor) -> torch.Tensor:
         """The next frame's features ``(F,)`` → its temporally encoded features ``(F',)``."""
+        if self.config.chunk is not None:
+            return self._push_chunked(features)
         seqlen, ramp = self.config.seqlen, self.config.overlap
         if not self._windows or (seqlen is not None and self._frames % (seqlen - ramp) == 0):
             self._windows.append([0, None, self._frames == 0])
@@ -186,6 +225,14 @@ class CausalWindows:
         self._windows = [w for w in self._windows if seqlen is None or w[0] < seqlen]
         self._frames += 1
         return blended
+
+    def _push_chunked(self, features: torch.Tensor) -> torch.Tensor:
+        """:meth:`push` with ``config.chunk``: one GRU state, back to zero at every chunk's first frame."""
+        hidden = None if self._frames % self.config.chunk == 0 else self._windows[0][1]
+        out, hidden = self.encoder.step(features[None], hidden)
+        self._windows = [[0, hidden, True]]
+        self._frames += 1
+        return out[0]
 
     def _weight(self, position: int, first: bool) -> float:
         """A window's cross-fade weight at ``position`` (as :func:`crossfade_weights`; live, no window is the last)."""
