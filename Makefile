@@ -8,7 +8,7 @@ SYSTEM_PACKAGES := libegl1 libgl1 libegl-mesa0 libgles2 libosmesa6
 # Debian's browser the viewer's tests run in (headless, software WebGL).
 BROWSER_PACKAGES := chromium
 
-.PHONY: setup system-deps rendering-deps browser-deps demo test test-fast mutate clean
+.PHONY: setup system-deps rendering-deps browser-deps demo test test-fast mutate wheel clean
 
 setup: $(STAMP) system-deps
 
@@ -67,6 +67,11 @@ test-fast: setup
 # e.g. `make mutate MODULES=pipeline/tracker.py`; `tools/mutate.py --list` shows them all.
 mutate: setup
 	OMP_NUM_THREADS=1 $(PY) tools/mutate.py $(MODULES)
+
+# A wheel to `pip install` outside this repository (README "Installing elsewhere"): dist/vibe_hmr-VERSION-py3-none-any.whl,
+# ~34 MB with the open weights and the motion database.
+wheel: $(STAMP)
+	$(PY) -m pip wheel -q --no-deps -w dist .
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist src/*.egg-info mutants mutants-*.json
