@@ -135,3 +135,32 @@ def test_euler_against_scipy(order: str) -> None:
 def test_euler_rejects_bad_orders(order: str) -> None:
     with pytest.raises(ValueError):
         rot.euler_to_rotmat(torch.zeros(len(order)), order)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fast_axis_angle_matches_roma_at_every_angle(dtype) -> None:
+    angles = torch.cat([torch.linspace(0.0, math.pi, 400), torch.tensor([0.0, 1e-4, math.pi - 1e-4, math.pi])])
+    axes = torch.nn.functional.normalize(torch.randn(len(angles), 3, dtype=torch.float64), dim=-1)
+    rotmat = roma.rotvec_to_rotmat(axes * angles[:, None].double()).to(dtype)
+    got, expected = rot.rotmat_to_axis_angle_fast(rotmat), roma.rotmat_to_rotvec(rotmat)
+    # Near a half turn ±aa are the same rotation: compare the rotations there, the vectors elsewhere.
+    torch.testing.assert_close(roma.rotvec_to_rotmat(got), rotmat, atol=2e-5 if dtype == torch.float32 else 1e-9, rtol=0)
+    away = angles < 2.8
+    torch.testing.assert_close(got[away], expected[away], atol=5e-5 if dtype == torch.float32 else 1e-9, rtol=0)
+
+
+def test_fast_axis_angle_gradients_match_roma() -> None:
+    rotmat = roma.rotvec_to_rotmat(torch.randn(64, 3, dtype=torch.float64).clamp(-1.5, 1.5))
+    weights = torch.randn(64, 3, dtype=torch.float64)
+    grads = []
+    for fn in (rot.rotmat_to_axis_angle_fast, roma.rotmat_to_rotvec):
+        x = rotmat.clone().requires_grad_(True)
+        (fn(x) * weights).sum().backward()
+        grads.append(x.grad)
+    # Only the tangent (rotation) part of the gradient is defined alike: project both onto it.
+    tangent = [rotmat.transpose(-1, -2) @ g for g in grads]
+    skew = [(t - t.transpose(-1, -2)) / 2 for t in tangent]
+    torch.testing.assert_close(skew[0], skew[1], atol=1e-8, rtol=0)
+    identity = torch.eye(3, dtype=torch.float64).expand(4, 3, 3).clone().requires_grad_(True)
+    rot.rotmat_to_axis_angle_fast(identity).sum().backward()
+    assert torch.isfinite(identity.grad).all()

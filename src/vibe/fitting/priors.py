@@ -27,12 +27,11 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-import roma
 import torch
 from scipy.linalg import solve_triangular
 from torch import nn
 
-from vibe.geometry.rotations import rotmat_to_rot6d
+from vibe.geometry.rotations import rotmat_to_axis_angle_fast, rotmat_to_rot6d
 from vibe.io.safe_pickle import load_pickle
 
 log = logging.getLogger(__name__)
@@ -54,7 +53,7 @@ _REPRESENTATIONS = {"axis_angle": 3, "rot6d": 6}
 def pose_features(pose_rotmat: torch.Tensor, representation: str) -> torch.Tensor:
     """Local rotations ``(..., J', 3, 3)`` → prior features ``(..., J'·d)`` (``d`` = 3 or 6)."""
     if representation == "axis_angle":
-        feats = roma.rotmat_to_rotvec(pose_rotmat)
+        feats = rotmat_to_axis_angle_fast(pose_rotmat)
     elif representation == "rot6d":
         feats = rotmat_to_rot6d(pose_rotmat)
     else:
@@ -113,9 +112,12 @@ class GMMPosePrior(nn.Module):
 
     def component_energies(self, features: torch.Tensor) -> torch.Tensor:
         """Features ``(..., D)`` → ``(..., K)`` per-component negative log-likelihoods."""
-        diff = features[..., None, :] - self.means.to(features)  # (..., K, D)
-        mahal = torch.einsum("...kd,kde->...ke", diff, self.precision_chol.to(features)).square().sum(-1)
-        return 0.5 * mahal + self.constant.to(features)
+        chol = self.precision_chol.to(features)  # (K, D, D)
+        k, d, _ = chol.shape
+        # (f − m_k)ᵀ L_k = fᵀ L_k − m_kᵀ L_k: one (…, D) × (D, K·D) product instead of K differences.
+        whitened = (features @ chol.permute(1, 0, 2).reshape(d, k * d)).unflatten(-1, (k, d))
+        means = torch.einsum("kd,kde->ke", self.means.to(features), chol)
+        return 0.5 * (whitened - means).square().sum(-1) + self.constant.to(features)
 
     def forward(self, body_pose_rotmat: torch.Tensor) -> torch.Tensor:
         """Energy of body poses.
