@@ -176,7 +176,7 @@ def _split(families: list[VanishingFamily], up: np.ndarray, tilt_deg: float):
 def scene_up(
     families: list[VanishingFamily],
     up_prior_cam: np.ndarray,
-    max_tilt_deg: float = 25.0,
+    max_tilt_deg: float = 35.0,
     keep_tilt_deg: float = 3.0,
     prior_share: float = 0.01,
 ) -> SceneUp | None:

@@ -30,16 +30,18 @@ class SceneLinesConfig:
 
     Attributes:
         frames: frames read for the background.
-        max_angle_deg: the lines' up further than this from the bodies' is not used (a
-            family read wrongly, or a sloping scene); wide, as the bodies' vertical itself
-            errs by up to ~20° (18° from the network's body alone on a hopping person).
+        max_angle_deg: line families further than this from the bodies' horizontal (or
+            vertical) are not used, nor an up further than this from the bodies' (a sloping
+            scene: stairs, ramps); wide, as the bodies' vertical itself errs by up to ~30°
+            (18° from the network's body alone on a hopping person, 21° on a handstand, 28°
+            for people seen from above and behind), the ground fit's own tilt limit.
         min_length_diag: the families used must total at least this many image diagonals of length.
         prior_spread_m: the ground fit's prior strength (:mod:`vibe.geometry.ground`) with the
             lines' up: far stronger than the bodies' (contacts spread over metres barely move it).
     """
 
     frames: int = 9
-    max_angle_deg: float = 25.0
+    max_angle_deg: float = 35.0
     min_length_diag: float = 1.0
     prior_spread_m: float = 3.0
 
