@@ -14,7 +14,7 @@ kept as non-persistent buffers so no licensed data ends up in saved state dicts.
 
 Speed (``benchmarks/bench_smpl.py`` against ``smplx.SMPL``): the rest joints come
 from the betas through the joint regressor applied to the template and shape
-directions once at load; shape and pose blend shapes are one matrix product;
+directions once at load; shape and pose blend shapes are two matrix products;
 vertices are stored coordinate-major ``(3, V)`` inside so every per-vertex step
 is a contiguous vector operation; each vertex's blended ``3 × 4`` transform is
 one matrix product over all frames' joints, made and applied a few frames at a
@@ -60,7 +60,7 @@ NUM_POSE_BLEND = (NUM_JOINTS - 1) * 9  # 207: (R - I) of every non-root joint
 # Frames whose per-vertex transforms (B, 12, V) are made and applied together on a CPU:
 # 4 frames are 1.3 MB, within one core's L2; the whole batch at once is ~2x slower.
 _SKIN_FRAMES_CPU = 4
-# Frames per blend-shape product: (B, S + 207) @ (S + 207, 3V) re-reads 18 MB of directions per call.
+# Frames per pose blend-shape product: (B, 207) @ (207, 3V) re-reads 17 MB of directions per call.
 _BLEND_FRAMES = 64
 
 # Mesh vertices used as keypoints, in smplx's VertexJointSelector order (its
@@ -388,7 +388,7 @@ class SMPL(BodyModel):
         # (B, 24, 3, 4) → (B, 12, 24): one row per transform entry, its joints along the row.
         rows = transforms.reshape(batch, NUM_JOINTS, 12).transpose(1, 2).reshape(batch * 12, NUM_JOINTS)
         vertices = v_posed_cv.new_empty(batch, num_vertices, 3)
-        step = _SKIN_FRAMES_CPU if v_posed_cv.device.type == "cpu" else batch
+        step = _SKIN_FRAMES_CPU if v_posed_cv.device.type == "cpu" else max(batch, 1)
         for first in range(0, batch, step):
             v = v_posed_cv[first : first + step]  # (b, 3, V)
             blended = (rows[first * 12 : (first + step) * 12] @ self.weights_jv).view(-1, 3, 4, num_vertices)
