@@ -2,13 +2,16 @@
 
 Usage::
 
-    python benchmarks/world_ground_errors.py BENCH_VIDEOS DEMO_DIR [--focal prior|true|stage] [--videos ...]
+    python benchmarks/world_ground_errors.py BENCH_VIDEOS DEMO_DIR [--focal prior|true|stage] [--no-scene-lines]
+        [--videos ...]
 
 ``BENCH_VIDEOS``: a ``vibe eval make-world`` folder; ``DEMO_DIR``: the ``demo/`` folder
 ``vibe eval world`` wrote beside its JSON. The world stage runs again (the current code)
 on each video's ``results.npz`` with the prior focal (``prior``: what the demo does for
-a file without a focal tag, which the stage may refine), the true one (``true``), and
-the error of the camera's height above the floor is split exactly into three parts.
+a file without a focal tag) or the true one (``true``), or the saved world arrays are
+read as they are (``stage``), and the error of the camera's height above the floor is
+split exactly into three parts. ``--no-scene-lines``: gravity from the bodies alone (the
+stage before :mod:`vibe.pipeline.scene_lines`). docs/results.md quotes it.
 
 The fitted ground passes through the final contact points (their centroid ``c``, camera
 frame) with normal ``n``: ``h = −n·c + a`` (``a``: the contact points' height above the
