@@ -11,7 +11,9 @@ setting, and prints one markdown table per setting plus a JSON line each::
 ``--cost VIDEO`` instead measures what the far tiles cost on one video (e.g.
 the one-person 720p clip of the demo's speed target): the front end's wall
 and CPU seconds (process CPU time, all threads: less sensitive to other jobs
-on the machine than wall time) and its detector passes, per setting::
+on the machine than wall time) and the detector views it ran (counted, so
+exact whatever the load; local views around lost small tracks, run as
+single letterboxed views of a sub-image, count one each), per setting::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_crowd.py --cost pose_1_1280x720_x3.mp4 --far 0 0.4
 
@@ -42,8 +44,34 @@ def _config(far: float, tiles_every: int | None):
     return DemoConfig(roi_tracking=roi)
 
 
+def _counting_views(counter: list[int]):
+    """A context in which every ``PersonDetector.detect`` adds its number of detector views to ``counter[0]``."""
+    import contextlib
+
+    from vibe.pipeline.detector import PersonDetector, detector_views, far_views
+
+    detect = PersonDetector.detect
+
+    def counted(self, image_rgb, tiles=True):
+        h, w = image_rgb.shape[:2]
+        views = far_views(h, w, tiles) if isinstance(tiles, float) else detector_views(
+            h, w, self.config.tile_levels if tiles else 0)  # fmt: skip
+        counter[0] += len(views)
+        return detect(self, image_rgb, tiles)
+
+    @contextlib.contextmanager
+    def patched():
+        PersonDetector.detect = counted
+        try:
+            yield
+        finally:
+            PersonDetector.detect = detect
+
+    return patched()
+
+
 def _cost(video: Path, far: float, tiles_every: int | None) -> dict:
-    """Front-end wall and CPU seconds on ``video`` with far tiles ``far`` (the demo's threads)."""
+    """Front-end wall and CPU seconds and detector views on ``video`` with far tiles ``far`` (the demo's threads)."""
     import time
 
     from vibe.pipeline.passes import StageTimer
@@ -51,11 +79,14 @@ def _cost(video: Path, far: float, tiles_every: int | None) -> dict:
     from vibe.pipeline.video import VideoReader
 
     config = dataclasses.replace(_config(far, tiles_every), progress=False, cache=False)
-    wall, cpu = time.perf_counter(), time.process_time()
-    tracks, times, _ = followed_people_stage(VideoReader(video), config, None, StageTimer())
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {"far_tiles": far, "frames": len(times), "tracks": len(tracks), "wall_s": round(wall, 2),
-            "cpu_s": round(cpu, 2), "cpu_ms_per_frame": round(1000 * cpu / max(len(times), 1), 2)}  # fmt: skip
+    views = [0]
+    with _counting_views(views):
+        wall, cpu = time.perf_counter(), time.process_time()
+        tracks, times, _ = followed_people_stage(VideoReader(video), config, None, StageTimer())
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {"far_tiles": far, "frames": len(times), "tracks": len(tracks), "detector_views": views[0],
+            "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
+            "cpu_ms_per_frame": round(1000 * cpu / max(len(times), 1), 2)}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -244,16 +244,18 @@ class _NobodyDetector:
 def test_an_empty_scene_gets_the_far_tiles_less_often_while_they_find_no_one():
     # Nobody tracked: a pass on every frame at the detector's own tiles, but once every
     # tiles_every frames with the far tiles, so people too small for the others are found.
-    # A far pass that finds no one doubles the wait for the next (30 -> 60, then at most 100 frames).
-    recorder = _NobodyDetector()
-    config = RoiTrackingConfig(tiles_every=30, far_tiles=0.4, far_max_every=100)
+    # A far pass that finds no one multiplies the wait for the next by far_growth (2: 30 -> 60,
+    # then at most 100 frames; 4: 30 -> 100 at once).
     image = np.zeros((72, 128, 3), np.uint8)
-    with RoiFollower(FPS, config, tracker_config=TrackerConfig(min_track_s=0.0), detector=recorder) as follower:
-        for k in range(400):
-            assert follower.step(k, image) == {}
-    far = [k for k, tiles in enumerate(recorder.calls) if tiles == 0.4 and not isinstance(tiles, bool)]
-    assert len(recorder.calls) == 400 and far == [0, 60, 160, 260, 360]
-    assert all(tiles is True for k, tiles in enumerate(recorder.calls) if k not in far)
+    for growth, expected in ((2, [0, 60, 160, 260, 360]), (4, [0, 100, 200, 300])):
+        recorder = _NobodyDetector()
+        config = RoiTrackingConfig(tiles_every=30, far_tiles=0.4, far_max_every=100, far_growth=growth)
+        with RoiFollower(FPS, config, tracker_config=TrackerConfig(min_track_s=0.0), detector=recorder) as follower:
+            for k in range(400):
+                assert follower.step(k, image) == {}
+        far = [k for k, tiles in enumerate(recorder.calls) if tiles == 0.4 and not isinstance(tiles, bool)]
+        assert len(recorder.calls) == 400 and far == expected
+        assert all(tiles is True for k, tiles in enumerate(recorder.calls) if k not in far)
     # Without far tiles, the schedule is the detector's own tiles throughout.
     recorder = _NobodyDetector()
     no_far = RoiTrackingConfig(tiles_every=30, far_tiles=None)

@@ -92,6 +92,18 @@ def crop_view(bbox_cxcys: np.ndarray, crop_scale: float) -> tuple[float, float, 
     return cx - side / 2.0, cy - side / 2.0, side
 
 
+def paint_over(crop: np.ndarray, view: tuple[float, float, float], boxes_xyxy: np.ndarray) -> np.ndarray:
+    """``crop (S, S, 3)`` of the square ``view = (x0, y0, side)`` with image boxes ``(k, 4)`` filled by its mean colour."""
+    x0, y0, side = view
+    size = crop.shape[0]
+    out = crop.copy()
+    fill = crop.reshape(-1, 3).mean(axis=0).astype(crop.dtype)
+    cells = np.round((boxes_xyxy - np.array([x0, y0, x0, y0])) * (size / side)).astype(int)
+    for a, b, c, d in np.clip(cells, 0, size):
+        out[b:d, a:c] = fill
+    return out
+
+
 class PoseEstimator:
     """One MediaPipe ``Pose`` instance, i.e. one person followed over time.
 
@@ -146,14 +158,26 @@ class PoseEstimator:
             self._pose.reset()
         self._following = False
 
-    def estimate(self, image_rgb: np.ndarray, bbox_cxcys: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    @property
+    def following(self) -> bool:
+        """Whether MediaPipe follows a person (the next crop's region comes from its landmarks, no detector)."""
+        return self._following
+
+    def estimate(
+        self, image_rgb: np.ndarray, bbox_cxcys: np.ndarray, hide_xyxy: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         """Landmarks of the person in the square box ``bbox_cxcys (3,)`` of ``image_rgb (H, W, 3)``.
 
-        Returns ``landmarks_img (33, 3)`` (x, y pixels, visibility) and
-        ``world (33, 3)`` metres, or None when no pose is found.
+        ``hide_xyxy (k, 4)``: image boxes painted over in the crop (with
+        the crop's mean colour), e.g. the heads of other people, so that
+        MediaPipe's own detector, which starts from a face, does not pick
+        one of them. Returns ``landmarks_img (33, 3)`` (x, y pixels,
+        visibility) and ``world (33, 3)`` metres, or None when no pose is found.
         """
         view = crop_view(bbox_cxcys, self.config.crop_scale)
         crop = crop_square(image_rgb, view, self.config.crop_size)
+        if hide_xyxy is not None and len(hide_xyxy):
+            crop = paint_over(crop, view, np.asarray(hide_xyxy, np.float64))
         # The first call opens the graph's calculators, which log to fd 2.
         with native_stderr_silenced(self._first):
             result = self._pose.process(crop)

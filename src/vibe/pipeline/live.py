@@ -58,7 +58,10 @@ class LiveConfig:
     """Options of :func:`run_live`.
 
     Attributes:
-        roi_tracking: the detector's schedule while landmark models follow people.
+        roi_tracking: the detector's schedule while landmark models follow people;
+            without the demo's far tiles (a far pass is 21 detector views on one
+            720p frame, a stall of a quarter second or more that a paced source
+            pays in dropped frames; people near the camera are live's case).
         detector, tracker, landmarks, features, windows: as in the demo.
         fit_camera: fit each frame's crop camera to that frame's landmarks
             (the mesh sits on the person; per frame, no smoothing).
@@ -68,7 +71,7 @@ class LiveConfig:
         decimals: rounding of the JSON numbers.
     """
 
-    roi_tracking: RoiTrackingConfig = field(default_factory=RoiTrackingConfig)
+    roi_tracking: RoiTrackingConfig = field(default_factory=lambda: RoiTrackingConfig(far_tiles=None))
     detector: DetectorConfig = field(default_factory=lambda: DetectorConfig(min_score=TrackerConfig().low_score))
     tracker: TrackerConfig = field(default_factory=lambda: TrackerConfig(min_track_s=0.0))
     landmarks: LandmarkConfig = field(default_factory=LandmarkConfig)

@@ -37,31 +37,35 @@ with two tile levels, ~300 ms a 16:9 frame, every 15 frames: ~20 ms a frame).
 
 :class:`RoiFollower` is the per-frame step (also what ``vibe live`` runs);
 :func:`follow_people` runs it over a range of frames and keeps every track's
-rows and landmarks; :func:`stitch_ranges` joins ranges decoded in parallel.
+rows and landmarks; :func:`~vibe.pipeline.roi_stitch.stitch_ranges` joins
+ranges decoded in parallel. In crowds, :mod:`vibe.pipeline.neighbours` keeps
+a starting landmark model off the neighbours and re-finds small people lost.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from vibe.geometry.crops import bbox_xyxy_to_cxcys
 from vibe.pipeline.detector import Detections, DetectorConfig, box_iou
 from vibe.pipeline.graph_pool import GraphPool, shared_pool
-from vibe.pipeline.landmarks import NUM_LANDMARKS, LandmarkConfig, PoseEstimator, TrackLandmarks
-from vibe.pipeline.person_filter import landmark_distance
-from vibe.pipeline.tracker import PersonTracker, Track, TrackerConfig
+from vibe.pipeline.landmarks import LandmarkConfig, PoseEstimator
+from vibe.pipeline.neighbours import detect_in_views, grown, head_box, heads_to_hide, local_views
+from vibe.pipeline.person_filter import BodyPresenceConfig, body_frames, landmark_distance
+from vibe.pipeline.roi_stitch import RangeTracks, stitch_ranges
+from vibe.pipeline.tracker import PersonTracker, TrackerConfig
 
 __all__ = [
-    "RoiTrackingConfig",
     "PersonPose",
-    "landmark_box",
-    "RoiFollower",
     "RangeTracks",
+    "RoiFollower",
+    "RoiTrackingConfig",
     "follow_people",
+    "landmark_box",
     "stitch_ranges",
 ]
 
@@ -91,10 +95,11 @@ class RoiTrackingConfig:
     ``docs/results.md``), the other passes for someone lost or nobody
     tracked, which can come on many frames in a row, at the detector's own
     ``tile_levels``; None: the detector's own everywhere. A far pass that
-    starts no one small (landmark box narrower than a far tile) doubles the
-    wait for the next, up to ``far_max_every`` frames, and one that does
-    resets it to ``tiles_every``: a scene where they find no one small (one
-    person near the camera) pays for few of them. ``roi_scale``: the landmark box's half-side
+    starts no one small (landmark box narrower than a far tile) multiplies
+    the wait for the next by ``far_growth``, up to ``far_max_every`` frames,
+    and one that does resets it to ``tiles_every``: a scene where they find
+    no one small (one person near the camera) pays for few of them (at
+    30 fps: passes at 0, 4, 8, ... s with the defaults). ``roi_scale``: the landmark box's half-side
     over the body radius (the detector's 1.25). ``max_side``: a landmark box
     wider than this many frame long sides counts as lost (landmarks that
     blew up). ``overlap_s``: ranges decoded in parallel start this much
@@ -104,7 +109,18 @@ class RoiTrackingConfig:
     someone already followed (mean of the 8 body landmarks,
     :func:`~vibe.pipeline.person_filter.landmark_distance`, the duplicate
     rule's 0.25) is that person seen twice, e.g. a far tile taking a torso
-    for a small person: it is discarded.
+    for a small person: it is discarded. ``hide_others``: a landmark model
+    that starts on someone (its first crop, or after it lost them) sees the
+    other people's heads painted over (:mod:`~vibe.pipeline.neighbours`; the detections'
+    face boxes), so that MediaPipe's own face-driven detector in the crop
+    does not pick a neighbour. ``local_view``: while a small track (box
+    narrower than a far tile) is lost, the passes for it also look at one
+    square of this many times its box side around where it was, so a far
+    person is re-found at once rather than at the next far pass.
+    ``weak_score``: a far pass's detection scoring from this up to the
+    tracker's ``new_track_score`` (small people score low) starts a track
+    when the landmark model shows a body there (torso landmarks seen) that
+    is no one already followed; None: never.
     """
 
     detect_every: int = 15
@@ -112,11 +128,15 @@ class RoiTrackingConfig:
     tiles_every: int = 30
     far_tiles: float | None = 0.4
     far_max_every: int = 120
+    far_growth: int = 4
     roi_scale: float = 1.25
     max_side: float = 2.0
     overlap_s: float = 0.4
     stitch_iou: float = 0.5
     same_body: float = 0.25
+    hide_others: bool = True
+    local_view: float | None = 2.5
+    weak_score: float | None = 0.3
 
     def __post_init__(self) -> None:
         if self.detect_every < 1:
@@ -187,9 +207,10 @@ class RoiFollower:
         self._last_tiled: int | None = None  # ... and of the last one with tiles
         self._last_far: int | None = None  # ... and of the last one with far tiles
         self._far_wait = self.config.tiles_every  # frames from one far pass to the next
+        self._far_reach = 0.0  # far tiles' side on this video's frames (pixels): people narrower are small
         self.detector_frames = 0
 
-    def __enter__(self) -> "RoiFollower":
+    def __enter__(self) -> RoiFollower:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -233,14 +254,24 @@ class RoiFollower:
     def step(self, frame_id: int, image_rgb: np.ndarray) -> dict[int, PersonPose]:
         """Follow everyone to frame ``frame_id`` (``image_rgb (H, W, 3)`` uint8); track id → pose found."""
         found = {tid: pose for tid, roi in self._rois.items() if (pose := self._estimate(tid, image_rgb, roi))}
-        followed = {tid: (p.bbox_xyxy, float(np.mean(p.landmarks_img[:, 2]))) for tid, p in found.items()}
+        followed = {
+            tid: (p.bbox_xyxy, float(np.mean(p.landmarks_img[:, 2])), grown(head_box(p.landmarks_img), 1.5))
+            for tid, p in found.items()
+        }  # fmt: skip
         detections, far = self._detect(frame_id, image_rgb, found)
         live_before = set(self.tracker.live_ids())
         assigned = self.tracker.update(frame_id, detections, followed)
+        weak = self._weak(detections, assigned, followed) if far else []
+        assigned |= {d: self.tracker.start(frame_id, detections, d) for d in weak}
         for d, tid in assigned.items():  # started or re-found: the landmark model starts from the detection
-            if (pose := self._estimate(tid, image_rgb, detections.bbox_xyxy[d])) is None:
+            hide = heads_to_hide([p.landmarks_img for p in found.values()], detections.face_xyxy, d)
+            pose = self._estimate(tid, image_rgb, detections.bbox_xyxy[d], hide)
+            if pose is None and d not in weak:
                 continue
-            if self._same_body(pose, found.values()):  # a part of someone followed, seen as a person by a tile
+            # A weak detection needs a body; a part of someone followed (a tile took it for a
+            # person, or the landmark model locked onto them) is that someone.
+            bad_weak = d in weak and not self._weak_is_someone(pose, detections.bbox_xyxy[d], found.values())
+            if pose is None or bad_weak or self._same_body(pose, found.values()):
                 if tid not in live_before:
                     self.tracker.discard(tid)
                 continue
@@ -254,12 +285,36 @@ class RoiFollower:
         self._rois = {tid: p.bbox_xyxy for tid, p in found.items() if tid in live}
         return found
 
+    def _weak(self, detections: Detections, assigned: dict[int, int], followed: dict) -> list[int]:
+        """Small detections of a far pass, too weak to start a track (``weak_score`` up to the tracker's), no one's."""
+        cfg = self.config
+        if cfg.weak_score is None:
+            return []
+        free = set(self.tracker.unfollowed(detections, followed).tolist()) - set(assigned)
+        strong, side = self.tracker.config.new_track_score, detections.bbox_xyxy[:, 2] - detections.bbox_xyxy[:, 0]
+        small = side < self._far_reach
+        return [d for d in sorted(free) if cfg.weak_score <= detections.score[d] < strong and small[d]]
+
+    def _weak_is_someone(self, pose: PersonPose | None, detection_xyxy: np.ndarray, others: Iterable[PersonPose]) -> bool:
+        """Whether a weak detection's landmarks are a new person: a body (torso landmarks seen, the person
+        rule's per-frame test) where the detection is (box IoU ≥ 0.3), not inside someone followed (IoU < 0.5)."""
+        if pose is None or not body_frames(pose.landmarks_img[None], np.ones(1, bool), BodyPresenceConfig())[0]:
+            return False
+        if box_iou(pose.bbox_xyxy[None], np.asarray(detection_xyxy, np.float64)[None])[0, 0] < 0.3:
+            return False
+        boxes = np.array([o.bbox_xyxy for o in others]).reshape(-1, 4)
+        return not len(boxes) or box_iou(pose.bbox_xyxy[None], boxes).max() < 0.5
+
     def _detect(self, frame_id: int, image_rgb: np.ndarray, found: dict[int, PersonPose]) -> tuple[Detections, bool]:
         """The detector pass of this frame, if one is due; the detections and whether it was a far pass."""
         tiles = self.detection_due(frame_id, found)
+        self._far_reach = (self.config.far_tiles or 0.0) * min(image_rgb.shape[:2])
         if tiles is None:
             return Detections.empty(), False
         detections = self._detector.detect(image_rgb, tiles=tiles)
+        if not isinstance(tiles, float):  # a far pass already looks at small people everywhere
+            views = self._local_views(image_rgb.shape[:2], found)
+            detections = detect_in_views(self._detector, image_rgb, views, detections) if views else detections
         self.detector_frames += 1
         self._last_detection = frame_id
         far = isinstance(tiles, float)  # far views include the tiles' (level 1)
@@ -267,16 +322,23 @@ class RoiFollower:
         self._last_far = frame_id if far else self._last_far
         return detections, far
 
+    def _local_views(self, shape: tuple[int, int], found: dict[int, PersonPose]) -> list[tuple[int, int, int]]:
+        """Squares ``(x0, y0, side)`` around the live tracks not found on this frame that are small (``local_view``)."""
+        cfg = self.config
+        if cfg.local_view is None or cfg.far_tiles is None:
+            return []
+        lost = [self.tracker.predicted_box(t) for t in self.tracker.live_ids() if t not in found]
+        return local_views([b for b in lost if 0 < b[2] - b[0] < self._far_reach], shape, cfg.local_view)
+
     def _after_far_pass(self, started: list[PersonPose], image_rgb: np.ndarray) -> None:
-        """The wait for the next far pass: reset when this one started someone small, else doubled.
+        """The wait for the next far pass: reset when this one started someone small, else grown ``far_growth``-fold.
 
         Small: a landmark box narrower than the far tiles (someone the other
         views could miss); a big person found by a far pass does not count.
         """
         cfg = self.config
-        reach = cfg.far_tiles * min(image_rgb.shape[:2])
-        small = any(p.bbox_xyxy[2] - p.bbox_xyxy[0] < reach for p in started)
-        self._far_wait = cfg.tiles_every if small else min(2 * self._far_wait, cfg.far_max_every)
+        small = any(p.bbox_xyxy[2] - p.bbox_xyxy[0] < self._far_reach for p in started)
+        self._far_wait = cfg.tiles_every if small else min(cfg.far_growth * self._far_wait, cfg.far_max_every)
 
     def _same_body(self, pose: PersonPose, others: Iterable[PersonPose]) -> bool:
         """Whether ``pose``'s body landmarks lie within ``same_body`` torso lengths of another's."""
@@ -285,35 +347,24 @@ class RoiFollower:
             for o in others
         )
 
-    def _estimate(self, track_id: int, image_rgb: np.ndarray, roi_xyxy: np.ndarray) -> PersonPose | None:
-        """The track's landmark model on the crop around ``roi_xyxy (4,)``; None when no pose (or a runaway box)."""
+    def _estimate(
+        self, track_id: int, image_rgb: np.ndarray, roi_xyxy: np.ndarray, hide_xyxy: np.ndarray | None = None
+    ) -> PersonPose | None:
+        """The track's landmark model on the crop around ``roi_xyxy (4,)``; None when no pose (or a runaway box).
+
+        ``hide_xyxy (k, 4)``: other people's heads, painted over when the model starts on someone (``hide_others``).
+        """
         if track_id not in self._poses:
             self._poses[track_id] = self._graphs.pose(self._landmark_config)
-        result = self._poses[track_id].estimate(image_rgb, bbox_xyxy_to_cxcys(np.asarray(roi_xyxy, np.float64)))
+        graph = self._poses[track_id]
+        hide = hide_xyxy if self.config.hide_others and not graph.following else None
+        result = graph.estimate(image_rgb, bbox_xyxy_to_cxcys(np.asarray(roi_xyxy, np.float64)), hide)
         if result is None:
             return None
         box = landmark_box(result[0], self.config.roi_scale)
         if not np.all(np.isfinite(box)) or box[2] - box[0] > self.config.max_side * max(image_rgb.shape[:2]):
             return None
         return PersonPose(result[0], result[1], box)
-
-
-@dataclass
-class RangeTracks:
-    """What :func:`follow_people` saw over one range of frames (ids local to the range).
-
-    Attributes:
-        times_s: ``(N,)`` the range's frame timestamps, in decoding order.
-        tracks: the tracker's tracks (rows: landmark boxes where followed,
-            detection boxes where (re)started).
-        poses: track id → ``(frame_ids (m,), landmarks_img (m, 33, 3), world (m, 33, 3))``.
-        detector_frames: how many frames the detector looked at.
-    """
-
-    times_s: np.ndarray
-    tracks: list[Track]
-    poses: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
-    detector_frames: int = 0
 
 
 def follow_people(
@@ -349,116 +400,3 @@ def follow_people(
         for tid, rows in poses.items()
     }
     return RangeTracks(np.asarray(times, dtype=np.float64), tracks, arrays, detector_frames)
-
-
-def _mean_overlap(a: Track, b: Track) -> float:
-    """Mean IoU of two tracks' boxes over their shared frames (0 when none)."""
-    _, ia, ib = np.intersect1d(a.frame_ids, b.frame_ids, return_indices=True)
-    if not ia.size:
-        return 0.0
-    return float(np.mean([box_iou(a.bbox_xyxy[i : i + 1], b.bbox_xyxy[j : j + 1])[0, 0] for i, j in zip(ia, ib)]))
-
-
-def _shift(part: RangeTracks, offset: int) -> RangeTracks:
-    """``part`` with its frame ids moved by ``offset`` (to the whole video's numbering)."""
-    tracks = [Track(t.track_id, t.frame_ids + offset, t.bbox_xyxy, t.score, t.keypoints_img) for t in part.tracks]
-    poses = {tid: (f + offset, lm, w) for tid, (f, lm, w) in part.poses.items()}
-    return RangeTracks(part.times_s, tracks, poses, part.detector_frames)
-
-
-def _from_frame(track: Track, first: int) -> Track | None:
-    """The rows of ``track`` at frames ≥ ``first`` (None when there are none)."""
-    keep = track.frame_ids >= first
-    if not keep.any():
-        return None
-    return Track(track.track_id, *(getattr(track, k)[keep] for k in Track.ARRAYS))
-
-
-def stitch_ranges(
-    parts: list[RangeTracks], starts_s: list[float | None], stitch_iou: float = 0.5
-) -> tuple[list[Track], dict[int, TrackLandmarks], np.ndarray]:
-    """Join ranges decoded in parallel into whole-video tracks and landmarks.
-
-    Args:
-        parts: one :class:`RangeTracks` per range, in video order; range k > 0
-            was decoded from a little before its start, so its first frames
-            repeat the end of range k − 1.
-        starts_s: each range's own start time (None for the first): frames
-            of range k earlier than it belong to range k − 1.
-        stitch_iou: a track of range k whose boxes overlap a track of range
-            k − 1 on their shared frames by this mean IoU continues it.
-
-    Returns:
-        tracks by id, landmarks by track id (every frame from the track's
-        first to its last row; NaN and ``found`` False where no pose), and
-        ``frame_times_s (N,)`` of the whole video.
-    """
-    merged: dict[int, Track] = {}
-    poses: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    times: list[np.ndarray] = []
-    offset, next_id, previous = 0, 1, {}  # previous: local id of range k-1 → global id
-    for part, start in zip(parts, starts_s):
-        repeated = 0 if start is None else int(np.sum(part.times_s < start - 1e-6))
-        part = _shift(part, offset - repeated)
-        ids = _match_ids(part, merged, previous, stitch_iou)
-        current = {}
-        for track in part.tracks:
-            own = _from_frame(track, offset)
-            gid = ids.get(track.track_id)
-            if gid is None:
-                if own is None:
-                    continue
-                gid, next_id = next_id, next_id + 1
-            current[track.track_id] = gid
-            if own is not None:
-                merged[gid] = _append(merged.get(gid), gid, own)
-                if track.track_id in part.poses:
-                    poses[gid] = _append_poses(poses.get(gid), part.poses[track.track_id], offset)
-        previous = current
-        times.append(part.times_s[repeated:])
-        offset += len(part.times_s) - repeated
-    tracks = [merged[g] for g in sorted(merged)]
-    return tracks, {t.track_id: _dense_landmarks(t, poses.get(t.track_id)) for t in tracks}, np.concatenate(times)
-
-
-def _match_ids(part: RangeTracks, merged: dict[int, Track], previous: dict[int, int], min_iou: float) -> dict[int, int]:
-    """Local id of ``part`` → global id of the range before, for tracks continuing across the cut."""
-    ids: dict[int, int] = {}
-    candidates = [merged[g] for g in previous.values() if g in merged]
-    for track in part.tracks:
-        scores = [(_mean_overlap(track, other), other.track_id) for other in candidates]
-        best = max(scores, default=(0.0, None))
-        if best[0] >= min_iou and best[1] not in ids.values():
-            ids[track.track_id] = best[1]
-    return ids
-
-
-def _append(track: Track | None, gid: int, more: Track) -> Track:
-    """``track``'s rows followed by ``more``'s, under id ``gid``."""
-    if track is None:
-        return Track(gid, more.frame_ids, more.bbox_xyxy, more.score, more.keypoints_img)
-    return Track(gid, *(np.concatenate([getattr(track, k), getattr(more, k)]) for k in Track.ARRAYS))
-
-
-def _append_poses(have, more, first: int):
-    """Pose rows ``(frame_ids, landmarks_img, world)`` of ``have`` plus those of ``more`` at frames ≥ ``first``."""
-    keep = more[0] >= first
-    more = tuple(a[keep] for a in more)
-    return more if have is None else tuple(np.concatenate([a, b]) for a, b in zip(have, more))
-
-
-def _dense_landmarks(track: Track, rows) -> TrackLandmarks:
-    """A track's landmarks on every frame from its first to its last row (NaN, not found, elsewhere)."""
-    frame_ids = np.arange(int(track.frame_ids[0]), int(track.frame_ids[-1]) + 1)
-    n = frame_ids.size
-    out = TrackLandmarks(
-        track.track_id, frame_ids, np.full((n, NUM_LANDMARKS, 3), np.nan), np.full((n, NUM_LANDMARKS, 3), np.nan),
-        np.zeros(n, dtype=bool),
-    )  # fmt: skip
-    out.landmarks_img[..., 2] = 0.0
-    if rows is not None:
-        k = rows[0] - frame_ids[0]
-        inside = (k >= 0) & (k < n)
-        out.landmarks_img[k[inside]], out.world[k[inside]] = rows[1][inside], rows[2][inside]
-        out.found[k[inside]] = True
-    return out

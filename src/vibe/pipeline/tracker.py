@@ -143,7 +143,7 @@ class PersonTracker:
         self._prev_frame: int | None = None  # the last frame given to update
 
     def update(
-        self, frame_id: int, detections: Detections, followed: dict[int, tuple[np.ndarray, float]] | None = None
+        self, frame_id: int, detections: Detections, followed: dict[int, tuple] | None = None
     ) -> dict[int, int]:
         """Advance all tracks to ``frame_id`` and assign ``detections`` to them.
 
@@ -153,10 +153,12 @@ class PersonTracker:
 
         ``followed``: track id → ``(bbox_xyxy (4,), score)`` of live tracks
         whose person was followed to this frame by other means (the landmark
-        model's region tracking, :mod:`vibe.pipeline.roi_tracking`). They take
+        model's region tracking, :mod:`vibe.pipeline.roi_tracking`), or
+        ``(bbox_xyxy, score, head_xyxy (4,))`` with their head's box. They take
         that box without association, so their identity is the follower's;
-        detections overlapping one of them by IoU ≥ ``followed_iou`` are the
-        same person and start nothing.
+        detections overlapping one of them by IoU ≥ ``followed_iou`` (and,
+        where the head is given, whose face box touches it: in a crowd a
+        neighbour's box overlaps too) are the same person and start nothing.
 
         Returns:
             detection index → track id, for the detections that extended or
@@ -172,25 +174,31 @@ class PersonTracker:
         followed = followed or {}
         for t in self._live:
             if t.track_id in followed:
-                box, box_score = followed[t.track_id]
+                box, box_score = followed[t.track_id][:2]
                 self._extend(t, frame_id, prev, np.asarray(box, dtype=np.float64), box_score, np.full((4, 2), np.nan))
-        free = self._unfollowed_detections(detections, followed)
+        free = self.unfollowed(detections, followed)
         assigned = self._associate(frame_id, prev, detections, free, followed)
         self._end_lost(frame_id)
         return {d: t.track_id for d, t in assigned.items()}
 
-    def _unfollowed_detections(self, detections: Detections, followed: dict) -> np.ndarray:
-        """Indices of ``detections`` that overlap no followed track's box (IoU < ``followed_iou``)."""
+    def unfollowed(self, detections: Detections, followed: dict) -> np.ndarray:
+        """Indices ``(k,)`` of ``detections`` that are no followed person (see :meth:`update`'s ``followed``).
+
+        No followed box overlaps them by ``followed_iou``, or those that do have their head away from the detection's face.
+        """
         free = np.arange(len(detections))
         if not followed or not len(detections):
             return free
-        boxes = np.array([np.asarray(b, dtype=np.float64) for b, _ in followed.values()]).reshape(-1, 4)
-        overlap = box_iou(detections.bbox_xyxy, boxes).max(axis=1)
-        return free[overlap < self.config.followed_iou]
+        boxes = np.array([np.asarray(f[0], dtype=np.float64) for f in followed.values()]).reshape(-1, 4)
+        same = box_iou(detections.bbox_xyxy, boxes) >= self.config.followed_iou  # (detections, followed)
+        for j, entry in enumerate(followed.values()):
+            if len(entry) > 2 and entry[2] is not None:
+                same[:, j] &= box_iou(detections.face_xyxy, np.asarray(entry[2], np.float64)[None])[:, 0] > 0.0
+        return free[~same.any(axis=1)]
 
     def _associate(
         self, frame_id: int, prev: int, detections: Detections, free: np.ndarray, followed: dict
-    ) -> dict[int, "_LiveTrack"]:
+    ) -> dict[int, _LiveTrack]:
         """ByteTrack's two stages over the tracks not followed, then new tracks; detection index → track."""
         cfg = self.config
         score = detections.score
@@ -211,15 +219,29 @@ class PersonTracker:
             self._extend(t, frame_id, prev, detections.bbox_xyxy[d], score[d], detections.keypoints_img[d])
         for d in high:
             if d not in assigned and score[d] >= cfg.new_track_score:
-                t = _LiveTrack(self._next_id, _SquareKalman(bbox_xyxy_to_cxcys(detections.bbox_xyxy[d])), frame_id)
-                t.rows.append((frame_id, detections.bbox_xyxy[d], score[d], detections.keypoints_img[d]))
-                self._live.append(t)
-                self._next_id += 1
-                assigned[d] = t
+                assigned[d] = self._new_track(frame_id, detections, d)
         return assigned
 
+    def _new_track(self, frame_id: int, detections: Detections, d: int) -> _LiveTrack:
+        """A live track started by detection ``d`` at ``frame_id``."""
+        t = _LiveTrack(self._next_id, _SquareKalman(bbox_xyxy_to_cxcys(detections.bbox_xyxy[d])), frame_id)
+        t.rows.append((frame_id, detections.bbox_xyxy[d], detections.score[d], detections.keypoints_img[d]))
+        self._live.append(t)
+        self._next_id += 1
+        return t
+
+    def start(self, frame_id: int, detections: Detections, d: int) -> int:
+        """Start a track from detection ``d`` of the frame just updated, whatever its score; its id.
+
+        For a caller that confirmed a detection too weak to start one
+        (e.g. the landmark model saw a body there).
+        """
+        if frame_id != self._prev_frame:
+            raise ValueError(f"start a track on the frame just updated ({self._prev_frame}), not {frame_id}")
+        return self._new_track(frame_id, detections, d).track_id
+
     @staticmethod
-    def _extend(t: "_LiveTrack", frame_id: int, prev: int, bbox_xyxy: np.ndarray, score, keypoints) -> None:
+    def _extend(t: _LiveTrack, frame_id: int, prev: int, bbox_xyxy: np.ndarray, score, keypoints) -> None:
         """Add one observation ``bbox_xyxy (4,)`` to track ``t`` at ``frame_id``."""
         t.kalman.update(bbox_xyxy_to_cxcys(bbox_xyxy))
         t.covered += frame_id - prev if t.last_frame == prev else 1
