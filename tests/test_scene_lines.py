@@ -118,3 +118,27 @@ def test_detector_finds_drawn_edges_and_drops_masked_ones():
     mid = (seg[:, :2] + seg[:, 2:]) / 2
     assert (mid[:, 0] < 320).all()  # only the unmasked line
     assert np.hypot(seg[:, 2] - seg[:, 0], seg[:, 3] - seg[:, 1]).max() > 200
+
+
+def test_segments_found_in_the_background_equal_the_world_stage_own(tmp_path):
+    cv2 = pytest.importorskip("cv2")
+    from vibe.pipeline.scene_lines import video_segments
+    from vibe.pipeline.video import VideoWriter
+    from vibe.pipeline.world import WorldConfig, segments_in_background
+
+    image = np.full((H, W, 3), 60, np.uint8)
+    cv2.line(image, (20, 300), (300, 200), (220, 220, 220), 3)
+    cv2.line(image, (400, 50), (600, 330), (220, 220, 220), 3)
+    video = tmp_path / "lines.mp4"
+    with VideoWriter(video, fps=25.0) as writer:
+        for _ in range(12):
+            writer.write(image)
+    times = np.arange(12) / 25.0
+    boxes = {1: (np.arange(12), np.tile([500.0, 190.0, 100.0], (12, 1)))}
+    future = segments_in_background(video, boxes, times, WorldConfig())
+    people = {1: {"frame_ids": boxes[1][0], "bbox_cxcys": boxes[1][1]}}
+    expected = video_segments(video, people, times, WorldConfig().scene_lines.frames)
+    assert len(expected) >= 1
+    np.testing.assert_array_equal(future.result(timeout=60), expected)
+    assert segments_in_background(video, boxes, times, WorldConfig(scene_lines=None)) is None
+    assert segments_in_background(video, {}, times, WorldConfig()) is None

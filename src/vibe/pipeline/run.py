@@ -100,7 +100,7 @@ from vibe.pipeline.stages import (
     track_outputs,
 )
 from vibe.pipeline.video import VideoError, VideoReader
-from vibe.pipeline.world import world_for_video
+from vibe.pipeline.world import segments_in_background, world_for_video
 from vibe.render.backend import (
     RenderUnavailableError,  # stdlib-only module, no import-time work
 )
@@ -238,6 +238,7 @@ def _run(
         )
         boxes = {tid: boxes[tid] for tid in kept if tid not in result.rejected}
     clean_up = at_frame_rate(config, timing.fps)  # per-frame smoothing and fit terms at the video's rate
+    lines = None if config.world is None else segments_in_background(video, boxes, frame_times, config.world)
     people, refinements = _bodies(model, device, clean_up, reader, boxes, landmarks, timer) if boxes else ({}, {})
     result.track_ids = sorted(people)
     world_arrays: dict[str, np.ndarray] = {}
@@ -245,7 +246,7 @@ def _run(
         start = time.perf_counter()
         world_arrays, result.world = world_for_video(video, people, model.body, model.config.keypoint_set,
                                                      (reader.width, reader.height), frame_times, config.world,
-                                                     config.nominal_focal_px)  # fmt: skip
+                                                     config.nominal_focal_px, None if lines is None else lines.result())  # fmt: skip
         timer.add("world", time.perf_counter() - start, sum(len(p["frame_ids"]) for p in people.values()))
     result.message = _message(video, len(people), len(result.rejected))
     log.info(result.message)
