@@ -138,7 +138,7 @@ def demo(
         4, min=1, help="L-BFGS steps of that fit: more is more accurate and slower (docs/results.md: 3, 4, 6)."
     ),
     centred_sigma: float = typer.Option(
-        3.0, min=0.0, help="Centred Gaussian smoothing of each track (frames; 0: off; offline, no lag)."
+        3.0, min=0.0, help="Centred Gaussian smoothing of each track (frames at 30 fps, scaled to the video's rate; 0: off)."
     ),
     no_fit_camera: bool = typer.Option(
         False, "--no-fit-camera", help="Keep the regressed camera (default: fitted to the landmarks, open stack)."
