@@ -66,6 +66,8 @@ def main() -> None:
     parser.add_argument("--size", default="640x360")
     parser.add_argument("--people-frames", type=int, default=150, help="frames of each bundled people video")
     parser.add_argument("--synthetic-videos", type=int, default=0, help="also this many rendered people videos")
+    parser.add_argument("--kinds", nargs="+", default=None, help="people-free kinds to run (default: all)")
+    parser.add_argument("--no-people-videos", action="store_true", help="skip the bundled people videos")
     args = parser.parse_args()
 
     from vibe.evaluation.no_people import KINDS, write_no_people_video
@@ -78,9 +80,10 @@ def main() -> None:
         tmp = Path(tmp)
         clips = [
             (kind, seed, write_no_people_video(tmp / f"{kind}_{seed}.mp4", kind, width, height, args.frames, 25.0, seed))
-            for kind in KINDS for seed in args.seeds
+            for kind in (args.kinds or KINDS) for seed in args.seeds
         ]  # fmt: skip
-        clips += [("people", None, ROOT / "assets" / name) for name in ("pose_1.mp4", "people_walking.mp4")]
+        if not args.no_people_videos:
+            clips += [("people", None, ROOT / "assets" / name) for name in ("pose_1.mp4", "people_walking.mp4")]
         if args.synthetic_videos:
             from vibe.evaluation.synthetic_make import make_synthetic_benchmark
 
