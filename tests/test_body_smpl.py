@@ -250,8 +250,12 @@ def test_gradients_reach_pose_and_shape(model):
 
 
 
-def test_gradients_pass_gradcheck(folders):
+def test_gradients_pass_gradcheck(folders, monkeypatch):
     """Float64 gradcheck of the vertices and joints over two chunks of the CPU skinning loop."""
+    import vibe.body.smpl as smpl_module
+
+    for steps in ("_SKIN_FRAMES_ONE_THREAD", "_SKIN_FRAMES_THREADED"):  # 4 frames per step, any thread count
+        monkeypatch.setattr(smpl_module, steps, 4)
     model64 = SMPL(folders / "pkl", dtype=torch.float64)
     pose_aa, betas, transl = _random_inputs(5, 9)  # 5 frames: two chunks (4 + 1)
     inputs = (roma.rotvec_to_rotmat(pose_aa.double()), betas.double(), transl.double())

@@ -58,8 +58,11 @@ SMPL_JOINT_NAMES: tuple[str, ...] = (
 NUM_JOINTS = 24
 NUM_POSE_BLEND = (NUM_JOINTS - 1) * 9  # 207: (R - I) of every non-root joint
 # Frames whose per-vertex transforms (B, 12, V) are made and applied together on a CPU:
-# 4 frames are 1.3 MB, within one core's L2; the whole batch at once is ~2x slower.
-_SKIN_FRAMES_CPU = 4
+# 4 frames are 1.3 MB, within one core's L2; the whole batch at once is ~2x slower on one thread.
+# With several threads every op waits for all of them, and on shared cores 4-frame ops stalled
+# (2 threads: 4.7 s against 1.1 s for 128 frames per step), so threaded runs take large steps.
+_SKIN_FRAMES_ONE_THREAD = 4
+_SKIN_FRAMES_THREADED = 128
 # Frames per pose blend-shape product: (B, 207) @ (207, 3V) re-reads 17 MB of directions per call.
 _BLEND_FRAMES = 64
 
@@ -388,7 +391,9 @@ class SMPL(BodyModel):
         # (B, 24, 3, 4) → (B, 12, 24): one row per transform entry, its joints along the row.
         rows = transforms.reshape(batch, NUM_JOINTS, 12).transpose(1, 2).reshape(batch * 12, NUM_JOINTS)
         vertices = v_posed_cv.new_empty(batch, num_vertices, 3)
-        step = _SKIN_FRAMES_CPU if v_posed_cv.device.type == "cpu" else max(batch, 1)
+        step = max(batch, 1)  # a GPU: one step
+        if v_posed_cv.device.type == "cpu":
+            step = _SKIN_FRAMES_ONE_THREAD if torch.get_num_threads() == 1 else _SKIN_FRAMES_THREADED
         for first in range(0, batch, step):
             v = v_posed_cv[first : first + step]  # (b, 3, V)
             blended = (rows[first * 12 : (first + step) * 12] @ self.weights_jv).view(-1, 3, 4, num_vertices)
