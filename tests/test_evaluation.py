@@ -218,7 +218,7 @@ def test_runner_on_our_checkpoint_writes_the_documented_json(tmp_path, smpl_fold
 
     row = table_row(result)
     assert row.startswith("| model.pt | Human3.6M (S9, S11) |") and row.endswith("| 48 |")
-    assert f"{result['metrics']['mpjpe']:.2f}" in row and row.count("–") == 8  # pve, accel(_err), pck, auc, pck2d, 12-joint pair
+    assert f"{result['metrics']['mpjpe']:.2f}" in row and row.count("–") == 10  # pve, accel(_err), pck, auc, pck2d, 12-joint pair, shape pair
 
 
 def test_perfect_predictor_on_mpii3d_17_joints(tmp_path, smpl_folder, reference):
