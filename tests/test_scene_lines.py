@@ -122,9 +122,8 @@ def test_detector_finds_drawn_edges_and_drops_masked_ones():
 
 def test_segments_found_in_the_background_equal_the_world_stage_own(tmp_path):
     cv2 = pytest.importorskip("cv2")
-    from vibe.pipeline.scene_lines import video_segments
+    from vibe.pipeline.scene_lines import segments_in_background, video_segments
     from vibe.pipeline.video import VideoWriter
-    from vibe.pipeline.world import WorldConfig, segments_in_background
 
     image = np.full((H, W, 3), 60, np.uint8)
     cv2.line(image, (20, 300), (300, 200), (220, 220, 220), 3)
@@ -135,10 +134,10 @@ def test_segments_found_in_the_background_equal_the_world_stage_own(tmp_path):
             writer.write(image)
     times = np.arange(12) / 25.0
     boxes = {1: (np.arange(12), np.tile([500.0, 190.0, 100.0], (12, 1)))}
-    future = segments_in_background(video, boxes, times, WorldConfig())
+    future = segments_in_background(video, boxes, times, SceneLinesConfig())
     people = {1: {"frame_ids": boxes[1][0], "bbox_cxcys": boxes[1][1]}}
-    expected = video_segments(video, people, times, WorldConfig().scene_lines.frames)
+    expected = video_segments(video, people, times, SceneLinesConfig().frames)
     assert len(expected) >= 1
     np.testing.assert_array_equal(future.result(timeout=60), expected)
-    assert segments_in_background(video, boxes, times, WorldConfig(scene_lines=None)) is None
-    assert segments_in_background(video, {}, times, WorldConfig()) is None
+    assert segments_in_background(video, boxes, times, None) is None
+    assert segments_in_background(video, {}, times, SceneLinesConfig()) is None

@@ -16,7 +16,7 @@ from test_training import CONFIGS, NUM_JOINTS, SHAPE_DIM, ToyMotion, ToySource, 
 from toy_body import ToyBody
 from vibe.data.datasets.vibe_db import FrameSet
 from vibe.fitting.pseudo_gt import merge_fit_states
-from vibe.fitting.temporal_smplify import SMPLifyConfig, TemporalSMPLify
+from vibe.fitting.temporal_smplify import TemporalSMPLify
 from vibe.models.checkpoints import load_checkpoint
 from vibe.models.vibe import VIBE
 from vibe.training.config import SMPLifyInLoopConfig, TrainConfig, load_train_config

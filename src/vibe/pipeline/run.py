@@ -91,6 +91,7 @@ from vibe.pipeline.passes import StageTimer, cache_key, file_digest
 from vibe.pipeline.person_filter import duplicate_tracks, judge_tracks
 from vibe.pipeline.roi_stage import front_end
 from vibe.pipeline.run_folder import RunFolder
+from vibe.pipeline.scene_lines import segments_in_background
 from vibe.pipeline.stages import (
     ImageGeometry,
     image_cam_to_translation,
@@ -100,7 +101,7 @@ from vibe.pipeline.stages import (
     track_outputs,
 )
 from vibe.pipeline.video import VideoError, VideoReader
-from vibe.pipeline.world import segments_in_background, world_for_video
+from vibe.pipeline.world import world_for_video
 from vibe.render.backend import (
     RenderUnavailableError,  # stdlib-only module, no import-time work
 )
@@ -238,7 +239,7 @@ def _run(
         )
         boxes = {tid: boxes[tid] for tid in kept if tid not in result.rejected}
     clean_up = at_frame_rate(config, timing.fps)  # per-frame smoothing and fit terms at the video's rate
-    lines = None if config.world is None else segments_in_background(video, boxes, frame_times, config.world)
+    lines = None if config.world is None else segments_in_background(video, boxes, frame_times, config.world.scene_lines)
     people, refinements = _bodies(model, device, clean_up, reader, boxes, landmarks, timer) if boxes else ({}, {})
     result.track_ids = sorted(people)
     world_arrays: dict[str, np.ndarray] = {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from vibe.geometry.vanishing import SceneUp, scene_up, vanishing_directions
 
-__all__ = ["SceneLinesConfig", "background", "person_mask", "line_segments", "scene_gravity",
+__all__ = ["SceneLinesConfig", "background", "person_mask", "line_segments", "scene_gravity", "segments_in_background",
            "video_segments"]  # fmt: skip
 
 log = logging.getLogger(__name__)
@@ -145,3 +146,26 @@ def scene_gravity(
     if found.angle_to_prior_deg > config.max_angle_deg:
         return None, f"{found.angle_to_prior_deg:.1f}° from the bodies' up"
     return found, "used"
+
+
+def segments_in_background(
+    video: Path,
+    boxes: Mapping[int, tuple[np.ndarray, np.ndarray]],
+    frame_times_s: np.ndarray,
+    config: SceneLinesConfig | None,
+) -> Future | None:
+    """Start :func:`video_segments` in a thread; None when the scene lines are off or nobody was tracked.
+
+    Its seeks and decoding (~1 s at 720p) then overlap the network and the fit,
+    which leave a core idle part of the time, instead of adding to the world stage.
+
+    Args:
+        boxes: track id → ``(frame_ids (n,), bbox_cxcys (n, 3))``, the people's boxes.
+    """
+    if config is None or not boxes:
+        return None
+    people = {tid: {"frame_ids": fids, "bbox_cxcys": cxcys} for tid, (fids, cxcys) in boxes.items()}
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scene-lines")
+    future = pool.submit(video_segments, video, people, frame_times_s, config.frames)
+    pool.shutdown(wait=False)  # the thread ends with its one task
+    return future

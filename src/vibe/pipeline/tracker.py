@@ -164,7 +164,6 @@ class PersonTracker:
             detection index → track id, for the detections that extended or
             started a track.
         """
-        cfg = self.config
         prev = frame_id - 1 if self._prev_frame is None else self._prev_frame
         if frame_id <= prev:
             raise ValueError(f"frames must increase: {frame_id} after {prev}")

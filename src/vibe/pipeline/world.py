@@ -40,7 +40,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,7 +62,6 @@ __all__ = [
     "WorldResult",
     "estimate_focal",
     "focal_from_metadata",
-    "segments_in_background",
     "world_stage",
 ]
 
@@ -472,27 +470,6 @@ def _meta(focal: FocalEstimate, plane: GroundPlane, ground: GroundPlane, up: np.
     }  # fmt: skip
 
 
-def segments_in_background(
-    video: Path, boxes: Mapping[int, tuple[np.ndarray, np.ndarray]], frame_times_s: np.ndarray, config: WorldConfig
-) -> Future | None:
-    """Start :func:`~vibe.pipeline.scene_lines.video_segments` in a thread; None when the scene lines are off.
-
-    Its seeks and decoding (~1 s at 720p) then overlap the network and the fit,
-    which leave a core idle part of the time, instead of adding to the world stage.
-
-    Args:
-        boxes: track id → ``(frame_ids (n,), bbox_cxcys (n, 3))``, the people's boxes.
-    """
-    lines = config.scene_lines
-    if lines is None or not boxes:
-        return None
-    people = {tid: {"frame_ids": fids, "bbox_cxcys": cxcys} for tid, (fids, cxcys) in boxes.items()}
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="scene-lines")
-    future = pool.submit(video_segments, video, people, frame_times_s, lines.frames)
-    pool.shutdown(wait=False)  # the thread ends with its one task
-    return future
-
-
 def world_for_video(
     video: Path,
     people: Mapping[int, dict[str, np.ndarray]],
@@ -507,7 +484,8 @@ def world_for_video(
     """The demo's call: the focal (the demo's ``nominal_focal_px`` option, the file's tags, the prior),
     then :func:`world_stage`. Returns the global arrays and ``meta.json["world"]``.
 
-    ``segments_px``: the background's segments when already found (:func:`segments_in_background`).
+    ``segments_px``: the background's segments when already found
+    (:func:`~vibe.pipeline.scene_lines.segments_in_background`).
     """
     w, h = image_size
     focal = estimate_focal(read_container_tags(video), w, h, config, given=nominal_focal_px)
