@@ -50,17 +50,21 @@ VARIANTS = {
 }
 
 
-def score(config: WorldConfig, videos: Path, demo: Path, names: list[str] | None, body: Anny) -> dict[str, dict]:
-    """Per video: the world metrics of the world stage run with ``config`` and the true focal."""
-    rows = {}
+def saved_runs(videos: Path, demo: Path, names: list[str] | None):
+    """The demo's saved results with someone in them: ``(name, results path, frame times, people, ground truth)``."""
     for results in sorted(demo.glob("*/results.npz")):
         name = results.parent.name
         if names and name not in names:
             continue
         times, people = read_results(results)
-        if not people:
-            continue
-        gt = np.load(videos / f"{name}.npz")
+        if people:
+            yield name, results, times, people, np.load(videos / f"{name}.npz")
+
+
+def score(config: WorldConfig, videos: Path, demo: Path, names: list[str] | None, body: Anny) -> dict[str, dict]:
+    """Per video: the world metrics of the world stage run with ``config`` and the true focal."""
+    rows = {}
+    for name, _, times, people, gt in saved_runs(videos, demo, names):
         width, height = (int(v) for v in gt["image_size"])
         focal = FocalEstimate(float(gt["focal_px"]), "metadata", (0.0, 0.0))
         segments = video_segments(videos / f"{name}.mp4", people, times) if config.scene_lines else None

@@ -35,6 +35,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from tune_world import saved_runs
 
 from vibe.body.anny import BLAZEPOSE33, Anny
 from vibe.evaluation.world_bench import body_height_m
@@ -93,14 +94,7 @@ def _focal(kind: str, gt, config: WorldConfig) -> FocalEstimate:
 def run(videos: Path, demo: Path, kind: str, names: list[str] | None, config: WorldConfig | None = None):
     """Per video: :func:`decompose` of the world stage re-run with the ``kind`` focal on the saved results."""
     body, config, rows = Anny(), config or WorldConfig(), {}
-    for results in sorted(demo.glob("*/results.npz")):
-        name = results.parent.name
-        if names and name not in names:
-            continue
-        times, people = read_results(results)
-        if not people:
-            continue
-        gt = np.load(videos / f"{name}.npz")
+    for name, results, times, people, gt in saved_runs(videos, demo, names):
         size = tuple(int(v) for v in gt["image_size"])
         if kind == "stage":  # the demo's own world arrays, as saved
             rows[name] = decompose(results, videos / f"{name}.npz", body)
