@@ -261,8 +261,9 @@ def test_interrupted_run_leaves_the_previous_result(tmp_path, checkpoint):
     finally:
         proc.kill()
     assert proc.returncode == 130, stderr
-    lines = [line for line in stderr.splitlines() if line.startswith("interrupted:")]
-    assert len(lines) == 1 and str(out / "pose_1") in lines[0]
+    # Anywhere on a line: native libraries' threads may still be writing to the same stream.
+    lines = [line for line in stderr.splitlines() if "interrupted:" in line]
+    assert len(lines) == 1 and str(out / "pose_1") in lines[0], stderr
     now = _listing(before.out_dir)
     assert {k: v for k, v in now.items() if not k.startswith(".cache/")} == kept
     assert cache <= set(_listing(before.out_dir / ".cache"))
