@@ -99,7 +99,8 @@ def run(videos: Path, demo: Path, kind: str, names: list[str] | None, config: Wo
         if kind == "stage":  # the demo's own world arrays, as saved
             rows[name] = decompose(results, videos / f"{name}.npz", body)
             continue
-        segments = video_segments(videos / f"{name}.mp4", people, times) if config.scene_lines else None
+        lines = config.scene_lines
+        segments = video_segments(videos / f"{name}.mp4", people, times, lines.frames, lines.refine) if lines else None
         world = world_stage(people, body, "blazepose33", size, times, _focal(kind, gt, config), float(max(size)),
                             config, segments)  # fmt: skip
         with tempfile.TemporaryDirectory() as tmp:

@@ -141,3 +141,43 @@ def test_segments_found_in_the_background_equal_the_world_stage_own(tmp_path):
     np.testing.assert_array_equal(future.result(timeout=60), expected)
     assert segments_in_background(video, boxes, times, None) is None
     assert segments_in_background(video, {}, times, SceneLinesConfig()) is None
+
+
+def test_refined_segment_lies_on_an_aliased_edge():
+    """A step edge at 12° through (320, 180), drawn by sampling pixel centres (no antialiasing, as the rendered
+    floors are). A segment turned by 1° and shifted 0.7 px off it (what LSD gives on short tile edges) comes
+    back onto it: within 0.15° and 0.2 px."""
+    cv2 = pytest.importorskip("cv2")  # noqa: F841 (refine_segments blurs with OpenCV)
+    from vibe.pipeline.scene_lines import refine_segments
+
+    angle = np.radians(12.0)
+    normal = np.array([-np.sin(angle), np.cos(angle)])
+    v, u = np.mgrid[0:H, 0:W] + 0.5
+    image = np.where((u - 320.0) * normal[0] + (v - 180.0) * normal[1] > 0, 200.0, 80.0)
+    turned = angle + np.radians(1.0)
+    centre = np.array([320.0, 180.0]) + 0.7 * normal
+    half = 30.0 * np.array([np.cos(turned), np.sin(turned)])
+    rough = np.concatenate([centre - half, centre + half])[None] - 0.5  # pixel (i, j)'s centre at (i, j)
+    refined = refine_segments(image, rough)[0] + 0.5
+    direction = refined[2:] - refined[:2]
+    assert np.degrees(abs(np.arctan2(direction[1], direction[0]) - angle)) < 0.15
+    for end in (refined[:2], refined[2:]):
+        assert abs((end - [320.0, 180.0]) @ normal) < 0.2
+    assert np.linalg.norm(direction) == pytest.approx(60.0)
+
+
+def test_a_stray_family_does_not_turn_the_floor_families_up():
+    """Two floor families (3 086 and 1 058 px) and a stray receding one 13° off horizontal (333 px), seen with
+    a bodies' up 16° off in pitch the same way: the up is the floor's (both tilts fixed). A least-squares fit
+    over all three, then the families within 3° of it, kept the lateral family alone (one tilt: 16° off).
+    The prior's weak pull (``prior_share``) leaves 0.6°."""
+    from vibe.geometry.vanishing import VanishingFamily
+
+    rot, _ = _camera(1.5, 10.0, 2.0)
+    up_true = rot[:, 1]
+    floor = [VanishingFamily(rot[:, 0], 3086.0, 80), VanishingFamily(rot[:, 2], 1058.0, 25)]
+    stray = VanishingFamily(Rotation.from_rotvec(np.radians(-13.0) * rot[:, 0]).apply(rot[:, 2]), 333.0, 12)
+    prior = Rotation.from_rotvec(np.radians(-16.0) * rot[:, 0]).apply(up_true)
+    found = scene_up(floor + [stray], prior)
+    assert found.full and len(found.families) == 2
+    assert np.degrees(np.arccos(np.clip(found.up_cam @ up_true, -1, 1))) < 1.0

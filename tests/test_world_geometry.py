@@ -158,3 +158,37 @@ def test_runs_by_duration_and_centred_share():
     np.testing.assert_allclose(centred_share(mask, times, 0.2), [1, 1, 2 / 3, 2 / 3, 2 / 3, 1, 1, 1, 1, 1])
     # A window longer than the track: every frame sees all of it.
     np.testing.assert_allclose(centred_share(mask[:3] & [1, 0, 1], times[:3], 2.0), [2 / 3] * 3)
+
+
+def test_plane_fit_counts_points_under_it_against_a_candidate():
+    """A hop's top labelled as contacts: 60 still feet 0.2 m in the air, 40 on the floor. By inliers alone
+    the plane goes through the air (the camera 0.2 m too low); counting the 40 points that would lie under
+    it against that plane, the floor wins."""
+    rng = np.random.default_rng(1)
+    rot, centre = _camera(10.0, 1.5)
+    floor = np.stack([rng.uniform(-1, 1, 40), rng.normal(0, 0.005, 40), rng.uniform(-1, 1, 40)], 1)
+    air = np.stack([rng.uniform(-1, 1, 60), 0.2 + rng.normal(0, 0.005, 60), rng.uniform(-1, 1, 60)], 1)
+    points = _to_cam(np.concatenate([floor, air]), rot, centre)
+    assert fit_ground_plane(points, rot[:, 1]).offset_m == pytest.approx(1.3, abs=0.01)
+    plane = fit_ground_plane(points, rot[:, 1], below_weight=1.0)
+    assert plane.offset_m == pytest.approx(1.5, abs=0.01)
+    assert plane.n_inliers == 40
+
+
+def test_sole_points_stand_on_the_lowest_sole_of_a_rolling_foot():
+    """A foot's heel 3.5 cm and toe 1.5 cm above the sole (camera axes, y down, up = −y), 20 cm apart.
+    Frame 0: flat on the floor (y = 0). Frame 1: the heel raised 8 cm, the toe still down. The contact point
+    stays under the keypoints' mean across up and is on the floor in both; the mean of the two soles puts
+    the rolling foot's point 4 cm up."""
+    from vibe.pipeline.body_axes import sole_points
+
+    up = np.array([0.0, -1.0, 0.0])
+    heel, toe = [0.0, -0.035, 0.0], [0.0, -0.015, 0.2]
+    points = np.array([[heel, toe], [[0.0, -0.115, 0.02], toe]])  # (2 frames, 2 keypoints, 3)
+    heights = [np.array([0.035, 0.015])]
+    soles = sole_points(points, [[0, 1]], heights, up)
+    assert soles.shape == (2, 1, 3)
+    np.testing.assert_allclose(soles[:, 0] @ up, [0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(soles[:, 0, [0, 2]], points.mean(axis=1)[:, [0, 2]], atol=1e-12)
+    flat = sole_points(points, [[0, 1]], heights, up, lowest=False)
+    np.testing.assert_allclose(flat[:, 0] @ up, [0.0, 0.04], atol=1e-12)

@@ -108,6 +108,7 @@ def fit_ground_plane(
     max_tilt_deg: float = 35.0,
     seed: int = 0,
     stiffness: np.ndarray | None = None,
+    below_weight: float = 0.0,
 ) -> GroundPlane:
     """Robust ground plane of foot-contact points.
 
@@ -121,6 +122,9 @@ def fit_ground_plane(
         max_tilt_deg: candidate normals further than this from the prior are ignored.
         seed: RANSAC's random generator.
         stiffness: ``(3, 3)`` the prior's weight per tilt (:func:`plane_with_prior`), or None (the same for both).
+        below_weight: a candidate plane's score is its inliers minus this many per point further
+            than ``inlier_m`` under it (0: inliers alone). Contact points come from feet, which
+            do not go under the floor but may be labelled still in the air.
 
     Returns:
         The refitted :class:`GroundPlane` (its normal on the prior's side).
@@ -131,9 +135,10 @@ def fit_ground_plane(
     up = np.asarray(up_prior_cam, dtype=np.float64)
     up = up / np.linalg.norm(up)
     rng = np.random.default_rng(seed)
-    best, best_count = None, -1
+    best, best_count = None, -np.inf
     for normal, offset in _ransac_normals(points, up, rng, iterations, max_tilt_deg):
-        count = int(np.sum(np.abs(points @ normal + offset) < inlier_m))
+        heights = points @ normal + offset
+        count = int(np.sum(np.abs(heights) < inlier_m)) - below_weight * int(np.sum(heights < -inlier_m))
         if count > best_count:
             best, best_count = (normal, offset), count
     normal, offset = best

@@ -173,6 +173,34 @@ def _split(families: list[VanishingFamily], up: np.ndarray, tilt_deg: float):
     return horizontal, vertical
 
 
+def _consensus(candidates: list[np.ndarray], horizontal: list[VanishingFamily], vertical: list[VanishingFamily],
+               up0: np.ndarray, keep_tilt_deg: float, max_tilt_deg: float) -> np.ndarray:  # fmt: skip
+    """``(3,)`` of ``candidates`` and the ups each pair of horizontal families (their cross product, when at
+    least 10° apart) or each vertical family gives, within ``max_tilt_deg`` of ``up0``, the one whose
+    horizontal and vertical (within ``keep_tilt_deg``) hold the most line length; the first of equals.
+
+    A least-squares fit over every family within a wide window is turned by a stray family (an
+    edge 11–13° off horizontal beside two tiled floor's families, when the bodies' up is 16° off).
+    """
+    families = horizontal + vertical
+    candidates = list(candidates)
+    for i, a in enumerate(horizontal):
+        for b in horizontal[i + 1 :]:
+            cross = np.cross(a.direction_cam, b.direction_cam)
+            if np.linalg.norm(cross) > np.sin(np.radians(10.0)):
+                candidates.append(cross / np.linalg.norm(cross))
+    candidates += [f.direction_cam for f in vertical]
+    candidates = [c * np.sign(c @ up0 or 1.0) for c in candidates]
+    cos_max = np.cos(np.radians(max_tilt_deg))
+    candidates = candidates[:1] + [c for c in candidates[1:] if c @ up0 >= cos_max]
+
+    def support(up: np.ndarray) -> float:
+        kept = _split(families, up, keep_tilt_deg)
+        return sum(f.length_px for f in kept[0] + kept[1])
+
+    return max(candidates, key=support)
+
+
 def scene_up(
     families: list[VanishingFamily],
     up_prior_cam: np.ndarray,
@@ -187,13 +215,15 @@ def scene_up(
     with ``ε = prior_share · Σ L``: the prior only decides what the lines leave free
     (with a single horizontal family, the tilt about its direction). Families are first
     taken within ``max_tilt_deg`` of the prior's horizontal or vertical, then, once more,
-    only those within ``keep_tilt_deg`` of the first answer's (a stray family drops out).
+    only those within ``keep_tilt_deg`` of the answer that most of their length agrees
+    with (:func:`_consensus`: a stray family drops out instead of turning the answer).
     """
     up0 = np.asarray(up_prior_cam, np.float64) / np.linalg.norm(up_prior_cam)
     horizontal, vertical = _split(families, up0, max_tilt_deg)
     if not horizontal and not vertical:
         return None
     up, full, stiffness = _fit_up(horizontal, vertical, up0, prior_share)
+    up = _consensus([up], horizontal, vertical, up0, keep_tilt_deg, max_tilt_deg)
     kept = _split(horizontal + vertical, up, keep_tilt_deg)
     if kept[0] or kept[1]:
         horizontal, vertical = kept

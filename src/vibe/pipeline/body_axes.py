@@ -1,4 +1,4 @@
-"""Body axes from named keypoints (BlazePose's names): feet, the standing vertical, the centre of mass.
+"""Body axes from named keypoints (BlazePose's names): feet, their soles, the standing vertical, the centre of mass.
 
 Arrays are keypoints ``(n, K, 3)`` in any metric frame (the world stage's camera
 axes); the functions pick points by name, so they work for the network's body
@@ -8,8 +8,9 @@ and for MediaPipe's world landmarks alike (:mod:`vibe.pipeline.world`).
 from __future__ import annotations
 
 import numpy as np
+import torch
 
-__all__ = ["foot_keypoints", "centre_of_mass", "standing_vertical"]
+__all__ = ["centre_of_mass", "foot_keypoints", "rest_feet", "sole_points", "standing_vertical"]
 
 
 def foot_keypoints(names: list[str]) -> list[list[int]]:
@@ -65,3 +66,44 @@ def standing_vertical(points: np.ndarray, names: list[str], lifted_m: float) -> 
     axis = shoulders - np.where(lifted[:, None], lower, feet.mean(axis=1))
     length = np.nan_to_num(np.linalg.norm(axis, axis=-1))
     return np.where(length[:, None] > 1e-6, axis / np.maximum(length, 1e-6)[:, None], np.nan), length
+
+
+@torch.no_grad()
+def rest_feet(body, shape: np.ndarray, keypoint_set: str) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The body's rest root joint ``(3,)`` for ``shape`` ``(S,)``, and each foot keypoint's height above the sole.
+
+    Returns:
+        ``(root (3,), heights)``: ``heights[f]`` ``(k,)`` metres, the rest pose's
+        :func:`foot_keypoints` of foot ``f`` above the lowest vertex (the skin keypoints sit
+        above the sole: a heel about 3.5 cm, a toe about 1.5 cm).
+    """
+    names = body.keypoint_sets[keypoint_set]
+    s = torch.as_tensor(shape, dtype=body.dtype, device=body.device).reshape(1, -1)
+    out = body(body.rest_pose(1), s)
+    keypoints = body.keypoints(out, keypoint_set)[0].double().cpu().numpy()
+    lowest = float(out.vertices[0, :, 1].min())
+    heights = [keypoints[idx, 1] - lowest for idx in foot_keypoints(names)]
+    return out.joints[0, 0].double().cpu().numpy(), heights
+
+
+def sole_points(
+    points: np.ndarray, foot_index: list[list[int]], above_sole: list[np.ndarray], up: np.ndarray, lowest: bool = True
+) -> np.ndarray:
+    """``(n, F, 3)`` each foot's contact point on its sole: the mean of its keypoints, at its lowest sole height.
+
+    A foot rests on the lowest point of its sole: the heel's on a heel strike, the
+    toe's when the heel is up (the mean of heel and toe is then centimetres above the
+    floor). Each keypoint of foot ``f`` in ``points`` ``(n, K, 3)`` has its sole
+    ``above_sole[f] (k,)`` metres beneath it along ``up`` ``(3,)`` (unit); the point
+    keeps the keypoints' mean across ``up`` (steady from frame to frame, for the
+    no-sliding rows) and takes the lowest of those sole heights along it
+    (``lowest=False``: their mean, the sole under a flat foot).
+    """
+    out = []
+    for idx, heights in zip(foot_index, above_sole):
+        keypoints = points[:, idx]  # (n, k, 3)
+        mean = keypoints.mean(axis=1)
+        soles = keypoints @ up - np.asarray(heights)[None]  # (n, k) each keypoint's sole height along up
+        sole = soles.min(axis=1) if lowest else soles.mean(axis=1)
+        out.append(mean + (sole - mean @ up)[:, None] * up)
+    return np.stack(out, axis=1)

@@ -11,8 +11,13 @@ Per video, after the bodies (:func:`world_stage`)::
     the scene's lines (static background, people masked):
       gravity from their vanishing points when they fix
       both tilts near the bodies' vertical                  → the up prior instead (scene_lines)
+    each foot's contact point: its lowest sole point
+      (heel or toe, whichever is lower along up)            sole_points
     first contacts: low foot, still in the image            foot_contacts
-    ground plane from every person's contacts               fit_ground_plane (RANSAC + prior)
+    ground plane from every person's contacts, few
+      of them under it                                      fit_ground_plane (RANSAC + prior)
+    contact points for the solve: the soles under the
+      feet's keypoints (steady from frame to frame)         sole_points
     per person: translation with feet on the plane,
       not sliding, smoothed (offline, centred); a person
       standing in place keeps the depth of their centre
@@ -44,13 +49,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from vibe.geometry.cameras import ray_rotation
 from vibe.geometry.contacts import centred_share, centred_speed, drop_short_runs, foot_contacts, long_runs
 from vibe.geometry.ground import GroundPlane, fit_ground_plane, world_from_ground
 from vibe.geometry.trajectory import FootAnchors, TrajectoryWeights, solve_translations
-from vibe.pipeline.body_axes import centre_of_mass, foot_keypoints, standing_vertical
+from vibe.pipeline.body_axes import centre_of_mass, foot_keypoints, rest_feet, sole_points, standing_vertical
 from vibe.pipeline.focal import FocalEstimate, estimate_focal, focal_from_metadata, read_container_tags
 from vibe.pipeline.scene_lines import SceneLinesConfig, scene_gravity, video_segments
 from vibe.pipeline.smoothing import gaussian_vectors
@@ -104,6 +108,13 @@ class WorldConfig:
             (:func:`_solve_on_ground`); support_rounds: how many times the solve is repeated for that.
         scene_lines: gravity from the static background's straight lines when they fix it
             (:mod:`vibe.pipeline.scene_lines`); None: from the bodies alone.
+        lowest_sole: the ground is fitted through each contact foot's lowest sole point, the
+            heel's or the toe's (:func:`sole_points`); False: the sole under the mean of its
+            keypoints, which a rolling foot lifts by centimetres (the ground too high, the camera
+            as much too low). The trajectory solve always holds the latter on the ground (steady).
+        below_weight: the ground fit counts each contact point further under a candidate
+            plane than ``contact_height_m`` against it (:func:`fit_ground_plane`): nobody
+            stands under the floor, while feet labelled still in the air (a hop's top) lie above it.
         weights: the trajectory solve's term standard deviations.
     """
 
@@ -127,6 +138,8 @@ class WorldConfig:
     standing_scale_rate_s: float = 0.1
     standing_centre: bool = True
     scene_lines: SceneLinesConfig | None = field(default_factory=SceneLinesConfig)
+    lowest_sole: bool = True
+    below_weight: float = 1.0
     weights: TrajectoryWeights = field(default_factory=TrajectoryWeights)
 
 
@@ -147,7 +160,7 @@ class _Track:
     points: np.ndarray  # (n, K, 3) posed keypoints, no translation
     pixels: np.ndarray  # (n, K, 2)
     sigma: np.ndarray  # (n, K) pixels, inf: unused
-    feet: np.ndarray  # (n, 2, 3) contact point per foot, body frame
+    feet: np.ndarray  # (n, 2, 3) contact point per foot, body frame (on the sole once the up is known: _on_soles)
     verticals: np.ndarray  # (E, n, 3) feet → shoulders, unit, camera axes, one per estimate (nan: unknown)
     upright: np.ndarray  # (n,) bool: feet-to-shoulder length (the network's body) near the person's longest
     guess: np.ndarray  # (n, 3)
@@ -156,6 +169,7 @@ class _Track:
     foot_index: list[list[int]] = field(default_factory=list)  # keypoints of each foot (foot_keypoints)
     centre: np.ndarray | None = None  # (n, 3) the body's approximate centre of mass, body frame
     sides: np.ndarray | None = None  # (n,) box side per frame, pixels
+    above_sole: list[np.ndarray] = field(default_factory=list)  # per foot (k,): keypoints above the sole at rest
 
 
 def _track_inputs(
@@ -165,14 +179,16 @@ def _track_inputs(
     focal: FocalEstimate,
     nominal_focal: float,
     size: tuple[int, int],
-    root: np.ndarray,
+    rest: tuple[np.ndarray, list[np.ndarray]],
     config: WorldConfig,
 ) -> _Track:
     """Gather a person's arrays; detected landmarks when the keypoint set is BlazePose's, else the reprojection.
 
-    With ``config.ray_correction`` the body (turned about its root joint ``root (3,)``) is
+    ``rest``: the rest root joint ``(3,)`` and the foot keypoints' heights above the sole (:func:`rest_feet`).
+    With ``config.ray_correction`` the body (turned about its root joint) is
     re-oriented from its box's line of sight to the camera's (:func:`ray_rotation`).
     """
+    root, above_sole = rest
     points = np.asarray(p["joints3d"], np.float64)
     side = np.asarray(p["bbox_cxcys"], np.float64)[:, 2]
     turn = _ray_turn(p, focal.focal_px, size, config)
@@ -198,7 +214,12 @@ def _track_inputs(
     frame_times = np.asarray(times, np.float64)[np.asarray(p["frame_ids"])]
     return _Track(frame_times, points, pixels, sigma, feet, np.stack(verticals), upright, guess,
                   float(np.median(side)), turn, foot_keypoints(names), centre_of_mass(points, names),
-                  side)  # fmt: skip
+                  side, above_sole)  # fmt: skip
+
+
+def _on_soles(track: _Track, up: np.ndarray, lowest: bool) -> _Track:
+    """The track with each foot's contact point on its sole beneath ``up`` ``(3,)`` (:func:`sole_points`)."""
+    return dataclasses.replace(track, feet=sole_points(track.points, track.foot_index, track.above_sole, up, lowest))
 
 
 def _ray_turn(p: Mapping[str, np.ndarray], focal: float, size: tuple[int, int], config: WorldConfig) -> np.ndarray:
@@ -273,7 +294,7 @@ def _ground(tracks: Mapping[int, _Track], transl: Mapping[int, np.ndarray], cont
         points = [(tracks[t].feet + transl[t][:, None]).reshape(-1, 3) for t in tracks]
         points = [p[np.argsort(p @ up)[: max(1, len(p) // 10)]] for p in points]
     return fit_ground_plane(np.concatenate(points), up, prior_spread_m, config.contact_height_m,
-                            stiffness=stiffness)  # fmt: skip
+                            stiffness=stiffness, below_weight=config.below_weight)  # fmt: skip
 
 
 def _scene_up(segments_px: np.ndarray | None, focal: float, size: tuple[int, int], bodies_up: np.ndarray,
@@ -368,27 +389,6 @@ def _solve_on_ground(
     return transl
 
 
-@torch.no_grad()
-def _rest_heights(
-    body, shapes: list[np.ndarray], names: list[str], keypoint_set: str
-) -> tuple[list[np.ndarray], float]:
-    """Each person's rest root joint ``(3,)`` (mean shape); the feet's contact points' mean height above the soles.
-
-    The contact points (heel, toe) are on the skin, a little above the sole:
-    the world's ground is put that much below the plane through them.
-    """
-    roots, above_sole = [], []
-    idx = foot_keypoints(names)
-    for shape in shapes:
-        s = torch.as_tensor(shape, dtype=body.dtype, device=body.device).reshape(1, -1)
-        out = body(body.rest_pose(1), s)
-        kp = body.keypoints(out, keypoint_set)[0].double().cpu().numpy()
-        lowest = float(out.vertices[0, :, 1].min())
-        above_sole.append(np.mean([kp[i].mean(axis=0)[1] - lowest for i in idx]))
-        roots.append(out.joints[0, 0].double().cpu().numpy())
-    return roots, float(np.mean(above_sole))
-
-
 # --------------------------------------------------------------------------- the stage
 def world_stage(
     people: Mapping[int, dict[str, np.ndarray]],
@@ -418,22 +418,24 @@ def world_stage(
     config = config or WorldConfig()
     names = body.keypoint_sets[keypoint_set]
     tids = sorted(people, key=lambda t: (int(people[t]["frame_ids"][0]), t))  # the first person seen first
-    roots, above_sole = _rest_heights(body, [np.asarray(people[t]["shape"]).mean(0) for t in tids], names, keypoint_set)
-    tracks = {t: _track_inputs(people[t], names, frame_times_s, focal, nominal_focal_px, image_size, root, config)
-              for t, root in zip(tids, roots)}  # fmt: skip
+    rest = [rest_feet(body, np.asarray(people[t]["shape"]).mean(0), keypoint_set) for t in tids]
+    roots = [root for root, _ in rest]
+    tracks = {t: _track_inputs(people[t], names, frame_times_s, focal, nominal_focal_px, image_size, r, config)
+              for t, r in zip(tids, rest)}  # fmt: skip
     f = focal.focal_px
     transl = {t: _solve(tracks[t], f, image_size, None, config) for t in tids}
     up, spread, stiffness, scene = _scene_up(segments_px, f, image_size, _up_prior(list(tracks.values()), config),
                                              config)  # fmt: skip
+    tracks = {t: _on_soles(tracks[t], up, config.lowest_sole) for t in tids}
     contacts = {t: _first_contacts(tracks[t], transl[t], up, f, image_size, config) for t in tids}
-    plane = _ground(tracks, transl, contacts, up, config, spread, stiffness)
+    plane = _ground(tracks, transl, contacts, up, config, spread, stiffness)  # through the soles: the ground
+    tracks = {t: _on_soles(tracks[t], plane.normal_cam, lowest=False) for t in tids}
     for t in tids:
         transl[t] = _solve_on_ground(tracks[t], f, image_size, contacts[t], plane, config)
         contacts[t] = _final_contacts(tracks[t], transl[t], plane, config)
         transl[t] = _solve_on_ground(tracks[t], f, image_size, contacts[t], plane, config)
-    ground = dataclasses.replace(plane, offset_m=plane.offset_m + above_sole)
     first_root_cam = roots[0] + transl[tids[0]][0]
-    r_world_cam, cam_position = world_from_ground(ground, first_root_cam)
+    r_world_cam, cam_position = world_from_ground(plane, first_root_cam)  # the plane is at the soles
     origin = -r_world_cam.T @ cam_position
     for t, root in zip(tids, roots):
         p = people[t]
@@ -444,16 +446,15 @@ def world_stage(
         p["joints3d_world"] = ((joints_cam - origin) @ r_world_cam.T).astype(np.float32)
         p["foot_contact"] = contacts[t]
     arrays = {"world/R_world_cam": r_world_cam, "world/cam_position": cam_position, "world/focal_px": np.float64(f)}
-    meta = _meta(focal, plane, ground, up, above_sole, contacts)
+    meta = _meta(focal, plane, up, contacts)
     meta["scene_lines"] = scene
     return WorldResult(arrays, meta)
 
 
-def _meta(focal: FocalEstimate, plane: GroundPlane, ground: GroundPlane, up: np.ndarray, above_sole: float,
-          contacts: Mapping[int, np.ndarray]) -> dict:  # fmt: skip
+def _meta(focal: FocalEstimate, plane: GroundPlane, up: np.ndarray, contacts: Mapping[int, np.ndarray]) -> dict:
     """``meta.json["world"]``: focal source and implied error, the ground fit, the camera's height and pitch."""
-    pitch = float(np.degrees(np.arcsin(np.clip(-ground.normal_cam[2], -1, 1))))  # > 0: looking down
-    roll = float(np.degrees(np.arctan2(ground.normal_cam[0], -ground.normal_cam[1])))
+    pitch = float(np.degrees(np.arcsin(np.clip(-plane.normal_cam[2], -1, 1))))  # > 0: looking down
+    roll = float(np.degrees(np.arctan2(plane.normal_cam[0], -plane.normal_cam[1])))
     return {
         "frame": "y up, metres, ground (foot soles) at y = 0, z towards the camera, origin under the first "
                  "person's first root position",
@@ -463,9 +464,8 @@ def _meta(focal: FocalEstimate, plane: GroundPlane, ground: GroundPlane, up: np.
                       "distances across the image do not",
         "ground": {"contact_points": plane.n_points, "inliers": plane.n_inliers, "rms_m": plane.rms_m,
                    "prior_share": plane.prior_share,
-                   "angle_to_up_prior_deg": float(np.degrees(np.arccos(np.clip(plane.normal_cam @ up, -1, 1)))),
-                   "contact_points_above_sole_m": above_sole},
-        "camera": {"height_m": ground.offset_m, "pitch_down_deg": pitch, "roll_deg": roll},
+                   "angle_to_up_prior_deg": float(np.degrees(np.arccos(np.clip(plane.normal_cam @ up, -1, 1))))},
+        "camera": {"height_m": plane.offset_m, "pitch_down_deg": pitch, "roll_deg": roll},
         "contact_share": {str(t): [float(v) for v in c.mean(axis=0)] for t, c in contacts.items()},
     }  # fmt: skip
 
@@ -492,7 +492,7 @@ def world_for_video(
     lines = config.scene_lines
     segments = segments_px
     if segments is None and lines is not None:
-        segments = video_segments(video, people, frame_times_s, lines.frames)
+        segments = video_segments(video, people, frame_times_s, lines.frames, lines.refine)
     result = world_stage(people, body, keypoint_set, image_size, frame_times_s, focal,
                          nominal_focal_px or float(max(w, h)), config, segments)  # fmt: skip
     log.info("world: focal %.0f px (%s), camera %.2f m above the ground, pitched %.1f° down", focal.focal_px,
