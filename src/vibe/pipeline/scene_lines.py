@@ -20,8 +20,16 @@ import numpy as np
 
 from vibe.geometry.vanishing import SceneUp, scene_up, vanishing_directions
 
-__all__ = ["SceneLinesConfig", "background", "person_mask", "line_segments", "refine_segments", "scene_gravity",
-           "segments_in_background", "video_segments"]  # fmt: skip
+__all__ = [
+    "SceneLinesConfig",
+    "background",
+    "line_segments",
+    "person_mask",
+    "refine_segments",
+    "scene_gravity",
+    "segments_in_background",
+    "video_segments",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +150,7 @@ def refine_segments(
     offsets = np.linspace(-half_width_px, half_width_px, 9)  # across, pixels
     points = start[:, None, None] + t * along[:, None, None] + offsets[None, None, :, None] * normal[:, None, None]
     values = map_coordinates(magnitude, [points[..., 1].ravel(), points[..., 0].ravel()], order=1, mode="nearest")
-    values = values.reshape(points.shape[:3])  # (N, 16, 13)
+    values = values.reshape(points.shape[:3])  # (N, 16, 9)
     peak = values.argmax(axis=2)
     inside = (peak > 0) & (peak < len(offsets) - 1)
     k = np.clip(peak, 1, len(offsets) - 2)
@@ -151,22 +159,28 @@ def refine_segments(
     shift = np.where(curvature < -1e-9, 0.5 * (a - c) / np.where(curvature < -1e-9, curvature, -1.0), 0.0)
     across = offsets[k] + shift * (offsets[1] - offsets[0])  # (N, 16)
     maxima = start[:, None] + t[:, :, 0] * along[:, None] + across[..., None] * normal[:, None]  # (N, 16, 2)
-    refined = np.stack([_fit_segment(m[ok], s, ln) if ok.sum() >= 4 else s
-                        for m, ok, s, ln in zip(maxima, inside, seg, length)])  # fmt: skip
+    refined = _fit_segments(maxima, inside, seg, length)
     new = (refined[:, 2:] - refined[:, :2]) / np.maximum(length, 1e-9)[:, None]
-    turned = np.abs(np.cross(new, along)) > np.sin(np.radians(max_turn_deg))
-    return np.where(turned[:, None], seg, refined)
+    turned = np.abs(new[:, 0] * along[:, 1] - new[:, 1] * along[:, 0]) > np.sin(np.radians(max_turn_deg))
+    return np.where(turned[:, None] | (inside.sum(axis=1) < 4)[:, None], seg, refined)
 
 
-def _fit_segment(points: np.ndarray, segment: np.ndarray, length: float) -> np.ndarray:
-    """``(4,)`` the segment of ``length`` on the line through ``points`` ``(M, 2)`` (total least squares), centred at
-    the projection of ``segment``'s centre and pointing its way."""
-    centre = points.mean(axis=0)
-    direction = np.linalg.svd(points - centre)[2][0]
-    old = segment[2:] - segment[:2]
-    direction = direction if direction @ old >= 0 else -direction
-    middle = centre + ((segment[:2] + segment[2:]) / 2 - centre) @ direction * direction
-    return np.concatenate([middle - direction * length / 2, middle + direction * length / 2])
+def _fit_segments(points: np.ndarray, use: np.ndarray, segments: np.ndarray, length: np.ndarray) -> np.ndarray:
+    """``(N, 4)`` per segment, the segment of its ``length`` on the line through its ``points`` ``(N, M, 2)``
+    flagged in ``use`` ``(N, M)`` (total least squares), centred at the projection of its old centre and
+    pointing its way."""
+    weight = use.astype(np.float64)
+    count = np.maximum(weight.sum(axis=1), 1.0)[:, None]
+    centre = (weight[..., None] * points).sum(axis=1) / count
+    spread = (points - centre[:, None]) * weight[..., None]
+    scatter = np.einsum("nmi,nmj->nij", spread, points - centre[:, None])
+    direction = np.linalg.eigh(scatter)[1][..., 1]  # (N, 2) the largest eigenvalue's axis
+    old = segments[:, 2:] - segments[:, :2]
+    direction *= np.where((direction * old).sum(axis=1) >= 0, 1.0, -1.0)[:, None]
+    middle = (segments[:, :2] + segments[:, 2:]) / 2
+    middle = centre + ((middle - centre) * direction).sum(axis=1, keepdims=True) * direction
+    half = direction * length[:, None] / 2
+    return np.concatenate([middle - half, middle + half], axis=1)
 
 
 def video_segments(
