@@ -179,8 +179,9 @@ def _consensus(candidates: list[np.ndarray], horizontal: list[VanishingFamily], 
     least 10° apart) or each vertical family gives, within ``max_tilt_deg`` of ``up0``, the one whose
     horizontal and vertical (within ``keep_tilt_deg``) hold the most line length; the first of equals.
 
-    A least-squares fit over every family within a wide window is turned by a stray family (an
-    edge 11–13° off horizontal beside two tiled floor's families, when the bodies' up is 16° off).
+    A least-squares fit over every family within a wide window is turned by a stray family: with
+    a receding one 13° off horizontal beside a tiled floor's two, and the bodies' up 16° off in
+    pitch, only the floor's lateral family stayed within ``keep_tilt_deg`` of that fit.
     """
     families = horizontal + vertical
     candidates = list(candidates)
