@@ -227,8 +227,10 @@ def test_parse_baselines():
     assert (fit.num_steps, fit.world_plane_weight, fit.world_weight) == (5, 0.3, 2e4)
     (_, options), = parse_baselines(["s=a.pt,fit.fit_shape=false"]).values()
     assert options["smplify"].fit_shape is False
+    (_, options), = parse_baselines(["k=a.pt,fit.keypoint_set=blazepose33"]).values()
+    assert options["smplify"].keypoint_set == "blazepose33"  # text fields too
     with pytest.raises(ValueError):
-        parse_baselines(["p=a.pt,fit.keypoint_set=coco17"])  # only number and yes/no fit fields
+        parse_baselines(["p=a.pt,fit.world_centre=1"])  # only number, yes/no and text fit fields
     for bad in (["nopath"], ["=a.pt"], ["a="], ["a=1.pt", "a=2.pt"]):
         with pytest.raises(ValueError):
             parse_baselines(bad)

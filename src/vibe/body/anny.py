@@ -59,6 +59,7 @@ from torch import nn
 
 from vibe.body.base import BodyModel, BodyOutput
 from vibe.body.joint_sets import COCO17, EVAL14
+from vibe.body.keypoint_offsets import DETECTOR_SET, load_detector_offsets, offset_vertex_weights
 from vibe.body.sparse_keypoints import SparseKeypoints
 
 logger = logging.getLogger(__name__)
@@ -233,6 +234,7 @@ class Anny(BodyModel):
             self.register_buffer(f"_kp_{set_name}_vert", w_vert, persistent=False)
             self.register_buffer(f"_kp_{set_name}_joint", w_joint, persistent=False)
             self._sets[set_name] = names
+        self._add_detector_set()
 
     def _regressor(
         self, model, sources: list[tuple[str, str]], mesh_kp: dict[str, dict]
@@ -257,6 +259,32 @@ class Anny(BodyModel):
             else:
                 w_joint[k, self._joint_names.index(src)] = 1.0
         return w_vert, w_joint
+
+    def _add_detector_set(self) -> None:
+        """``blazepose33`` moved to where BlazePose puts its landmarks (:mod:`vibe.body.keypoint_offsets`).
+
+        Skipped when the offsets file is absent or the rig lacks their bones.
+        """
+        offsets = load_detector_offsets()
+        if "blazepose33" not in self._sets or not offsets:
+            return
+        if not {bone for bone, _ in offsets.values()} <= set(self._joint_names):
+            logger.info("rig %r lacks bones for keypoint set %s", self.config.rig, DETECTOR_SET)
+            return
+        identity = torch.eye(3, dtype=self.config.dtype, device=self.config.device).expand(1, self.num_joints, 3, 3)
+        with torch.no_grad():
+            rest = self.forward(identity, self.mean_shape(1)).vertices[0].cpu()  # (V, 3), world axes
+        skin = (self._anny.vertex_bone_weights.cpu(), self._anny.vertex_bone_indices.cpu().long())
+        w_vert = self._kp_blazepose33_vert.cpu().double().clone()
+        names = self._sets["blazepose33"]
+        for k, name in enumerate(names):
+            if name in offsets:
+                bone, offset = offsets[name]
+                w_vert[k] += offset_vertex_weights(rest, *skin, self._joint_names.index(bone), torch.tensor(offset))
+        opts = {"dtype": self.config.dtype, "device": self.config.device}
+        self.register_buffer(f"_kp_{DETECTOR_SET}_vert", w_vert.to(**opts), persistent=False)
+        self.register_buffer(f"_kp_{DETECTOR_SET}_joint", self._kp_blazepose33_joint.clone(), persistent=False)
+        self._sets[DETECTOR_SET] = list(names)
 
     # --- description ----------------------------------------------------------
     @property

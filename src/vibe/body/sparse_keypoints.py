@@ -121,11 +121,7 @@ class SparseKeypoints(nn.Module):
         shape = shape.to(pose_rotmat).expand(batch, -1)
 
         # --- per shape: rest skeleton and keypoint moments --------------------------
-        no_params = shape.new_zeros(batch, 0)
-        coeffs = model._get_phenotype_blendshape_coefficients(shape, no_params, no_params)  # (B, C)
-        heads = model.template_bone_heads + torch.einsum("cjd,bc->bjd", model.bone_heads_blendshapes, coeffs)
-        tails = model.template_bone_tails + torch.einsum("cjd,bc->bjd", model.bone_tails_blendshapes, coeffs)
-        rest_poses = _rest_bone_poses(model, heads, tails)  # (B, J, 4, 4)
+        coeffs, heads, rest_poses = _rest_skeleton(model, shape)
         moments = self._moment_template + torch.einsum("bc,ckjd->bkjd", coeffs, self._moment_blend)
         root_head = heads[:, 0]  # (B, 3), anny frame
 
@@ -148,6 +144,31 @@ class SparseKeypoints(nn.Module):
             points = points + self._total_weight[:, None] * transl[..., None, :]
             joints = joints + transl[..., None, :]
         return SparseKeypointsOutput(dict(zip(self.set_names, points.split(self._sizes, dim=-2))), joints)
+
+
+    def bone_rotations(self, pose_rotmat: torch.Tensor, shape: torch.Tensor | None = None) -> torch.Tensor:
+        """``(B, *, J, 3, 3)`` the bones' skinning rotations, world axes (``BodyOutput.joints_rotmat``).
+
+        A rest-pose offset ``δ`` (world axes) that rides on bone ``j`` is ``R_j δ`` once posed.
+        ``pose_rotmat`` ``(B, *, J, 3, 3)`` and ``shape`` as in :meth:`forward`.
+        """
+        model = self.body._anny
+        batch, extra = pose_rotmat.shape[0], pose_rotmat.shape[1:-3]
+        shape = (self.body.mean_shape(1) if shape is None else shape).to(pose_rotmat).expand(batch, -1)
+        _, _, rest_poses = _rest_skeleton(model, shape)
+        rest_poses = rest_poses.reshape(batch, *(1,) * len(extra), *rest_poses.shape[1:])
+        c = self.body._anny_to_world
+        rot, _, _ = _forward_kinematics(model, rest_poses, pose_rotmat, c)
+        return c @ rot @ c.transpose(0, 1)
+
+
+def _rest_skeleton(model, shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Blendshape coefficients ``(B, C)``, rest bone heads ``(B, J, 3)`` and poses ``(B, J, 4, 4)``, anny frame."""
+    no_params = shape.new_zeros(shape.shape[0], 0)
+    coeffs = model._get_phenotype_blendshape_coefficients(shape, no_params, no_params)  # (B, C)
+    heads = model.template_bone_heads + torch.einsum("cjd,bc->bjd", model.bone_heads_blendshapes, coeffs)
+    tails = model.template_bone_tails + torch.einsum("cjd,bc->bjd", model.bone_tails_blendshapes, coeffs)
+    return coeffs, heads, _rest_bone_poses(model, heads, tails)
 
 
 def _rotate_moments(rot: torch.Tensor, moments: torch.Tensor) -> torch.Tensor:

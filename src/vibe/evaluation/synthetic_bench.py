@@ -284,9 +284,9 @@ _YES_NO_OPTIONS = ("fit_camera", "smooth", "refine", "centred_linear_edges")
 def _demo_option(pair: str) -> tuple[str, float | bool | dict]:
     """``"centred_sigma=0"`` → ``("centred_sigma", 0.0)``; ``"fit_camera=false"`` → ``("fit_camera", False)``;
     ``"refine_steps=6"`` → ``("smplify", {"num_steps": 6})``; ``"fit.F=V"`` → ``("smplify", {F: V})`` for a
-    number or yes/no field ``F`` of the demo's fit settings (:class:`~vibe.fitting.temporal_smplify.SMPLifyConfig`)."""
+    number, yes/no or text field ``F`` (e.g. ``fit.keypoint_set=blazepose33``) of the demo's fit settings (:class:`~vibe.fitting.temporal_smplify.SMPLifyConfig`)."""
     key, sep, value = (part.strip() for part in pair.partition("="))
-    fit_fields = {f.name: f.type for f in dataclasses.fields(SMPLifyConfig) if f.type in ("float", "int", "bool")}
+    fit_fields = {f.name: f.type for f in dataclasses.fields(SMPLifyConfig) if f.type in ("float", "int", "bool", "str")}
     is_fit = key.startswith("fit.") and key[4:] in fit_fields
     if not sep or not (is_fit or key in ("centred_sigma", *_YES_NO_OPTIONS, "refine_steps")):
         raise ValueError(
@@ -299,7 +299,7 @@ def _demo_option(pair: str) -> tuple[str, float | bool | dict]:
         return "smplify", {"num_steps": int(value)}
     if is_fit:
         kind = fit_fields[key[4:]]
-        parsed = _yes(value) if kind == "bool" else int(value) if kind == "int" else float(value)
+        parsed = {"bool": _yes, "int": int, "float": float, "str": str}[kind](value)
         return "smplify", {key[4:]: parsed}
     return key, _yes(value)
 

@@ -256,16 +256,26 @@ def _regress(model, features: torch.Tensor, config: DemoConfig) -> tuple[torch.T
 
 
 @torch.no_grad()
-def _pose_body(body, pose_rotmat: torch.Tensor, shape: torch.Tensor, keypoint_set: str, batch: int, vertices: bool):
-    """Keypoints ``(n, K, 3)`` (and vertices ``(n, V, 3)`` when asked) in batches, numpy float32."""
+def _pose_body(
+    body, pose_rotmat: torch.Tensor, shape: torch.Tensor, keypoint_sets: tuple[str, ...], batch: int, vertices: bool
+) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """Keypoints ``(n, K, 3)`` of each set (and vertices ``(n, V, 3)`` when asked) in batches, numpy float32."""
     device = body.device
-    joints, verts = [], []
+    joints: list[list[np.ndarray]] = [[] for _ in keypoint_sets]
+    verts = []
     for p, s in zip(pose_rotmat.split(batch), shape.split(batch)):
         posed = body(p.to(device, body.dtype), s.to(device, body.dtype))
-        joints.append(body.keypoints(posed, keypoint_set).float().cpu().numpy())
+        for out, name in zip(joints, keypoint_sets):
+            out.append(body.keypoints(posed, name).float().cpu().numpy())
         if vertices:
             verts.append(posed.vertices.float().cpu().numpy())
-    return np.concatenate(joints), (np.concatenate(verts) if vertices else None)
+    return [np.concatenate(j) for j in joints], (np.concatenate(verts) if vertices else None)
+
+
+def _landmark_set(model, config: DemoConfig) -> str:
+    """The keypoint set matched to the detected landmarks: the fit's when the body has it, else the model's."""
+    name = config.smplify.keypoint_set
+    return name if name in model.body.keypoint_sets else model.config.keypoint_set
 
 
 @torch.no_grad()
@@ -330,15 +340,17 @@ def track_outputs(
         )
     if config.smooth:
         pose_rotmat = one_euro_rotations(pose_rotmat, config.one_euro, times=frame_ids)
-    joints3d, vertices = _pose_body(
-        model.body, pose_rotmat, shape, model.config.keypoint_set, config.batch_frames, keep_vertices
+    # The camera is fitted with the keypoints the landmark fit uses (where BlazePose puts its landmarks).
+    sets = (model.config.keypoint_set, _landmark_set(model, config))
+    (joints3d, landmark_points), vertices = _pose_body(
+        model.body, pose_rotmat, shape, sets, config.batch_frames, keep_vertices
     )
     w, h = geometry.width, geometry.height
     box = np.concatenate([bbox_cxcys[:, :2], geometry.box_scale * bbox_cxcys[:, 2:3]], axis=1)
     cam_crop = cam.double().numpy()
-    if config.fit_camera and landmarks_box is not None and joints3d.shape[1] == landmarks_box.shape[1]:
+    if config.fit_camera and landmarks_box is not None and landmark_points.shape[1] == landmarks_box.shape[1]:
         cam_crop = fit_track_camera(
-            joints3d, landmarks_box.numpy(), cam_crop, frame_ids, config.centred_sigma,
+            landmark_points, landmarks_box.numpy(), cam_crop, frame_ids, config.centred_sigma,
             linear_edges=config.centred_linear_edges,
         )  # fmt: skip
     cam_image = crop_cam_to_image_cam(cam_crop, box, w, h)
