@@ -15,6 +15,7 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from vibe.body.anny import BLAZEPOSE33, Anny
+from vibe.body.keypoint_offsets import DETECTOR_SET
 from vibe.body.sparse_keypoints import SparseKeypoints
 from vibe.data.synthetic import (
     SyntheticConfig,
@@ -376,3 +377,21 @@ def test_world_landmarks_in_ray_axes(generator: SyntheticGenerator) -> None:
     for b, t in ((0, 0), (3, 7)):
         rotation, _ = Rotation.align_vectors(world[b, t], rel[b, t])
         np.testing.assert_allclose(rotation.apply(hip[b, t] / np.linalg.norm(hip[b, t])), [0, 0, 1], atol=1e-5)
+
+
+def test_detector_keypoints_move_the_landmarks_not_the_targets(body: Anny) -> None:
+    """With ``detector_keypoints`` the noise-free landmarks are the detector set's pixels; the 2D targets stay."""
+    keypoints = SparseKeypoints(body, ("blazepose33", "eval14", DETECTOR_SET))
+    rotmat, transl = _motion(21, batch=4, frames=3)
+    config = SyntheticConfig.noise_free()
+    plain = SyntheticGenerator(keypoints, config).generate(rotmat, transl, np.random.default_rng(21))
+    moved = SyntheticGenerator(keypoints, dataclasses.replace(config, detector_keypoints=True)).generate(
+        rotmat, transl, np.random.default_rng(21)
+    )
+    np.testing.assert_array_equal(moved.keypoints2d.numpy(), plain.keypoints2d.numpy())
+    np.testing.assert_allclose(plain.landmarks_img[..., :2].numpy(), _clean_pixels(plain), atol=0.05)
+    # The nose: where MediaPipe puts it, centimetres (several pixels) from Anny's own point.
+    shift = np.linalg.norm(moved.landmarks_img[..., 0, :2].numpy() - plain.landmarks_img[..., 0, :2].numpy(), axis=-1)
+    assert shift.min() > 1.0
+    with pytest.raises(ValueError, match=DETECTOR_SET):
+        SyntheticGenerator(SparseKeypoints(body), dataclasses.replace(config, detector_keypoints=True))

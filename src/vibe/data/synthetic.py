@@ -103,6 +103,7 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from vibe.body.anny import BLAZEPOSE33
+from vibe.body.keypoint_offsets import DETECTOR_SET
 from vibe.body.sparse_keypoints import SparseKeypoints
 from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
 from vibe.geometry.cameras import fit_weak_perspective, perspective_projection
@@ -181,6 +182,10 @@ class SyntheticConfig:
         box_log_size_std, box_log_size_bias_std: the same for log(side).
         box_smoothing_s: window of the demo's Savitzky–Golay box smoothing.
     Landmark noise:
+        detector_keypoints: start the landmarks from the ``blazepose33_detector``
+            points (:mod:`vibe.body.keypoint_offsets`: where MediaPipe puts its
+            landmarks on Anny bodies) instead of ``blazepose33``; the targets stay
+            ``blazepose33``, and the redefinitions below then spread around it.
         hand_scale, foot_scale, hip_width_scale: per-window landmark
             redefinitions (see "Sim-to-real"): factors on wrist → hand points,
             ankle → heel and toe, and the hip width.
@@ -234,6 +239,7 @@ class SyntheticConfig:
     box_log_size_bias_std: float = 0.04
     box_smoothing_s: float = 0.5
 
+    detector_keypoints: bool = False
     hand_scale: tuple[float, float] = (0.5, 1.0)
     foot_scale: tuple[float, float] = (0.55, 1.0)
     hip_width_scale: tuple[float, float] = (1.0, 1.25)
@@ -463,13 +469,15 @@ class SyntheticGenerator:
     """
 
     def __init__(self, keypoints: SparseKeypoints, config: SyntheticConfig | None = None) -> None:
-        missing = {"blazepose33", "eval14"} - set(keypoints.set_names)
+        config = config or SyntheticConfig()
+        missing = {"blazepose33", "eval14", *([DETECTOR_SET] if config.detector_keypoints else [])}
+        missing -= set(keypoints.set_names)
         if missing:
             raise ValueError(f"the keypoint evaluator lacks the sets {sorted(missing)}")
         if keypoints.keypoint_sets["blazepose33"] != list(BLAZEPOSE33):
             raise ValueError("unexpected blazepose33 order")
         self.keypoints = keypoints
-        self.config = config or SyntheticConfig()
+        self.config = config
         k = len(BLAZEPOSE33)
         factor = np.ones(k)
         factor[_FACE] = self.config.face_noise_factor
@@ -524,13 +532,17 @@ class SyntheticGenerator:
         cams = self._place_cameras(rng, kp_world)
         kp_cam = _apply(cams, kp_world)
         eval_cam = _apply(cams, eval_world)
+        detected_cam = kp_cam
+        if cfg.detector_keypoints:  # what the landmark model sees: its own definitions of the points
+            detected_cam = _apply(cams, posed.keypoints[DETECTOR_SET].double().numpy())
         # Body translation in the camera frame: the root rotates about its own
         # head, which sits at (root joint − transl) in the untranslated body.
         transl_cam = _apply(cams, root_world[:, :, None])[:, :, 0] - (root_world - transl_np)
 
         pixels = project(kp_cam, cams.focal_px, cams.image_size)
         bbox = self._person_boxes(rng, pixels)
-        landmarks, world = self._detect(rng, kp_cam, pixels, bbox, cams)
+        detected_pixels = pixels if detected_cam is kp_cam else project(detected_cam, cams.focal_px, cams.image_size)
+        landmarks, world = self._detect(rng, detected_cam, detected_pixels, bbox, cams)
 
         features = keypoints_to_encoder_input(landmarks, bbox, cfg.features, cams.image_size)
         # 2D targets: the same normalisation of the clean points, none dropped.

@@ -411,6 +411,7 @@ def build_synthetic_data(config: TrainConfig, body) -> tuple[BatchSource, list[T
         body: the :class:`~vibe.body.anny.Anny` model the synthetic landmarks are computed with
             (on the CPU: data are made there).
     """
+    from vibe.body.keypoint_offsets import DETECTOR_SET
     from vibe.body.sparse_keypoints import SparseKeypoints
     from vibe.data.synthetic import SyntheticConfig, SyntheticGenerator
 
@@ -420,7 +421,9 @@ def build_synthetic_data(config: TrainConfig, body) -> tuple[BatchSource, list[T
     train_db = motion_db.split(data.val_subjects, exclude=True)
     val_db = motion_db.split(data.val_subjects)
     logger.info("motion DB %s: %.0f s training, %.0f s validation", path, train_db.seconds(), val_db.seconds())
-    synth = SyntheticGenerator(SparseKeypoints(body), from_dict(SyntheticConfig, data.synthetic))
+    synth_config = from_dict(SyntheticConfig, data.synthetic)
+    sets = ("blazepose33", "eval14", *([DETECTOR_SET] if synth_config.detector_keypoints else []))
+    synth = SyntheticGenerator(SparseKeypoints(body, sets), synth_config)
     use_world = config.model.keypoint_encoder.use_world
     val = fixed_batches(
         SyntheticSource(synth, val_db, use_world), config.seed + 1, config.val_windows, config.seqlen, config.batch_size
