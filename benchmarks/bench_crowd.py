@@ -13,9 +13,18 @@ the one-person 720p clip of the demo's speed target): the front end's wall
 and CPU seconds (process CPU time, all threads: less sensitive to other jobs
 on the machine than wall time) and the detector views it ran (counted, so
 exact whatever the load; local views around lost small tracks, run as
-single letterboxed views of a sub-image, count one each), per setting::
+single letterboxed views of a sub-image, count one each) and the tiles the
+far passes segment (``blob_proposals``), per setting::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_crowd.py --cost pose_1_1280x720_x3.mp4 --far 0 0.4
+
+``--no-blobs`` turns off the far passes' segmentation blobs
+(:mod:`vibe.pipeline.person_blobs`), as before they existed.
+
+``--front-end DIR`` caches each video's front-end output (tracks and
+landmarks) under ``DIR/far<F>/`` and reuses it on later runs: the body rule
+(``--jitter LIMIT QUANTILE``) can then be scored again in
+seconds, without MediaPipe.
 
 ``--far F``: the tiled pass every ``tiles_every`` frames also looks at tiles
 of side F × the short side (``RoiTrackingConfig.far_tiles``; 0: none, the
@@ -34,23 +43,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _config(far: float, tiles_every: int | None):
+def _config(far: float, tiles_every: int | None, jitter: tuple[float, float] | None = None, blobs: bool = True):
     from vibe.pipeline.demo_config import DemoConfig
     from vibe.pipeline.roi_tracking import RoiTrackingConfig
 
-    roi = dataclasses.replace(RoiTrackingConfig(), far_tiles=far or None)
+    roi = dataclasses.replace(RoiTrackingConfig(), far_tiles=far or None, blob_proposals=blobs)
     if tiles_every is not None:
         roi = dataclasses.replace(roi, tiles_every=tiles_every)
-    return DemoConfig(roi_tracking=roi)
+    config = DemoConfig(roi_tracking=roi)
+    if jitter is not None:
+        presence = dataclasses.replace(config.presence, max_jitter=jitter[0], jitter_quantile=jitter[1])
+        config = dataclasses.replace(config, presence=presence)
+    return config
 
 
 def _counting_views(counter: list[int]):
-    """A context in which every ``PersonDetector.detect`` adds its number of detector views to ``counter[0]``."""
+    """A context in which every ``PersonDetector.detect`` adds its number of detector views to ``counter[0]``
+    and every ``PersonSegmenter.blobs`` its number of segmented tiles to ``counter[1]``."""
     import contextlib
 
     from vibe.pipeline.detector import PersonDetector, detector_views, far_views
+    from vibe.pipeline.person_blobs import PersonSegmenter
 
-    detect = PersonDetector.detect
+    detect, blobs = PersonDetector.detect, PersonSegmenter.blobs
+
+    def segmented(self, image_rgb, views, min_height):
+        counter[1] += len(views)
+        return blobs(self, image_rgb, views, min_height)
 
     def counted(self, image_rgb, tiles=True):
         h, w = image_rgb.shape[:2]
@@ -61,16 +80,16 @@ def _counting_views(counter: list[int]):
 
     @contextlib.contextmanager
     def patched():
-        PersonDetector.detect = counted
+        PersonDetector.detect, PersonSegmenter.blobs = counted, segmented
         try:
             yield
         finally:
-            PersonDetector.detect = detect
+            PersonDetector.detect, PersonSegmenter.blobs = detect, blobs
 
     return patched()
 
 
-def _cost(video: Path, far: float, tiles_every: int | None) -> dict:
+def _cost(video: Path, far: float, tiles_every: int | None, blobs: bool = True) -> dict:
     """Front-end wall and CPU seconds and detector views on ``video`` with far tiles ``far`` (the demo's threads)."""
     import time
 
@@ -78,13 +97,13 @@ def _cost(video: Path, far: float, tiles_every: int | None) -> dict:
     from vibe.pipeline.roi_stage import followed_people_stage
     from vibe.pipeline.video import VideoReader
 
-    config = dataclasses.replace(_config(far, tiles_every), progress=False, cache=False)
-    views = [0]
+    config = dataclasses.replace(_config(far, tiles_every, blobs=blobs), progress=False, cache=False)
+    views = [0, 0]
     with _counting_views(views):
         wall, cpu = time.perf_counter(), time.process_time()
         tracks, times, _ = followed_people_stage(VideoReader(video), config, None, StageTimer())
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {"far_tiles": far, "frames": len(times), "tracks": len(tracks), "detector_views": views[0],
+    return {"far_tiles": far, "frames": len(times), "tracks": len(tracks), "detector_views": views[0], "segmented_tiles": views[1],
             "wall_s": round(wall, 2), "cpu_s": round(cpu, 2),
             "cpu_ms_per_frame": round(1000 * cpu / max(len(times), 1), 2)}  # fmt: skip
 
@@ -98,6 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiles-every", type=int, default=None,
                         help="frames between tiled passes (default: the demo's)")
     parser.add_argument("--out", type=Path, default=ROOT / "output" / "bench" / "crowd")
+    parser.add_argument("--jitter", type=float, nargs=2, default=None, metavar=("LIMIT", "QUANTILE"),
+                        help="the body rule's jitter limit and quantile over frames (default: the demo's)")
+    parser.add_argument("--no-blobs", action="store_true",
+                        help="far passes without the segmentation blobs (RoiTrackingConfig.blob_proposals=False)")
+    parser.add_argument("--front-end", type=Path, default=None,
+                        help="cache folder of the front end's output (reused when there)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     sys.path.insert(0, str(ROOT / "src"))
@@ -105,12 +130,14 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.cost is not None:
         for far in args.far:
-            print(json.dumps(_cost(args.cost, far, args.tiles_every)))
+            print(json.dumps(_cost(args.cost, far, args.tiles_every, not args.no_blobs)))
         return 0
     if args.data is None:
         parser.error("--data or --cost is required")
     for far in args.far:
-        summary = run_crowd_benchmark(args.data, args.out / f"far{far}.json", _config(far, args.tiles_every))
+        cache = None if args.front_end is None else args.front_end / f"far{far}"
+        config = _config(far, args.tiles_every, args.jitter, not args.no_blobs)
+        summary = run_crowd_benchmark(args.data, args.out / f"far{far}.json", config, front_end_dir=cache)
         every = summary["roi_tracking"]["tiles_every"]
         print(f"\n### far tiles: {far or 'none (the detector tile_levels=1 only)'}, tiled pass every {every} frames\n")
         print(table(summary))

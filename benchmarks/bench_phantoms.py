@@ -52,7 +52,7 @@ def _judge(candidates, config, fps: float) -> dict:
     rejected |= duplicate_tracks({t: candidates[t] for t in kept}, config)  # as run_demo applies them
     tracks = {
         str(t): {"frames": len(found), "body_fraction": round(float(body_frames(lm, found, config).mean()), 3),
-                 "jitter": landmark_jitter(lm, found), "rejected": rejected.get(t)}
+                 "jitter": landmark_jitter(lm, found, config.jitter_quantile), "rejected": rejected.get(t)}
         for t, (_, lm, found) in candidates.items()
     }  # fmt: skip
     n = len(candidates)

@@ -74,6 +74,28 @@ def test_jumping_landmarks_are_rejected_and_the_jitter_is_the_second_difference(
     assert landmark_jitter(lm, np.ones(30, bool)) == pytest.approx(np.median(second / torso))
 
 
+def test_a_body_whose_landmarks_jump_in_bursts_is_kept_and_one_that_jumps_throughout_is_not():
+    rng = np.random.default_rng(1)
+    bursty = _standing_body(60)
+    bursty[10:45, :, :2] += rng.normal(0, 12.0, (35, 33, 2))  # a small person's landmarks lost for 35 frames
+    found = np.ones(60, bool)
+    # The noise touches most second differences (median ~0.2 torso lengths) but not the calm quarter.
+    assert landmark_jitter(bursty, found) > 0.1
+    assert landmark_jitter(bursty, found, quantile=0.25) < 0.08
+    median_rule = BodyPresenceConfig(max_jitter=0.1, jitter_quantile=0.5)
+    assert judge_tracks({1: (bursty, found)}, median_rule)[0] == []
+    assert judge_tracks({1: (bursty, found)}, BodyPresenceConfig())[0] == [1]  # lower quartile ≤ 0.08
+    phantom = _standing_body(60)
+    phantom[:, :, :2] += rng.normal(0, 6.0, (60, 33, 2))  # jumping on every frame, half as much
+    kept, rejected = judge_tracks({2: (phantom, found)}, BodyPresenceConfig())
+    assert kept == [] and "incoherent" in rejected[2]
+
+
+def test_the_jitter_quantile_is_checked():
+    with pytest.raises(ValueError, match="jitter_quantile"):
+        BodyPresenceConfig(jitter_quantile=1.5)
+
+
 def test_the_jitter_limit_grows_below_ten_fps():
     lm = _standing_body(30)
     lm[1::2, :, 0] += 6.0  # a zig-zag of 0.1 torso lengths: second differences of 0.2

@@ -155,8 +155,11 @@ def test_new_person_entering_is_found_within_tiles_every(pose_1_frames):
             for tid, pose in follower.step(k, frame).items():
                 seen.setdefault(tid, []).append(k)
                 assert (np.median(pose.landmarks_img[:, 0]) < width) == (tid == 1)  # each on their own copy
-    assert sorted(seen) == [1, 2] and seen[1] == list(range(40))
-    assert 17 <= seen[2][0] <= 32 and seen[2][-1] == 39
+    # The second's id need not be 2: a far pass's candidate that shows no body (a segmentation blob
+    # on the seam) takes an id before it is discarded.
+    assert len(seen) == 2 and seen[1] == list(range(40))
+    second = max(seen)
+    assert 17 <= seen[second][0] <= 32 and seen[second][-1] == 39
 
 
 def _track(tid, frames, cx):

@@ -50,13 +50,18 @@ def landmark_extent(landmarks_img: np.ndarray, head_top: float = 0.25) -> np.nda
     return np.concatenate([lo, hi], axis=1)
 
 
-def found_people(reader: VideoReader, config: DemoConfig) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict]:
+def found_people(
+    reader: VideoReader, config: DemoConfig, caches: tuple[Path, Path] | None = None
+) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict]:
     """The people ``vibe demo`` would keep: track id → ``(frame_ids (n,), boxes_xyxy (n, 4))``, and run facts.
 
-    Facts: candidate tracks, rejected ones (with reasons), front-end seconds and frames.
+    Facts: candidate tracks, rejected ones (with reasons), front-end seconds and
+    frames. ``caches``: the front end's two cache files (people, landmarks),
+    written on the first run and reused after, so the body rule can be scored
+    again without MediaPipe (None: no cache).
     """
     timer = StageTimer()
-    tracks, times, landmarks = followed_people_stage(reader, config, None, timer)
+    tracks, times, landmarks = followed_people_stage(reader, config, caches, timer)
     kept, rejected = judge_tracks({t: (lm.landmarks_img, lm.found) for t, lm in landmarks.items()}, config.presence,
                                   reader.fps)  # fmt: skip
     rejected |= duplicate_tracks(
@@ -68,16 +73,21 @@ def found_people(reader: VideoReader, config: DemoConfig) -> tuple[dict[int, tup
             continue
         lm = landmarks[tid]
         found[tid] = (lm.frame_ids[lm.found], landmark_extent(lm.landmarks_img[lm.found]))
-    stage = timer.stages["people_landmarks"]
-    facts = {"candidates": len(tracks), "rejected": rejected, "seconds": stage["seconds"], "frames": len(times)}
+    seconds = timer.stages.get("people_landmarks", {}).get("seconds", 0.0)  # absent when read from the cache
+    facts = {"candidates": len(tracks), "rejected": rejected, "seconds": seconds, "frames": len(times)}
     return found, facts
 
 
 def run_crowd_benchmark(
     bench_dir: str | Path, out_json: str | Path | None = None, config: DemoConfig | None = None,
-    scoring: CrowdScoring | None = None,
+    scoring: CrowdScoring | None = None, front_end_dir: str | Path | None = None,
 ) -> dict:  # fmt: skip
     """Score the front end on every ``crowd_*.mp4`` of ``bench_dir``; the summary (also written to ``out_json``).
+
+    ``front_end_dir``: where each video's front-end output is cached
+    (``<video>-people.npz``, ``<video>-landmarks.npz``); a second run with
+    the same folder reuses it and only the body rule and the scores run again.
+    Keep one folder per front-end setting: the files are not keyed by it.
 
     Raises:
         FileNotFoundError: no crowd video in ``bench_dir``.
@@ -93,14 +103,19 @@ def run_crowd_benchmark(
         with np.load(path.with_suffix(".npz")) as npz:
             truth = {k: npz[k] for k in npz.files}
         started = time.perf_counter()
-        found, facts = found_people(VideoReader(path), config)
+        caches = None
+        if front_end_dir is not None:
+            Path(front_end_dir).mkdir(parents=True, exist_ok=True)
+            caches = tuple(Path(front_end_dir) / f"{path.stem}-{part}.npz" for part in ("people", "landmarks"))
+        found, facts = found_people(VideoReader(path), config, caches)
         counts = score_video(truth, found, scoring)
         parts.append(counts)
         seconds, frames = seconds + facts["seconds"], frames + facts["frames"]
         per_video[path.stem] = {**summarise(counts), "candidates": facts["candidates"], "rejected":
                                 len(facts["rejected"]), "camera_height_m": float(truth["camera_height_m"])}  # fmt: skip
         log.info("%s: %s (%.1f s)", path.stem, per_video[path.stem], time.perf_counter() - started)
-    summary = {**summarise(merge_counts(parts)), "front_end_fps": round(frames / max(seconds, 1e-9), 2),
+    fps = round(frames / seconds, 2) if seconds > 0 else None  # None: every front end read from the cache
+    summary = {**summarise(merge_counts(parts)), "front_end_fps": fps,
                "videos": per_video, "scoring": dataclasses.asdict(scoring),
                "detector": dataclasses.asdict(config.detector),
                "roi_tracking": dataclasses.asdict(config.roi_tracking) if config.roi_tracking else None}  # fmt: skip
@@ -122,6 +137,7 @@ def table(summary: dict) -> str:
         f"recall for people >= 80 px: {fmt(summary['recall_at_least_80px'])}; precision {fmt(summary['precision'])} "
         f"({summary['false_positive_frames']} false-positive frames); {summary['tracks']} tracks for "
         f"{summary['people']} people, {summary['ghost_tracks']} ghost tracks, "
-        f"{summary['identity_switches']} identity switches; front end {summary['front_end_fps']} frames/s",
+        f"{summary['identity_switches']} identity switches; front end "
+        + (f"{summary['front_end_fps']} frames/s" if summary["front_end_fps"] else "read from its cache"),
     ]
     return "\n".join(lines)

@@ -39,7 +39,9 @@ with two tile levels, ~300 ms a 16:9 frame, every 15 frames: ~20 ms a frame).
 :func:`follow_people` runs it over a range of frames and keeps every track's
 rows and landmarks; :func:`~vibe.pipeline.roi_stitch.stitch_ranges` joins
 ranges decoded in parallel. In crowds, :mod:`vibe.pipeline.neighbours` keeps
-a starting landmark model off the neighbours and re-finds small people lost.
+a starting landmark model off the neighbours and re-finds small people lost,
+and :mod:`vibe.pipeline.person_blobs` proposes, on far passes, people the
+face-driven detector misses.
 """
 
 from __future__ import annotations
@@ -51,11 +53,28 @@ from dataclasses import dataclass
 import numpy as np
 
 from vibe.geometry.crops import bbox_xyxy_to_cxcys
-from vibe.pipeline.detector import Detections, DetectorConfig, box_iou
+from vibe.pipeline.detector import (
+    Detections,
+    DetectorConfig,
+    box_iou,
+    detector_views,
+    far_views,
+)
 from vibe.pipeline.graph_pool import GraphPool, shared_pool
 from vibe.pipeline.landmarks import LandmarkConfig, PoseEstimator
-from vibe.pipeline.neighbours import detect_in_views, grown, head_box, heads_to_hide, local_views
-from vibe.pipeline.person_filter import BodyPresenceConfig, body_frames, landmark_distance
+from vibe.pipeline.neighbours import (
+    detect_in_views,
+    grown,
+    head_box,
+    heads_to_hide,
+    local_views,
+)
+from vibe.pipeline.person_blobs import blob_detections, unclaimed_blobs
+from vibe.pipeline.person_filter import (
+    BodyPresenceConfig,
+    body_frames,
+    landmark_distance,
+)
 from vibe.pipeline.roi_stitch import RangeTracks, stitch_ranges
 from vibe.pipeline.tracker import PersonTracker, TrackerConfig
 
@@ -72,6 +91,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _HIPS = (23, 24)  # BlazePose left_hip, right_hip
+# Segmentation blobs shorter than this fraction of the short side are not sought (43 px at 720p;
+# the crowd benchmark scores people from 60 px).
+_BLOB_MIN_HEIGHT = 0.06
 
 
 @dataclass(frozen=True)
@@ -120,7 +142,11 @@ class RoiTrackingConfig:
     ``weak_score``: a far pass's detection scoring from this up to the
     tracker's ``new_track_score`` (small people score low) starts a track
     when the landmark model shows a body there (torso landmarks seen) that
-    is no one already followed; None: never.
+    is no one already followed; None: never. ``blob_proposals``: a far pass
+    also segments its small tiles (:mod:`~vibe.pipeline.person_blobs`, a
+    person segmenter that does not start from a face) and takes each blob
+    that is smaller than a far tile and overlaps no detection and no one
+    followed as one more weak detection (needs ``weak_score``).
     """
 
     detect_every: int = 15
@@ -137,6 +163,7 @@ class RoiTrackingConfig:
     hide_others: bool = True
     local_view: float | None = 2.5
     weak_score: float | None = 0.3
+    blob_proposals: bool = True
 
     def __post_init__(self) -> None:
         if self.detect_every < 1:
@@ -263,7 +290,31 @@ class RoiFollower:
         assigned = self.tracker.update(frame_id, detections, followed)
         weak = self._weak(detections, assigned, followed) if far else []
         assigned |= {d: self.tracker.start(frame_id, detections, d) for d in weak}
-        for d, tid in assigned.items():  # started or re-found: the landmark model starts from the detection
+        self._start_models(image_rgb, detections, assigned, set(weak), found, live_before)
+        if far:  # segmentation blobs where no one is found yet, once the detections' people are
+            detections, blobs = self._with_blobs(image_rgb, detections, found)
+            from_blobs = {d: self.tracker.start(frame_id, detections, d) for d in blobs}
+            self._start_models(image_rgb, detections, from_blobs, set(blobs), found, live_before)
+            new = [t for t in [*assigned.values(), *from_blobs.values()] if t in found and t not in live_before]
+            self._after_far_pass([found[t] for t in new], image_rgb)
+        live = set(self.tracker.live_ids())
+        for tid in [t for t in self._poses if t not in live]:
+            self._graphs.give_back(self._poses.pop(tid))
+        self._rois = {tid: p.bbox_xyxy for tid, p in found.items() if tid in live}
+        return found
+
+    def _start_models(
+        self, image_rgb: np.ndarray, detections: Detections, assigned: dict[int, int], weak: set[int],
+        found: dict[int, PersonPose], live_before: set[int],
+    ) -> None:  # fmt: skip
+        """Start the landmark models of tracks started or re-found from detection rows (``assigned``: row → id).
+
+        Adds those that show a pose to ``found``. A ``weak`` row needs a body
+        that is no one followed (:meth:`_weak_is_someone`); a track on someone
+        already followed (:meth:`_same_body`) or without a pose is discarded
+        when it is new.
+        """
+        for d, tid in assigned.items():
             hide = heads_to_hide([p.landmarks_img for p in found.values()], detections.face_xyxy, d)
             pose = self._estimate(tid, image_rgb, detections.bbox_xyxy[d], hide)
             if pose is None and d not in weak:
@@ -276,14 +327,6 @@ class RoiFollower:
                     self.tracker.discard(tid)
                 continue
             found[tid] = pose
-        if far:
-            started = [found[t] for t in assigned.values() if t in found and t not in live_before]
-            self._after_far_pass(started, image_rgb)
-        live = set(self.tracker.live_ids())
-        for tid in [t for t in self._poses if t not in live]:
-            self._graphs.give_back(self._poses.pop(tid))
-        self._rois = {tid: p.bbox_xyxy for tid, p in found.items() if tid in live}
-        return found
 
     def _weak(self, detections: Detections, assigned: dict[int, int], followed: dict) -> list[int]:
         """Small detections of a far pass, too weak to start a track (``weak_score`` up to the tracker's), no one's."""
@@ -294,6 +337,34 @@ class RoiFollower:
         strong, side = self.tracker.config.new_track_score, detections.bbox_xyxy[:, 2] - detections.bbox_xyxy[:, 0]
         small = side < self._far_reach
         return [d for d in sorted(free) if cfg.weak_score <= detections.score[d] < strong and small[d]]
+
+    def _with_blobs(
+        self, image_rgb: np.ndarray, detections: Detections, found: dict[int, PersonPose]
+    ) -> tuple[Detections, list[int]]:
+        """``detections`` with the far tiles' segmentation blobs added as weak rows, and those rows' indices.
+
+        Only blobs smaller than a far tile that are no one found already: not
+        half inside someone followed's landmarks' extent (a limb segmented
+        apart), and their square overlapping no detection and no lost track's
+        predicted box by IoU 0.3.
+        """
+        cfg = self.config
+        if not cfg.blob_proposals or cfg.weak_score is None or cfg.far_tiles is None:
+            return detections, []
+        h, w = image_rgb.shape[:2]
+        tiles = far_views(h, w, cfg.far_tiles)[len(detector_views(h, w, 1)) :]  # the small tiles only
+        segmenter = self._graphs.segmenter()  # held for this pass only: far passes are rare
+        boxes = segmenter.blobs(image_rgb, tiles, _BLOB_MIN_HEIGHT * min(h, w))
+        self._graphs.give_back(segmenter)
+        blobs = blob_detections(boxes, cfg.weak_score, cfg.roi_scale)
+        extents = [np.concatenate([p.landmarks_img[:, :2].min(axis=0), p.landmarks_img[:, :2].max(axis=0)])
+                   for p in found.values()]  # fmt: skip
+        lost = [self.tracker.predicted_box(t) for t in self.tracker.live_ids() if t not in found]
+        taken = np.concatenate([detections.bbox_xyxy, np.asarray(lost, np.float64).reshape(-1, 4)])
+        rows = unclaimed_blobs(boxes, blobs.bbox_xyxy, np.asarray(extents).reshape(-1, 4), taken, self._far_reach)
+        merged = Detections(*(np.concatenate([getattr(detections, k), getattr(blobs, k)[rows]]) for k in
+                              ("bbox_xyxy", "score", "face_xyxy", "keypoints_img")))  # fmt: skip
+        return merged, list(range(len(detections), len(merged)))
 
     def _weak_is_someone(self, pose: PersonPose | None, detection_xyxy: np.ndarray, others: Iterable[PersonPose]) -> bool:
         """Whether a weak detection's landmarks are a new person: a body (torso landmarks seen, the person
