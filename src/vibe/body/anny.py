@@ -271,20 +271,40 @@ class Anny(BodyModel):
         if not {bone for bone, _ in offsets.values()} <= set(self._joint_names):
             logger.info("rig %r lacks bones for keypoint set %s", self.config.rig, DETECTOR_SET)
             return
-        identity = torch.eye(3, dtype=self.config.dtype, device=self.config.device).expand(1, self.num_joints, 3, 3)
-        with torch.no_grad():
-            rest = self.forward(identity, self.mean_shape(1)).vertices[0].cpu()  # (V, 3), world axes
-        skin = (self._anny.vertex_bone_weights.cpu(), self._anny.vertex_bone_indices.cpu().long())
-        w_vert = self._kp_blazepose33_vert.cpu().double().clone()
+        # In float64 on one thread: weights that differed in the last bits with the thread count
+        # would change every fit after (L-BFGS amplifies them), e.g. a batch worker's from the demo's.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            w_vert = self._detector_weights(offsets)
+        finally:
+            torch.set_num_threads(threads)
         names = self._sets["blazepose33"]
-        for k, name in enumerate(names):
-            if name in offsets:
-                bone, offset = offsets[name]
-                w_vert[k] += offset_vertex_weights(rest, *skin, self._joint_names.index(bone), torch.tensor(offset))
         opts = {"dtype": self.config.dtype, "device": self.config.device}
         self.register_buffer(f"_kp_{DETECTOR_SET}_vert", w_vert.to(**opts), persistent=False)
         self.register_buffer(f"_kp_{DETECTOR_SET}_joint", self._kp_blazepose33_joint.clone(), persistent=False)
         self._sets[DETECTOR_SET] = list(names)
+
+    def _detector_weights(self, offsets: dict) -> torch.Tensor:
+        """``(K, V)`` float64 vertex weights of ``blazepose33`` plus each offset's zero-sum weights."""
+        model = self._anny
+        rest = self._mean_rest_vertices()
+        skin = (model.vertex_bone_weights.cpu(), model.vertex_bone_indices.cpu().long())
+        w_vert = self._kp_blazepose33_vert.cpu().double().clone()
+        for k, name in enumerate(self._sets["blazepose33"]):
+            if name in offsets:
+                bone, offset = offsets[name]
+                w_vert[k] += offset_vertex_weights(rest, *skin, self._joint_names.index(bone), torch.tensor(offset))
+        return w_vert
+
+    def _mean_rest_vertices(self) -> torch.Tensor:
+        """``(V, 3)`` float64 rest mesh of the mean shape, world axes, from anny's template and blendshapes."""
+        model = self._anny
+        with torch.no_grad():
+            no_params = self.mean_shape(1).new_zeros(1, 0)
+            coeffs = model._get_phenotype_blendshape_coefficients(self.mean_shape(1), no_params, no_params)
+            blend = torch.einsum("c,cvd->vd", coeffs[0].double().cpu(), model.blendshapes.double().cpu())
+            return (model.template_vertices.double().cpu() + blend) @ self._anny_to_world.double().cpu().T
 
     # --- description ----------------------------------------------------------
     @property
