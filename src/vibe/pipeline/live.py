@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from vibe.body.keypoint_offsets import DETECTOR_SET
 from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
 from vibe.geometry.cameras import crop_cam_to_image_cam, image_cam_to_pixels
 from vibe.geometry.crops import bbox_xyxy_to_cxcys
@@ -92,6 +93,10 @@ class LiveBodies:
         self.width, self.height = image_size
         self.focal_px = config.nominal_focal_px or float(max(image_size))
         self._windows: dict[int, CausalWindows] = {}
+        # The camera is fitted with the points where BlazePose puts its landmarks, as the demo's.
+        self._camera_points = None
+        if DETECTOR_SET in model.body.keypoint_sets and model.fast_keypoints is not None:
+            self._camera_points = model.body.keypoint_evaluator([DETECTOR_SET])
 
     @torch.no_grad()
     def person(self, track_id: int, pose: PersonPose) -> dict[str, np.ndarray]:
@@ -111,8 +116,11 @@ class LiveBodies:
         out = model.regressor(features[None])
         joints3d = self._keypoints(out.pose_rotmat, out.shape)  # (1, K, 3)
         cam_crop = out.cam.double().cpu().numpy()
-        if cfg.fit_camera and joints3d.shape[1] == kp.shape[1]:
-            cam_crop = fit_track_camera(joints3d, kp.numpy(), cam_crop, np.zeros(1), sigma=0.0)
+        points = joints3d
+        if self._camera_points is not None:
+            points = self._camera_points(out.pose_rotmat, out.shape).keypoints[DETECTOR_SET].double().cpu().numpy()
+        if cfg.fit_camera and points.shape[1] == kp.shape[1]:
+            cam_crop = fit_track_camera(points, kp.numpy(), cam_crop, np.zeros(1), sigma=0.0)
         box = np.array([[bbox_cxcys[0], bbox_cxcys[1], cfg.features.box_scale * bbox_cxcys[2]]])
         cam_image = crop_cam_to_image_cam(cam_crop, box, self.width, self.height)
         return {
