@@ -104,7 +104,10 @@ def keypoint_bones(body: Anny) -> list[int]:
 
 
 def _system(tracks: list[CorpusTrack], k: int, bone: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Linearised problem of keypoint ``k``: maps ``(N, 2, 3)`` δ → pixels, residuals ``(N, 2)``, box sides ``(N,)``."""
+    """Linearised problem of keypoint ``k``.
+
+    Returns maps ``(N, 2, 3)`` from δ to pixels, residuals ``(N, 2)`` and box sides ``(N,)``.
+    """
     maps, residuals, boxes = [], [], []
     for t in tracks:
         seen = t.landmarks_img[:, k, 2] >= MIN_VISIBILITY
@@ -121,13 +124,17 @@ def _system(tracks: list[CorpusTrack], k: int, bone: int) -> tuple[np.ndarray, n
 
 
 def fit_offset(maps: np.ndarray, residuals: np.ndarray, boxes: np.ndarray, iterations: int = 10) -> np.ndarray:
-    """``(3,)`` δ minimising the Cauchy-weighted ``|maps δ − residuals|`` (in box sides); shapes as :func:`_system`."""
+    """``(3,)`` δ minimising the Cauchy-weighted ``|maps δ − residuals|`` (in box sides).
+
+    Shapes as :func:`_system` returns them.
+    """
     offset = np.zeros(3)
     for _ in range(iterations):
         error = np.linalg.norm(residuals - maps @ offset, axis=-1) / boxes
         weight = 1.0 / (1.0 + (error / CAUCHY_SCALE_BOX) ** 2)
         normal = np.einsum("n,nij,nik->jk", weight, maps, maps)
-        offset = np.linalg.solve(normal + 1e-9 * np.trace(normal) * np.eye(3), np.einsum("n,nij,ni->j", weight, maps, residuals))
+        rhs = np.einsum("n,nij,ni->j", weight, maps, residuals)
+        offset = np.linalg.solve(normal + 1e-9 * np.trace(normal) * np.eye(3), rhs)
     return offset
 
 
@@ -207,7 +214,8 @@ def main(argv: list[str] | None = None) -> None:
         before, after = score["held_out_median_pct"]
         kept = "" if name in result["keypoints"] else "  (not kept)"
         log.info("%-18s held-out median %.2f -> %.2f %%%s", name, before, after, kept)
-    log.info("%d of 33 offsets kept, %d items, %d frames -> %s", len(result["keypoints"]), len(tracks), frames, args.out)
+    n_kept = len(result["keypoints"])
+    log.info("%d of 33 offsets kept, %d items, %d frames -> %s", n_kept, len(tracks), frames, args.out)
 
 
 if __name__ == "__main__":

@@ -137,7 +137,8 @@ def regress_track(
         # With the keypoints the landmark fit uses, as the demo (where BlazePose puts its landmarks).
         name = refine.keypoint_set if refine is not None else model.config.keypoint_set
         points = body.keypoints(posed, name if name in body.keypoint_sets else model.config.keypoint_set)
-        cam_crop = fit_track_camera(points.double().numpy(), kp.numpy(), cam_crop, ids, centred_sigma, linear_edges=linear_edges)
+        points_np = points.double().numpy()
+        cam_crop = fit_track_camera(points_np, kp.numpy(), cam_crop, ids, centred_sigma, linear_edges=linear_edges)
     cam_image = crop_cam_to_image_cam(cam_crop, box, w, h)
     return TrackPrediction(
         pose_rotmat=pose_rotmat.double().numpy(),
