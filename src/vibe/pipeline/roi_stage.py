@@ -105,7 +105,8 @@ def _follow(
             for _, t, image in frames:
                 if stop.is_set():
                     return
-                bar.update(1)
+                if t0 is None or t >= t0:  # a range's lead-in overlaps the range before: counted there
+                    bar.update(1)
                 yield t, image
 
         # Every piece of a track is kept until the ranges are joined; the minimum length applies after.
