@@ -26,6 +26,7 @@ two keypoint definitions as well as the fit.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import tempfile
 from pathlib import Path
@@ -61,19 +62,27 @@ def track_reprojection(track: dict, image_size: tuple[int, int], min_visibility:
     }
 
 
+@functools.cache
+def _detector_evaluator():
+    """The ``blazepose33_detector`` keypoint evaluator of the default Anny body (built once)."""
+    from vibe.body.anny import Anny
+    from vibe.body.keypoint_offsets import DETECTOR_SET
+
+    return Anny().keypoint_evaluator([DETECTOR_SET])
+
+
 def detector_points_img(track: dict, image_size: tuple[int, int]) -> np.ndarray:
     """``(n, 33, 2)`` the track's ``blazepose33_detector`` keypoints in image pixels (its pose, shape, camera)."""
     import torch
 
-    from vibe.body.anny import Anny
     from vibe.body.keypoint_offsets import DETECTOR_SET
     from vibe.geometry.cameras import image_cam_to_pixels
 
-    body = Anny()
-    pose = torch.as_tensor(track["pose_rotmat"], dtype=body.dtype)
-    shape = torch.as_tensor(track["shape"], dtype=body.dtype).reshape(len(pose), -1)
+    evaluator = _detector_evaluator()
+    pose = torch.as_tensor(track["pose_rotmat"], dtype=evaluator.dtype)
+    shape = torch.as_tensor(track["shape"], dtype=evaluator.dtype).reshape(len(pose), -1)
     with torch.no_grad():
-        points = body.keypoint_evaluator([DETECTOR_SET])(pose, shape).keypoints[DETECTOR_SET]
+        points = evaluator(pose, shape).keypoints[DETECTOR_SET]
     w, h = image_size
     return image_cam_to_pixels(points.double().numpy(), np.asarray(track["cam_image"], np.float64), w, h)
 

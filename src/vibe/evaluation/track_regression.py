@@ -34,7 +34,7 @@ from vibe.geometry.cameras import crop_cam_to_image_cam, image_cam_to_pixels
 from vibe.models.checkpoints import load_checkpoint, load_generator_weights
 from vibe.models.vibe import VIBE
 from vibe.fitting.temporal_smplify import SMPLifyConfig
-from vibe.pipeline.track_fit import fit_to_landmarks, fit_track_camera, smooth_track
+from vibe.pipeline.track_fit import camera_keypoint_set, fit_to_landmarks, fit_track_camera, smooth_track
 from vibe.pipeline.windows import WindowConfig, encode_in_windows
 
 __all__ = ["TrackPrediction", "load_open_generator", "regress_track"]
@@ -135,10 +135,10 @@ def regress_track(
     cam_crop = cam.double().numpy()
     if fit_camera:
         # With the keypoints the landmark fit uses, as the demo (where BlazePose puts its landmarks).
-        name = refine.keypoint_set if refine is not None else model.config.keypoint_set
-        points = body.keypoints(posed, name if name in body.keypoint_sets else model.config.keypoint_set)
-        points_np = points.double().numpy()
-        cam_crop = fit_track_camera(points_np, kp.numpy(), cam_crop, ids, centred_sigma, linear_edges=linear_edges)
+        model_set = model.config.keypoint_set
+        name = camera_keypoint_set(body, refine.keypoint_set, model_set) if refine is not None else model_set
+        points = body.keypoints(posed, name).double().numpy()
+        cam_crop = fit_track_camera(points, kp.numpy(), cam_crop, ids, centred_sigma, linear_edges=linear_edges)
     cam_image = crop_cam_to_image_cam(cam_crop, box, w, h)
     return TrackPrediction(
         pose_rotmat=pose_rotmat.double().numpy(),

@@ -43,7 +43,7 @@ from vibe.pipeline.landmarks import LandmarkConfig
 from vibe.pipeline.live_source import LiveSource, SourceFrame
 from vibe.pipeline.roi_tracking import PersonPose, RoiFollower, RoiTrackingConfig
 from vibe.pipeline.stages import image_cam_to_translation
-from vibe.pipeline.track_fit import fit_track_camera
+from vibe.pipeline.track_fit import camera_keypoint_set, fit_track_camera
 from vibe.pipeline.tracker import TrackerConfig
 from vibe.pipeline.windows import CausalWindows, WindowConfig
 
@@ -93,10 +93,13 @@ class LiveBodies:
         self.width, self.height = image_size
         self.focal_px = config.nominal_focal_px or float(max(image_size))
         self._windows: dict[int, CausalWindows] = {}
-        # The camera is fitted with the points where BlazePose puts its landmarks, as the demo's.
-        self._camera_points = None
-        if DETECTOR_SET in model.body.keypoint_sets and model.fast_keypoints is not None:
-            self._camera_points = model.body.keypoint_evaluator([DETECTOR_SET])
+        # The camera is fitted with the points where BlazePose puts its landmarks, as the demo's:
+        # both sets from one evaluation of the body.
+        model_set = model.config.keypoint_set
+        self._sets = (model_set, camera_keypoint_set(model.body, DETECTOR_SET, model_set))
+        self._fast = model.fast_keypoints
+        if self._fast is not None and self._sets[1] != model_set:
+            self._fast = model.body.keypoint_evaluator(list(self._sets))
 
     @torch.no_grad()
     def person(self, track_id: int, pose: PersonPose) -> dict[str, np.ndarray]:
@@ -114,11 +117,8 @@ class LiveBodies:
                 self._windows[track_id] = CausalWindows(model.encoder, cfg.windows)
             features = self._windows[track_id].push(features)
         out = model.regressor(features[None])
-        joints3d = self._keypoints(out.pose_rotmat, out.shape)  # (1, K, 3)
+        joints3d, points = self._keypoints(out.pose_rotmat, out.shape)  # (1, K, 3) each
         cam_crop = out.cam.double().cpu().numpy()
-        points = joints3d
-        if self._camera_points is not None:
-            points = self._camera_points(out.pose_rotmat, out.shape).keypoints[DETECTOR_SET].double().cpu().numpy()
         if cfg.fit_camera and points.shape[1] == kp.shape[1]:
             cam_crop = fit_track_camera(points, kp.numpy(), cam_crop, np.zeros(1), sigma=0.0)
         box = np.array([[bbox_cxcys[0], bbox_cxcys[1], cfg.features.box_scale * bbox_cxcys[2]]])
@@ -133,14 +133,16 @@ class LiveBodies:
             "joints2d_img": image_cam_to_pixels(joints3d.astype(np.float64), cam_image, self.width, self.height)[0],
         }
 
-    def _keypoints(self, pose_rotmat: torch.Tensor, shape: torch.Tensor) -> np.ndarray:
-        """Body keypoints ``(1, K, 3)`` of the model's keypoint set (the mesh-free path when there is one)."""
-        name = self.model.config.keypoint_set
-        if self.model.fast_keypoints is not None:
-            return self.model.fast_keypoints(pose_rotmat, shape).keypoints[name].double().cpu().numpy()
-        body = self.model.body
-        posed = body(pose_rotmat.to(body.dtype), shape.to(body.dtype))
-        return body.keypoints(posed, name).double().cpu().numpy()
+    def _keypoints(self, pose_rotmat: torch.Tensor, shape: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """``(1, K, 3)`` keypoints of the model's set and of the camera's (the mesh-free path when there is one)."""
+        if self._fast is not None:
+            keypoints = self._fast(pose_rotmat, shape).keypoints
+        else:
+            body = self.model.body
+            posed = body(pose_rotmat.to(body.dtype), shape.to(body.dtype))
+            keypoints = {name: body.keypoints(posed, name) for name in set(self._sets)}
+        model_points, camera_points = (keypoints[name].double().cpu().numpy() for name in self._sets)
+        return model_points, camera_points
 
     def keep_only(self, track_ids: set[int]) -> None:
         """Forget the GRU states of people no longer tracked."""

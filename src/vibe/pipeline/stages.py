@@ -43,7 +43,7 @@ from vibe.pipeline.passes import (
 )
 from vibe.pipeline.people import detect_and_track_ranges
 from vibe.pipeline.smoothing import one_euro_rotations
-from vibe.pipeline.track_fit import fit_to_landmarks, fit_track_camera, smooth_track
+from vibe.pipeline.track_fit import camera_keypoint_set, fit_to_landmarks, fit_track_camera, smooth_track
 from vibe.pipeline.tracker import Track
 from vibe.pipeline.video import VideoReader
 from vibe.pipeline.windows import encode_in_windows
@@ -272,12 +272,6 @@ def _pose_body(
     return [np.concatenate(j) for j in joints], (np.concatenate(verts) if vertices else None)
 
 
-def _landmark_set(model, config: DemoConfig) -> str:
-    """The keypoint set matched to the detected landmarks: the fit's when the body has it, else the model's."""
-    name = config.smplify.keypoint_set
-    return name if name in model.body.keypoint_sets else model.config.keypoint_set
-
-
 @torch.no_grad()
 def keypoint_features(
     model, landmarks, boxes, feature_config: FeatureConfig, image_size, device
@@ -341,7 +335,8 @@ def track_outputs(
     if config.smooth:
         pose_rotmat = one_euro_rotations(pose_rotmat, config.one_euro, times=frame_ids)
     # The camera is fitted with the keypoints the landmark fit uses (where BlazePose puts its landmarks).
-    sets = (model.config.keypoint_set, _landmark_set(model, config))
+    model_set = model.config.keypoint_set
+    sets = (model_set, camera_keypoint_set(model.body, config.smplify.keypoint_set, model_set))
     (joints3d, landmark_points), vertices = _pose_body(
         model.body, pose_rotmat, shape, sets, config.batch_frames, keep_vertices
     )

@@ -29,7 +29,7 @@ from vibe.fitting.temporal_smplify import SMPLifyConfig, refine_track
 from vibe.geometry.cameras import fit_weak_perspective
 from vibe.pipeline.smoothing import gaussian_rotations, gaussian_vectors
 
-__all__ = ["FIT_LANDMARKS", "fit_to_landmarks", "fit_track_camera", "smooth_track"]
+__all__ = ["FIT_LANDMARKS", "camera_keypoint_set", "fit_to_landmarks", "fit_track_camera", "smooth_track"]
 
 FIT_LANDMARKS: tuple[str, ...] = (
     "nose", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
@@ -63,6 +63,15 @@ def smooth_track(
     cam_np = gaussian_vectors(cam.double().numpy(), sigma, frame_ids, linear_edges)
     cam_smooth = torch.as_tensor(cam_np, dtype=cam.dtype)
     return pose.to(pose_rotmat.dtype), mean_shape, cam_smooth
+
+
+def camera_keypoint_set(body, fit_set: str, model_set: str) -> str:
+    """The body's keypoint set a camera is fitted with: the landmark fit's when the body has it, else the model's.
+
+    The fit's (``blazepose33_detector``) lies where BlazePose puts its landmarks
+    (:mod:`vibe.body.keypoint_offsets`); a body without it (SMPL) uses its own.
+    """
+    return fit_set if fit_set in body.keypoint_sets else model_set
 
 
 def fit_track_camera(
