@@ -2,7 +2,8 @@
 
 Ground truth: Anny posed with a real mocap clip (the bundled CMU database) on
 a floor at y = 0, seen by a static pinhole camera of known height, pitch and
-focal; the stage gets the perfect keypoints' pixels as landmarks and a
+focal; the stage gets the perfect keypoints' pixels as landmarks (where BlazePose
+puts them: the ``blazepose33_detector`` set, as the demo's landmarks) and a
 camera-frame guess whose depth is 10 % off, and the body oriented relative to
 its box's line of sight, as the regressor (which sees only the crop) gives it.
 """
@@ -36,10 +37,12 @@ def _clip(name: str, start: int, frames: int):
     return torch.as_tensor(pose[0]), np.asarray(transl[0], np.float64)
 
 
-def _person(body, pose, transl_world, height_m: float, pitch_deg: float, centre: np.ndarray | None = None):
+def _person(body, pose, transl_world, height_m: float, pitch_deg: float, centre: np.ndarray | None = None,
+            pixel_set: str = "blazepose33_detector"):
     """A ``results.npz`` person seen by a camera ``height_m`` above the floor, pitched down; and the truth.
 
-    ``centre``: the camera's position (default: 4.5 m in front of the person's mean position).
+    ``centre``: the camera's position (default: 4.5 m in front of the person's mean position);
+    ``pixel_set``: the keypoints whose pixels are the landmarks.
     """
     n = len(pose)
     shape = body.mean_shape(n)
@@ -52,7 +55,7 @@ def _person(body, pose, transl_world, height_m: float, pitch_deg: float, centre:
     root_cam = torch.as_tensor(rot, dtype=torch.float32) @ pose[:, 0]
     with torch.no_grad():
         rest_root = body(body.rest_pose(1), shape[:1]).joints[0, 0].double().numpy()
-        true_kp = body.keypoints(body(torch.cat([root_cam[:, None], pose[:, 1:]], 1), shape), "blazepose33")
+        true_kp = body.keypoints(body(torch.cat([root_cam[:, None], pose[:, 1:]], 1), shape), pixel_set)
     # Camera-frame translation: the root joint (rest head + world translation) mapped into the camera.
     transl_cam = (rest_root + transl_world - centre) @ rot.T - rest_root
     pixels = true_kp.double().numpy() + transl_cam[:, None]
@@ -267,3 +270,19 @@ def test_the_vertical_runs_from_the_standing_foot_when_the_other_is_raised():
     assert length[0] == pytest.approx(1.4)
     naive = standing_vertical(points, names, np.inf)[0][0]
     assert np.degrees(np.arccos(-naive[1])) == pytest.approx(np.degrees(np.arctan2(0.15, 1.2)), abs=0.01)
+
+
+
+@pytest.mark.anny
+def test_posed_keypoints_match_the_mesh_evaluator(body):
+    """The world stage's points for the landmarks (:func:`posed_keypoints`, no mesh) are the body's own keypoints
+    of that set (``Anny.keypoints`` of the posed mesh), for the people's set and the detector's."""
+    from vibe.pipeline.body_axes import posed_keypoints
+
+    pose, _ = _clip("49_01", 0, 12)
+    shape = body.mean_shape(12)
+    with torch.no_grad():
+        posed = body(pose, shape)
+        for name in ("blazepose33", "blazepose33_detector"):
+            mesh = body.keypoints(posed, name).double().numpy()
+            np.testing.assert_allclose(posed_keypoints(body, pose.numpy(), shape.numpy(), name), mesh, atol=2e-5)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["centre_of_mass", "foot_keypoints", "rest_feet", "sole_points", "standing_vertical"]
+__all__ = ["centre_of_mass", "foot_keypoints", "posed_keypoints", "rest_feet", "sole_points", "standing_vertical"]
 
 
 def foot_keypoints(names: list[str]) -> list[list[int]]:
@@ -66,6 +66,19 @@ def standing_vertical(points: np.ndarray, names: list[str], lifted_m: float) -> 
     axis = shoulders - np.where(lifted[:, None], lower, feet.mean(axis=1))
     length = np.nan_to_num(np.linalg.norm(axis, axis=-1))
     return np.where(length[:, None] > 1e-6, axis / np.maximum(length, 1e-6)[:, None], np.nan), length
+
+
+@torch.no_grad()
+def posed_keypoints(body, pose_rotmat: np.ndarray, shape: np.ndarray, keypoint_set: str) -> np.ndarray:
+    """``(n, K, 3)`` float64 the keypoints of ``keypoint_set`` of the body posed with ``pose_rotmat`` ``(n, J, 3, 3)``
+    and the mean of ``shape`` ``(n, S)`` (a track's shape is one), body frame (no translation: as
+    ``results.npz``'s ``joints3d``); through :class:`~vibe.body.sparse_keypoints.SparseKeypoints` (no mesh)."""
+    from vibe.body.sparse_keypoints import SparseKeypoints
+
+    sparse = SparseKeypoints(body, (keypoint_set,))
+    pose = torch.as_tensor(np.asarray(pose_rotmat), dtype=sparse.dtype, device=body.device)[None]
+    mean_shape = torch.as_tensor(np.asarray(shape).mean(axis=0), dtype=sparse.dtype, device=body.device)[None]
+    return sparse(pose, mean_shape).keypoints[keypoint_set][0].double().cpu().numpy()
 
 
 @torch.no_grad()

@@ -5,7 +5,9 @@ Per video, after the bodies (:func:`world_stage`)::
     focal (metadata, else the prior)                        estimate_focal
     per person: the body turned from its box's line of
       sight to the camera's (it was regressed from a crop)  ray_rotation
-    per person: translation from body size, image only      solve_translations (no feet)
+    per person: translation from body size, image only
+      (landmarks matched with the body's points where
+      BlazePose puts them, blazepose33_detector)            solve_translations (no feet)
     the bodies' vertical while they stand upright, from
       the network's body and MediaPipe's world landmarks    → up prior (camera frame)
     the scene's lines (static background, people masked):
@@ -54,7 +56,8 @@ from vibe.geometry.cameras import ray_rotation
 from vibe.geometry.contacts import centred_share, centred_speed, drop_short_runs, foot_contacts, long_runs
 from vibe.geometry.ground import GroundPlane, fit_ground_plane, world_from_ground
 from vibe.geometry.trajectory import FootAnchors, TrajectoryWeights, solve_translations
-from vibe.pipeline.body_axes import centre_of_mass, foot_keypoints, rest_feet, sole_points, standing_vertical
+from vibe.pipeline.body_axes import (centre_of_mass, foot_keypoints, posed_keypoints, rest_feet, sole_points,
+                                     standing_vertical)
 from vibe.pipeline.focal import FocalEstimate, estimate_focal, focal_from_metadata, read_container_tags
 from vibe.pipeline.scene_lines import SceneLinesConfig, scene_gravity, video_segments
 from vibe.pipeline.smoothing import gaussian_vectors
@@ -112,6 +115,10 @@ class WorldConfig:
             heel's or the toe's (:func:`sole_points`); False: the sole under the mean of its
             keypoints, which a rolling foot lifts by centimetres (the ground too high, the camera
             as much too low). The trajectory solve always holds the latter on the ground (steady).
+        image_keypoint_set: the body's keypoint set the detected landmarks are matched with in the
+            translation's image terms when the people's keypoints are BlazePose's and the body has it
+            (``blazepose33_detector``: where BlazePose puts its landmarks on a body, as the demo's fit
+            and camera use, :mod:`vibe.body.keypoint_offsets`); None: the people's ``joints3d``.
         below_weight: the ground fit counts each contact point further under a candidate
             plane than ``contact_height_m`` against it (:func:`fit_ground_plane`): nobody
             stands under the floor, while feet labelled still in the air (a hop's top) lie above it.
@@ -140,6 +147,7 @@ class WorldConfig:
     scene_lines: SceneLinesConfig | None = field(default_factory=SceneLinesConfig)
     lowest_sole: bool = True
     below_weight: float = 1.0
+    image_keypoint_set: str | None = "blazepose33_detector"
     weights: TrajectoryWeights = field(default_factory=TrajectoryWeights)
 
 
@@ -170,6 +178,7 @@ class _Track:
     centre: np.ndarray | None = None  # (n, 3) the body's approximate centre of mass, body frame
     sides: np.ndarray | None = None  # (n,) box side per frame, pixels
     above_sole: list[np.ndarray] = field(default_factory=list)  # per foot (k,): keypoints above the sole at rest
+    image_points: np.ndarray | None = None  # (n, K, 3) posed points matched with the pixels (None: points)
 
 
 def _track_inputs(
@@ -181,10 +190,12 @@ def _track_inputs(
     size: tuple[int, int],
     rest: tuple[np.ndarray, list[np.ndarray]],
     config: WorldConfig,
+    image_points: np.ndarray | None = None,
 ) -> _Track:
     """Gather a person's arrays; detected landmarks when the keypoint set is BlazePose's, else the reprojection.
 
     ``rest``: the rest root joint ``(3,)`` and the foot keypoints' heights above the sole (:func:`rest_feet`).
+    ``image_points``: ``(n, K, 3)`` the posed points the landmarks are matched with (:func:`_image_points`), or None.
     With ``config.ray_correction`` the body (turned about its root joint) is
     re-oriented from its box's line of sight to the camera's (:func:`ray_rotation`).
     """
@@ -194,6 +205,8 @@ def _track_inputs(
     turn = _ray_turn(p, focal.focal_px, size, config)
     points = np.einsum("nij,nkj->nki", turn, points - root) + root
     landmarks = p.get("landmarks_img")
+    if image_points is not None:
+        image_points = np.einsum("nij,nkj->nki", turn, image_points - root) + root
     if landmarks is not None and landmarks.shape[1] == points.shape[1]:
         pixels, vis = np.asarray(landmarks[..., :2], np.float64), np.asarray(landmarks[..., 2], np.float64)
         ok = np.isfinite(vis) & (vis >= config.min_visibility) & np.isfinite(pixels).all(-1)
@@ -214,7 +227,19 @@ def _track_inputs(
     frame_times = np.asarray(times, np.float64)[np.asarray(p["frame_ids"])]
     return _Track(frame_times, points, pixels, sigma, feet, np.stack(verticals), upright, guess,
                   float(np.median(side)), turn, foot_keypoints(names), centre_of_mass(points, names),
-                  side, above_sole)  # fmt: skip
+                  side, above_sole, image_points)  # fmt: skip
+
+
+def _image_points(p: Mapping[str, np.ndarray], body, keypoint_set: str, config: WorldConfig) -> np.ndarray | None:
+    """``(n, K, 3)`` the person's posed points of ``config.image_keypoint_set`` (body frame, as ``joints3d``) when
+    the landmarks are BlazePose's, the people's set is BlazePose's and the body has that set; else None."""
+    wanted = config.image_keypoint_set
+    landmarks = p.get("landmarks_img")
+    if wanted is None or wanted == keypoint_set or wanted not in body.keypoint_sets or landmarks is None:
+        return None
+    if keypoint_set != "blazepose33" or len(body.keypoint_sets[wanted]) != landmarks.shape[1]:
+        return None
+    return posed_keypoints(body, p["pose_rotmat"], p["shape"], wanted)
 
 
 def _on_soles(track: _Track, up: np.ndarray, lowest: bool) -> _Track:
@@ -235,7 +260,8 @@ def _solve(
 ) -> np.ndarray:
     """``(n, 3)`` camera-frame translations of a track."""
     principal = np.array([size[0] / 2.0, size[1] / 2.0])
-    return solve_translations(track.points, track.pixels, track.sigma, focal, principal, track.times, track.guess,
+    points = track.points if track.image_points is None else track.image_points
+    return solve_translations(points, track.pixels, track.sigma, focal, principal, track.times, track.guess,
                               feet, config.weights)  # fmt: skip
 
 
@@ -420,7 +446,8 @@ def world_stage(
     tids = sorted(people, key=lambda t: (int(people[t]["frame_ids"][0]), t))  # the first person seen first
     rest = [rest_feet(body, np.asarray(people[t]["shape"]).mean(0), keypoint_set) for t in tids]
     roots = [root for root, _ in rest]
-    tracks = {t: _track_inputs(people[t], names, frame_times_s, focal, nominal_focal_px, image_size, r, config)
+    tracks = {t: _track_inputs(people[t], names, frame_times_s, focal, nominal_focal_px, image_size, r, config,
+                               _image_points(people[t], body, keypoint_set, config))
               for t, r in zip(tids, rest)}  # fmt: skip
     f = focal.focal_px
     transl = {t: _solve(tracks[t], f, image_size, None, config) for t in tids}
