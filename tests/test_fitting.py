@@ -13,7 +13,8 @@ from vibe.body.base import BodyOutput
 from vibe.body.smpl import SMPL_JOINT_NAMES
 from vibe.fitting.losses import aligned_world_energy, geman_mcclure, hinge_bend_energy, reprojection_energy
 from vibe.fitting.priors import GMMPosePrior, hinge_limits, pose_features
-from vibe.fitting.temporal_smplify import SMPLifyConfig, TemporalSMPLify, refine_track
+from vibe.fitting.temporal_smplify import SMPLifyConfig, TemporalSMPLify, _chunk_bounds, refine_track
+from vibe.geometry.rotations import rot6d_to_rotmat, rotmat_to_rot6d
 from vibe.geometry.procrustes import similarity_procrustes
 
 J, S, T = 12, 4, 16
@@ -99,6 +100,45 @@ def test_batched_and_one_by_one_fits_agree(scene):
         torch.testing.assert_close(single.keypoints3d[0], batched.keypoints3d[i], atol=2e-3, rtol=0)
         torch.testing.assert_close(single.cam[0], batched.cam[i], atol=2e-3, rtol=0)
         torch.testing.assert_close(single.energy_after[0], batched.energy_after[i], rtol=1e-3, atol=1e-3)
+
+
+def test_chunk_bounds_cover_the_window_once():
+    assert _chunk_bounds(100, 2, 32) == [(0, 50), (50, 100)]
+    assert _chunk_bounds(100, 4, 32) == [(0, 33), (33, 67), (67, 100)]  # no chunk under 32 frames
+    assert _chunk_bounds(40, 2, 32) == [(0, 40)]
+    assert _chunk_bounds(5, 8, 0) == [(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]
+
+
+def test_chunk_shares_sum_to_the_whole_energy_and_gradient(scene):
+    # Every term, the 3D one included: the shares must add up exactly, pairs across chunk edges too.
+    config = SMPLifyConfig(keypoint_set="spin49", world_weight=1e3, world_centre=(0, 1))
+    fitter = TemporalSMPLify(scene["body"], config, scene["prior"])
+    init_rot, init_shape, init_cam = scene["init"]
+    pose6d = rotmat_to_rot6d(init_rot).requires_grad_(True)
+    shape = (init_shape + 0.1).requires_grad_(True)
+    log_scale = init_cam[..., :1].log().requires_grad_(True)
+    cam_t = init_cam[..., 1:].clone().requires_grad_(True)
+    params = [pose6d, shape, log_scale, cam_t]
+    world = _turned_world(scene)
+    cam = torch.cat((log_scale.exp(), cam_t), -1)
+    whole = fitter.energy(rot6d_to_rotmat(pose6d), shape, cam, scene["obs"], world)[0].sum()
+    whole_grads = torch.autograd.grad(whole, params)
+    shares = [fitter.chunk_gradient(tuple(params), params, scene["obs"], world, *c) for c in _chunk_bounds(T, 3, 4)]
+    torch.testing.assert_close(sum(energy for energy, _ in shares), whole.detach(), rtol=1e-12, atol=1e-9)
+    for i, grad in enumerate(whole_grads):
+        torch.testing.assert_close(sum(grads[i] for _, grads in shares), grad, rtol=1e-10, atol=1e-10)
+
+
+def test_fits_in_parallel_chunks_match_one_pass(scene):
+    init_rot, init_shape, init_cam = scene["init"]
+    intra_op = torch.get_num_threads()
+    results = []
+    for threads in (1, 3):
+        config = SMPLifyConfig(keypoint_set="spin49", num_steps=3, threads=threads, min_chunk_frames=4)
+        results.append(TemporalSMPLify(scene["body"], config, scene["prior"])(init_rot, init_shape, init_cam, scene["obs"]))
+    torch.testing.assert_close(results[1].pose_rotmat, results[0].pose_rotmat, atol=1e-6, rtol=0)
+    torch.testing.assert_close(results[1].cam, results[0].cam, atol=1e-6, rtol=0)
+    assert torch.get_num_threads() == intra_op  # the fit's one intra-op thread is given back
 
 
 def test_zero_confidence_keypoints_do_not_pull(scene):

@@ -19,12 +19,22 @@ the camera scale ``s`` (crop pixels), so that the term cannot prefer a smaller b
 minimises the sum over windows; windows share no parameter, but they share the
 optimiser's line search and curvature memory, so a batched fit equals
 one-by-one fits at convergence, not step by step.
+
+The energy is a sum over frames (and over consecutive pairs for the
+smoothness terms), so with ``threads > 1`` each evaluation splits the frames
+into that many chunks, evaluated with their gradients in parallel threads and
+summed: the same energy and gradient up to float rounding. The fit is bound
+by the per-operation overhead of many small tensors (a second intra-op thread
+gives it nothing), so whole chunks in threads are what use a second core.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -70,6 +80,10 @@ class SMPLifyConfig:
             (BlazePose's hips by default).
         fit_shape, fit_camera: optimise these (else keep the initial values).
         focal_length, crop_size: the crop camera (as the network's).
+        threads: frame chunks evaluated in parallel threads per energy
+            evaluation (None: ``torch.get_num_threads()``; 1: one pass, as the
+            training's in-loop fits with one thread). Windows shorter than
+            ``min_chunk_frames`` per chunk use fewer chunks.
     """
 
     keypoint_set: str = "blazepose33"
@@ -91,6 +105,8 @@ class SMPLifyConfig:
     fit_camera: bool = True
     focal_length: float = 5000.0
     crop_size: float = 224.0
+    threads: int | None = None
+    min_chunk_frames: int = 32
 
 
 @dataclass
@@ -176,32 +192,39 @@ class TemporalSMPLify:
         cam: torch.Tensor,
         keypoints_crop: torch.Tensor,
         world: torch.Tensor | None = None,
+        data_frames: int | None = None,
+        shape_frames: int | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Total energy per window ``(B,)``, keypoints ``(B, T, K, 3)`` and projections ``(B, T, K, 2)``.
+        """Total energy per window ``(B,)``, keypoints ``(B, T, K, 3)`` and projections ``(B, T', K, 2)``.
 
         ``world``: optional ``(B, T, K, 4)`` 3D landmarks (metres) and their weights.
+        ``data_frames``: the first ``T'`` frames count in the data, prior and
+        limit terms (default all); later frames only join the smoothness terms
+        (a chunk's overlap with the next). ``shape_frames``: the shape prior
+        counts that many frames (default ``T``; 0 in every chunk but the first).
         """
         cfg = self.config
+        n = pose_rotmat.shape[1] if data_frames is None else data_frames
         kp3d = self.keypoints3d(pose_rotmat, shape)
-        kp2d = self.project(kp3d, cam)
-        total = cfg.reprojection_weight * reprojection_energy(kp2d, keypoints_crop, cfg.sigma_px, cfg.crop_size)
+        kp2d = self.project(kp3d[:, :n], cam[:, :n])
+        total = cfg.reprojection_weight * reprojection_energy(kp2d, keypoints_crop[:, :n], cfg.sigma_px, cfg.crop_size)
         if world is not None and cfg.world_weight:
             centre = list(cfg.world_centre)
             total = total + cfg.world_weight * aligned_world_energy(
-                kp3d, world[..., :3], world[..., 3], cfg.world_sigma_m, centre, cfg.world_plane_weight
+                kp3d[:, :n], world[:, :n, :, :3], world[:, :n, :, 3], cfg.world_sigma_m, centre, cfg.world_plane_weight
             )
         if self.pose_prior is not None and cfg.pose_prior_weight:
-            prior = self.pose_prior(pose_rotmat[:, :, self._prior_joints])  # (B, T)
+            prior = self.pose_prior(pose_rotmat[:, :n, self._prior_joints])  # (B, T')
             total = total + cfg.pose_prior_weight * prior.sum(1)
-        if cfg.shape_prior_weight:
+        frames = pose_rotmat.shape[1] if shape_frames is None else shape_frames
+        if cfg.shape_prior_weight and frames:
             # Per frame, as SMPLify: the one shape answers to every frame's data term.
             mean = self.body.mean_shape(1).to(shape)
-            frames = pose_rotmat.shape[1]
             total = total + cfg.shape_prior_weight * frames * (shape - mean).square().sum(-1)
         if cfg.angle_weight:
             lim = self.limits
             total = total + cfg.angle_weight * hinge_bend_energy(
-                pose_rotmat, lim.joint_index, lim.bend_axis, lim.min_angle
+                pose_rotmat[:, :n], lim.joint_index, lim.bend_axis, lim.min_angle
             )
         if cfg.joints_smooth_weight:
             # Velocities scaled as the crop sees them (s·X, crop pixels): in metres a smaller,
@@ -211,6 +234,41 @@ class TemporalSMPLify:
         if cfg.pose_smooth_weight:
             total = total + cfg.pose_smooth_weight * rotation_smoothness(pose_rotmat)
         return total, kp3d, kp2d
+
+    def chunk_gradient(
+        self,
+        variables: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+        params: list[torch.Tensor],
+        keypoints_crop: torch.Tensor,
+        world: torch.Tensor | None,
+        first: int,
+        last: int,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        """One chunk's share of the energy and its gradient (the shares sum to the whole window's).
+
+        Frames ``[first, last)`` count in the data, prior and limit terms, and
+        frame ``last`` (when there is one) joins the smoothness terms' pairs.
+
+        Args:
+            variables: the fit's ``pose6d (B, T, J, 6)``, ``shape (B, S)``,
+                ``log_scale (B, T, 1)`` and ``cam_t (B, T, 2)``.
+            params: those of them being optimised (the gradient's order).
+            keypoints_crop: ``(B, T, K, 3)``; world: ``(B, T, K, 4)`` or None.
+
+        Returns:
+            ``(energy, grads)``: the share summed over windows (a scalar) and its gradient per param.
+        """
+        pose6d, shape, log_scale, cam_t = variables
+        frames = pose6d.shape[1]
+        stop = min(last + 1, frames)
+        with torch.enable_grad():
+            rot = rot6d_to_rotmat(pose6d[:, first:stop])
+            cam = torch.cat((log_scale[:, first:stop].exp(), cam_t[:, first:stop]), -1)
+            world_chunk = None if world is None else world[:, first:stop]
+            data_frames, shape_frames = last - first, frames if first == 0 else 0
+            energy = self.energy(rot, shape, cam, keypoints_crop[:, first:stop], world_chunk, data_frames, shape_frames)
+            total = energy[0].sum()
+            return total.detach(), torch.autograd.grad(total, params)
 
     # --- fitting --------------------------------------------------------------------
     def __call__(
@@ -264,26 +322,25 @@ class TemporalSMPLify:
             err_before = mean_reprojection_error(kp2d, keypoints_crop)
 
         optimizer = torch.optim.LBFGS(params, lr=cfg.lr, max_iter=cfg.max_iter, line_search_fn="strong_wolfe")
+        chunks = _chunk_bounds(pose6d.shape[1], cfg.threads or torch.get_num_threads(), cfg.min_chunk_frames)
+        variables = (pose6d, shape_var, log_scale, cam_t)
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad()
-            rot, cam_now = current()
-            loss = self.energy(rot, shape_var, cam_now, keypoints_crop, world)[0].sum()
-            loss.backward()
-            return loss
+            if pool is None:
+                rot, cam_now = current()
+                loss = self.energy(rot, shape_var, cam_now, keypoints_crop, world)[0].sum()
+                loss.backward()
+                return loss
+            shares = list(pool.map(lambda c: self.chunk_gradient(variables, params, keypoints_crop, world, *c), chunks))
+            for i, p in enumerate(params):
+                p.grad = torch.stack([grads[i] for _, grads in shares]).sum(0)
+            return torch.stack([energy for energy, _ in shares]).sum()
 
         start = time.perf_counter()
-        # Near convergence float32 gradients reach subnormal values, which x86 CPUs compute
-        # ~100x slower: flush them to zero while fitting (the demo's 6-step fit went from
-        # 2.9 to 44 frames/s).
-        flushed = torch.set_flush_denormal(True)
-        try:
-            with torch.enable_grad():  # callers may run under no_grad (the demo, the benchmark)
-                for _ in range(cfg.num_steps):
-                    optimizer.step(closure)
-        finally:
-            if flushed:
-                torch.set_flush_denormal(False)
+        with _fitting_threads(len(chunks)) as pool, torch.enable_grad():  # callers may run under no_grad
+            for _ in range(cfg.num_steps):
+                optimizer.step(closure)
         seconds = time.perf_counter() - start
 
         with torch.no_grad():
@@ -302,6 +359,40 @@ class TemporalSMPLify:
             energy_after=energy_after,
             seconds=seconds,
         )
+
+
+@contextmanager
+def _fitting_threads(count: int) -> Iterator[ThreadPoolExecutor | None]:
+    """While fitting: subnormals flushed, one intra-op thread, and a pool of ``count`` threads (None for 1).
+
+    Near convergence float32 gradients reach subnormal values, which x86 CPUs
+    compute ~100x slower: they are flushed to zero (the demo's 6-step fit went
+    from 2.9 to 44 frames/s), a per-thread CPU flag, so the pool's threads set
+    it too. One intra-op thread: the fit's small operations gain nothing from
+    more, and with the cores busy (other processes, or the chunks' own
+    threads) OpenMP's waiting teams made the fit 10-30x slower.
+    """
+    flushed = torch.set_flush_denormal(True)
+    intra_op = torch.get_num_threads()
+    torch.set_num_threads(1)
+    pool = None
+    if count > 1:
+        pool = ThreadPoolExecutor(count, "smplify", initializer=torch.set_flush_denormal, initargs=(True,))
+    try:
+        yield pool
+    finally:
+        if pool is not None:
+            pool.shutdown()
+        torch.set_num_threads(intra_op)
+        if flushed:
+            torch.set_flush_denormal(False)
+
+
+def _chunk_bounds(frames: int, threads: int, min_frames: int) -> list[tuple[int, int]]:
+    """Split ``frames`` into at most ``threads`` contiguous ``(first, last)`` ranges of ≥ ``min_frames`` each."""
+    count = max(1, min(threads, frames // max(min_frames, 1)))
+    edges = [round(i * frames / count) for i in range(count + 1)]
+    return list(zip(edges[:-1], edges[1:]))
 
 
 def _clean_world(world: torch.Tensor) -> torch.Tensor:
