@@ -111,7 +111,7 @@ def test_chunk_bounds_cover_the_window_once():
 
 def test_chunk_shares_sum_to_the_whole_energy_and_gradient(scene):
     # Every term, the 3D one included: the shares must add up exactly, pairs across chunk edges too.
-    config = SMPLifyConfig(keypoint_set="spin49", world_weight=1e3, world_centre=(0, 1))
+    config = SMPLifyConfig(keypoint_set="spin49", world_weight=1e3, world_centre=(0, 1), anchor_weight=10.0)
     fitter = TemporalSMPLify(scene["body"], config, scene["prior"])
     init_rot, init_shape, init_cam = scene["init"]
     pose6d = rotmat_to_rot6d(init_rot).requires_grad_(True)
@@ -121,9 +121,11 @@ def test_chunk_shares_sum_to_the_whole_energy_and_gradient(scene):
     params = [pose6d, shape, log_scale, cam_t]
     world = _turned_world(scene)
     cam = torch.cat((log_scale.exp(), cam_t), -1)
-    whole = fitter.energy(rot6d_to_rotmat(pose6d), shape, cam, scene["obs"], world)[0].sum()
+    anchor = init_rot @ roma.rotvec_to_rotmat(torch.full((T, J, 3), 0.05, dtype=torch.float64))
+    whole = fitter.energy(rot6d_to_rotmat(pose6d), shape, cam, scene["obs"], world, anchor=anchor)[0].sum()
     whole_grads = torch.autograd.grad(whole, params)
-    shares = [fitter.chunk_gradient(tuple(params), params, scene["obs"], world, *c) for c in _chunk_bounds(T, 3, 4)]
+    chunks = _chunk_bounds(T, 3, 4)
+    shares = [fitter.chunk_gradient(tuple(params), params, scene["obs"], world, *c, anchor) for c in chunks]
     torch.testing.assert_close(sum(energy for energy, _ in shares), whole.detach(), rtol=1e-12, atol=1e-9)
     for i, grad in enumerate(whole_grads):
         torch.testing.assert_close(sum(grads[i] for _, grads in shares), grad, rtol=1e-10, atol=1e-10)
@@ -139,6 +141,16 @@ def test_fits_in_parallel_chunks_match_one_pass(scene):
     torch.testing.assert_close(results[1].pose_rotmat, results[0].pose_rotmat, atol=1e-6, rtol=0)
     torch.testing.assert_close(results[1].cam, results[0].cam, atol=1e-6, rtol=0)
     assert torch.get_num_threads() == intra_op  # the fit's one intra-op thread is given back
+
+
+def test_anchor_keeps_the_fit_near_its_start(scene):
+    init_rot, init_shape, init_cam = scene["init"]
+    moved = []
+    for weight in (0.0, 1e3):
+        config = SMPLifyConfig(keypoint_set="spin49", num_steps=3, anchor_weight=weight)
+        fitted = TemporalSMPLify(scene["body"], config, scene["prior"])(init_rot, init_shape, init_cam, scene["obs"])
+        moved.append(float((fitted.pose_rotmat[:, :, 1:] - init_rot[:, :, 1:]).square().sum()))
+    assert moved[1] < 0.2 * moved[0]
 
 
 def test_zero_confidence_keypoints_do_not_pull(scene):

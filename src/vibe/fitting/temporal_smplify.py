@@ -72,6 +72,10 @@ class SMPLifyConfig:
         joints_smooth_weight: on squared keypoint velocities scaled by the crop
             camera (``s·X·crop_size/2``: crop pixels per frame step, squared).
         pose_smooth_weight: on squared rotation-matrix differences.
+        anchor_weight: on squared rotation-matrix differences from the
+            initial (the network's) local rotations of all joints but the
+            root, per frame: what the data leave open stays where the network
+            put it, whatever the number of steps (0: off, the start only).
         world_weight: on the 3D landmark term (0: off, or no landmarks given), per m².
         world_sigma_m: its Geman–McClure scale, metres.
         world_plane_weight: weight of its image-plane (x, y) residuals against
@@ -97,6 +101,7 @@ class SMPLifyConfig:
     angle_weight: float = 15.2**2
     joints_smooth_weight: float = 1.0
     pose_smooth_weight: float = 1.0e2
+    anchor_weight: float = 0.0
     world_weight: float = 0.0
     world_sigma_m: float = 0.1
     world_plane_weight: float = 1.0
@@ -194,6 +199,7 @@ class TemporalSMPLify:
         world: torch.Tensor | None = None,
         data_frames: int | None = None,
         shape_frames: int | None = None,
+        anchor: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Total energy per window ``(B,)``, keypoints ``(B, T, K, 3)`` and projections ``(B, T', K, 2)``.
 
@@ -202,6 +208,7 @@ class TemporalSMPLify:
         limit terms (default all); later frames only join the smoothness terms
         (a chunk's overlap with the next). ``shape_frames``: the shape prior
         counts that many frames (default ``T``; 0 in every chunk but the first).
+        ``anchor``: ``(B, T, J, 3, 3)`` the initial rotations (``anchor_weight``).
         """
         cfg = self.config
         n = pose_rotmat.shape[1] if data_frames is None else data_frames
@@ -226,6 +233,9 @@ class TemporalSMPLify:
             total = total + cfg.angle_weight * hinge_bend_energy(
                 pose_rotmat[:, :n], lim.joint_index, lim.bend_axis, lim.min_angle
             )
+        if cfg.anchor_weight and anchor is not None:
+            moved = (pose_rotmat[:, :n, 1:] - anchor[:, :n, 1:]).square().sum(dim=(1, 2, 3, 4))
+            total = total + cfg.anchor_weight * moved
         if cfg.joints_smooth_weight:
             # Velocities scaled as the crop sees them (s·X, crop pixels): in metres a smaller,
             # nearer body would move less and the term would shrink the body.
@@ -243,6 +253,7 @@ class TemporalSMPLify:
         world: torch.Tensor | None,
         first: int,
         last: int,
+        anchor: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """One chunk's share of the energy and its gradient (the shares sum to the whole window's).
 
@@ -253,7 +264,8 @@ class TemporalSMPLify:
             variables: the fit's ``pose6d (B, T, J, 6)``, ``shape (B, S)``,
                 ``log_scale (B, T, 1)`` and ``cam_t (B, T, 2)``.
             params: those of them being optimised (the gradient's order).
-            keypoints_crop: ``(B, T, K, 3)``; world: ``(B, T, K, 4)`` or None.
+            keypoints_crop: ``(B, T, K, 3)``; world: ``(B, T, K, 4)`` or None;
+            anchor: ``(B, T, J, 3, 3)`` or None (as :meth:`energy`'s).
 
         Returns:
             ``(energy, grads)``: the share summed over windows (a scalar) and its gradient per param.
@@ -266,7 +278,10 @@ class TemporalSMPLify:
             cam = torch.cat((log_scale[:, first:stop].exp(), cam_t[:, first:stop]), -1)
             world_chunk = None if world is None else world[:, first:stop]
             data_frames, shape_frames = last - first, frames if first == 0 else 0
-            energy = self.energy(rot, shape, cam, keypoints_crop[:, first:stop], world_chunk, data_frames, shape_frames)
+            anchor_chunk = None if anchor is None else anchor[:, first:stop]
+            energy = self.energy(
+                rot, shape, cam, keypoints_crop[:, first:stop], world_chunk, data_frames, shape_frames, anchor_chunk
+            )
             total = energy[0].sum()
             return total.detach(), torch.autograd.grad(total, params)
 
@@ -318,7 +333,8 @@ class TemporalSMPLify:
 
         with torch.no_grad():
             rot, cam_now = current()
-            energy_before, _, kp2d = self.energy(rot, shape_var, cam_now, keypoints_crop, world)
+            anchor = rot if cfg.anchor_weight else None
+            energy_before, _, kp2d = self.energy(rot, shape_var, cam_now, keypoints_crop, world, anchor=anchor)
             err_before = mean_reprojection_error(kp2d, keypoints_crop)
 
         optimizer = torch.optim.LBFGS(params, lr=cfg.lr, max_iter=cfg.max_iter, line_search_fn="strong_wolfe")
@@ -329,10 +345,11 @@ class TemporalSMPLify:
             optimizer.zero_grad()
             if pool is None:
                 rot, cam_now = current()
-                loss = self.energy(rot, shape_var, cam_now, keypoints_crop, world)[0].sum()
+                loss = self.energy(rot, shape_var, cam_now, keypoints_crop, world, anchor=anchor)[0].sum()
                 loss.backward()
                 return loss
-            shares = list(pool.map(lambda c: self.chunk_gradient(variables, params, keypoints_crop, world, *c), chunks))
+            share = lambda c: self.chunk_gradient(variables, params, keypoints_crop, world, *c, anchor)  # noqa: E731
+            shares = list(pool.map(share, chunks))
             for i, p in enumerate(params):
                 p.grad = torch.stack([grads[i] for _, grads in shares]).sum(0)
             return torch.stack([energy for energy, _ in shares]).sum()
@@ -345,7 +362,7 @@ class TemporalSMPLify:
 
         with torch.no_grad():
             rot, cam_now = current()
-            energy_after, kp3d, kp2d = self.energy(rot, shape_var, cam_now, keypoints_crop, world)
+            energy_after, kp3d, kp2d = self.energy(rot, shape_var, cam_now, keypoints_crop, world, anchor=anchor)
             err_after = mean_reprojection_error(kp2d, keypoints_crop)
         log.debug("temporal SMPLify: %d windows, %.2f s, error %s → %s", rot.shape[0], seconds, err_before, err_after)
         return FitResult(
