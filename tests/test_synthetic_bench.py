@@ -278,5 +278,7 @@ def test_parse_baselines_with_demo_options() -> None:
 
     specs = parse_baselines(["G=g.pt", "raw=v1.pt,centred_sigma=0,fit_camera=false"])
     assert specs == {"G": Path("g.pt"), "raw": (Path("v1.pt"), {"centred_sigma": 0.0, "fit_camera": False})}
+    tips = parse_baselines(["tips=a.pt,fit_points=tips"])
+    assert tips == {"tips": (Path("a.pt"), {"fit_points": "tips"})}
     with pytest.raises(ValueError, match="baseline option"):
         parse_baselines(["x=a.pt,workers=3"])

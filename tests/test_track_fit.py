@@ -9,7 +9,7 @@ from scipy.spatial.transform import Rotation
 
 from vibe.body.anny import BLAZEPOSE33
 from vibe.pipeline.demo_config import REFERENCE_FPS, DemoConfig, at_frame_rate
-from vibe.pipeline.track_fit import fit_track_camera, smooth_track
+from vibe.pipeline.track_fit import FIT_LANDMARKS, FIT_POINTS, fit_index, fit_track_camera, smooth_track
 
 
 def test_camera_fit_recovers_the_projection_of_the_agreeing_points() -> None:
@@ -29,6 +29,28 @@ def test_camera_fit_recovers_the_projection_of_the_agreeing_points() -> None:
     np.testing.assert_allclose(out[0], cam[1], atol=1e-10)
     box[..., 2] = 0.0  # no frame can be fitted: the regressed cameras stay
     np.testing.assert_allclose(fit_track_camera(body, box, regressed, np.arange(n), sigma=0.0), regressed)
+
+
+def test_fitted_point_choices_name_blazepose_points() -> None:
+    assert [BLAZEPOSE33[k] for k in fit_index()] == list(FIT_LANDMARKS)
+    tips = [BLAZEPOSE33[k] for k in fit_index("tips")]
+    assert set(FIT_LANDMARKS) < set(tips) and {"left_foot_index", "right_thumb", "left_heel"} <= set(tips)
+    assert len(fit_index("all")) == 33 and set(FIT_POINTS) == {"core", "tips", "all"}
+    with pytest.raises(ValueError, match="fitted points"):
+        fit_index("hands")
+
+
+def test_camera_fit_uses_the_tips_when_asked() -> None:
+    rng = np.random.default_rng(1)
+    body = rng.normal(scale=0.4, size=(3, 33, 3))
+    cam = np.array([[0.9, 0.1, -0.1]] * 3)
+    box = np.concatenate([cam[:, None, :1] * (body[..., :2] + cam[:, None, 1:]), np.ones((3, 33, 1))], -1)
+    fingers = [k for k, name in enumerate(BLAZEPOSE33) if name.endswith(("index", "pinky", "thumb"))]
+    box[:, fingers, :2] += 0.3
+    core = fit_track_camera(body, box, cam + 0.1, np.arange(3), sigma=0.0)
+    tips = fit_track_camera(body, box, cam + 0.1, np.arange(3), sigma=0.0, points="tips")
+    np.testing.assert_allclose(core, cam, atol=1e-10)
+    assert np.abs(tips - cam).max() > 1e-3  # the moved finger points now pull the camera
 
 
 def test_camera_fit_is_smoothed_over_time() -> None:

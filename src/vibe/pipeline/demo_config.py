@@ -121,6 +121,9 @@ class DemoConfig:
             ends of a track (local linear weights) instead of trailing it there.
         fit_camera: open stack: re-fit each frame's crop camera so the body's
             landmarks land on the detected ones (the mesh sits on the person).
+        fit_points: which landmarks the fit and the camera fit match
+            (:data:`~vibe.pipeline.track_fit.FIT_POINTS`: ``"core"``, ``"tips"``
+            adds the hand and foot tips and heels, ``"all"`` every point).
         refine: fit each track to its 2D and world landmarks after the network
             (:func:`~vibe.pipeline.track_fit.fit_to_landmarks`, settings in
             ``smplify``); ``None``: on for the open stack, off for the smpl stack
@@ -174,6 +177,7 @@ class DemoConfig:
     centred_sigma: float = 3.0
     centred_linear_edges: bool = False  # measured neutral (docs/results.md): an option
     fit_camera: bool = True
+    fit_points: str = "core"
     refine: bool | None = None
     # The 3D term's weight and the steps were chosen on training-subject renders
     # (benchmarks/tune_cleanup.py); 4 L-BFGS steps keep the demo above 25 fps at 720p (benchmarks/bench_demo.py).

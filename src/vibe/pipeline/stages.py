@@ -326,8 +326,9 @@ def track_outputs(
     refinement = None
     if config.refine and landmarks_box is not None:
         pose_rotmat, shape, cam, refinement = fit_to_landmarks(
-            model.body, pose_rotmat, shape, cam, landmarks_box.cpu(), landmarks_world, config.smplify
-        )
+            model.body, pose_rotmat, shape, cam, landmarks_box.cpu(), landmarks_world, config.smplify,
+            points=config.fit_points,
+        )  # fmt: skip
     if config.centred_sigma > 0:
         pose_rotmat, shape, cam = smooth_track(
             pose_rotmat, shape, cam, frame_ids, config.centred_sigma, config.centred_linear_edges
@@ -346,7 +347,7 @@ def track_outputs(
     if config.fit_camera and landmarks_box is not None and landmark_points.shape[1] == landmarks_box.shape[1]:
         cam_crop = fit_track_camera(
             landmark_points, landmarks_box.numpy(), cam_crop, frame_ids, config.centred_sigma,
-            linear_edges=config.centred_linear_edges,
+            linear_edges=config.centred_linear_edges, points=config.fit_points,
         )  # fmt: skip
     cam_image = crop_cam_to_image_cam(cam_crop, box, w, h)
     return {

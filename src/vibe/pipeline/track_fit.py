@@ -12,8 +12,9 @@ two cheap steps make its answer steadier and put the mesh on the person:
   (weighted least squares, :func:`~vibe.geometry.cameras.fit_weak_perspective`,
   weights = MediaPipe's visibility), on the points whose definitions agree
   between Anny and MediaPipe (:data:`FIT_LANDMARKS`: not the hand and foot
-  tips, which MediaPipe places ~40 % closer to the wrist and ankle), then
-  smoothed. The pose is untouched: this only removes the offset and scale
+  tips, which MediaPipe places ~40 % closer to the wrist and ankle than
+  Anny's own points; the body's ``blazepose33_detector`` points agree on them
+  too, and :data:`FIT_POINTS` names the larger choices), then smoothed. The pose is untouched: this only removes the offset and scale
   error between the mesh and the person in the image. Frames with too little
   visible weight take their camera from the nearest fitted frames (linear in
   between, held at the ends); a track with no fitted frame keeps the regressed one.
@@ -29,13 +30,29 @@ from vibe.fitting.temporal_smplify import SMPLifyConfig, refine_track
 from vibe.geometry.cameras import fit_weak_perspective
 from vibe.pipeline.smoothing import gaussian_rotations, gaussian_vectors
 
-__all__ = ["FIT_LANDMARKS", "camera_keypoint_set", "fit_to_landmarks", "fit_track_camera", "smooth_track"]
+__all__ = [
+    "FIT_LANDMARKS", "FIT_POINTS", "camera_keypoint_set", "fit_index", "fit_to_landmarks", "fit_track_camera",
+    "smooth_track",
+]  # fmt: skip
 
 FIT_LANDMARKS: tuple[str, ...] = (
     "nose", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
     "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
 )  # fmt: skip
-_FIT_INDEX = [BLAZEPOSE33.index(n) for n in FIT_LANDMARKS]
+# The hand and foot tips and heels, fitted once the body's points sit where BlazePose puts them
+# (the blazepose33_detector set: vibe.body.keypoint_offsets calibrates these too).
+_TIPS: tuple[str, ...] = (
+    "left_pinky", "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb",
+    "left_heel", "right_heel", "left_foot_index", "right_foot_index",
+)  # fmt: skip
+FIT_POINTS: dict[str, tuple[str, ...]] = {"core": FIT_LANDMARKS, "tips": FIT_LANDMARKS + _TIPS, "all": BLAZEPOSE33}
+
+
+def fit_index(points: str = "core") -> list[int]:
+    """BlazePose-33 indices of a named choice of fitted landmarks (:data:`FIT_POINTS`)."""
+    if points not in FIT_POINTS:
+        raise ValueError(f"fitted points {points!r}: one of {sorted(FIT_POINTS)}")
+    return [BLAZEPOSE33.index(n) for n in FIT_POINTS[points]]
 
 
 def smooth_track(
@@ -83,6 +100,7 @@ def fit_track_camera(
     min_points: float = 6.0,
     linear_edges: bool = False,
     min_explained: float = 0.5,
+    points: str = "core",
 ) -> np.ndarray:
     """Crop cameras ``(n, 3)`` that put the body's BlazePose-33 points onto the detected landmarks.
 
@@ -93,17 +111,19 @@ def fit_track_camera(
         cam_crop: ``(n, 3)`` the regressed cameras, kept when no frame can be fitted.
         frame_ids: ``(n,)`` for the smoothing of the fitted cameras.
         sigma: Gaussian standard deviation (frames) of that smoothing.
-        min_points: least total visibility over :data:`FIT_LANDMARKS` for a frame to be fitted.
+        min_points: least total visibility over the fitted landmarks for a frame to be fitted.
         linear_edges: smoothing without trailing where the track starts or ends.
         min_explained: least share of the landmarks' spread a frame's fitted camera must
             explain (:func:`_explained`); below it the body's pose does not match the
             landmarks (a garbled pose where a track ends) and the frame counts as unfitted.
+        points: which landmarks are fitted (:data:`FIT_POINTS`).
 
     Returns:
         ``(n, 3)`` float64 cameras.
     """
-    points = np.asarray(keypoints_body, np.float64)[:, _FIT_INDEX]
-    target = np.asarray(landmarks_box, np.float64)[:, _FIT_INDEX]
+    index = fit_index(points)
+    points = np.asarray(keypoints_body, np.float64)[:, index]
+    target = np.asarray(landmarks_box, np.float64)[:, index]
     weights = np.clip(target[..., 2], 0.0, 1.0)
     fitted = fit_weak_perspective(points, target[..., :2], weights, min_weight=min_points)
     ok = np.isfinite(fitted).all(-1) & (fitted[:, 0] > 0)
@@ -140,12 +160,14 @@ def fit_to_landmarks(
     landmarks_world: torch.Tensor | np.ndarray | None,
     smplify: SMPLifyConfig,
     pose_prior=None,
+    points: str = "core",
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, float]]:
     """Temporal SMPLify of one track's regressed body to its landmarks (2D, and 3D when given).
 
-    Only :data:`FIT_LANDMARKS` are fitted (the hand and foot tips are defined
-    differently by Anny and MediaPipe); the 3D landmarks weigh by the 2D
-    landmarks' visibility.
+    Only the ``points`` choice of :data:`FIT_POINTS` is fitted (``"core"``,
+    :data:`FIT_LANDMARKS`, leaves out the face's other points and the hand and
+    foot tips, which Anny's own points define differently from MediaPipe); the
+    3D landmarks weigh by the 2D landmarks' visibility.
 
     Args:
         body: the demo's body model.
@@ -154,13 +176,14 @@ def fit_to_landmarks(
         landmarks_world: ``(n, 33, 3)`` MediaPipe's world landmarks (metres) or ``None``.
         smplify: the fit's settings (``world_weight`` weighs the 3D term).
         pose_prior: GMM prior (default: the body's).
+        points: which landmarks are fitted (:data:`FIT_POINTS`).
 
     Returns:
         ``(pose_rotmat, shape, cam, errors)``: the fitted track (one shape in every
-        row) and the mean 2D error before/after in crop pixels.
+        row) and the mean 2D error before/after in crop pixels (over the fitted points).
     """
     mask = torch.zeros(landmarks_box.shape[1], dtype=torch.bool)
-    mask[_FIT_INDEX] = True
+    mask[fit_index(points)] = True
     kp = torch.as_tensor(landmarks_box).clone()
     kp[:, ~mask, 2] = 0.0
     world = None
