@@ -296,13 +296,13 @@ def test_sample_from_motion_db(generator: SyntheticGenerator, tmp_path) -> None:
 
 
 def test_swap_groups_mirror_the_right_landmarks() -> None:
-    from vibe.data.synthetic import _SWAP_GROUPS, _swap_permutation
+    from vibe.data.synthetic.landmarks import SWAP_GROUPS, swap_permutation
 
     def mirrored(name: str) -> str:
         return name.replace("left", "#").replace("right", "left").replace("#", "right")
 
-    for group, parts in _SWAP_GROUPS.items():
-        perm = _swap_permutation(parts)
+    for group, parts in SWAP_GROUPS.items():
+        perm = swap_permutation(parts)
         np.testing.assert_array_equal(perm[perm], np.arange(33))
         moved = {BLAZEPOSE33[k] for k in np.flatnonzero(perm != np.arange(33))}
         for k in np.flatnonzero(perm != np.arange(33)):
