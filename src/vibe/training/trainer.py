@@ -15,12 +15,12 @@ Per iteration:
    predictions, scaled by ``discriminator.loss_weight``.
 
 After each epoch: validation on fixed held-out windows (MPJPE, PA-MPJPE,
-ACCEL_ERR on the 14 evaluation joints, mm, :func:`vibe.metrics.summarize`),
+ACCEL_ERR on the 14 evaluation joints, mm, :mod:`vibe.training.validation`),
 ``ReduceLROnPlateau`` of both optimisers on PA-MPJPE, and the checkpoints
-``last.pt`` and ``best.pt`` (lowest PA-MPJPE) through
-:func:`vibe.models.checkpoints.save_checkpoint`, carrying optimiser, scheduler
+``last.pt`` and ``best.pt`` (lowest PA-MPJPE), carrying optimiser, scheduler
 and random states so that :meth:`Trainer.resume` continues exactly as an
-uninterrupted run would.
+uninterrupted run would (:mod:`vibe.training.checkpointing`). The motion
+prior's networks and MPoser's pre-training: :mod:`vibe.training.motion_prior`.
 
 Fitting in the loop is timed: each step reports ``smplify/seconds`` (the
 fits) and ``smplify/other_seconds`` (the rest of the step), the logged means add
@@ -38,64 +38,38 @@ from ``seed``, identical on every rank).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import logging
-import math
 import time
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
 
-from vibe.config import save_config, to_dict
-from vibe.fitting.pseudo_gt import merge_fit_states
-from vibe.losses import (
-    discriminator_loss,
-    generator_losses,
-    joint_subset,
-    mposer_vae_loss,
-)
-from vibe.metrics import summarize
-from vibe.models.checkpoints import load_checkpoint, load_generator_weights, save_checkpoint
-from vibe.models.discriminator import (
-    MotionDiscriminator,
-    MotionDiscriminatorConfig,
-    motion_feature_size,
-    motion_features,
-)
-from vibe.models.mposer import MPoser
+from vibe.config import save_config
+from vibe.losses import discriminator_loss, generator_losses, joint_subset
+from vibe.models.discriminator import motion_features
 from vibe.models.vibe import VIBE, VIBEOutput
+from vibe.training.checkpointing import (
+    BEST_CHECKPOINT,
+    LAST_CHECKPOINT,
+    TrainState,
+    resume_training,
+    save_training_checkpoint,
+)
 from vibe.training.config import TrainConfig
 from vibe.training.data import BatchSource, MotionSource, TrainBatch
+from vibe.training.distributed import DistInfo, all_gather_objects, all_reduce_mean, wrap_ddp
 from vibe.training.in_loop import InLoopFitting
-from vibe.training.distributed import (
-    DistInfo,
-    all_gather_objects,
-    all_reduce_mean,
-    wrap_ddp,
-)
+from vibe.training.motion_prior import build_motion_prior, prepare_mposer
+from vibe.training.validation import predicted_kp3d, validate_generator
 
 __all__ = ["Trainer", "TrainState", "build_body", "train_from_config"]
 
 logger = logging.getLogger(__name__)
-
-LAST_CHECKPOINT = "last.pt"
-BEST_CHECKPOINT = "best.pt"
-
-
-@dataclasses.dataclass
-class TrainState:
-    """Where training stands: the next epoch to run, steps done, best validation PA-MPJPE (mm)."""
-
-    epoch: int = 0
-    global_step: int = 0
-    best_pa_mpjpe: float = math.inf
 
 
 @contextlib.contextmanager
@@ -153,25 +127,9 @@ class Trainer:
 
         torch.manual_seed(config.seed)  # D_M / MPoser weights: the same on every rank
         self.generator_raw = generator.to(self.device)
-        num_joints = generator.body.num_joints
-        self.disc_config: MotionDiscriminatorConfig | None = None
-        self.discriminator_raw: MotionDiscriminator | None = None
-        self.mposer: MPoser | None = None
-        if config.prior == "motion_discriminator":
-            d = config.discriminator
-            self.disc_config = MotionDiscriminatorConfig(
-                input_size=motion_feature_size(num_joints, d.representation),
-                rnn_size=d.rnn_size,
-                num_layers=d.num_layers,
-                pooling=d.pooling,
-                attention_size=d.attention_size,
-                attention_layers=d.attention_layers,
-                attention_dropout=d.attention_dropout,
-            )
-            self.discriminator_raw = MotionDiscriminator.from_config(self.disc_config).to(self.device)
-        elif config.prior == "mposer":
-            mp_cfg = dataclasses.replace(config.mposer.model, num_joints=num_joints - 1)
-            self.mposer = MPoser.from_config(mp_cfg).to(self.device)
+        self.disc_config, self.discriminator_raw, self.mposer = build_motion_prior(
+            config, generator.body.num_joints, self.device
+        )
 
         self.generator = wrap_ddp(
             self.generator_raw, self.device, self.info, ("body.",), find_unused=not model_cfg.temporal
@@ -222,9 +180,7 @@ class Trainer:
 
     def _pred_kp3d(self, out: VIBEOutput) -> torch.Tensor:
         """``(B, T, K3, 3)`` predicted keypoints of ``config.kp3d_set``."""
-        if self.config.kp3d_set == self.config.model.keypoint_set:
-            return out.joints3d
-        return out.extra_joints3d[self.config.kp3d_set]
+        return predicted_kp3d(out, self.config)
 
     def _real_motion(self) -> torch.Tensor:
         """``(B, T, J, 3, 3)`` real motion windows for this step."""
@@ -232,38 +188,9 @@ class Trainer:
 
     # ------------------------------------------------------------------ MPoser prior
     def prepare_mposer(self) -> None:
-        """Load MPoser from ``mposer.checkpoint`` or pre-train it on real motion; then freeze it.
-
-        Pre-training draws from its own random streams (seeded by ``config.seed``),
-        and rank 0's weights are broadcast, so every rank uses the same prior.
-        """
+        """Load MPoser or pre-train it on real motion, then freeze it (:mod:`vibe.training.motion_prior`)."""
         assert self.mposer is not None
-        cfg = self.config.mposer
-        if cfg.checkpoint:
-            state = torch.load(cfg.checkpoint, map_location=self.device, weights_only=True)
-            self.mposer.load_state_dict(state)
-            logger.info("MPoser prior loaded from %s", cfg.checkpoint)
-        else:
-            rng = np.random.default_rng([self.config.seed, 0x4D50])
-            noise = torch.Generator(device=self.device).manual_seed(self.config.seed)
-            optimizer = torch.optim.Adam(self.mposer.parameters(), lr=cfg.lr)
-            self.mposer.train()
-            for it in range(cfg.pretrain_iters):
-                real = self.motion_source.sample(rng, self.config.batch_size, self.config.seqlen).to(self.device)
-                out = self.mposer(real[:, :, 1:], generator=noise)
-                recon, kl, total = mposer_vae_loss(out.pose_rotmat, real[:, :, 1:], out.mu, out.logvar, cfg.kl_weight)
-                optimizer.zero_grad(set_to_none=True)
-                total.backward()
-                optimizer.step()
-                if it % max(1, self.config.log_every) == 0:
-                    logger.info("MPoser pre-training %d/%d: recon %.5f kl %.3f", it, cfg.pretrain_iters, recon, kl)
-            if self.info.enabled:
-                import torch.distributed as dist
-
-                for tensor in self.mposer.state_dict().values():
-                    dist.broadcast(tensor, src=0)
-        self.mposer.eval()
-        self.mposer.requires_grad_(False)
+        prepare_mposer(self.mposer, self.motion_source, self.config, self.device, self.info)
         self._mposer_ready = True
 
     # ------------------------------------------------------------------ one iteration
@@ -325,27 +252,12 @@ class Trainer:
         return scalars
 
     # ------------------------------------------------------------------ validation
-    @torch.no_grad()
     def validate(self) -> dict[str, float]:
         """Metrics (mm) of the current G on the validation windows: ``mpjpe``, ``pa_mpjpe``, ``accel_err``, ...
 
         Every rank evaluates all windows (:meth:`fit` then uses rank 0's numbers).
         """
-        g = self.generator_raw
-        was_training = g.training
-        g.eval()
-        preds, targets, masks = [], [], []
-        s = self.subset
-        for batch in self.val_batches:
-            batch = batch.to(self.device)
-            out = g(batch.inputs, batch.keypoints_world)
-            preds.append(self._pred_kp3d(out)[..., s.start : s.stop, :].float().cpu())
-            targets.append(batch.targets.kp_3d[..., s.start : s.stop, :3].float().cpu())
-            has = batch.targets.has_3d
-            masks.append(torch.ones(targets[-1].shape[:2], dtype=torch.bool) if has is None else has.bool().cpu())
-        g.train(was_training)
-        metrics = summarize(torch.cat(preds), torch.cat(targets), mask=torch.cat(masks))
-        return metrics
+        return validate_generator(self.generator_raw, self.val_batches, self.subset, self.config, self.device)
 
     # ------------------------------------------------------------------ the loop
     def fit(self) -> Path:
@@ -434,86 +346,13 @@ class Trainer:
         )
 
     # ------------------------------------------------------------------ checkpoints
-    def _rng_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {
-            "numpy": json.dumps(self.rng.bit_generator.state),  # 128-bit ints: kept as text
-            "torch": torch.get_rng_state(),
-        }
-        if self.device.type == "cuda":
-            state["cuda"] = torch.cuda.get_rng_state(self.device)
-        return state
-
     def _save(self, path: Path, metrics: dict[str, float]) -> None:
-        """Write a checkpoint (rank 0 writes; every rank contributes its random state)."""
-        rng_states = all_gather_objects(self._rng_state(), self.info)
-        fits = None
-        if self.in_loop is not None and self.config.smplify_in_loop.checkpoint_fits:
-            fits = merge_fit_states(all_gather_objects(self.in_loop.pseudo_gt.state_dict(), self.info))
-        if not self.info.is_main:
-            return
-        optim = lambda o: None if o is None else o.state_dict()  # noqa: E731
-        extra = {
-            "epoch": self.state.epoch,
-            "global_step": self.state.global_step,
-            "best_pa_mpjpe": self.state.best_pa_mpjpe,
-            "val_metrics": dict(metrics),
-            "train_config": to_dict(self.config),
-            "gen_optimizer": self.gen_optimizer.state_dict(),
-            "gen_scheduler": self.gen_scheduler.state_dict(),
-            "disc_optimizer": optim(self.disc_optimizer),
-            "disc_scheduler": optim(self.disc_scheduler),
-            "mposer": None if self.mposer is None else self.mposer.state_dict(),
-            "rng": rng_states,
-            "pseudo_gt": fits,
-        }
-        save_checkpoint(
-            path,
-            self.generator_raw,
-            self.discriminator_raw,
-            None if self.disc_config is None else dataclasses.asdict(self.disc_config),
-            extra,
-        )
-        logger.info("saved %s", path)
+        """Write a checkpoint (:func:`~vibe.training.checkpointing.save_training_checkpoint`)."""
+        save_training_checkpoint(self, path, metrics)
 
     def resume(self, path: str | Path) -> None:
         """Continue from a checkpoint written by this trainer (weights, optimisers, schedules, random state)."""
-        ckpt = load_checkpoint(path, map_location=self.device)
-        extra = ckpt.extra
-        load_generator_weights(self.generator_raw, ckpt)
-        if self.discriminator_raw is not None:
-            if ckpt.discriminator is None:
-                raise ValueError(f"{path} has no discriminator for prior {self.config.prior!r}")
-            self.discriminator_raw.load_state_dict(ckpt.discriminator)
-            self.disc_optimizer.load_state_dict(extra["disc_optimizer"])
-            self.disc_scheduler.load_state_dict(extra["disc_scheduler"])
-        if self.mposer is not None:
-            if extra.get("mposer") is None:
-                raise ValueError(f"{path} has no MPoser state")
-            self.mposer.load_state_dict(extra["mposer"])
-            self.mposer.eval()
-            self.mposer.requires_grad_(False)
-            self._mposer_ready = True
-        self.gen_optimizer.load_state_dict(extra["gen_optimizer"])
-        self.gen_scheduler.load_state_dict(extra["gen_scheduler"])
-        if self.in_loop is not None:
-            fits = extra.get("pseudo_gt")
-            if fits is None:
-                logger.warning("%s holds no in-loop fits: fitting starts from an empty store", path)
-            else:
-                self.in_loop.pseudo_gt.load_state_dict(fits)
-        self.state = TrainState(
-            epoch=int(extra["epoch"]), global_step=int(extra["global_step"]), best_pa_mpjpe=float(extra["best_pa_mpjpe"])
-        )
-        states = extra["rng"]
-        if len(states) != self.info.world_size:
-            logger.warning("checkpoint has random states of %d processes, this run has %d: the data "
-                           "stream will differ from an uninterrupted run", len(states), self.info.world_size)  # fmt: skip
-        mine = states[self.info.rank % len(states)]
-        self.rng.bit_generator.state = json.loads(mine["numpy"])
-        torch.set_rng_state(mine["torch"].cpu())
-        if self.device.type == "cuda" and "cuda" in mine:
-            torch.cuda.set_rng_state(mine["cuda"].cpu(), self.device)
-        logger.info("resumed from %s at epoch %d (step %d)", path, self.state.epoch, self.state.global_step)
+        resume_training(self, path)
 
 
 # ---------------------------------------------------------------------- from a config file
