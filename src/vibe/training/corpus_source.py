@@ -4,9 +4,9 @@ A corpus folder (made by :mod:`vibe.evaluation.landmark_corpus`) holds one
 ``track_XXXXX.npz`` per rendered video: the demo's landmarks, world landmarks
 and box of the rendered person's track, and the ground truth of the same
 frames. :class:`CorpusSource` draws windows of consecutive frames from it and
-prepares them exactly as :class:`~vibe.training.data.SyntheticSource` prepares
+prepares them exactly as :class:`~vibe.training.sources.SyntheticSource` prepares
 synthetic ones (:func:`~vibe.data.features.keypoints_to_encoder_input`), so the
-two mix in one batch (:class:`~vibe.training.data.MixedSource`).
+two mix in one batch (:class:`~vibe.training.batches.MixedSource`).
 
 Mirror augmentation (``mirror_prob``): the window seen in a mirror. Image x
 flips about the image centre, camera-frame x changes sign, left and right
@@ -31,7 +31,7 @@ from vibe.body.joint_sets import EVAL14, flip_permutation
 from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
 from vibe.data.motion_db import mirror_rotations
 from vibe.losses import GeneratorTargets
-from vibe.training.data import TrainBatch
+from vibe.training.batches import TrainBatch
 
 __all__ = ["CorpusSource", "load_corpus"]
 
@@ -75,7 +75,7 @@ def _window_starts(track: np.ndarray, frame_ids: np.ndarray, seqlen: int) -> np.
 
 
 class CorpusSource:
-    """Windows of a landmark corpus as :class:`~vibe.training.data.TrainBatch` es.
+    """Windows of a landmark corpus as :class:`~vibe.training.batches.TrainBatch` es.
 
     Args:
         root: the corpus folder.

@@ -23,8 +23,8 @@ from vibe.fitting.pseudo_gt import InLoopConfig, PseudoGroundTruth
 from vibe.fitting.temporal_smplify import SMPLifyConfig
 from vibe.losses import GeneratorTargets
 from vibe.models.vibe import VIBEConfig, VIBEOutput
+from vibe.training.batches import TrainBatch
 from vibe.training.config import SMPLifyInLoopConfig
-from vibe.training.data import TrainBatch
 
 __all__ = ["InLoopFitting"]
 

@@ -17,7 +17,7 @@ from vibe.losses import mposer_vae_loss
 from vibe.models.discriminator import MotionDiscriminator, MotionDiscriminatorConfig, motion_feature_size
 from vibe.models.mposer import MPoser
 from vibe.training.config import TrainConfig
-from vibe.training.data import MotionSource
+from vibe.training.batches import MotionSource
 from vibe.training.distributed import DistInfo
 
 __all__ = ["build_motion_prior", "prepare_mposer"]

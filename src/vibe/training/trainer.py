@@ -2,7 +2,7 @@
 
 Per iteration:
 
-1. draw a batch of generator inputs and targets (:class:`~vibe.training.data.BatchSource`);
+1. draw a batch of generator inputs and targets (:class:`~vibe.training.batches.BatchSource`);
 2. G forward; with ``smplify_in_loop`` enabled, temporal SMPLify fits the
    batch's 2D-only windows from the (detached) prediction and each window's
    best fit so far becomes its pose/shape target (:mod:`vibe.training.in_loop`);
@@ -11,7 +11,7 @@ Per iteration:
    sequence, or the MPoser penalty, or nothing;
 3. G step (Adam);
 4. D step (Adam): LSGAN ``(D_M(real) − 1)² + D_M(fake)²`` on windows of real
-   motion (:class:`~vibe.training.data.MotionSource`) against the detached
+   motion (:class:`~vibe.training.batches.MotionSource`) against the detached
    predictions, scaled by ``discriminator.loss_weight``.
 
 After each epoch: validation on fixed held-out windows (MPJPE, PA-MPJPE,
@@ -53,6 +53,7 @@ from vibe.config import save_config
 from vibe.losses import discriminator_loss, generator_losses, joint_subset
 from vibe.models.discriminator import motion_features
 from vibe.models.vibe import VIBE, VIBEOutput
+from vibe.training.batches import BatchSource, MotionSource, TrainBatch
 from vibe.training.checkpointing import (
     BEST_CHECKPOINT,
     LAST_CHECKPOINT,
@@ -61,7 +62,6 @@ from vibe.training.checkpointing import (
     save_training_checkpoint,
 )
 from vibe.training.config import TrainConfig
-from vibe.training.data import BatchSource, MotionSource, TrainBatch
 from vibe.training.distributed import DistInfo, all_gather_objects, all_reduce_mean, wrap_ddp
 from vibe.training.in_loop import InLoopFitting
 from vibe.training.motion_prior import build_motion_prior, prepare_mposer

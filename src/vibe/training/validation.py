@@ -13,7 +13,7 @@ from vibe.losses import JointSubset
 from vibe.metrics import summarize
 from vibe.models.vibe import VIBE, VIBEOutput
 from vibe.training.config import TrainConfig
-from vibe.training.data import TrainBatch
+from vibe.training.batches import TrainBatch
 
 __all__ = ["predicted_kp3d", "validate_generator"]
 
