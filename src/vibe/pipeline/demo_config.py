@@ -23,7 +23,7 @@ from vibe.pipeline.roi_tracking import RoiTrackingConfig
 from vibe.pipeline.smoothing import OneEuroConfig
 from vibe.pipeline.tracker import TrackerConfig
 from vibe.pipeline.windows import WindowConfig
-from vibe.pipeline.world import WorldConfig
+from vibe.pipeline.world_config import WorldConfig
 
 __all__ = [
     "REFERENCE_FPS",
