@@ -77,3 +77,36 @@ def test_detector_set_is_blazepose_moved_rigidly_with_its_bones() -> None:
         expected = rot @ torch.tensor(offset, dtype=torch.float64)
         # Vertices of weight ≥ 0.99 on the bone: rigid to ~0.1 mm at the mean shape.
         torch.testing.assert_close(moved_mean[:, k], expected, atol=3e-4, rtol=0)
+
+
+def _built_weights(body: Anny) -> torch.Tensor:
+    """The detector set's vertex weights computed afresh (on one thread, as the model builds them), float32."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return body._detector_weights(load_detector_offsets()).float()
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.mark.anny
+def test_detector_weights_are_built_once_per_configuration(monkeypatch) -> None:
+    """A second model of one configuration takes the cached weights: equal to a fresh build, not shared."""
+    import vibe.body.anny as anny_module
+
+    cache: dict = {}
+    monkeypatch.setattr(anny_module, "_DETECTOR_WEIGHTS", cache)
+    first = Anny()
+    assert len(cache) == 1
+    built = _built_weights(first)
+    assert torch.equal(getattr(first, f"_kp_{DETECTOR_SET}_vert"), built)
+    second = Anny()
+    weights = getattr(second, f"_kp_{DETECTOR_SET}_vert")
+    assert len(cache) == 1 and torch.equal(weights, built)
+    assert weights.data_ptr() != getattr(first, f"_kp_{DETECTOR_SET}_vert").data_ptr()
+    # Another mean shape is another rest mesh: its own entry, its own weights.
+    adult = Anny(AnnyConfig(mean_phenotype={"age": 0.8}))
+    assert len(cache) == 2
+    adult_weights = getattr(adult, f"_kp_{DETECTOR_SET}_vert")
+    assert torch.equal(adult_weights, _built_weights(adult))
+    assert not torch.equal(adult_weights, weights)

@@ -60,7 +60,7 @@ from torch import nn
 from vibe.body.base import BodyModel, BodyOutput
 from vibe.body.joint_sets import COCO17, EVAL14
 from vibe.body.keypoint_offsets import DETECTOR_SET, load_detector_offsets, offset_vertex_weights
-from vibe.body.sparse_keypoints import SparseKeypoints
+from vibe.body.sparse_keypoints import SparseKeypoints, phenotype_coefficients
 
 logger = logging.getLogger(__name__)
 
@@ -116,6 +116,11 @@ KEYPOINT_SOURCES: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 _SET_ORDER = {"coco17": COCO17, "blazepose33": BLAZEPOSE33, "eval14": EVAL14}
+
+# The detector set's float64 vertex weights (K, V), by ``Anny._detector_key``: building them sums
+# anny's blendshapes over the whole mesh (most of a model's construction, docs/benchmarks.md),
+# and they are the same for every model of one configuration.
+_DETECTOR_WEIGHTS: dict[tuple, torch.Tensor] = {}
 
 
 @dataclass(frozen=True)
@@ -271,19 +276,33 @@ class Anny(BodyModel):
         if not {bone for bone, _ in offsets.values()} <= set(self._joint_names):
             logger.info("rig %r lacks bones for keypoint set %s", self.config.rig, DETECTOR_SET)
             return
-        # In float64 on one thread: weights that differed in the last bits with the thread count
-        # would change every fit after (L-BFGS amplifies them), e.g. a batch worker's from the demo's.
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            w_vert = self._detector_weights(offsets)
-        finally:
-            torch.set_num_threads(threads)
+        key = self._detector_key(offsets)
+        w_vert = _DETECTOR_WEIGHTS.get(key)
+        if w_vert is None:
+            # In float64 on one thread: weights that differed in the last bits with the thread count
+            # would change every fit after (L-BFGS amplifies them), e.g. a batch worker's from the demo's.
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                w_vert = self._detector_weights(offsets)
+            finally:
+                torch.set_num_threads(threads)
+            _DETECTOR_WEIGHTS[key] = w_vert
         names = self._sets["blazepose33"]
         opts = {"dtype": self.config.dtype, "device": self.config.device}
-        self.register_buffer(f"_kp_{DETECTOR_SET}_vert", w_vert.to(**opts), persistent=False)
+        # A copy: the cached weights must not share storage with this model's buffer.
+        self.register_buffer(f"_kp_{DETECTOR_SET}_vert", w_vert.to(**opts, copy=True), persistent=False)
         self.register_buffer(f"_kp_{DETECTOR_SET}_joint", self._kp_blazepose33_joint.clone(), persistent=False)
         self._sets[DETECTOR_SET] = list(names)
+
+    def _detector_key(self, offsets: dict) -> tuple:
+        """What the detector set's weights depend on besides anny's data files: the model (rig,
+        phenotypes, cache), the mean shape, the dtype and device ``blazepose33``'s weights live in,
+        and the offsets."""
+        cfg = self.config
+        offset_items = tuple(sorted((name, bone, tuple(offset)) for name, (bone, offset) in offsets.items()))
+        return (cfg.rig, cfg.phenotypes, tuple(sorted(cfg.mean_phenotype.items())), str(cfg.dtype),
+                str(cfg.device), str(resolve_cache_dir(cfg)), offset_items)  # fmt: skip
 
     def _detector_weights(self, offsets: dict) -> torch.Tensor:
         """``(K, V)`` float64 vertex weights of ``blazepose33`` plus each offset's zero-sum weights."""
@@ -301,8 +320,7 @@ class Anny(BodyModel):
         """``(V, 3)`` float64 rest mesh of the mean shape, world axes, from anny's template and blendshapes."""
         model = self._anny
         with torch.no_grad():
-            no_params = self.mean_shape(1).new_zeros(1, 0)
-            coeffs = model._get_phenotype_blendshape_coefficients(self.mean_shape(1), no_params, no_params)
+            coeffs = phenotype_coefficients(model, self.mean_shape(1))
             blend = torch.einsum("c,cvd->vd", coeffs[0].double().cpu(), model.blendshapes.double().cpu())
             return (model.template_vertices.double().cpu() + blend) @ self._anny_to_world.double().cpu().T
 

@@ -37,7 +37,7 @@ from torch import nn
 if TYPE_CHECKING:  # only a type here: anny.py builds its keypoint evaluator from this module
     from vibe.body.anny import Anny
 
-__all__ = ["SparseKeypointsOutput", "SparseKeypoints"]
+__all__ = ["SparseKeypointsOutput", "SparseKeypoints", "phenotype_coefficients"]
 
 
 @dataclass
@@ -162,10 +162,15 @@ class SparseKeypoints(nn.Module):
         return c @ rot @ c.transpose(0, 1)
 
 
+def phenotype_coefficients(model, shape: torch.Tensor) -> torch.Tensor:
+    """``(B, C)`` anny's blendshape coefficients of phenotypes ``shape (B, S)`` (no local changes or facial actions)."""
+    no_params = shape.new_zeros(shape.shape[0], 0)
+    return model._get_phenotype_blendshape_coefficients(shape, no_params, no_params)
+
+
 def _rest_skeleton(model, shape: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Blendshape coefficients ``(B, C)``, rest bone heads ``(B, J, 3)`` and poses ``(B, J, 4, 4)``, anny frame."""
-    no_params = shape.new_zeros(shape.shape[0], 0)
-    coeffs = model._get_phenotype_blendshape_coefficients(shape, no_params, no_params)  # (B, C)
+    coeffs = phenotype_coefficients(model, shape)  # (B, C)
     heads = model.template_bone_heads + torch.einsum("cjd,bc->bjd", model.bone_heads_blendshapes, coeffs)
     tails = model.template_bone_tails + torch.einsum("cjd,bc->bjd", model.bone_tails_blendshapes, coeffs)
     return coeffs, heads, _rest_bone_poses(model, heads, tails)
