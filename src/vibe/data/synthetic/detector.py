@@ -114,7 +114,7 @@ class LandmarkNoise:
     """The detector noise model of the module docstring, with its per-landmark levels precomputed.
 
     Args:
-        config: the noise levels (``config`` is read at every call).
+        config: the noise levels (the per-landmark ones are read here, the others at every call).
     """
 
     def __init__(self, config: SyntheticConfig) -> None:
@@ -137,7 +137,13 @@ class LandmarkNoise:
     def detect(
         self, rng: np.random.Generator, kp_cam: np.ndarray, pixels: np.ndarray, bbox: np.ndarray, cams: Cameras
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Noisy landmarks ``(B, T, K, 3)`` (pixels + visibility) and world landmarks ``(B, T, K, 3)``."""
+        """Noisy landmarks ``(B, T, K, 3)`` (pixels + visibility) and world landmarks ``(B, T, K, 3)``.
+
+        Args:
+            kp_cam: ``(B, T, K, 3)`` clean landmarks, camera frame (metres).
+            pixels: ``(B, T, K, 2)`` their projections; bbox: ``(B, T, 3)`` person boxes (cx, cy, side).
+            cams: the windows' cameras.
+        """
         cfg = self.config
         batch, num_frames, num_kp = pixels.shape[:3]
         side = bbox[..., 2][..., None]  # (B, T, 1)
