@@ -35,7 +35,8 @@ def test_fitted_point_choices_name_blazepose_points() -> None:
     assert [BLAZEPOSE33[k] for k in fit_index()] == list(FIT_LANDMARKS)
     tips = [BLAZEPOSE33[k] for k in fit_index("tips")]
     assert set(FIT_LANDMARKS) < set(tips) and {"left_foot_index", "right_thumb", "left_heel"} <= set(tips)
-    assert len(fit_index("all")) == 33 and set(FIT_POINTS) == {"core", "tips", "all"}
+    assert set(FIT_LANDMARKS) < set(BLAZEPOSE33[k] for k in fit_index("feet")) < set(tips)
+    assert len(fit_index("all")) == 33 and set(FIT_POINTS) == {"core", "feet", "tips", "all"}
     with pytest.raises(ValueError, match="fitted points"):
         fit_index("hands")
 

@@ -121,9 +121,11 @@ class DemoConfig:
             ends of a track (local linear weights) instead of trailing it there.
         fit_camera: open stack: re-fit each frame's crop camera so the body's
             landmarks land on the detected ones (the mesh sits on the person).
-        fit_points: which landmarks the fit and the camera fit match
-            (:data:`~vibe.pipeline.track_fit.FIT_POINTS`: ``"core"``, ``"tips"``
-            adds the hand and foot tips and heels, ``"all"`` every point).
+        fit_points: which landmarks the fit matches
+            (:data:`~vibe.pipeline.track_fit.FIT_POINTS`: ``"core"``, ``"feet"``
+            adds the heels and toes, ``"tips"`` the hand tips too, ``"all"``
+            every point); the camera fit keeps to ``"core"``, the points whose
+            place on a real body varies least (hands sign, feet wear shoes).
         refine: fit each track to its 2D and world landmarks after the network
             (:func:`~vibe.pipeline.track_fit.fit_to_landmarks`, settings in
             ``smplify``); ``None``: on for the open stack, off for the smpl stack

@@ -347,7 +347,7 @@ def track_outputs(
     if config.fit_camera and landmarks_box is not None and landmark_points.shape[1] == landmarks_box.shape[1]:
         cam_crop = fit_track_camera(
             landmark_points, landmarks_box.numpy(), cam_crop, frame_ids, config.centred_sigma,
-            linear_edges=config.centred_linear_edges, points=config.fit_points,
+            linear_edges=config.centred_linear_edges,
         )  # fmt: skip
     cam_image = crop_cam_to_image_cam(cam_crop, box, w, h)
     return {

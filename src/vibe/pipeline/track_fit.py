@@ -41,11 +41,14 @@ FIT_LANDMARKS: tuple[str, ...] = (
 )  # fmt: skip
 # The hand and foot tips and heels, fitted once the body's points sit where BlazePose puts them
 # (the blazepose33_detector set: vibe.body.keypoint_offsets calibrates these too).
-_TIPS: tuple[str, ...] = (
-    "left_pinky", "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb",
-    "left_heel", "right_heel", "left_foot_index", "right_foot_index",
-)  # fmt: skip
-FIT_POINTS: dict[str, tuple[str, ...]] = {"core": FIT_LANDMARKS, "tips": FIT_LANDMARKS + _TIPS, "all": BLAZEPOSE33}
+_HAND_TIPS = ("left_pinky", "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb")
+_FOOT_TIPS = ("left_heel", "right_heel", "left_foot_index", "right_foot_index")
+FIT_POINTS: dict[str, tuple[str, ...]] = {
+    "core": FIT_LANDMARKS,
+    "feet": FIT_LANDMARKS + _FOOT_TIPS,
+    "tips": FIT_LANDMARKS + _HAND_TIPS + _FOOT_TIPS,
+    "all": BLAZEPOSE33,
+}
 
 
 def fit_index(points: str = "core") -> list[int]:
