@@ -8,7 +8,8 @@ mean reprojection error before/after (crop pixels) for the default config
 (6 L-BFGS steps × 20 iterations) and any ``--steps``; ``--world-weight`` adds the 3D
 term (the true keypoints as landmarks), ``--anny-kinematics`` times the fit
 with anny's own forward kinematics (the path before ``vibe.body.sparse_keypoints``
-had its own).
+had its own), ``--chunks 1 2`` compares the fit's frames evaluated in one pass
+with their split into chunks in parallel threads (``SMPLifyConfig.threads``).
 Run ``python benchmarks/bench_refine.py --help``.
 """
 
@@ -73,6 +74,7 @@ def main() -> None:
     parser.add_argument("--anny-kinematics", action="store_true", help="anny's forward kinematics (the old path)")
     parser.add_argument("--steps", type=int, nargs="+", default=[6])
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--chunks", type=int, nargs="+", default=[0], help="fit threads (0: the default, --threads)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.anny_kinematics:
@@ -92,19 +94,23 @@ def main() -> None:
 
     print(
         f"| temporal SMPLify, Anny, 1 track × {frames} frames, {args.threads} threads "
-        "| frames/s | s | 2D error px before → after | 3D error mm before → after |"
+        "| chunks | frames/s | s | 2D error px before → after | 3D error mm before → after |"
     )
-    print("|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|")
     for steps in args.steps:
-        config = SMPLifyConfig(keypoint_set="blazepose33", num_steps=steps, world_weight=args.world_weight)
-        start = time.perf_counter()
-        world = torch.cat([truth, torch.ones_like(truth[..., :1])], -1) if args.world_weight else None
-        refined, before, after = refine_track(body, params, obs, config, prior, world)
-        seconds = time.perf_counter() - start
-        print(
-            f"| {steps} L-BFGS steps × {config.max_iter} | {frames / seconds:.1f} | {seconds:.1f} "
-            f"| {before * 112:.1f} → {after * 112:.1f} | {error_3d_mm(params):.1f} → {error_3d_mm(refined):.1f} |"
-        )
+        for chunks in args.chunks:
+            config = SMPLifyConfig(
+                keypoint_set="blazepose33", num_steps=steps, world_weight=args.world_weight, threads=chunks or None
+            )
+            start = time.perf_counter()
+            world = torch.cat([truth, torch.ones_like(truth[..., :1])], -1) if args.world_weight else None
+            refined, before, after = refine_track(body, params, obs, config, prior, world)
+            seconds = time.perf_counter() - start
+            print(
+                f"| {steps} L-BFGS steps × {config.max_iter} | {chunks or args.threads} | {frames / seconds:.1f} "
+                f"| {seconds:.1f} | {before * 112:.1f} → {after * 112:.1f} "
+                f"| {error_3d_mm(params):.1f} → {error_3d_mm(refined):.1f} |"
+            )
 
 
 if __name__ == "__main__":
