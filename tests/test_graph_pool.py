@@ -10,7 +10,9 @@ import pytest
 from vibe.pipeline.detector import DetectorConfig
 from vibe.pipeline.graph_pool import GraphPool
 from vibe.pipeline.landmarks import LandmarkConfig, PoseEstimator
+from vibe.pipeline.person_blobs import MASK_THRESHOLD
 from vibe.pipeline.roi_tracking import RoiFollower, follow_people
+from vibe.pipeline.tracker import TrackerConfig
 from vibe.pipeline.video import VideoReader
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
@@ -111,3 +113,26 @@ def test_a_second_video_reuses_every_graph_with_the_same_result(pose_1_frames, w
         np.testing.assert_array_equal(again.poses[tid][1], landmarks_img)
         np.testing.assert_array_equal(again.poses[tid][2], world)
     pool.close()
+
+
+def test_graphs_started_ahead_are_taken_and_find_the_same(pose_1_frames):
+    detector = DetectorConfig(min_score=TrackerConfig().low_score)  # the follower's own default
+
+    def run(pool: GraphPool):
+        frames = ((k / 30.0, f) for k, f in enumerate(pose_1_frames))
+        return follow_people(frames, 30.0, detector_config=detector, graphs=pool)
+
+    fresh = run(GraphPool())
+    pool = GraphPool()
+    pool.start_ahead(detector, LandmarkConfig(), MASK_THRESHOLD, count=1)
+    ahead = run(pool)  # takes them at once: waits for those still starting
+    # The detector, the person's Pose and the far pass's segmenter: all started ahead, none by the run.
+    assert (pool.stats.started, pool.stats.reused, pool.idle()) == (3, 3, 3)
+    assert sorted(ahead.poses) == sorted(fresh.poses) and ahead.detector_frames == fresh.detector_frames
+    for tid, arrays in fresh.poses.items():
+        for got, expected in zip(ahead.poses[tid], arrays):
+            np.testing.assert_array_equal(got, expected)
+    pool.start_ahead(detector, LandmarkConfig(), None, count=1)  # idle already: nothing more
+    pool.start_ahead(detector, None, None, count=2)  # one more detector
+    pool.close()
+    assert pool.stats.started == 4 and pool.idle() == 0

@@ -325,6 +325,23 @@ def test_kalman_filter_is_the_batch_posterior(side):
     np.testing.assert_allclose(kf.bbox_xyxy(), [mean[0] - side / 2, mean[1] - side / 2, mean[0] + side / 2, mean[1] + side / 2])
 
 
+def test_kalman_update_is_the_textbook_gain_exactly():
+    """The closed-form gain (S is diagonal) gives the very numbers of K = P Hᵀ (H P Hᵀ + R)⁻¹, over gaps and
+    changing sides."""
+    rng = np.random.default_rng(7)
+    kf = _SquareKalman(np.array([300.0, 200.0, 80.0]))
+    for gap in rng.integers(1, 4, 30):
+        for _ in range(gap):
+            kf.predict()
+        x, p = kf.x.copy(), kf.P.copy()
+        z = x[:3] + rng.normal(0, 5, 3)
+        kf.update(z)
+        r = np.full(3, (kf._POS_STD * max(x[2], 1.0)) ** 2)
+        k = p @ kf.H.T @ np.linalg.inv(kf.H @ p @ kf.H.T + np.diag(r))
+        np.testing.assert_array_equal(kf.x, x + k @ (z - kf.H @ x))
+        np.testing.assert_array_equal(kf.P, (np.eye(6) - k @ kf.H) @ p)
+
+
 def test_kalman_prediction_over_a_gap_adds_process_noise_per_frame():
     side = 100.0
     kf = _SquareKalman(np.array([10.0, 20.0, side]))

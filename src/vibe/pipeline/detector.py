@@ -359,6 +359,10 @@ class PersonDetector:
     def close(self) -> None:
         self._model.close()
 
+    def warm_up(self) -> None:
+        """One inference on a blank view: its model's first run (memory, kernels; several later ones' time) happens now."""
+        self._model(np.zeros((DETECTOR_INPUT_SIZE, DETECTOR_INPUT_SIZE, 3), np.uint8))
+
     def detect(self, image_rgb: np.ndarray, tiles: bool | float = True) -> Detections:
         """People in ``image_rgb (H, W, 3)`` uint8 RGB → :class:`Detections` in its pixels.
 

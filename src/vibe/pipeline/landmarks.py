@@ -140,6 +140,17 @@ class PoseEstimator:
             self._pose = None
             release_freed_memory()
 
+    def warm_up(self) -> None:
+        """One blank crop through a graph that follows no one: its models' first run happens now, and it
+        still follows no one (nobody on a blank crop; a graph that finds someone there is restarted)."""
+        if self._following:
+            raise RuntimeError("warm_up is for a graph that follows no one: forget() first")
+        blank = np.zeros((self.config.crop_size, self.config.crop_size, 3), dtype=np.uint8)
+        with native_stderr_silenced(self._first):  # the first call opens the calculators, which log to fd 2
+            if self._pose.process(blank).pose_landmarks is not None:
+                self._pose.reset()
+        self._first = False
+
     def forget(self) -> None:
         """Drop the person followed: the next :meth:`estimate` starts from MediaPipe's detector, as a new instance's.
 

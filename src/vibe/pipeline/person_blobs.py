@@ -35,10 +35,15 @@ import numpy as np
 from vibe.pipeline import native_stderr_silenced
 from vibe.pipeline.detector import Detections, box_iou
 
-__all__ = ["PersonSegmenter", "blob_boxes", "blob_detections", "cut_by_view", "merge_blobs", "unclaimed_blobs"]
+__all__ = [
+    "MASK_THRESHOLD", "PersonSegmenter", "blob_boxes", "blob_detections", "cut_by_view", "merge_blobs",
+    "unclaimed_blobs",
+]  # fmt: skip
+
+MASK_THRESHOLD = 0.5  # a pixel is the person's where the segmenter's mask exceeds this
 
 
-def blob_boxes(mask: np.ndarray, threshold: float = 0.5, min_height: float = 8.0) -> np.ndarray:
+def blob_boxes(mask: np.ndarray, threshold: float = MASK_THRESHOLD, min_height: float = 8.0) -> np.ndarray:
     """Boxes ``(k, 4)`` xyxy (mask pixels) of the connected blobs of ``mask (H, W)`` above ``threshold``.
 
     Blobs less than ``min_height`` pixels tall are left out.
@@ -130,7 +135,7 @@ class PersonSegmenter:
     Not thread-safe (one MediaPipe graph); :meth:`close` when done.
     """
 
-    def __init__(self, threshold: float = 0.5):
+    def __init__(self, threshold: float = MASK_THRESHOLD):
         import mediapipe as mp
 
         self.config = threshold
@@ -140,6 +145,11 @@ class PersonSegmenter:
     def close(self) -> None:
         with native_stderr_silenced():
             self._graph.close()
+
+    def warm_up(self) -> None:
+        """One blank image: the model's first run (about 0.4 s of CPU, ``docs/benchmarks.md``) happens now."""
+        with native_stderr_silenced():
+            self._graph.process(np.zeros((64, 64, 3), np.uint8))
 
     def blobs(self, image_rgb: np.ndarray, views: list[tuple[float, float, float]], min_height: float) -> np.ndarray:
         """Merged blob boxes ``(k, 4)`` (image pixels) over the square ``views`` ``(x0, y0, side)`` of ``image_rgb``.

@@ -27,6 +27,7 @@ import numpy as np
 
 from vibe.pipeline.background import map_in_threads
 from vibe.pipeline.demo_config import DemoConfig
+from vibe.pipeline.graph_pool import shared_pool
 from vibe.pipeline.landmarks import TrackLandmarks
 from vibe.pipeline.passes import (
     StageTimer,
@@ -36,14 +37,37 @@ from vibe.pipeline.passes import (
     save_npz,
     time_ranges,
 )
+from vibe.pipeline.person_blobs import MASK_THRESHOLD
 from vibe.pipeline.roi_tracking import RangeTracks, follow_people, stitch_ranges
 from vibe.pipeline.stages import people_stage
 from vibe.pipeline.tracker import Track
 from vibe.pipeline.video import VideoReader
 
-__all__ = ["front_end", "followed_people_stage"]
+__all__ = ["followed_people_stage", "front_end", "start_graphs_ahead"]
 
 log = logging.getLogger(__name__)
+
+
+def _one_pass(config: DemoConfig) -> bool:
+    """Whether :func:`front_end` runs the one pass (it is set, and the run needs landmarks)."""
+    return config.roi_tracking is not None and (config.stack == "open" or config.presence.enabled)
+
+
+def start_graphs_ahead(reader: VideoReader, config: DemoConfig) -> None:
+    """Start the one pass's MediaPipe graphs in the background (a detector, a ``Pose`` and, with blob proposals,
+    a person segmenter per time range; :meth:`~vibe.pipeline.graph_pool.GraphPool.start_ahead`).
+
+    For a caller with other work before :func:`front_end` (``run_demo`` loads
+    its model meanwhile): the ranges then start on graphs that are ready
+    (about a second of each range's start at 720p, ``docs/benchmarks.md``).
+    Nothing when the front end is not the one pass.
+    """
+    if not _one_pass(config):
+        return
+    roi = config.roi_tracking
+    blobs = roi.blob_proposals and roi.weak_score is not None and roi.far_tiles is not None and roi.tiles
+    segmenter = MASK_THRESHOLD if blobs else None
+    shared_pool().start_ahead(config.detector, config.landmarks, segmenter, len(time_ranges(reader, config)))
 
 
 def front_end(
@@ -57,7 +81,7 @@ def front_end(
     and landmarks are None (a second pass makes them). ``people_cache`` is the
     two-pass cache file; the one pass keys its files by ``people_key`` and its own options.
     """
-    if config.roi_tracking is None or not (config.stack == "open" or config.presence.enabled):
+    if not _one_pass(config):
         return (*people_stage(reader, config, people_cache, timer), None)
     caches = None
     if people_cache is not None:

@@ -89,7 +89,7 @@ from vibe.pipeline.outputs import (
 )
 from vibe.pipeline.passes import StageTimer, cache_key, file_digest
 from vibe.pipeline.person_filter import duplicate_tracks, judge_tracks
-from vibe.pipeline.roi_stage import front_end
+from vibe.pipeline.roi_stage import front_end, start_graphs_ahead
 from vibe.pipeline.run_folder import RunFolder
 from vibe.pipeline.scene_lines import segments_in_background
 from vibe.pipeline.stages import (
@@ -163,9 +163,14 @@ def run_demo(
         reader = VideoReader(video)
     except VideoError as exc:
         raise VideoUnreadableError(str(exc)) from exc
-    if model is None or model.key != model_key(config):
-        model = load_demo_model(config, default_open_weights())
-    folder = _open_output(Path(out_dir) / (name or video.stem))
+    start_graphs_ahead(reader, config)  # the front end's MediaPipe graphs start while the model loads
+    try:
+        if model is None or model.key != model_key(config):
+            model = load_demo_model(config, default_open_weights())
+        folder = _open_output(Path(out_dir) / (name or video.stem))
+    except BaseException:
+        shared_pool().wait_ahead()  # starting a graph silences fd 2 a while: the error's message comes after
+        raise
     with folder:
         result = _run(video, reader, model.model, model.device, config, folder, timer, keep_graphs)
         meta = _meta(video, reader, model.model, model.weights, model.device, config, result)
