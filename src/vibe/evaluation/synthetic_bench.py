@@ -289,12 +289,12 @@ def _demo_option(pair: str) -> tuple[str, float | bool | dict | str]:
     key, sep, value = (part.strip() for part in pair.partition("="))
     fit_fields = {f.name: f.type for f in dataclasses.fields(SMPLifyConfig) if f.type in ("float", "int", "bool", "str")}
     is_fit = key.startswith("fit.") and key[4:] in fit_fields
-    if not sep or not (is_fit or key in ("centred_sigma", *_YES_NO_OPTIONS, "refine_steps", "fit_points")):
+    if not sep or not (is_fit or key in ("centred_sigma", *_YES_NO_OPTIONS, "refine_steps", "fit_points", "fit_extra_weight")):
         raise ValueError(
             f"baseline option {pair!r}: expected centred_sigma=N, refine_steps=N, fit.FIELD=N, "
-            f"fit_points=NAME or {', '.join(_YES_NO_OPTIONS)}=true|false"
+            f"fit_points=NAME, fit_extra_weight=N or {', '.join(_YES_NO_OPTIONS)}=true|false"
         )
-    if key == "centred_sigma":
+    if key in ("centred_sigma", "fit_extra_weight"):
         return key, float(value)
     if key == "fit_points":
         return key, value

@@ -126,6 +126,8 @@ class DemoConfig:
             adds the heels and toes, ``"tips"`` the hand tips too, ``"all"``
             every point); the camera fit keeps to ``"core"``, the points whose
             place on a real body varies least (hands sign, feet wear shoes).
+        fit_extra_weight: the fit's weight of the points beyond ``"core"``
+            (their visibility scaled by it).
         refine: fit each track to its 2D and world landmarks after the network
             (:func:`~vibe.pipeline.track_fit.fit_to_landmarks`, settings in
             ``smplify``); ``None``: on for the open stack, off for the smpl stack
@@ -180,6 +182,7 @@ class DemoConfig:
     centred_linear_edges: bool = False  # measured neutral (docs/results.md): an option
     fit_camera: bool = True
     fit_points: str = "core"
+    fit_extra_weight: float = 1.0
     refine: bool | None = None
     # The 3D term's weight and the steps were chosen on training-subject renders
     # (benchmarks/tune_cleanup.py); 4 L-BFGS steps keep the demo above 25 fps at 720p (benchmarks/bench_demo.py).

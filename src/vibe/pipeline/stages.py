@@ -327,7 +327,7 @@ def track_outputs(
     if config.refine and landmarks_box is not None:
         pose_rotmat, shape, cam, refinement = fit_to_landmarks(
             model.body, pose_rotmat, shape, cam, landmarks_box.cpu(), landmarks_world, config.smplify,
-            points=config.fit_points,
+            points=config.fit_points, extra_weight=config.fit_extra_weight,
         )  # fmt: skip
     if config.centred_sigma > 0:
         pose_rotmat, shape, cam = smooth_track(

@@ -164,6 +164,7 @@ def fit_to_landmarks(
     smplify: SMPLifyConfig,
     pose_prior=None,
     points: str = "core",
+    extra_weight: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, float]]:
     """Temporal SMPLify of one track's regressed body to its landmarks (2D, and 3D when given).
 
@@ -180,15 +181,20 @@ def fit_to_landmarks(
         smplify: the fit's settings (``world_weight`` weighs the 3D term).
         pose_prior: GMM prior (default: the body's).
         points: which landmarks are fitted (:data:`FIT_POINTS`).
+        extra_weight: scales the visibility of the fitted points beyond
+            :data:`FIT_LANDMARKS` (a real hand's or shod foot's tips are less
+            sure than the core points).
 
     Returns:
         ``(pose_rotmat, shape, cam, errors)``: the fitted track (one shape in every
         row) and the mean 2D error before/after in crop pixels (over the fitted points).
     """
-    mask = torch.zeros(landmarks_box.shape[1], dtype=torch.bool)
-    mask[fit_index(points)] = True
+    weight = torch.zeros(landmarks_box.shape[1], dtype=torch.float64)
+    weight[fit_index(points)] = extra_weight
+    weight[fit_index("core")] = 1.0
     kp = torch.as_tensor(landmarks_box).clone()
-    kp[:, ~mask, 2] = 0.0
+    weight = weight.to(kp.dtype)
+    kp[..., 2] = torch.where(weight > 0, kp[..., 2] * weight, torch.zeros_like(kp[..., 2]))
     world = None
     if landmarks_world is not None:
         world = torch.cat((torch.as_tensor(landmarks_world, dtype=kp.dtype), kp[..., 2:3]), -1)
