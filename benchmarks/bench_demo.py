@@ -19,13 +19,21 @@ one (detector + tracker, then landmarks), and prints the one pass's end-to-end
 rate over the two-pass run's landmark stage (decode + BlazePose landmarks over
 every person-frame, the same threads): how close the demo comes to the landmark
 model alone. Run ``python benchmarks/bench_demo.py --help``; no caching between cases.
+
+``--baseline DIR --repeats N``: an A/B on a shared machine. ``DIR`` is a
+checkout of another commit (``git worktree add /tmp/base <commit>``); each
+case runs N times with this tree and N times with ``DIR``'s ``src/`` and its
+own copy of this script, interleaved (this, base, base, this, ...), each run
+with the 1-minute load average beside it, and the medians follow the table.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -145,6 +153,9 @@ def main() -> None:
                         help="one pass: far tiles' side over the short side (0: none; default: the demo's)")
     parser.add_argument("--fit-steps", type=int, default=None,
                         help="L-BFGS steps of the landmark fit (0: no fit; default: the demo's)")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="a checkout of another commit: each case also runs with its src/, interleaved")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each case (and tree)")
     parser.add_argument("--front-end", default="roi", help=argparse.SUPPRESS)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
@@ -163,20 +174,15 @@ def main() -> None:
             print("weights: random (open architecture)", file=sys.stderr)
         rows = []
         canvas = tuple(int(v) for v in args.canvas.split("x")) if args.canvas else None
+        trees = [("this", ROOT)] + ([("base", args.baseline.resolve())] if args.baseline else [])
         for loops in args.loops:
             video = args.video if loops == 1 and not canvas else _looped_video(args.video, loops, tmp, canvas)
             for front in args.front_ends:
-                cmd = [sys.executable, __file__, "--worker", "--video", str(video), "--out", str(tmp / f"out{loops}"),
-                       "--threads", str(args.threads), "--device", args.device, "--workers", str(args.workers),
-                       "--detect-stride", str(args.detect_stride), "--large-side", str(args.large_side),
-                       "--front-end", front, "--detect-every", str(args.detect_every)]
-                cmd += ["--far-tiles", str(args.far_tiles)] if args.far_tiles is not None else []
-                cmd += ["--checkpoint", str(checkpoint)] if checkpoint else []
-                cmd += ["--render"] if args.render else []
-                cmd += ["--max-frames", str(args.max_frames)] if args.max_frames else []
-                cmd += ["--fit-steps", str(args.fit_steps)] if args.fit_steps is not None else []
-                done = subprocess.run(cmd, check=True, capture_output=True, text=True)
-                rows.append((loops, front, json.loads(done.stdout.strip().splitlines()[-1])))
+                for k in range(args.repeats):
+                    for name, tree in trees if k % 2 == 0 else trees[::-1]:  # alternate which tree runs first
+                        out = tmp / f"out{loops}_{name}"
+                        run = _run_worker(args, tree, video, out, front, checkpoint)
+                        rows.append((loops, front, run | {"tree": name}))
 
     stages = sorted({s for _, _, r in rows for s in r["timings"]})
     print(f"video: {args.video.name}{f' on a {args.canvas} canvas' if canvas else ''}, render: {args.render}, "
@@ -184,17 +190,50 @@ def main() -> None:
           f"{args.detect_stride}, large side: {args.large_side}; one-pass detector every {args.detect_every} frames, "
           f"far tiles {'default' if args.far_tiles is None else args.far_tiles or 'none'}; "
           f"landmark fit steps: {'default' if args.fit_steps is None else args.fit_steps}\n")
-    print("| loops | front end | frames | people | " + " | ".join(f"{s} fps" for s in stages)
-          + " | end-to-end fps | peak RSS MB |")
-    print("|" + "---|" * (len(stages) + 6))
+    ab = args.baseline is not None or args.repeats > 1
+    print("| loops | front end | " + ("tree | load | " if ab else "") + "frames | people | "
+          + " | ".join(f"{s} fps" for s in stages) + " | end-to-end fps | peak RSS MB |")
+    print("|" + "---|" * (len(stages) + 6 + 2 * ab))
     for loops, front, r in rows:
         cells = [f"{r['timings'][s]['fps']:.1f}" if s in r["timings"] else "–" for s in stages]
-        print(f"| {loops} | {front} | {r['frames']} | {r['people']} | " + " | ".join(cells)
+        print(f"| {loops} | {front} | " + (f"{r['tree']} | {r['load']:.1f} | " if ab else "")
+              + f"{r['frames']} | {r['people']} | " + " | ".join(cells)
               + f" | {r['frames'] / r['seconds']:.1f} | {r['peak_rss_mb']:.0f} |")
+    if ab:
+        _print_medians(rows, stages)
     _print_ratios(rows)
     for loops, front, r in rows:
         for w in r["warnings"]:
             print(f"loops {loops}, {front}: {w}")
+
+
+def _run_worker(args: argparse.Namespace, tree: Path, video: Path, out: Path, front: str, checkpoint) -> dict:
+    """One demo run in a fresh process on ``tree``'s ``src/`` (its own copy of this script): its JSON line, the load."""
+    cmd = [sys.executable, str(tree / "benchmarks" / Path(__file__).name), "--worker", "--video", str(video),
+           "--out", str(out), "--threads", str(args.threads), "--device", args.device, "--workers", str(args.workers),
+           "--detect-stride", str(args.detect_stride), "--large-side", str(args.large_side),
+           "--front-end", front, "--detect-every", str(args.detect_every)]
+    cmd += ["--far-tiles", str(args.far_tiles)] if args.far_tiles is not None else []
+    cmd += ["--checkpoint", str(checkpoint)] if checkpoint else []
+    cmd += ["--render"] if args.render else []
+    cmd += ["--max-frames", str(args.max_frames)] if args.max_frames else []
+    cmd += ["--fit-steps", str(args.fit_steps)] if args.fit_steps is not None else []
+    env = dict(os.environ, PYTHONPATH=str(tree / "src"))
+    load = os.getloadavg()[0]
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+    return json.loads(done.stdout.strip().splitlines()[-1]) | {"load": load}
+
+
+def _print_medians(rows: list[tuple[int, str, dict]], stages: list[str]) -> None:
+    """Per case and tree: the median of each stage's fps and of the end-to-end fps over the repeats."""
+    for case in sorted({(loops, front, r["tree"]) for loops, front, r in rows}):
+        runs = [r for loops, front, r in rows if (loops, front, r["tree"]) == case]
+        fps = {s: statistics.median(r["timings"][s]["fps"] for r in runs if s in r["timings"]) for s in stages}
+        end_to_end = statistics.median(r["frames"] / r["seconds"] for r in runs)
+        loads = [r["load"] for r in runs]
+        print(f"loops {case[0]}, {case[1]}, {case[2]}: median of {len(runs)}: "
+              + ", ".join(f"{s} {v:.1f}" for s, v in fps.items())
+              + f", end to end {end_to_end:.1f} fps (load {min(loads):.1f}-{max(loads):.1f})")
 
 
 def _print_ratios(rows: list[tuple[int, str, dict]]) -> None:
