@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from native_stderr import stderr_file, thread_in_a_silenced_block
 from open_checkpoint import save_random_open_checkpoint
 from vibe.body.anny import Anny
 from vibe.cli import app
@@ -393,3 +394,25 @@ def test_ray_local_cluster(ray_instance, videos, checkpoint, tmp_path):
     shutil.rmtree(tmp_path / "flaky")
     run_on_ray([job], _config(checkpoint), "local", 1, 0, got.append, process=_flaky)
     assert got[1]["status"] == "failed" and "ConnectionError: object store went away" in got[1]["message"]
+
+
+def test_interrupt_leaves_stderr_to_its_message(videos, checkpoint, tmp_path, monkeypatch):
+    """Ctrl-C while a thread has MediaPipe's banners silenced: the batch's `interrupted:` line reaches stderr."""
+    from vibe.pipeline import batch as batch_module
+
+    blocks_left = []
+
+    def interrupted(*args):
+        blocks_left.append(thread_in_a_silenced_block())
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch_module, "process_video", interrupted)
+    options = BatchOptions(workers=1, progress=False)
+    before = stderr_file()
+    try:
+        summary = run_batch([str(videos / "a")], str(tmp_path), _config(checkpoint), options)
+        after_interrupt = stderr_file()
+    finally:
+        for end in blocks_left:
+            end()
+    assert summary.interrupted and after_interrupt == stderr_file() == before

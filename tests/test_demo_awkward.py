@@ -23,9 +23,14 @@ import cv2
 import numpy as np
 import pytest
 
+from native_stderr import stderr_file, thread_in_a_silenced_block
 from open_checkpoint import save_random_open_checkpoint
+from vibe import pipeline
 from vibe.body.anny import Anny
 from vibe.evaluation.no_people import write_no_people_video
+from vibe.pipeline import native_stderr_silenced
+from vibe.pipeline import run as run_module
+from vibe.pipeline.demo_model import DemoModel, default_open_weights, load_demo_model
 from vibe.pipeline.outputs import read_results
 from vibe.pipeline.person_filter import BodyPresenceConfig
 from vibe.pipeline.run import DemoConfig, run_demo
@@ -268,3 +273,47 @@ def test_interrupted_run_leaves_the_previous_result(tmp_path, checkpoint):
     assert {k: v for k, v in now.items() if not k.startswith(".cache/")} == kept
     assert cache <= set(_listing(before.out_dir / ".cache"))
     assert [p.name for p in out.iterdir()] == ["pose_1"]
+
+
+def _interrupted_as_a_block_ends(monkeypatch) -> None:
+    """Ctrl-C landing while a silenced block puts fd 2 back (the exception leaves that half done)."""
+    real_flush = pipeline._flush_c_stdio
+
+    def flush_then_interrupted() -> None:
+        monkeypatch.setattr(pipeline, "_flush_c_stdio", real_flush)  # once
+        real_flush()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "_flush_c_stdio", flush_then_interrupted)
+    with native_stderr_silenced():
+        pass
+
+
+@pytest.fixture(scope="module")
+def demo_model(checkpoint) -> DemoModel:
+    """The generator, loaded once for the runs that stop in their front end."""
+    return load_demo_model(_config(checkpoint), default_open_weights())
+
+
+@pytest.mark.parametrize("where", ["in another thread's block", "as a block ends"])
+def test_interrupt_leaves_stderr_to_its_message(where, tmp_path, checkpoint, demo_model, monkeypatch):
+    """The CLI's "interrupted:" line reaches stderr: fd 2 is not left on MediaPipe's /dev/null (issue 12)."""
+    blocks_left = []
+
+    def interrupted_front_end(*args, **kwargs):
+        if where == "in another thread's block":
+            blocks_left.append(thread_in_a_silenced_block())
+            raise KeyboardInterrupt
+        _interrupted_as_a_block_ends(monkeypatch)
+
+    monkeypatch.setattr(run_module, "front_end", interrupted_front_end)
+    before = stderr_file()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_demo(CLIP, tmp_path / "out", _config(checkpoint, max_frames=5, render=False), model=demo_model)
+        after_interrupt = stderr_file()
+    finally:
+        for end in blocks_left:  # a block that ends after the interrupt must not redirect fd 2 again
+            end()
+    assert after_interrupt == stderr_file() == before
+    assert not list((tmp_path / "out").iterdir())  # the staging folder is gone too

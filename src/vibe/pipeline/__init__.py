@@ -28,10 +28,15 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import ParamSpec, TypeVar
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 def _flush_c_stdio() -> None:
@@ -69,8 +74,11 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
 
 
 # One redirection of fd 2 for the whole process, held while any thread is inside a silenced block.
+# `_silence_generation` counts redirections ended early by `restore_native_stderr`: a block opened
+# before that leaves without touching the state of the blocks opened after it.
 _silence_lock = threading.Lock()
 _silence_depth = 0
+_silence_generation = 0
 _saved_stderr_fd: int | None = None
 
 
@@ -84,28 +92,92 @@ def native_stderr_silenced(enabled: bool = True) -> Iterator[None]:
     still propagate normally; only native writes during the block are lost
     (from every thread: fd 2 is per process, so it is restored when the last
     thread leaves its block).
+
+    A Ctrl-C can leave the block with fd 2 still silenced (see
+    :func:`restore_native_stderr`): code that catches ``KeyboardInterrupt``
+    around silenced blocks calls that first, or is wrapped in
+    :func:`stderr_restored_on_interrupt`.
     """
-    global _silence_depth, _saved_stderr_fd
     if not enabled:
         yield
         return
+    generation = _enter_silence()
+    try:
+        yield
+    finally:
+        _leave_silence(generation)
+
+
+def _enter_silence() -> int:
+    """Count one more silenced block (fd 2 to /dev/null on the first); the generation it belongs to."""
+    global _silence_depth, _saved_stderr_fd
     with _silence_lock:
-        if _silence_depth == 0:
+        if _saved_stderr_fd is None:
             sys.stderr.flush()
+            # Saved before the redirection: restore_native_stderr undoes whatever part of it was done.
             _saved_stderr_fd = os.dup(2)
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 2)
             os.close(devnull)
         _silence_depth += 1
-    try:
-        yield
-    finally:
-        with _silence_lock:
-            _silence_depth -= 1
-            if _silence_depth == 0:
-                # Native code may leave the text in C stdio buffers; flush them while
-                # fd 2 still points at /dev/null, or it surfaces at interpreter exit.
-                _flush_c_stdio()
-                os.dup2(_saved_stderr_fd, 2)
-                os.close(_saved_stderr_fd)
-                _saved_stderr_fd = None
+        return _silence_generation
+
+
+def _leave_silence(generation: int) -> None:
+    """One silenced block of ``generation`` is done; fd 2 back when it was the last one."""
+    global _silence_depth
+    with _silence_lock:
+        if generation != _silence_generation:
+            return  # restore_native_stderr ended it already
+        _silence_depth -= 1
+        if _silence_depth == 0:
+            _unsilence()
+
+
+def _unsilence() -> None:
+    """Point fd 2 back at the saved one (the lock held)."""
+    global _saved_stderr_fd
+    if _saved_stderr_fd is None:
+        return
+    # Native code may leave the text in C stdio buffers; flush them while
+    # fd 2 still points at /dev/null, or it surfaces at interpreter exit.
+    _flush_c_stdio()
+    saved = _saved_stderr_fd
+    os.dup2(saved, 2)
+    _saved_stderr_fd = None  # after the dup2: interrupted before, a restore redoes it
+    os.close(saved)
+
+
+def restore_native_stderr() -> None:
+    """Point fd 2 back at the real stderr now, even while silenced blocks are open (after Ctrl-C).
+
+    Ctrl-C raises ``KeyboardInterrupt`` at the main thread's next Python
+    step: after a long native call inside a silenced block (closing a
+    MediaPipe graph) that is the block's exit, before it restores fd 2,
+    and the suspended block is then kept alive by the exception's
+    traceback. Threads left running (graphs being started in the
+    background) may also still be inside their blocks. Either way the
+    message that reports the interruption went to /dev/null. Blocks
+    still open then leave without redirecting anything again.
+    """
+    global _silence_depth, _silence_generation
+    with _silence_lock:
+        if _saved_stderr_fd is None:
+            return
+        _unsilence()
+        _silence_depth = 0
+        _silence_generation += 1
+
+
+def stderr_restored_on_interrupt(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``fn``, calling :func:`restore_native_stderr` before a ``KeyboardInterrupt`` leaves it."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            restore_native_stderr()
+            raise
+
+    return wrapper

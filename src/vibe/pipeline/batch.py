@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from vibe.pipeline import restore_native_stderr
 from vibe.pipeline.batch_io import expand_inputs, fetch, is_remote, local_path, publish, result_exists
 from vibe.pipeline.batch_manifest import DONE, FAILED, Manifest, assign_names, options_key, plan
 from vibe.pipeline.demo_config import DemoConfig, DemoError
@@ -381,6 +382,9 @@ def _run_jobs(
     try:
         _dispatch(jobs, config, options, summary, on_record)
     except KeyboardInterrupt:
+        # Whatever was interrupted (a video or the steps between), the `interrupted:` line must
+        # not go to MediaPipe's /dev/null (see vibe.pipeline.restore_native_stderr).
+        restore_native_stderr()
         summary.interrupted = True
     finally:
         bar.close()

@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 
 from vibe.geometry.crops import smooth_square_boxes
-from vibe.pipeline import limit_malloc_arenas, release_freed_memory
+from vibe.pipeline import limit_malloc_arenas, release_freed_memory, stderr_restored_on_interrupt
 from vibe.pipeline.demo_config import (
     EXIT_MISSING_ASSETS,
     EXIT_NO_WEIGHTS,
@@ -127,6 +127,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
+@stderr_restored_on_interrupt  # the caller's message about it reaches stderr
 def run_demo(
     video: str | Path,
     out_dir: str | Path,
@@ -152,8 +153,9 @@ def run_demo(
         VideoUnreadableError, MissingAssetsError, NoTrainedWeightsError,
         OutputNotWritableError: see their ``exit_code``; nothing is written
         for the first three, which are checked before any output.
-        KeyboardInterrupt: passed on after the staging folder is removed; the
-        output folder holds the previous complete result (or nothing).
+        KeyboardInterrupt: passed on after the staging folder is removed and
+        fd 2 is back from MediaPipe's silencing; the output folder holds the
+        previous complete result (or nothing).
     """
     config = config or DemoConfig()
     limit_malloc_arenas()
