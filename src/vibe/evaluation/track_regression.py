@@ -85,6 +85,8 @@ def regress_track(
     fit_camera: bool = False,
     refine: SMPLifyConfig | None = None,
     linear_edges: bool = False,
+    fit_points: str = "core",
+    fit_extra_weight: float = 1.0,
 ) -> TrackPrediction:
     """The generator on one track's landmarks, as the demo runs it, or frame by frame.
 
@@ -105,7 +107,8 @@ def regress_track(
             ``linear_edges``: that smoothing's edge handling (the demo's ``centred_linear_edges``).
         refine: fit the output to the landmarks first, as the demo's ``refine``
             (:func:`~vibe.pipeline.track_fit.fit_to_landmarks`, with the world
-            landmarks when given).
+            landmarks when given). ``fit_points``, ``fit_extra_weight``: which
+            landmarks it matches, as the demo's options of those names.
     """
     features = features or FeatureConfig()
     kp = keypoints_to_encoder_input(landmarks_img, bbox_cxcys, features, image_size=image_size)
@@ -123,7 +126,10 @@ def regress_track(
     pose_rotmat, shape, cam = params.pose_rotmat, params.shape, params.cam
     ids = np.arange(len(kp)) if frame_ids is None else np.asarray(frame_ids)
     if refine is not None:
-        pose_rotmat, shape, cam, _ = fit_to_landmarks(model.body, pose_rotmat, shape, cam, kp, landmarks_world, refine)
+        pose_rotmat, shape, cam, _ = fit_to_landmarks(
+            model.body, pose_rotmat, shape, cam, kp, landmarks_world, refine,
+            points=fit_points, extra_weight=fit_extra_weight,
+        )  # fmt: skip
     if centred_sigma > 0:
         pose_rotmat, shape, cam = smooth_track(pose_rotmat, shape, cam, ids, centred_sigma, linear_edges)
     body = model.body
