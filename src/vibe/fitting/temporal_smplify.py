@@ -22,10 +22,12 @@ one-by-one fits at convergence, not step by step.
 
 The energy is a sum over frames (and over consecutive pairs for the
 smoothness terms), so with ``threads > 1`` each evaluation splits the frames
-into that many chunks, evaluated with their gradients in parallel threads and
-summed: the same energy and gradient up to float rounding. The fit is bound
-by the per-operation overhead of many small tensors (a second intra-op thread
-gives it nothing), so whole chunks in threads are what use a second core.
+into that many chunks, evaluated with their gradients in parallel threads on
+one intra-op thread each and summed: the same energy and gradient up to float
+rounding. Measured on 2 idle cores it is no faster than one pass (the many
+small operations' Python overhead holds the GIL), but it does not collapse
+when the cores are busy, as torch's own intra-op threads do (OpenMP's waiting
+teams: 10-30x slower at load 7); docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -84,10 +86,10 @@ class SMPLifyConfig:
             (BlazePose's hips by default).
         fit_shape, fit_camera: optimise these (else keep the initial values).
         focal_length, crop_size: the crop camera (as the network's).
-        threads: frame chunks evaluated in parallel threads per energy
-            evaluation (None: ``torch.get_num_threads()``; 1: one pass, as the
-            training's in-loop fits with one thread). Windows shorter than
-            ``min_chunk_frames`` per chunk use fewer chunks.
+        threads: frame chunks evaluated in parallel threads (one intra-op
+            thread each) per energy evaluation; 1: one pass on torch's own
+            threads (the default); None: ``torch.get_num_threads()`` chunks.
+            Windows shorter than ``min_chunk_frames`` per chunk use fewer chunks.
     """
 
     keypoint_set: str = "blazepose33"
@@ -110,7 +112,7 @@ class SMPLifyConfig:
     fit_camera: bool = True
     focal_length: float = 5000.0
     crop_size: float = 224.0
-    threads: int | None = None
+    threads: int | None = 1
     min_chunk_frames: int = 32
 
 
@@ -380,20 +382,19 @@ class TemporalSMPLify:
 
 @contextmanager
 def _fitting_threads(count: int) -> Iterator[ThreadPoolExecutor | None]:
-    """While fitting: subnormals flushed, one intra-op thread, and a pool of ``count`` threads (None for 1).
+    """While fitting: subnormals flushed, and for ``count > 1`` a pool of that many threads on one intra-op thread.
 
     Near convergence float32 gradients reach subnormal values, which x86 CPUs
     compute ~100x slower: they are flushed to zero (the demo's 6-step fit went
     from 2.9 to 44 frames/s), a per-thread CPU flag, so the pool's threads set
-    it too. One intra-op thread: the fit's small operations gain nothing from
-    more, and with the cores busy (other processes, or the chunks' own
-    threads) OpenMP's waiting teams made the fit 10-30x slower.
+    it too. The chunks' threads each calling into OpenMP would oversubscribe
+    the cores: one intra-op thread while they run. ``count == 1``: no pool.
     """
     flushed = torch.set_flush_denormal(True)
     intra_op = torch.get_num_threads()
-    torch.set_num_threads(1)
     pool = None
     if count > 1:
+        torch.set_num_threads(1)
         pool = ThreadPoolExecutor(count, "smplify", initializer=torch.set_flush_denormal, initargs=(True,))
     try:
         yield pool
