@@ -135,7 +135,7 @@ def demo(
         help="Fit each track to its 2D and world landmarks (default: on for the open stack; smpl: not available).",
     ),
     refine_steps: int = typer.Option(
-        4, min=1, help="L-BFGS steps of that fit: more is more accurate and slower (docs/results.md: 3, 4, 6)."
+        6, min=1, help="L-BFGS steps of that fit: more is more accurate and slower (docs/results.md: 4, 6)."
     ),
     centred_sigma: float = typer.Option(
         3.0, min=0.0, help="Centred Gaussian smoothing of each track (frames at 30 fps, scaled to the video's rate; 0: off)."

@@ -188,14 +188,15 @@ class DemoConfig:
     fit_extra_weight: float = 0.6
     refine: bool | None = None
     # The 3D term's weight and the steps were chosen on training-subject renders
-    # (benchmarks/tune_cleanup.py); 4 L-BFGS steps keep the demo above 25 fps at 720p (benchmarks/bench_demo.py).
+    # (benchmarks/tune_cleanup.py). 6 L-BFGS steps since the front end's faster start: 31 fps at 720p
+    # (benchmarks/bench_demo.py), mesh on real clips 1.59 -> 1.46 % of the box (docs/results.md).
     # A lighter pose prior than SPIN's 4.78² lets the body follow the landmarks: mesh on real clips
     # 2.16 -> 1.95 % of the box, PA-MPJPE12 -1.4 mm on held-out CMU, neutral on HDM05 (docs/results.md).
     # The fit's keypoints are where BlazePose puts its landmarks (vibe.body.keypoint_offsets): mesh on real
     # clips 1.72 -> 1.56 % of the box, PA-MPJPE12 -0.6/-0.8/-0.6 mm on CMU/HDM05/lying (docs/results.md).
     smplify: SMPLifyConfig = field(
         default_factory=lambda: SMPLifyConfig(
-            keypoint_set=DETECTOR_SET, world_weight=1e4, num_steps=4, pose_prior_weight=5.0
+            keypoint_set=DETECTOR_SET, world_weight=1e4, num_steps=6, pose_prior_weight=5.0
         )
     )
     render: bool = True
