@@ -7,7 +7,8 @@
 ``WORK/SET/baselines/NAME``), ``BENCH/SET`` the rendered set
 (``video_XXX.npz`` with the truth). For every visible true point, the body's
 ``joints2d_img`` and MediaPipe's ``landmarks_img`` count as correct within
-0.1 × the true box side, as the benchmark's ``pck2d``; printed per point and
+0.1 × the box of the visible true points
+(:func:`~vibe.evaluation.synthetic_scoring.pck2d_hits`, the benchmark's ``pck2d``); printed per point and
 overall, so a gap to MediaPipe can be traced to the points that make it.
 """
 
@@ -19,18 +20,18 @@ from pathlib import Path
 import numpy as np
 
 from vibe.body.anny import BLAZEPOSE33
+from vibe.evaluation.synthetic_scoring import pck2d_hits
 
 
 def video_hits(results: Path, truth: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Visible ``(n, 33)``, body within 0.1 box ``(n, 33)``, MediaPipe within 0.1 box ``(n, 33)`` of one video."""
+    """Visible ``(n, 33)``, body hits ``(n, 33)``, MediaPipe hits ``(n, 33)`` of one video (the benchmark's ``pck2d``)."""
     gt, res = np.load(truth), np.load(results)
     track = f"track{res['track_ids'][0]}"
     rows = np.searchsorted(gt["frame_ids"], res[f"{track}/frame_ids"])
-    points_gt = gt["keypoints2d_blazepose33"][rows]
-    side = np.max(np.nanmax(points_gt, 1) - np.nanmin(points_gt, 1), 1)[:, None]
-    body = np.linalg.norm(res[f"{track}/joints2d_img"] - points_gt, axis=-1) / side
-    landmarks = np.linalg.norm(res[f"{track}/landmarks_img"][..., :2] - points_gt, axis=-1) / side
-    return gt["visible_blazepose33"][rows], body < 0.1, landmarks < 0.1  # NaN landmarks: misses
+    points_gt, visible = gt["keypoints2d_blazepose33"][rows], gt["visible_blazepose33"][rows]
+    body = pck2d_hits(res[f"{track}/joints2d_img"], points_gt, visible)
+    landmarks = pck2d_hits(res[f"{track}/landmarks_img"][..., :2], points_gt, visible)  # NaN landmarks: misses
+    return visible, body, landmarks
 
 
 def main() -> None:

@@ -100,15 +100,22 @@ class TrackPrediction:
     vertices_rest: np.ndarray | None = None
 
 
-def pck2d(pred_px: np.ndarray, target_px: np.ndarray, visible: np.ndarray, threshold: float = PCK2D_THRESHOLD) -> float:
-    """Percent of visible points ``(T, K)`` whose prediction ``(T, K, 2)`` is within ``threshold`` × the box side.
+def pck2d_hits(
+    pred_px: np.ndarray, target_px: np.ndarray, visible: np.ndarray, threshold: float = PCK2D_THRESHOLD
+) -> np.ndarray:
+    """``(T, K)`` visible points whose prediction ``(T, K, 2)`` is within ``threshold`` × the box side.
 
     The box of frame ``t`` bounds its visible target points; its side is the longer one.
     """
     big = np.where(visible[..., None], target_px, np.nan)
     side = np.nanmax(np.nanmax(big, 1) - np.nanmin(big, 1), axis=-1)  # (T,)
     dist = np.linalg.norm(pred_px - target_px, axis=-1)
-    hits = (dist <= threshold * side[:, None]) & visible
+    return (dist <= threshold * side[:, None]) & visible
+
+
+def pck2d(pred_px: np.ndarray, target_px: np.ndarray, visible: np.ndarray, threshold: float = PCK2D_THRESHOLD) -> float:
+    """Percent of visible points ``(T, K)`` hit (:func:`pck2d_hits`)."""
+    hits = pck2d_hits(pred_px, target_px, visible, threshold)
     return float(100.0 * hits.sum() / max(int(visible.sum()), 1))
 
 
