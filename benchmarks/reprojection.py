@@ -33,11 +33,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vibe.body.anny import BLAZEPOSE33
 from vibe.evaluation.synthetic_bench import demo_options
-from vibe.pipeline.track_fit import FIT_LANDMARKS
+from vibe.pipeline.track_fit import fit_index
 
-_POINTS = [BLAZEPOSE33.index(n) for n in FIT_LANDMARKS]
+_POINTS = fit_index("core")
 
 
 def track_reprojection(track: dict, image_size: tuple[int, int], min_visibility: float = 0.5) -> dict:

@@ -401,7 +401,7 @@ def _fitting_threads(count: int) -> Iterator[ThreadPoolExecutor | None]:
     finally:
         if pool is not None:
             pool.shutdown()
-        torch.set_num_threads(intra_op)
+            torch.set_num_threads(intra_op)
         if flushed:
             torch.set_flush_denormal(False)
 
