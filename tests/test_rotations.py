@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import roma
 import torch
@@ -164,3 +165,17 @@ def test_fast_axis_angle_gradients_match_roma() -> None:
     identity = torch.eye(3, dtype=torch.float64).expand(4, 3, 3).clone().requires_grad_(True)
     rot.rotmat_to_axis_angle_fast(identity).sum().backward()
     assert torch.isfinite(identity.grad).all()
+
+
+def test_chordal_mean_against_scipy_mean() -> None:
+    """Two and three rotations: the same mean as scipy's (chordal L2, quaternion eigenvector) and
+    the exact geodesic midpoint for two."""
+    a, b, c = (torch.as_tensor(Rotation.random(6, random_state=s).as_matrix()) for s in (1, 2, 3))
+    for group in ((a, b), (a, b, c)):
+        stacked = torch.stack(group)  # (N, 6, 3, 3)
+        expected = [Rotation.from_matrix(stacked[:, i].numpy()).mean().as_matrix() for i in range(6)]
+        assert torch.allclose(rot.chordal_mean(stacked), torch.as_tensor(np.array(expected)), atol=1e-6)
+    mid = rot.chordal_mean(torch.stack([a, b]))
+    half = roma.rotmat_geodesic_distance(a, b) / 2
+    assert torch.allclose(roma.rotmat_geodesic_distance(a, mid), half, atol=1e-6)
+    assert torch.allclose(roma.rotmat_geodesic_distance(mid, b), half, atol=1e-6)

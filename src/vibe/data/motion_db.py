@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vibe.body.joint_sets import flip_permutation
+from vibe.body.mirror import mirror_rotations
 from vibe.geometry.rotations import axis_angle_to_rotmat, quat_to_rotmat, rotmat_to_quat
 
 log = logging.getLogger(__name__)
@@ -74,12 +74,6 @@ def mirror_motion(
     """
     transl = np.asarray(root_transl, np.float32) * np.array([-1.0, 1.0, 1.0], np.float32)
     return mirror_rotations(rotmat, joint_names), transl
-
-
-def mirror_rotations(rotmat: np.ndarray, joint_names: Sequence[str]) -> np.ndarray:
-    """Local rotations ``(..., J, 3, 3)`` seen in the x = 0 mirror: sides swapped, ``R → M R M`` (float32)."""
-    mirror = np.diag([-1.0, 1.0, 1.0]).astype(np.float32)
-    return mirror @ np.asarray(rotmat, np.float32)[..., flip_permutation(joint_names), :, :] @ mirror
 
 
 def tip_motion(

@@ -279,7 +279,7 @@ def demo_options(pairs: Sequence[str]) -> dict:
     return options
 
 
-_YES_NO_OPTIONS = ("fit_camera", "smooth", "refine", "centred_linear_edges")
+_YES_NO_OPTIONS = ("fit_camera", "smooth", "refine", "centred_linear_edges", "flip_average")
 
 
 def _demo_option(pair: str) -> tuple[str, float | bool | dict | str]:

@@ -32,6 +32,7 @@ __all__ = [
     "quat_to_axis_angle",
     "euler_to_rotmat",
     "rotmat_to_euler",
+    "chordal_mean",
 ]
 
 
@@ -66,6 +67,12 @@ def axis_angle_to_rotmat(aa: torch.Tensor) -> torch.Tensor:
 def rotmat_to_axis_angle(rotmat: torch.Tensor) -> torch.Tensor:
     """Rotation matrix ``(..., 3, 3)`` → axis-angle ``(..., 3)``, angle in ``[0, π]``."""
     return roma.rotmat_to_rotvec(rotmat)
+
+
+def chordal_mean(rotmats: torch.Tensor) -> torch.Tensor:
+    """Mean of ``N`` rotations ``(N, ..., 3, 3)`` → ``(..., 3, 3)``: the rotation nearest (Frobenius)
+    to their arithmetic mean, the chordal L2 mean (exact midpoint for two rotations under π apart)."""
+    return roma.special_procrustes(rotmats.mean(dim=0))
 
 
 # Below this cosine (angle above ~2.9 rad) the skew part no longer fixes the axis well.

@@ -128,6 +128,9 @@ class DemoConfig:
             place on a real body varies least (hands sign, feet wear shoes).
         fit_extra_weight: the fit's weight of the points beyond ``"core"``
             (their visibility scaled by it; 1: as the core points).
+        flip_average: open stack: also run the network on each track's mirror
+            image (landmarks flipped left/right) and average the two answers
+            (the mirror's mirrored back) before the fit.
         refine: fit each track to its 2D and world landmarks after the network
             (:func:`~vibe.pipeline.track_fit.fit_to_landmarks`, settings in
             ``smplify``); ``None``: on for the open stack, off for the smpl stack
@@ -186,6 +189,7 @@ class DemoConfig:
     # a little more and real clips lose (1.66 %: real hands sign, real feet wear shoes). docs/results.md.
     fit_points: str = "tips"
     fit_extra_weight: float = 0.6
+    flip_average: bool = False
     refine: bool | None = None
     # The 3D term's weight and the steps were chosen on training-subject renders
     # (benchmarks/tune_cleanup.py). 6 L-BFGS steps since the front end's faster start: 31 fps at 720p

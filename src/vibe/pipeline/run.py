@@ -288,7 +288,9 @@ def _bodies(model, device, config: DemoConfig, reader: VideoReader, boxes, landm
     w, h = reader.width, reader.height
     if config.stack == "open":
         start = time.perf_counter()
-        features, encoder_inputs = keypoint_features(model, landmarks, boxes, config.features, (w, h), device)
+        features, encoder_inputs = keypoint_features(
+            model, landmarks, boxes, config.features, (w, h), device, mirrored=config.flip_average
+        )
         box_scale = config.features.box_scale
     else:
         features = resnet_stage(reader, boxes, model.backbone, device, config, timer)

@@ -28,8 +28,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vibe.body.anny import BLAZEPOSE33
+from vibe.body.mirror import mirror_crop_cam, mirror_points, mirror_rotations_torch
 from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
 from vibe.geometry.cameras import crop_cam_to_image_cam, image_cam_to_pixels
+from vibe.geometry.rotations import chordal_mean
 from vibe.pipeline.demo_config import DemoConfig
 from vibe.pipeline.landmarks import TrackLandmarks, estimate_landmarks_parallel
 from vibe.pipeline.passes import (
@@ -244,7 +247,15 @@ def resnet_stage(
 
 @torch.no_grad()
 def _regress(model, features: torch.Tensor, config: DemoConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per-frame features ``(n, F)`` → ``pose_rotmat (n, J, 3, 3)``, ``shape (n, S)``, ``cam (n, 3)`` (CPU)."""
+    """Per-frame features ``(n, F)`` → ``pose_rotmat (n, J, 3, 3)``, ``shape (n, S)``, ``cam (n, 3)`` (CPU).
+
+    Features ``(2, n, F)`` (the track and its mirror image, :func:`keypoint_features`
+    with ``mirrored``): the mirror's answer is mirrored back and the two averaged.
+    """
+    if features.dim() == 3:
+        (pose, shape, cam), (pose_m, shape_m, cam_m) = (_regress(model, f, config) for f in features)
+        pose_back = mirror_rotations_torch(pose_m, model.body.joint_names)
+        return chordal_mean(torch.stack([pose, pose_back])), (shape + shape_m) / 2, (cam + mirror_crop_cam(cam_m)) / 2
     encoded = encode_in_windows(model.encoder, features, config.windows) if model.config.temporal else features
     poses, shapes, cams = [], [], []
     for chunk in encoded.split(config.batch_frames * 8):
@@ -274,21 +285,32 @@ def _pose_body(
 
 @torch.no_grad()
 def keypoint_features(
-    model, landmarks, boxes, feature_config: FeatureConfig, image_size, device
+    model, landmarks, boxes, feature_config: FeatureConfig, image_size, device, mirrored: bool = False
 ) -> tuple[dict[int, torch.Tensor], dict[int, torch.Tensor]]:
     """Open stack, per track: landmarks → encoder input ``(n, K, 3)`` (the one shared map) → features ``(n, F)``.
 
     Returns ``(features, encoder_inputs)``; the inputs are also the crop keypoints refinement fits.
+    ``mirrored``: features ``(2, n, F)``, the second from the track's mirror image
+    (its landmarks in the box square and the world seen in the x = 0 mirror), which
+    :func:`track_outputs` averages with the first.
     """
     features, inputs = {}, {}
     for tid, (_, cxcys) in boxes.items():
         kp = keypoints_to_encoder_input(landmarks[tid].landmarks_img, cxcys, feature_config, image_size=image_size)
         world = None
         if model.config.keypoint_encoder.use_world:
-            world = torch.as_tensor(landmarks[tid].world, dtype=torch.float32)[None].to(device)
-        features[tid] = model.encode_frames(kp[None].to(device), world)[0]
+            world = torch.as_tensor(landmarks[tid].world, dtype=torch.float32)
+        features[tid] = _encode(model, kp, world, device)
+        if mirrored:
+            world_m = None if world is None else mirror_points(world, BLAZEPOSE33)
+            features[tid] = torch.stack([features[tid], _encode(model, mirror_points(kp, BLAZEPOSE33), world_m, device)])
         inputs[tid] = kp
     return features, inputs
+
+
+def _encode(model, kp: torch.Tensor, world: torch.Tensor | None, device) -> torch.Tensor:
+    """One track's encoder input ``(n, K, 3)`` and world landmarks ``(n, K, 3)`` or None → features ``(n, F)``."""
+    return model.encode_frames(kp[None].to(device), None if world is None else world[None].to(device))[0]
 
 
 @dataclass(frozen=True)
@@ -312,7 +334,8 @@ def track_outputs(
     landmarks_box: torch.Tensor | None = None,
     landmarks_world: np.ndarray | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, float] | None]:
-    """One track's arrays (``results.npz`` keys, plus ``vertices`` or None) from its features ``(n, F)``.
+    """One track's arrays (``results.npz`` keys, plus ``vertices`` or None) from its features ``(n, F)``
+    (or ``(2, n, F)`` with the mirror image's, averaged: :func:`keypoint_features`).
 
     ``landmarks_box``: the open stack's ``(n, K, 3)`` detected landmarks in the
     crop camera's square (the encoder input), ``landmarks_world`` its ``(n, 33, 3)``
