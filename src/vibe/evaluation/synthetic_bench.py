@@ -285,20 +285,23 @@ _YES_NO_OPTIONS = ("fit_camera", "smooth", "refine", "centred_linear_edges", "fl
 def _demo_option(pair: str) -> tuple[str, float | bool | dict | str]:
     """``"centred_sigma=0"`` → ``("centred_sigma", 0.0)``; ``"fit_camera=false"`` → ``("fit_camera", False)``;
     ``"refine_steps=6"`` → ``("smplify", {"num_steps": 6})``; ``"fit_points=tips"`` → ``("fit_points", "tips")``;
-    ``"fit.F=V"`` → ``("smplify", {F: V})`` for a
+    ``"ensemble=A.pt+B.pt"`` → ``("ensemble", (Path("A.pt"), Path("B.pt")))``; ``"fit.F=V"`` → ``("smplify", {F: V})`` for a
     number, yes/no or text field ``F`` (e.g. ``fit.keypoint_set=blazepose33``) of the demo's fit settings (:class:`~vibe.fitting.temporal_smplify.SMPLifyConfig`)."""
     key, sep, value = (part.strip() for part in pair.partition("="))
     fit_fields = {f.name: f.type for f in dataclasses.fields(SMPLifyConfig) if f.type in ("float", "int", "bool", "str")}
     is_fit = key.startswith("fit.") and key[4:] in fit_fields
-    if not sep or not (is_fit or key in ("centred_sigma", *_YES_NO_OPTIONS, "refine_steps", "fit_points", "fit_extra_weight")):
+    plain = ("centred_sigma", *_YES_NO_OPTIONS, "refine_steps", "fit_points", "fit_extra_weight", "ensemble")
+    if not sep or not (is_fit or key in plain):
         raise ValueError(
             f"baseline option {pair!r}: expected centred_sigma=N, refine_steps=N, fit.FIELD=N, "
-            f"fit_points=NAME, fit_extra_weight=N or {', '.join(_YES_NO_OPTIONS)}=true|false"
+            f"fit_points=NAME, fit_extra_weight=N, ensemble=CKPT[+CKPT...] or {', '.join(_YES_NO_OPTIONS)}=true|false"
         )
     if key in ("centred_sigma", "fit_extra_weight"):
         return key, float(value)
     if key == "fit_points":
         return key, value
+    if key == "ensemble":
+        return key, tuple(Path(p) for p in value.split("+"))
     if key == "refine_steps":
         return "smplify", {"num_steps": int(value)}
     if is_fit:

@@ -111,6 +111,9 @@ class DemoConfig:
         checkpoint: open: one of our checkpoints (default: the installed open
             weights); smpl: the released ``vibe_model_w(o)_3dpw.pth.tar``
             (default: ``$VIBE_DATA_DIR/checkpoints/vibe_model_wo_3dpw.pth.tar``).
+        ensemble: open stack: more of our checkpoints (same body model) run
+            beside ``checkpoint``, their answers averaged
+            (:class:`~vibe.models.ensemble.GeneratorEnsemble`).
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ...
         smooth: One-Euro filter on the joint rotations (``one_euro``).
         centred_sigma: offline clean-up of each track (:mod:`vibe.pipeline.track_fit`):
@@ -178,6 +181,7 @@ class DemoConfig:
 
     stack: Literal["open", "smpl"] = "open"
     checkpoint: Path | None = None
+    ensemble: tuple[Path, ...] = ()
     device: str = "auto"
     smooth: bool = False
     one_euro: OneEuroConfig = field(default_factory=OneEuroConfig)

@@ -30,7 +30,7 @@ def default_open_weights() -> Path:
 
 def model_key(config: DemoConfig) -> tuple[str, str, str]:
     """What decides which generator a run needs: ``(stack, checkpoint, device option)``."""
-    return config.stack, str(config.checkpoint or ""), config.device
+    return config.stack, str(config.checkpoint or "") + "".join(f"+{p}" for p in config.ensemble), config.device
 
 
 @dataclass
@@ -61,7 +61,7 @@ def build_model(config: DemoConfig, device: torch.device, open_weights: Path | N
         NoTrainedWeightsError: open stack, no installed weights and no checkpoint.
         MissingAssetsError: smpl stack files, or a given checkpoint, not found.
     """
-    from vibe.models.checkpoints import load_checkpoint, load_generator_weights
+    from vibe.models.checkpoints import load_checkpoint
     from vibe.models.vibe import VIBE
 
     if config.stack == "open":
@@ -73,21 +73,12 @@ def build_model(config: DemoConfig, device: torch.device, open_weights: Path | N
                 f"no trained open weights are installed (expected {path}); pass a checkpoint with --checkpoint FILE"
             )
         ckpt = load_checkpoint(path, map_location="cpu")
-        if ckpt.body_model == "anny":
-            from vibe.body.anny import Anny
-
-            body = Anny()
-        elif ckpt.body_model == "smpl":
-            from vibe.body.smpl import SMPL
-
-            body = _smpl_or_raise(lambda: SMPL(), "the checkpoint's SMPL body")
-        else:
-            raise ValueError(f"{path}: unknown body model {ckpt.body_model!r}")
-        model_config = ckpt.config
-        model_config.return_vertices = False  # vertices are posed later, only where needed
-        model = VIBE(model_config, body)
-        load_generator_weights(model, ckpt)
+        body = _open_body(ckpt.body_model, path)
+        model = _open_generator(ckpt, body)
         weights = {"checkpoint": str(path), "format": "vibe-hmr", "versions": ckpt.versions}
+        if config.ensemble:
+            model = _ensemble(model, ckpt.body_model, config.ensemble)
+            weights["ensemble"] = [str(p) for p in config.ensemble]
     else:
         from vibe.body.smpl import SMPL, load_mean_params
         from vibe.models.checkpoints import load_released_vibe, load_spin
@@ -115,6 +106,47 @@ def build_model(config: DemoConfig, device: torch.device, open_weights: Path | N
         load_spin(spin_path, backbone=model.backbone)
         weights = {"checkpoint": str(vibe_path), "spin": str(spin_path), "format": "released", "epoch": info["epoch"]}
     return model.to(device).eval(), weights
+
+
+def _ensemble(model, body_model: str, extra_paths) -> torch.nn.Module:
+    """``model`` and the open checkpoints ``extra_paths`` (same body model) as one averaged generator."""
+    from vibe.models.checkpoints import load_checkpoint
+    from vibe.models.ensemble import GeneratorEnsemble
+
+    members = [model]
+    for extra in map(Path, extra_paths):
+        if not extra.exists():
+            raise MissingAssetsError([extra], "the ensemble option")
+        other = load_checkpoint(extra, map_location="cpu")
+        if other.body_model != body_model:
+            raise ValueError(f"{extra}: trained on {other.body_model!r}, not {body_model!r}")
+        members.append(_open_generator(other, model.body))
+    return GeneratorEnsemble(members)
+
+
+def _open_body(name: str, path: Path):
+    """The body model an open checkpoint at ``path`` was trained on (``"anny"`` or ``"smpl"``)."""
+    if name == "anny":
+        from vibe.body.anny import Anny
+
+        return Anny()
+    if name == "smpl":
+        from vibe.body.smpl import SMPL
+
+        return _smpl_or_raise(lambda: SMPL(), "the checkpoint's SMPL body")
+    raise ValueError(f"{path}: unknown body model {name!r}")
+
+
+def _open_generator(ckpt, body):
+    """An open checkpoint's generator on ``body`` (vertices posed later, only where needed)."""
+    from vibe.models.checkpoints import load_generator_weights
+    from vibe.models.vibe import VIBE
+
+    model_config = ckpt.config
+    model_config.return_vertices = False
+    model = VIBE(model_config, body)
+    load_generator_weights(model, ckpt)
+    return model
 
 
 def _smpl_or_raise(make, purpose: str):
