@@ -266,3 +266,24 @@ def test_an_empty_scene_gets_the_far_tiles_less_often_while_they_find_no_one():
         for k in range(31):
             follower.step(k, image)
     assert recorder.calls == [True] * 31
+
+
+def test_graphs_start_ahead_only_when_the_front_end_will_run(tmp_path, monkeypatch):
+    """A re-run whose one-pass cache is there starts no MediaPipe graph ahead (they would go unused)."""
+    from types import SimpleNamespace
+
+    from vibe.pipeline import roi_stage
+    from vibe.pipeline.demo_config import DemoConfig
+
+    calls = []
+    monkeypatch.setattr(roi_stage, "shared_pool", lambda: SimpleNamespace(start_ahead=lambda *a: calls.append(a)))
+    config = DemoConfig()
+    caches = roi_stage.one_pass_caches(config, tmp_path / "people-key.npz", "key")
+    assert caches is not None and roi_stage.one_pass_caches(config, None, "key") is None
+    reader = VideoReader(ASSETS / "pose_1.mp4")
+    roi_stage.start_graphs_ahead(reader, config, caches)  # no cache yet: graphs start
+    assert len(calls) == 1
+    for path in caches:
+        path.write_bytes(b"")
+    roi_stage.start_graphs_ahead(reader, config, caches)
+    assert len(calls) == 1

@@ -43,7 +43,7 @@ from vibe.pipeline.stages import people_stage
 from vibe.pipeline.tracker import Track
 from vibe.pipeline.video import VideoReader
 
-__all__ = ["followed_people_stage", "front_end", "start_graphs_ahead"]
+__all__ = ["followed_people_stage", "front_end", "one_pass_caches", "start_graphs_ahead"]
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +53,17 @@ def _one_pass(config: DemoConfig) -> bool:
     return config.roi_tracking is not None and (config.stack == "open" or config.presence.enabled)
 
 
-def start_graphs_ahead(reader: VideoReader, config: DemoConfig) -> None:
+def start_graphs_ahead(reader: VideoReader, config: DemoConfig, caches: tuple[Path, Path] | None = None) -> None:
     """Start the one pass's MediaPipe graphs in the background (a detector, a ``Pose`` and, with blob proposals,
     a person segmenter per time range; :meth:`~vibe.pipeline.graph_pool.GraphPool.start_ahead`).
 
     For a caller with other work before :func:`front_end` (``run_demo`` loads
     its model meanwhile): the ranges then start on graphs that are ready
     (about a second of each range's start at 720p, ``docs/benchmarks.md``).
-    Nothing when the front end is not the one pass.
+    Nothing when the front end is not the one pass, or when its ``caches``
+    (:func:`one_pass_caches`) are there to be reused.
     """
-    if not _one_pass(config):
+    if not _one_pass(config) or (caches is not None and all(p.exists() for p in caches)):
         return
     roi = config.roi_tracking
     blobs = roi.blob_proposals and roi.weak_score is not None and roi.far_tiles is not None and roi.tiles
@@ -83,11 +84,16 @@ def front_end(
     """
     if not _one_pass(config):
         return (*people_stage(reader, config, people_cache, timer), None)
-    caches = None
-    if people_cache is not None:
-        key = cache_key(people_key, asdict(config.roi_tracking), asdict(config.landmarks))
-        caches = (people_cache.with_name(f"people-{key}.npz"), people_cache.with_name(f"landmarks-{key}.npz"))
-    return followed_people_stage(reader, config, caches, timer)
+    return followed_people_stage(reader, config, one_pass_caches(config, people_cache, people_key), timer)
+
+
+def one_pass_caches(config: DemoConfig, people_cache: Path | None, people_key: str) -> tuple[Path, Path] | None:
+    """The one pass's ``(people, landmarks)`` cache files beside the two-pass ``people_cache``
+    (None: no caching, or no one pass)."""
+    if people_cache is None or config.roi_tracking is None:
+        return None
+    key = cache_key(people_key, asdict(config.roi_tracking), asdict(config.landmarks))
+    return people_cache.with_name(f"people-{key}.npz"), people_cache.with_name(f"landmarks-{key}.npz")
 
 
 def followed_people_stage(

@@ -89,8 +89,8 @@ from vibe.pipeline.outputs import (
 )
 from vibe.pipeline.passes import StageTimer, cache_key, file_digest
 from vibe.pipeline.person_filter import duplicate_tracks, judge_tracks
-from vibe.pipeline.roi_stage import front_end, start_graphs_ahead
-from vibe.pipeline.run_folder import RunFolder
+from vibe.pipeline.roi_stage import front_end, one_pass_caches, start_graphs_ahead
+from vibe.pipeline.run_folder import CACHE_DIR, RunFolder
 from vibe.pipeline.scene_lines import segments_in_background
 from vibe.pipeline.stages import (
     ImageGeometry,
@@ -165,16 +165,19 @@ def run_demo(
         reader = VideoReader(video)
     except VideoError as exc:
         raise VideoUnreadableError(str(exc)) from exc
-    start_graphs_ahead(reader, config)  # the front end's MediaPipe graphs start while the model loads
+    target = Path(out_dir) / (name or video.stem)
+    people_cache = _people_cache(video, config, target / CACHE_DIR)
+    # The front end's MediaPipe graphs start while the model loads, unless its cache will be reused.
+    start_graphs_ahead(reader, config, one_pass_caches(config, people_cache[1], people_cache[0]))
     try:
         if model is None or model.key != model_key(config):
             model = load_demo_model(config, default_open_weights())
-        folder = _open_output(Path(out_dir) / (name or video.stem))
+        folder = _open_output(target)
     except BaseException:
         shared_pool().wait_ahead()  # starting a graph silences fd 2 a while: the error's message comes after
         raise
     with folder:
-        result = _run(video, reader, model.model, model.device, config, folder, timer, keep_graphs)
+        result = _run(video, reader, model.model, model.device, config, folder, timer, people_cache, keep_graphs)
         meta = _meta(video, reader, model.model, model.weights, model.device, config, result)
         meta["files"] = sorted(p.relative_to(folder.staging).as_posix() for p in folder.staging.rglob("*") if p.is_file())
         meta["files"].append("meta.json")
@@ -195,6 +198,15 @@ def _open_output(target: Path) -> RunFolder:
     return folder
 
 
+def _people_cache(video: Path, config: DemoConfig, cache_dir: Path) -> tuple[str, Path | None]:
+    """Pass 1's cache key (the video's digest and the options it depends on) and its file (None: no caching)."""
+    digest = file_digest(video) if config.cache else ""
+    people_key = cache_key(
+        digest, config.max_frames, asdict(config.detector), asdict(config.tracker), asdict(config.detection_schedule)
+    )
+    return people_key, (cache_dir / f"people-{people_key}.npz" if config.cache else None)
+
+
 def _run(
     video: Path,
     reader: VideoReader,
@@ -203,20 +215,20 @@ def _run(
     config: DemoConfig,
     folder: RunFolder,
     timer: StageTimer,
+    people_cache: tuple[str, Path | None],
     keep_graphs: bool = False,
 ) -> DemoResult:
-    """The stages, in data-flow order; result files go to ``folder.staging``."""
+    """The stages, in data-flow order; result files go to ``folder.staging``.
+
+    ``people_cache``: pass 1's cache key and file (:func:`_people_cache`).
+    """
     out = folder.staging
     result = DemoResult(out_dir=folder.target, results=folder.target / "results.npz", meta=folder.target / "meta.json")
 
     # Pass 1: people, and the true timing of the frames.
     cache_dir = folder.cache if config.cache else None
-    digest = file_digest(video) if config.cache else ""
-    people_key = cache_key(
-        digest, config.max_frames, asdict(config.detector), asdict(config.tracker), asdict(config.detection_schedule)
-    )
-    people_cache = cache_dir / f"people-{people_key}.npz" if cache_dir else None
-    tracks, decoded_times, followed = front_end(reader, config, people_cache, people_key, timer)
+    people_key, people_file = people_cache
+    tracks, decoded_times, followed = front_end(reader, config, people_file, people_key, timer)
     if not keep_graphs:
         shared_pool().close()  # no next video to hand them to: their memory goes back now
     result.frames_read = len(decoded_times)
