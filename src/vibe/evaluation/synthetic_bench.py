@@ -86,6 +86,7 @@ from vibe.evaluation.synthetic_make import CMU_LABEL
 from vibe.evaluation.track_regression import load_open_generator, regress_track
 from vibe.fitting.temporal_smplify import SMPLifyConfig
 from vibe.pipeline.demo_config import DemoConfig
+from vibe.pipeline.label_swaps import SwapConfig
 from vibe.models.vibe import VIBE
 
 __all__ = [
@@ -290,11 +291,11 @@ def _demo_option(pair: str) -> tuple[str, float | bool | dict | str]:
     key, sep, value = (part.strip() for part in pair.partition("="))
     fit_fields = {f.name: f.type for f in dataclasses.fields(SMPLifyConfig) if f.type in ("float", "int", "bool", "str")}
     is_fit = key.startswith("fit.") and key[4:] in fit_fields
-    plain = ("centred_sigma", *_YES_NO_OPTIONS, "refine_steps", "fit_points", "fit_extra_weight", "ensemble")
+    plain = ("centred_sigma", *_YES_NO_OPTIONS, "refine_steps", "fit_points", "fit_extra_weight", "ensemble", "label_swaps")
     if not sep or not (is_fit or key in plain):
         raise ValueError(
             f"baseline option {pair!r}: expected centred_sigma=N, refine_steps=N, fit.FIELD=N, "
-            f"fit_points=NAME, fit_extra_weight=N, ensemble=CKPT[+CKPT...] or {', '.join(_YES_NO_OPTIONS)}=true|false"
+            f"fit_points=NAME, fit_extra_weight=N, ensemble=CKPT[+CKPT...] or {', '.join((*_YES_NO_OPTIONS, 'label_swaps'))}=true|false"
         )
     if key in ("centred_sigma", "fit_extra_weight"):
         return key, float(value)
@@ -302,6 +303,8 @@ def _demo_option(pair: str) -> tuple[str, float | bool | dict | str]:
         return key, value
     if key == "ensemble":
         return key, tuple(Path(p) for p in value.split("+"))
+    if key == "label_swaps":
+        return key, SwapConfig() if _yes(value) else None
     if key == "refine_steps":
         return "smplify", {"num_steps": int(value)}
     if is_fit:

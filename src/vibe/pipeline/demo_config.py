@@ -16,6 +16,7 @@ from vibe.data.features import FeatureConfig
 from vibe.fitting.temporal_smplify import SMPLifyConfig
 from vibe.pipeline.detector import DetectorConfig
 from vibe.pipeline.frame_times import FrameTiming
+from vibe.pipeline.label_swaps import SwapConfig
 from vibe.pipeline.landmarks import LandmarkConfig
 from vibe.pipeline.people import DetectionScheduleConfig
 from vibe.pipeline.person_filter import BodyPresenceConfig
@@ -163,6 +164,9 @@ class DemoConfig:
             lost or nobody is tracked. None: the two-pass front end (the
             detector on ``detection_schedule``, then landmarks on the
             tracks' smoothed boxes).
+        label_swaps: undo BlazePose's left/right label swaps over each track
+            (:mod:`vibe.pipeline.label_swaps`: the torso turning 180° in a frame
+            and back) before the generator; None: landmarks as detected.
         presence: which tracks count as people, from their landmarks'
             visibility and coherence (:mod:`vibe.pipeline.person_filter`); on
             the smpl stack this runs the landmark pass for that alone.
@@ -227,6 +231,7 @@ class DemoConfig:
     box_window_s: float = 0.5
     landmarks: LandmarkConfig = field(default_factory=LandmarkConfig)
     presence: BodyPresenceConfig = field(default_factory=BodyPresenceConfig)
+    label_swaps: SwapConfig | None = None
     features: FeatureConfig = field(default_factory=FeatureConfig)
     windows: WindowConfig = field(default_factory=WindowConfig)
     smpl_crop_scale: float = 1.1

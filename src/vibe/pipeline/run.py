@@ -89,6 +89,7 @@ from vibe.pipeline.outputs import (
 )
 from vibe.pipeline.passes import StageTimer, cache_key, file_digest
 from vibe.pipeline.person_filter import duplicate_tracks, judge_tracks
+from vibe.pipeline.label_swaps import repair_swaps
 from vibe.pipeline.roi_stage import front_end, one_pass_caches, start_graphs_ahead
 from vibe.pipeline.run_folder import CACHE_DIR, RunFolder
 from vibe.pipeline.scene_lines import segments_in_background
@@ -257,6 +258,8 @@ def _run(
             {tid: (lm.frame_ids, lm.landmarks_img, lm.found) for tid, lm in lms.items()}, config.presence
         )
         boxes = {tid: boxes[tid] for tid in kept if tid not in result.rejected}
+        if config.label_swaps is not None:
+            landmarks = _unswapped(landmarks, boxes, config)
     clean_up = at_frame_rate(config, timing.fps)  # per-frame smoothing and fit terms at the video's rate
     lines = None if config.world is None else segments_in_background(video, boxes, frame_times, config.world.scene_lines)
     people, refinements = _bodies(model, device, clean_up, reader, boxes, landmarks, timer) if boxes else ({}, {})
@@ -327,6 +330,16 @@ def _bodies(model, device, config: DemoConfig, reader: VideoReader, boxes, landm
             people[tid]["landmarks_world"] = landmarks[tid].world.astype(np.float32)
     timer.add("generator_body", time.perf_counter() - start, sum(len(f) for f, _ in boxes.values()))
     return people, refinements
+
+
+def _unswapped(landmarks: dict[int, TrackLandmarks], boxes, config: DemoConfig) -> dict[int, TrackLandmarks]:
+    """The landmarks of the tracks in ``boxes`` with BlazePose's left/right swaps undone (``config.label_swaps``)."""
+    out = {}
+    for tid in boxes:
+        out[tid], count = repair_swaps(landmarks[tid], config.label_swaps)
+        if count:
+            log.info("track %d: left and right read swapped in %d of %d frames, undone", tid, count, len(out[tid].found))
+    return out
 
 
 def _check_frame_count(reader: VideoReader, config: DemoConfig, decoded_times: np.ndarray) -> None:

@@ -1,0 +1,120 @@
+"""Left/right label swaps of BlazePose, found over a track and undone.
+
+A person seen from the front and the same person seen from behind with left
+and right exchanged project to nearly the same image: BlazePose sometimes
+reads one as the other for a few frames (the whole body turns 180° in one
+frame, which nobody can do), then switches back. Its world landmarks follow its
+reading: they are the true body mirrored in depth, with left and right exchanged.
+
+Per frame, the torso's *facing* ``f`` is the signed width of the shoulders
+and hips across the torso's axis (a 2D cross product, in torso lengths:
+about +1.2 facing the camera, −1.2 facing away, 0 seen side-on), so it does not
+depend on how the body lies in the image. Under a swap ``f`` changes sign. A
+real turn passes through side views, where ``f`` is small, so it changes
+continuously. :func:`swap_parity` finds, by dynamic programming over the
+track, which frames to read swapped (parity 1) so that the corrected facing
+``±f`` is as continuous as possible, with a cost per change of parity and a
+small one per frame read swapped: of two readings equally continuous the one
+closer to BlazePose's wins, and one frame's wobble does not start a swap.
+:func:`unswap_landmarks` undoes the swaps: image landmarks exchange left and
+right; world landmarks exchange them and come back out of the mirror (z negated).
+
+What this cannot fix: a swap that lasts the whole track (nothing to be
+continuous with), nor one of the legs or arms alone (the torso does not see it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from vibe.body.anny import BLAZEPOSE33
+from vibe.body.joint_sets import flip_permutation
+from vibe.pipeline.landmarks import TrackLandmarks
+
+__all__ = ["SwapConfig", "torso_facing", "swap_parity", "unswap_landmarks", "repair_swaps"]
+
+_LS, _RS, _LH, _RH = (BLAZEPOSE33.index(n) for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
+_FLIP = flip_permutation(BLAZEPOSE33)
+
+
+@dataclass(frozen=True)
+class SwapConfig:
+    """Costs of :func:`swap_parity`, in units of the facing (torso lengths).
+
+    Attributes:
+        switch_cost: per change of parity between consecutive frames with a pose.
+        swapped_cost: per frame read swapped (breaks the tie of the two global readings).
+        min_visibility: frames whose four torso points are less visible than this have no facing.
+    """
+
+    switch_cost: float = 0.5
+    swapped_cost: float = 0.02
+    min_visibility: float = 0.3
+
+
+def torso_facing(landmarks_img: np.ndarray, min_visibility: float = 0.3) -> np.ndarray:
+    """Signed torso width across its axis ``(n,)`` from ``(n, 33, 3)`` landmarks (pixels, visibility).
+
+    ``(L − R) × up`` of the shoulders plus that of the hips, over the squared
+    torso length (``up``: hip centre → shoulder centre), sign chosen so that a
+    body facing the camera is positive (its left side on the image's right).
+    NaN where a torso point is missing or less visible than ``min_visibility``.
+    """
+    lm = np.asarray(landmarks_img, np.float64)
+    up = lm[:, [_LS, _RS], :2].mean(1) - lm[:, [_LH, _RH], :2].mean(1)  # (n, 2), image y down
+    torso2 = (up**2).sum(-1)
+    across = lm[:, _LS, :2] - lm[:, _RS, :2] + lm[:, _LH, :2] - lm[:, _RH, :2]
+    facing = (across[:, 1] * up[:, 0] - across[:, 0] * up[:, 1]) / np.where(torso2 > 0, torso2, np.nan)
+    seen = (lm[:, [_LS, _RS, _LH, _RH], 2] >= min_visibility).all(-1)
+    return np.where(seen, facing, np.nan)
+
+
+def swap_parity(facing: np.ndarray, config: SwapConfig | None = None) -> np.ndarray:
+    """Which frames to read swapped ``(n,)`` bool, from the facing ``(n,)`` (NaN: no pose; keeps the frame before's).
+
+    Viterbi over two states: the cost of a path is Σ ``|s_t f_t − s_{t−1} f_{t−1}|``
+    (``s = ±1`` the parity's sign, over consecutive frames with a facing)
+    plus ``switch_cost`` per change and ``swapped_cost`` per swapped frame.
+    """
+    config = config or SwapConfig()
+    frames = np.flatnonzero(np.isfinite(facing))
+    parity = np.zeros(len(facing), dtype=bool)
+    if len(frames) == 0:
+        return parity
+    sign, switch = np.array([1.0, -1.0]), config.switch_cost * (1.0 - np.eye(2))
+    per_frame = np.array([0.0, config.swapped_cost])
+    cost, back = per_frame.copy(), np.zeros((len(frames), 2), dtype=np.int64)
+    for k in range(1, len(frames)):
+        before, now = facing[frames[k - 1]], facing[frames[k]]
+        total = cost[:, None] + np.abs(sign[None, :] * now - sign[:, None] * before) + switch  # [previous, current]
+        back[k] = total.argmin(0)
+        cost = total.min(0) + per_frame
+    state = int(cost.argmin())
+    for k in range(len(frames) - 1, -1, -1):
+        parity[frames[k]] = bool(state)
+        state = int(back[k, state])
+    for i in range(frames[0] + 1, len(facing)):  # frames without a pose: as the frame before
+        if not np.isfinite(facing[i]):
+            parity[i] = parity[i - 1]
+    return parity
+
+
+def unswap_landmarks(landmarks_img: np.ndarray, world: np.ndarray, swapped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Undo swaps on the ``swapped (n,)`` frames: ``(n, 33, 3)`` image landmarks left ↔ right (positions and
+    visibility), world landmarks ``(n, 33, 3)`` left ↔ right and out of the depth mirror (z negated). Copies."""
+    image, metric = np.array(landmarks_img, copy=True), np.array(world, copy=True)
+    image[swapped] = image[swapped][:, _FLIP]
+    metric[swapped] = metric[swapped][:, _FLIP] * np.array([1.0, 1.0, -1.0], metric.dtype)
+    return image, metric
+
+
+def repair_swaps(track: TrackLandmarks, config: SwapConfig | None = None) -> tuple[TrackLandmarks, int]:
+    """``track`` with its swapped frames undone (:func:`swap_parity`), and how many frames that was."""
+    config = config or SwapConfig()
+    swapped = swap_parity(torso_facing(track.landmarks_img, config.min_visibility), config) & track.found
+    if not swapped.any():
+        return track, 0
+    image, world = unswap_landmarks(track.landmarks_img, track.world, swapped)
+    return replace(track, landmarks_img=image.astype(track.landmarks_img.dtype), world=world.astype(track.world.dtype)), int(swapped.sum())

@@ -1,0 +1,82 @@
+"""BlazePose's left/right label swaps: the torso's facing, the parity over a track, the repair."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vibe.body.anny import BLAZEPOSE33
+from vibe.body.joint_sets import flip_permutation
+from vibe.pipeline.label_swaps import SwapConfig, repair_swaps, swap_parity, torso_facing, unswap_landmarks
+from vibe.pipeline.landmarks import TrackLandmarks
+
+FLIP = flip_permutation(BLAZEPOSE33)
+
+
+def _body_world(n: int, yaw_rad: np.ndarray) -> np.ndarray:
+    """A stick body ``(n, 33, 3)`` (metres; x right, y down, z away from the camera) turned by ``yaw``:
+    0 faces the camera (its left side at +x)."""
+    rng = np.random.default_rng(0)
+    rest = rng.normal(0, 0.05, (33, 3))
+    for name, (x, y) in {"left_shoulder": (0.18, -0.5), "right_shoulder": (-0.18, -0.5),
+                         "left_hip": (0.12, 0.0), "right_hip": (-0.12, 0.0)}.items():  # fmt: skip
+        rest[BLAZEPOSE33.index(name)] = (x, y, 0.0)
+    c, s = np.cos(yaw_rad), np.sin(yaw_rad)
+    turn = np.zeros((n, 3, 3))
+    turn[:, 0, 0], turn[:, 0, 2], turn[:, 1, 1], turn[:, 2, 0], turn[:, 2, 2] = c, s, 1.0, -s, c
+    return np.einsum("nij,kj->nki", turn, rest)
+
+
+def _image(world: np.ndarray, roll_deg: float = 0.0) -> np.ndarray:
+    """Orthographic pixels ``(n, 33, 3)`` (x, y, visibility 1), the image turned by ``roll_deg``."""
+    r = np.deg2rad(roll_deg)
+    xy = world[..., :2] @ np.array([[np.cos(r), np.sin(r)], [-np.sin(r), np.cos(r)]]) * 400 + 300
+    return np.concatenate([xy, np.ones_like(xy[..., :1])], axis=-1)
+
+
+def _swapped(image: np.ndarray, world: np.ndarray, frames) -> tuple[np.ndarray, np.ndarray]:
+    """What BlazePose gives when it reads ``frames`` swapped: labels exchanged, world mirrored in depth."""
+    image, world = image.copy(), world.copy()
+    image[frames] = image[frames][:, FLIP]
+    world[frames] = world[frames][:, FLIP] * np.array([1.0, 1.0, -1.0])
+    return image, world
+
+
+def test_facing_is_positive_towards_the_camera_whatever_the_image_roll():
+    world = _body_world(3, np.deg2rad(np.array([0.0, 90.0, 180.0])))
+    for roll in (0.0, 90.0, -135.0):  # upright, lying, upside down
+        facing = torso_facing(_image(world, roll))
+        assert facing[0] > 1.0 and abs(facing[1]) < 1e-9 and facing[2] < -1.0
+        assert np.allclose(torso_facing(_image(world, roll)[:, FLIP]), -facing)
+
+
+def test_a_real_turn_is_kept_and_a_brief_swap_is_found():
+    turn = _image(_body_world(60, np.linspace(0.0, np.pi, 60)))  # front to back through a side view
+    assert not swap_parity(torso_facing(turn)).any()
+    still = _image(_body_world(60, np.full(60, 0.3)))
+    blip, _ = _swapped(still, np.zeros_like(still), slice(20, 26))
+    assert np.array_equal(np.flatnonzero(swap_parity(torso_facing(blip))), np.arange(20, 26))
+    whole, _ = _swapped(still, np.zeros_like(still), slice(None))
+    assert not swap_parity(torso_facing(whole)).any()  # nothing to be continuous with: left as read
+
+
+def test_one_wobbling_frame_does_not_start_a_swap():
+    facing = np.full(30, 0.2)
+    facing[10] = -0.2  # a nearly side-on frame read the other way: cheaper to keep
+    assert not swap_parity(facing).any()
+    assert swap_parity(facing, SwapConfig(switch_cost=0.0, swapped_cost=0.0))[10]
+
+
+def test_repair_restores_the_landmarks_and_the_world():
+    world = _body_world(40, np.linspace(-0.4, 0.4, 40))
+    image = _image(world)
+    image_read, world_read = _swapped(image, world, slice(12, 17))
+    found = np.ones(40, dtype=bool)
+    found[30] = False
+    image_read[30], world_read[30] = np.nan, np.nan
+    track = TrackLandmarks(1, np.arange(40), image_read, world_read, found)
+    repaired, count = repair_swaps(track)
+    assert count == 5
+    keep = found
+    assert np.allclose(repaired.landmarks_img[keep], image[keep]) and np.allclose(repaired.world[keep], world[keep])
+    back_image, back_world = unswap_landmarks(image_read, world_read, np.zeros(40, dtype=bool))
+    assert np.array_equal(back_image, image_read, equal_nan=True) and back_world is not world_read
