@@ -36,6 +36,7 @@ from vibe.evaluation.synthetic_scoring import body_metrics, pck2d
 from vibe.evaluation.track_regression import TrackPrediction, load_open_generator, regress_track
 from vibe.fitting.temporal_smplify import SMPLifyConfig
 from vibe.pipeline.demo_config import DemoConfig
+from vibe.pipeline.track_fit import LandmarkFit
 
 KEYS = ("pa_mpjpe", "mpjpe", "accel_err", "pa_mpjpe12", "accel_err12", "pck2d", "mp_pck2d", "fit_ms")
 Variant = tuple[float, str, float]  # (centred sigma, world weight or "off", image-plane weight)
@@ -74,7 +75,8 @@ def regress_and_score(
     start = time.perf_counter()
     pred = regress_track(
         model, track["landmarks_img"], track["bbox_cxcys"], size, DemoConfig().windows,
-        landmarks_world=track["world"], frame_ids=track["frame_ids"], centred_sigma=centred_sigma, refine=refine,
+        landmarks_world=track["world"], frame_ids=track["frame_ids"], centred_sigma=centred_sigma,
+        refine=None if refine is None else LandmarkFit(refine),  # the core points, as when it was tuned
     )  # fmt: skip
     fit_ms = 1000.0 * (time.perf_counter() - start) / len(track["frame_ids"])
     joints = posed_eval14(body, pred.pose_rotmat, pred.shape)

@@ -189,7 +189,7 @@ def test_track_regression_in_windows_is_the_demo_output(runner, random_checkpoin
     pred = regress_track(
         model, track["landmarks_img"], track["bbox_cxcys"], SIZE, demo.windows, landmarks_world=world,
         frame_ids=track["frame_ids"], centred_sigma=demo.centred_sigma, fit_camera=demo.fit_camera,
-        refine=demo.smplify, fit_points=demo.fit_points, fit_extra_weight=demo.fit_extra_weight,
+        refine=demo.landmark_fit,
     )  # fmt: skip
     unfitted = regress_track(
         model, track["landmarks_img"], track["bbox_cxcys"], SIZE, demo.windows, landmarks_world=world,

@@ -224,8 +224,7 @@ def _evaluate_video(
         pred = regress_track(
             per_frame_model, track["landmarks_img"], track["bbox_cxcys"], (w, h), None, landmarks_world=world_lm,
             frame_ids=track["frame_ids"], centred_sigma=cleanup.centred_sigma, fit_camera=cleanup.fit_camera,
-            refine=cleanup.smplify if cleanup.refine else None, linear_edges=cleanup.centred_linear_edges,
-            fit_points=cleanup.fit_points, fit_extra_weight=cleanup.fit_extra_weight,
+            refine=cleanup.landmark_fit, linear_edges=cleanup.centred_linear_edges,
         )  # fmt: skip
         predictions["per_frame"] = _prediction(body, track["frame_ids"], pred.pose_rotmat, pred.shape, pred.joints2d_img)
 

@@ -33,8 +33,7 @@ from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
 from vibe.geometry.cameras import crop_cam_to_image_cam, image_cam_to_pixels
 from vibe.models.checkpoints import load_checkpoint, load_generator_weights
 from vibe.models.vibe import VIBE
-from vibe.fitting.temporal_smplify import SMPLifyConfig
-from vibe.pipeline.track_fit import camera_keypoint_set, fit_to_landmarks, fit_track_camera, smooth_track
+from vibe.pipeline.track_fit import LandmarkFit, camera_keypoint_set, fit_to_landmarks, fit_track_camera, smooth_track
 from vibe.pipeline.windows import WindowConfig, encode_in_windows
 
 __all__ = ["TrackPrediction", "load_open_generator", "regress_track"]
@@ -83,10 +82,8 @@ def regress_track(
     frame_ids: np.ndarray | None = None,
     centred_sigma: float = 0.0,
     fit_camera: bool = False,
-    refine: SMPLifyConfig | None = None,
+    refine: LandmarkFit | None = None,
     linear_edges: bool = False,
-    fit_points: str = "core",
-    fit_extra_weight: float = 1.0,
 ) -> TrackPrediction:
     """The generator on one track's landmarks, as the demo runs it, or frame by frame.
 
@@ -107,8 +104,7 @@ def regress_track(
             ``linear_edges``: that smoothing's edge handling (the demo's ``centred_linear_edges``).
         refine: fit the output to the landmarks first, as the demo's ``refine``
             (:func:`~vibe.pipeline.track_fit.fit_to_landmarks`, with the world
-            landmarks when given). ``fit_points``, ``fit_extra_weight``: which
-            landmarks it matches, as the demo's options of those names.
+            landmarks when given; ``DemoConfig.landmark_fit``).
     """
     features = features or FeatureConfig()
     kp = keypoints_to_encoder_input(landmarks_img, bbox_cxcys, features, image_size=image_size)
@@ -126,10 +122,7 @@ def regress_track(
     pose_rotmat, shape, cam = params.pose_rotmat, params.shape, params.cam
     ids = np.arange(len(kp)) if frame_ids is None else np.asarray(frame_ids)
     if refine is not None:
-        pose_rotmat, shape, cam, _ = fit_to_landmarks(
-            model.body, pose_rotmat, shape, cam, kp, landmarks_world, refine,
-            points=fit_points, extra_weight=fit_extra_weight,
-        )  # fmt: skip
+        pose_rotmat, shape, cam, _ = fit_to_landmarks(model.body, pose_rotmat, shape, cam, kp, landmarks_world, refine)
     if centred_sigma > 0:
         pose_rotmat, shape, cam = smooth_track(pose_rotmat, shape, cam, ids, centred_sigma, linear_edges)
     body = model.body
@@ -142,7 +135,7 @@ def regress_track(
     if fit_camera:
         # With the keypoints the landmark fit uses, as the demo (where BlazePose puts its landmarks).
         model_set = model.config.keypoint_set
-        name = camera_keypoint_set(body, refine.keypoint_set, model_set) if refine is not None else model_set
+        name = camera_keypoint_set(body, refine.smplify.keypoint_set, model_set) if refine is not None else model_set
         points = body.keypoints(posed, name).double().numpy()
         cam_crop = fit_track_camera(points, kp.numpy(), cam_crop, ids, centred_sigma, linear_edges=linear_edges)
     cam_image = crop_cam_to_image_cam(cam_crop, box, w, h)

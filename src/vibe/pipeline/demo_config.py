@@ -22,6 +22,7 @@ from vibe.pipeline.people import DetectionScheduleConfig
 from vibe.pipeline.person_filter import BodyPresenceConfig
 from vibe.pipeline.roi_tracking import RoiTrackingConfig
 from vibe.pipeline.smoothing import OneEuroConfig
+from vibe.pipeline.track_fit import LandmarkFit
 from vibe.pipeline.tracker import TrackerConfig
 from vibe.pipeline.windows import WindowConfig
 from vibe.pipeline.world_config import WorldConfig
@@ -266,6 +267,11 @@ class DemoConfig:
             raise ValueError(f"rig must be one of {', '.join(EXPORT_RIGS)}, got {self.rig!r}")
         if self.rig != EXPORT_RIGS[0] and self.stack != "open":
             raise ValueError("other rigs retarget Anny's skeleton: open stack only")
+
+    @property
+    def landmark_fit(self) -> LandmarkFit | None:
+        """The landmark fit's settings, points and weights together (None: ``refine`` off)."""
+        return LandmarkFit(self.smplify, self.fit_points, self.fit_extra_weight) if self.refine else None
 
 
 @dataclass

@@ -349,9 +349,8 @@ def track_outputs(
     refinement = None
     if config.refine and landmarks_box is not None:
         pose_rotmat, shape, cam, refinement = fit_to_landmarks(
-            model.body, pose_rotmat, shape, cam, landmarks_box.cpu(), landmarks_world, config.smplify,
-            points=config.fit_points, extra_weight=config.fit_extra_weight,
-        )  # fmt: skip
+            model.body, pose_rotmat, shape, cam, landmarks_box.cpu(), landmarks_world, config.landmark_fit
+        )
     if config.centred_sigma > 0:
         pose_rotmat, shape, cam = smooth_track(
             pose_rotmat, shape, cam, frame_ids, config.centred_sigma, config.centred_linear_edges

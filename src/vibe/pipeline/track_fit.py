@@ -22,6 +22,8 @@ two cheap steps make its answer steadier and put the mesh on the person:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -31,8 +33,8 @@ from vibe.geometry.cameras import fit_weak_perspective
 from vibe.pipeline.smoothing import gaussian_rotations, gaussian_vectors
 
 __all__ = [
-    "FIT_LANDMARKS", "FIT_POINTS", "camera_keypoint_set", "fit_index", "fit_to_landmarks", "fit_track_camera",
-    "smooth_track",
+    "FIT_LANDMARKS", "FIT_POINTS", "LandmarkFit", "camera_keypoint_set", "fit_index", "fit_to_landmarks",
+    "fit_track_camera", "smooth_track",
 ]  # fmt: skip
 
 FIT_LANDMARKS: tuple[str, ...] = (
@@ -154,6 +156,23 @@ def _explained(points: np.ndarray, target: np.ndarray, weights: np.ndarray, cams
     return 1.0 - residual / np.maximum(spread, 1e-12)
 
 
+@dataclass(frozen=True)
+class LandmarkFit:
+    """What :func:`fit_to_landmarks` matches and how.
+
+    Attributes:
+        smplify: the fit's settings (``world_weight`` weighs the 3D term).
+        points: which landmarks are fitted (:data:`FIT_POINTS`).
+        extra_weight: scales the visibility of the fitted points beyond
+            :data:`FIT_LANDMARKS` (a real hand's or shod foot's tips are less
+            sure than the core points).
+    """
+
+    smplify: SMPLifyConfig
+    points: str = "core"
+    extra_weight: float = 1.0
+
+
 def fit_to_landmarks(
     body,
     pose_rotmat: torch.Tensor,
@@ -161,14 +180,12 @@ def fit_to_landmarks(
     cam: torch.Tensor,
     landmarks_box: torch.Tensor,
     landmarks_world: torch.Tensor | np.ndarray | None,
-    smplify: SMPLifyConfig,
+    fit: LandmarkFit,
     pose_prior=None,
-    points: str = "core",
-    extra_weight: float = 1.0,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, float]]:
     """Temporal SMPLify of one track's regressed body to its landmarks (2D, and 3D when given).
 
-    Only the ``points`` choice of :data:`FIT_POINTS` is fitted (``"core"``,
+    Only the ``fit.points`` choice of :data:`FIT_POINTS` is fitted (``"core"``,
     :data:`FIT_LANDMARKS`, leaves out the face's other points and the hand and
     foot tips, which Anny's own points define differently from MediaPipe); the
     3D landmarks weigh by the 2D landmarks' visibility.
@@ -178,19 +195,15 @@ def fit_to_landmarks(
         pose_rotmat: ``(n, J, 3, 3)``; shape: ``(n, S)``; cam: ``(n, 3)`` the regressor's output.
         landmarks_box: ``(n, 33, 3)`` detected landmarks in the crop camera's square and visibility.
         landmarks_world: ``(n, 33, 3)`` MediaPipe's world landmarks (metres) or ``None``.
-        smplify: the fit's settings (``world_weight`` weighs the 3D term).
+        fit: the settings, points and their weights (:class:`LandmarkFit`).
         pose_prior: GMM prior (default: the body's).
-        points: which landmarks are fitted (:data:`FIT_POINTS`).
-        extra_weight: scales the visibility of the fitted points beyond
-            :data:`FIT_LANDMARKS` (a real hand's or shod foot's tips are less
-            sure than the core points).
 
     Returns:
         ``(pose_rotmat, shape, cam, errors)``: the fitted track (one shape in every
         row) and the mean 2D error before/after in crop pixels (over the fitted points).
     """
     weight = torch.zeros(landmarks_box.shape[1], dtype=torch.float64)
-    weight[fit_index(points)] = extra_weight
+    weight[fit_index(fit.points)] = fit.extra_weight
     weight[fit_index("core")] = 1.0
     kp = torch.as_tensor(landmarks_box).clone()
     weight = weight.to(kp.dtype)
@@ -199,7 +212,7 @@ def fit_to_landmarks(
     if landmarks_world is not None:
         world = torch.cat((torch.as_tensor(landmarks_world, dtype=kp.dtype), kp[..., 2:3]), -1)
     params = {"pose_rotmat": pose_rotmat, "shape": shape, "cam_crop": cam}
-    fitted, before, after = refine_track(body, params, kp, smplify, pose_prior, world)
-    half_crop = smplify.crop_size / 2.0  # crop [-1, 1] units → crop pixels
+    fitted, before, after = refine_track(body, params, kp, fit.smplify, pose_prior, world)
+    half_crop = fit.smplify.crop_size / 2.0  # crop [-1, 1] units → crop pixels
     errors = {"reproj_err_before_px": before * half_crop, "reproj_err_after_px": after * half_crop}
     return fitted["pose_rotmat"], fitted["shape"], fitted["cam_crop"], errors
