@@ -6,7 +6,14 @@ import numpy as np
 
 from vibe.body.anny import BLAZEPOSE33
 from vibe.body.joint_sets import flip_permutation
-from vibe.pipeline.label_swaps import SwapConfig, repair_swaps, swap_parity, torso_facing, unswap_landmarks
+from vibe.pipeline.label_swaps import (
+    SwapConfig,
+    limb_parity,
+    repair_swaps,
+    swap_parity,
+    torso_facing,
+    unswap_landmarks,
+)
 from vibe.pipeline.landmarks import TrackLandmarks
 
 FLIP = flip_permutation(BLAZEPOSE33)
@@ -74,9 +81,36 @@ def test_repair_restores_the_landmarks_and_the_world():
     found[30] = False
     image_read[30], world_read[30] = np.nan, np.nan
     track = TrackLandmarks(1, np.arange(40), image_read, world_read, found)
-    repaired, count = repair_swaps(track)
-    assert count == 5
+    repaired, counts = repair_swaps(track)
+    assert counts == {"body": 5, "arm": 0, "leg": 0}
     keep = found
     assert np.allclose(repaired.landmarks_img[keep], image[keep]) and np.allclose(repaired.world[keep], world[keep])
     back_image, back_world = unswap_landmarks(image_read, world_read, np.zeros(40, dtype=bool))
     assert np.array_equal(back_image, image_read, equal_nan=True) and back_world is not world_read
+
+
+def _arms_crossing(n: int) -> np.ndarray:
+    """Pixels ``(n, 33, 3)`` of a body facing the camera whose hands cross each other (left goes from +x to −x)."""
+    image = _image(_body_world(n, np.zeros(n)))
+    sweep = np.linspace(1.0, -1.0, n)[:, None]
+    for side, sign in (("left", 1.0), ("right", -1.0)):
+        for k, part in enumerate(("elbow", "wrist", "pinky", "index", "thumb")):
+            i = BLAZEPOSE33.index(f"{side}_{part}")
+            image[:, i, 0] = 300 + sign * sweep[:, 0] * (60 + 10 * k)
+            image[:, i, 1] = 200 + 15 * k
+    return image
+
+
+def test_arms_that_cross_stay_and_an_exchanged_arm_is_found():
+    crossing = _arms_crossing(40)
+    assert not limb_parity(crossing, "arm").any() and not limb_parity(crossing, "leg").any()
+    read = crossing.copy()
+    arm = [BLAZEPOSE33.index(f"left_{p}") for p in ("elbow", "wrist", "pinky", "index", "thumb")]
+    other = [FLIP[i] for i in arm]
+    read[5:9, arm + other] = crossing[5:9, other + arm]  # the labels jump to the other arm for 4 frames
+    assert np.array_equal(np.flatnonzero(limb_parity(read, "arm")), np.arange(5, 9))
+    world = np.zeros_like(read)
+    track = TrackLandmarks(1, np.arange(40), read, world, np.ones(40, dtype=bool))
+    repaired, counts = repair_swaps(track)
+    assert counts["arm"] == 4 and np.allclose(repaired.landmarks_img, crossing)
+    assert repair_swaps(track, SwapConfig(limb_switch_cost=None))[1] == {"body": 0}

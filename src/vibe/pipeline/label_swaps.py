@@ -19,8 +19,16 @@ closer to BlazePose's wins, and one frame's wobble does not start a swap.
 :func:`unswap_landmarks` undoes the swaps: image landmarks exchange left and
 right; world landmarks exchange them and come back out of the mirror (z negated).
 
+BlazePose also exchanges the two arms, or the two legs, alone (most often
+when they pass close to each other): the left wrist's label jumps onto the
+right wrist. :func:`limb_parity` finds those frames the same way, per group
+(an arm: elbow, wrist, hand tips; a leg: knee, ankle, heel, toes), with the
+group's positions as what stays continuous (in torso lengths; a switch costs
+``limb_switch_cost``), after the whole body's swaps are undone.
+
 What this cannot fix: a swap that lasts the whole track (nothing to be
-continuous with), nor one of the legs or arms alone (the torso does not see it).
+continuous with), nor one that starts while the two sides overlap and lasts
+after they part.
 """
 
 from __future__ import annotations
@@ -33,10 +41,15 @@ from vibe.body.anny import BLAZEPOSE33
 from vibe.body.joint_sets import flip_permutation
 from vibe.pipeline.landmarks import TrackLandmarks
 
-__all__ = ["SwapConfig", "torso_facing", "swap_parity", "unswap_landmarks", "repair_swaps"]
+__all__ = ["SwapConfig", "torso_facing", "swap_parity", "limb_parity", "unswap_landmarks", "exchange_limb", "repair_swaps"]
 
 _LS, _RS, _LH, _RH = (BLAZEPOSE33.index(n) for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
-_FLIP = flip_permutation(BLAZEPOSE33)
+_FLIP = np.asarray(flip_permutation(BLAZEPOSE33))
+_LIMBS = {  # the left side's points of each group; the right's are their mirrors
+    "arm": ("left_elbow", "left_wrist", "left_pinky", "left_index", "left_thumb"),
+    "leg": ("left_knee", "left_ankle", "left_heel", "left_foot_index"),
+}
+_LIMB_LEFT = {name: np.array([BLAZEPOSE33.index(n) for n in points]) for name, points in _LIMBS.items()}
 
 
 @dataclass(frozen=True)
@@ -47,11 +60,14 @@ class SwapConfig:
         switch_cost: per change of parity between consecutive frames with a pose.
         swapped_cost: per frame read swapped (breaks the tie of the two global readings).
         min_visibility: frames whose four torso points are less visible than this have no facing.
+        limb_switch_cost: per change of an arm's or leg's parity (:func:`limb_parity`);
+            None: the limbs as read.
     """
 
     switch_cost: float = 0.5
     swapped_cost: float = 0.02
     min_visibility: float = 0.3
+    limb_switch_cost: float | None = 0.1
 
 
 def torso_facing(landmarks_img: np.ndarray, min_visibility: float = 0.3) -> np.ndarray:
@@ -80,23 +96,55 @@ def swap_parity(facing: np.ndarray, config: SwapConfig | None = None) -> np.ndar
     """
     config = config or SwapConfig()
     frames = np.flatnonzero(np.isfinite(facing))
-    parity = np.zeros(len(facing), dtype=bool)
+    sign = np.array([1.0, -1.0])
+    jumps = np.abs(sign[None, None, :] * facing[frames[1:], None, None] - sign[None, :, None] * facing[frames[:-1], None, None])
+    return _best_parity(len(facing), frames, jumps, config.switch_cost, config.swapped_cost)
+
+
+def limb_parity(landmarks_img: np.ndarray, limb: str, config: SwapConfig | None = None) -> np.ndarray:
+    """Frames ``(n,)`` bool where the two arms (``limb="arm"``) or legs (``"leg"``) read exchanged.
+
+    From ``(n, 33, 3)`` landmarks: the path of least motion of the group's
+    points, both sides, in torso lengths, over consecutive frames where all
+    are found, plus ``limb_switch_cost`` per change of parity (and
+    ``swapped_cost`` per exchanged frame, as :func:`swap_parity`).
+    """
+    config = config or SwapConfig()
+    lm = np.asarray(landmarks_img, np.float64)
+    left = _LIMB_LEFT[limb]
+    sides = np.stack([lm[:, left, :2], lm[:, _FLIP[left], :2]], axis=1)  # (n, 2, G, 2): as read
+    up = lm[:, [_LS, _RS], :2].mean(1) - lm[:, [_LH, _RH], :2].mean(1)
+    torso = np.nanmedian(np.linalg.norm(up, axis=-1)) if np.isfinite(up).any() else np.nan
+    frames = np.flatnonzero(np.isfinite(sides).all((1, 2, 3)))
+    if not torso > 0:
+        frames = frames[:0]
+    read = sides[frames] / torso
+    options = np.stack([read, read[:, ::-1]], axis=1)  # (m, parity, side, G, 2)
+    moves = np.linalg.norm(options[1:, None, :] - options[:-1, :, None], axis=-1).mean(-1).sum(-1)  # (m-1, prev, cur)
+    return _best_parity(len(lm), frames, moves, config.limb_switch_cost or 0.0, config.swapped_cost)
+
+
+def _best_parity(n: int, frames: np.ndarray, steps: np.ndarray, switch_cost: float, swapped_cost: float) -> np.ndarray:
+    """Viterbi over two parities on ``frames (m,)`` of ``n``, with ``steps (m-1, previous, current)`` the cost of
+    each transition, ``switch_cost`` per change and ``swapped_cost`` per parity-1 frame → ``(n,)`` bool
+    (frames not in ``frames`` keep the parity of the frame before, and frames before the first stay 0)."""
+    parity = np.zeros(n, dtype=bool)
     if len(frames) == 0:
         return parity
-    sign, switch = np.array([1.0, -1.0]), config.switch_cost * (1.0 - np.eye(2))
-    per_frame = np.array([0.0, config.swapped_cost])
+    switch, per_frame = switch_cost * (1.0 - np.eye(2)), np.array([0.0, swapped_cost])
     cost, back = per_frame.copy(), np.zeros((len(frames), 2), dtype=np.int64)
     for k in range(1, len(frames)):
-        before, now = facing[frames[k - 1]], facing[frames[k]]
-        total = cost[:, None] + np.abs(sign[None, :] * now - sign[:, None] * before) + switch  # [previous, current]
+        total = cost[:, None] + steps[k - 1] + switch  # [previous, current]
         back[k] = total.argmin(0)
         cost = total.min(0) + per_frame
     state = int(cost.argmin())
     for k in range(len(frames) - 1, -1, -1):
         parity[frames[k]] = bool(state)
         state = int(back[k, state])
-    for i in range(frames[0] + 1, len(facing)):  # frames without a pose: as the frame before
-        if not np.isfinite(facing[i]):
+    known = np.zeros(n, dtype=bool)
+    known[frames] = True
+    for i in range(frames[0] + 1, n):
+        if not known[i]:
             parity[i] = parity[i - 1]
     return parity
 
@@ -110,11 +158,29 @@ def unswap_landmarks(landmarks_img: np.ndarray, world: np.ndarray, swapped: np.n
     return image, metric
 
 
-def repair_swaps(track: TrackLandmarks, config: SwapConfig | None = None) -> tuple[TrackLandmarks, int]:
-    """``track`` with its swapped frames undone (:func:`swap_parity`), and how many frames that was."""
+def exchange_limb(landmarks_img: np.ndarray, world: np.ndarray, limb: str, frames: np.ndarray) -> None:
+    """Exchange the two arms' (or legs') points, image and world, on ``frames (n,)`` bool, in place."""
+    left = _LIMB_LEFT[limb]
+    both, other = np.concatenate([left, _FLIP[left]]), np.concatenate([_FLIP[left], left])
+    for array in (landmarks_img, world):
+        array[np.ix_(frames, both)] = array[np.ix_(frames, other)]
+
+
+def repair_swaps(track: TrackLandmarks, config: SwapConfig | None = None) -> tuple[TrackLandmarks, dict[str, int]]:
+    """``track`` with its swaps undone, and how many frames of each kind (``"body"``, ``"arm"``, ``"leg"``) that was.
+
+    The whole body's first (:func:`swap_parity`), then each limb group's on the
+    result (:func:`limb_parity`, unless ``config.limb_switch_cost`` is None).
+    """
     config = config or SwapConfig()
     swapped = swap_parity(torso_facing(track.landmarks_img, config.min_visibility), config) & track.found
-    if not swapped.any():
-        return track, 0
     image, world = unswap_landmarks(track.landmarks_img, track.world, swapped)
-    return replace(track, landmarks_img=image.astype(track.landmarks_img.dtype), world=world.astype(track.world.dtype)), int(swapped.sum())
+    counts = {"body": int(swapped.sum())}
+    if config.limb_switch_cost is not None:
+        for limb in _LIMBS:
+            exchanged = limb_parity(image, limb, config) & track.found
+            exchange_limb(image, world, limb, exchanged)
+            counts[limb] = int(exchanged.sum())
+    if not any(counts.values()):
+        return track, counts
+    return replace(track, landmarks_img=image.astype(track.landmarks_img.dtype), world=world.astype(track.world.dtype)), counts

@@ -336,9 +336,10 @@ def _unswapped(landmarks: dict[int, TrackLandmarks], boxes, config: DemoConfig) 
     """The landmarks of the tracks in ``boxes`` with BlazePose's left/right swaps undone (``config.label_swaps``)."""
     out = {}
     for tid in boxes:
-        out[tid], count = repair_swaps(landmarks[tid], config.label_swaps)
-        if count:
-            log.info("track %d: left and right read swapped in %d of %d frames, undone", tid, count, len(out[tid].found))
+        out[tid], counts = repair_swaps(landmarks[tid], config.label_swaps)
+        if any(counts.values()):
+            done = ", ".join(f"{what} {n}" for what, n in counts.items() if n)
+            log.info("track %d: left and right read exchanged (frames of %d: %s), undone", tid, len(out[tid].found), done)
     return out
 
 
