@@ -167,7 +167,8 @@ class DemoConfig:
             tracks' smoothed boxes).
         label_swaps: undo BlazePose's left/right label swaps over each track
             (:mod:`vibe.pipeline.label_swaps`: the torso turning 180° in a frame
-            and back) before the generator; None: landmarks as detected.
+            and back, an arm's or leg's labels jumping onto the other one)
+            before the generator; None: landmarks as detected.
         presence: which tracks count as people, from their landmarks'
             visibility and coherence (:mod:`vibe.pipeline.person_filter`); on
             the smpl stack this runs the landmark pass for that alone.
@@ -198,7 +199,9 @@ class DemoConfig:
     # a little more and real clips lose (1.66 %: real hands sign, real feet wear shoes). docs/results.md.
     fit_points: str = "tips"
     fit_extra_weight: float = 0.6
-    flip_average: bool = False
+    # The network's answer averaged with its answer on the mirror image: PA-MPJPE12 -1.2 / -0.9 / -0.05 mm on
+    # HDM05 / lying / CMU with the label swaps undone (docs/results.md), the mesh on real clips unchanged.
+    flip_average: bool = True
     refine: bool | None = None
     # The 3D term's weight and the steps were chosen on training-subject renders
     # (benchmarks/tune_cleanup.py). 6 L-BFGS steps since the front end's faster start: 31 fps at 720p
@@ -232,7 +235,9 @@ class DemoConfig:
     box_window_s: float = 0.5
     landmarks: LandmarkConfig = field(default_factory=LandmarkConfig)
     presence: BodyPresenceConfig = field(default_factory=BodyPresenceConfig)
-    label_swaps: SwapConfig | None = None
+    # BlazePose's left/right swaps undone: PA-MPJPE12 -3.1 / -0.3 / -0.5 mm and 2D PCK +1.2 / +2.3 / +1.6 on
+    # HDM05 / lying / CMU, better on 22 of 23 HDM05 videos (docs/results.md).
+    label_swaps: SwapConfig | None = field(default_factory=SwapConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     windows: WindowConfig = field(default_factory=WindowConfig)
     smpl_crop_scale: float = 1.1
