@@ -107,6 +107,22 @@ def test_demo_original_chunks_set_the_windows(tmp_path: Path, monkeypatch) -> No
     assert seen["config"].windows.chunk is None and seen["config"].windows.seqlen == 16
 
 
+def test_demo_label_swaps_and_flip_average_are_on_unless_turned_off(tmp_path: Path, monkeypatch) -> None:
+    import vibe.pipeline.run as run
+
+    seen = {}
+
+    def fake_run_demo(video, out, config):
+        seen["config"] = config
+        raise run.DemoError("stop here")
+
+    monkeypatch.setattr(run, "run_demo", fake_run_demo)
+    runner.invoke(app, ["demo", "--out", str(tmp_path), "--quiet"])
+    assert seen["config"].label_swaps is not None and seen["config"].flip_average
+    runner.invoke(app, ["demo", "--no-label-swaps", "--no-flip-average", "--out", str(tmp_path), "--quiet"])
+    assert seen["config"].label_swaps is None and not seen["config"].flip_average
+
+
 def test_demo_without_a_video_outside_a_checkout_says_so(tmp_path: Path, monkeypatch) -> None:
     import vibe.cli as cli
 

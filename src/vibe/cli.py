@@ -143,6 +143,13 @@ def demo(
     no_fit_camera: bool = typer.Option(
         False, "--no-fit-camera", help="Keep the regressed camera (default: fitted to the landmarks, open stack)."
     ),
+    no_label_swaps: bool = typer.Option(
+        False, "--no-label-swaps",
+        help="Keep BlazePose's left/right labels as read (default: its brief swaps of the body, arms, legs undone).",
+    ),
+    no_flip_average: bool = typer.Option(
+        False, "--no-flip-average", help="Run the network once (default: averaged with its answer on the mirror image)."
+    ),
     side_view: bool = typer.Option(False, "--side-view", help="Also render side.mp4."),
     no_render: bool = typer.Option(False, "--no-render", help="Skip overlay.mp4."),
     save_vertices: bool = typer.Option(False, "--save-vertices", help="Store mesh vertices in results.npz."),
@@ -195,6 +202,8 @@ def demo(
         smplify=replace(DemoConfig().smplify, num_steps=refine_steps),
         centred_sigma=centred_sigma,
         fit_camera=not no_fit_camera,
+        **({"label_swaps": None} if no_label_swaps else {}),
+        flip_average=not no_flip_average,
         render=not no_render,
         side_view=side_view,
         save_vertices=save_vertices,

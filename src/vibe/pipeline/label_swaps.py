@@ -62,12 +62,14 @@ class SwapConfig:
         min_visibility: frames whose four torso points are less visible than this have no facing.
         limb_switch_cost: per change of an arm's or leg's parity (:func:`limb_parity`);
             None: the limbs as read.
+        limb_swapped_cost: per frame an arm or leg is read exchanged.
     """
 
     switch_cost: float = 0.5
     swapped_cost: float = 0.02
     min_visibility: float = 0.3
     limb_switch_cost: float | None = 0.1
+    limb_swapped_cost: float = 0.02
 
 
 def torso_facing(landmarks_img: np.ndarray, min_visibility: float = 0.3) -> np.ndarray:
@@ -106,8 +108,8 @@ def limb_parity(landmarks_img: np.ndarray, limb: str, config: SwapConfig | None 
 
     From ``(n, 33, 3)`` landmarks: the path of least motion of the group's
     points, both sides, in torso lengths, over consecutive frames where all
-    are found, plus ``limb_switch_cost`` per change of parity (and
-    ``swapped_cost`` per exchanged frame, as :func:`swap_parity`).
+    are found, plus ``limb_switch_cost`` per change of parity and
+    ``limb_swapped_cost`` per exchanged frame.
     """
     config = config or SwapConfig()
     lm = np.asarray(landmarks_img, np.float64)
@@ -121,7 +123,7 @@ def limb_parity(landmarks_img: np.ndarray, limb: str, config: SwapConfig | None 
     read = sides[frames] / torso
     options = np.stack([read, read[:, ::-1]], axis=1)  # (m, parity, side, G, 2)
     moves = np.linalg.norm(options[1:, None, :] - options[:-1, :, None], axis=-1).mean(-1).sum(-1)  # (m-1, prev, cur)
-    return _best_parity(len(lm), frames, moves, config.limb_switch_cost or 0.0, config.swapped_cost)
+    return _best_parity(len(lm), frames, moves, config.limb_switch_cost or 0.0, config.limb_swapped_cost)
 
 
 def _best_parity(n: int, frames: np.ndarray, steps: np.ndarray, switch_cost: float, swapped_cost: float) -> np.ndarray:
