@@ -66,7 +66,7 @@ class SwapConfig:
     """
 
     switch_cost: float = 0.5
-    swapped_cost: float = 0.02
+    swapped_cost: float = 0.1
     min_visibility: float = 0.3
     limb_switch_cost: float | None = 0.1
     limb_swapped_cost: float = 0.02
