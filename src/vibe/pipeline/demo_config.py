@@ -199,8 +199,7 @@ class DemoConfig:
     # a little more and real clips lose (1.66 %: real hands sign, real feet wear shoes). docs/results.md.
     fit_points: str = "tips"
     fit_extra_weight: float = 0.6
-    # The network's answer averaged with its answer on the mirror image: PA-MPJPE12 -1.2 / -0.9 / -0.05 mm on
-    # HDM05 / lying / CMU with the label swaps undone (docs/results.md), the mesh on real clips unchanged.
+    # With label_swaps (below): PA-MPJPE12 -1.2 / -0.9 / -0.05 mm on HDM05 / lying / CMU (docs/results.md).
     flip_average: bool = True
     refine: bool | None = None
     # The 3D term's weight and the steps were chosen on training-subject renders
@@ -235,8 +234,8 @@ class DemoConfig:
     box_window_s: float = 0.5
     landmarks: LandmarkConfig = field(default_factory=LandmarkConfig)
     presence: BodyPresenceConfig = field(default_factory=BodyPresenceConfig)
-    # BlazePose's left/right swaps undone: PA-MPJPE12 -3.1 / -0.3 / -0.5 mm and 2D PCK +1.2 / +2.3 / +1.6 on
-    # HDM05 / lying / CMU, better on 22 of 23 HDM05 videos (docs/results.md).
+    # BlazePose's left/right swaps undone, with flip_average: PA-MPJPE12 -4.3 / -2.1 / -0.6 mm and 2D PCK
+    # +1.3 / +2.9 / +1.6 on HDM05 / lying / CMU, better on 21 of 23 HDM05 videos (docs/results.md).
     label_swaps: SwapConfig | None = field(default_factory=SwapConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     windows: WindowConfig = field(default_factory=WindowConfig)
