@@ -41,7 +41,9 @@ from vibe.body.anny import BLAZEPOSE33
 from vibe.body.joint_sets import flip_permutation
 from vibe.pipeline.landmarks import TrackLandmarks
 
-__all__ = ["SwapConfig", "torso_facing", "swap_parity", "limb_parity", "unswap_landmarks", "exchange_limb", "repair_swaps"]
+__all__ = [
+    "SwapConfig", "torso_facing", "swap_parity", "limb_parity", "unswap_landmarks", "exchange_limb", "repair_swaps",
+]  # fmt: skip
 
 _LS, _RS, _LH, _RH = (BLAZEPOSE33.index(n) for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
 _FLIP = np.asarray(flip_permutation(BLAZEPOSE33))
@@ -99,7 +101,8 @@ def swap_parity(facing: np.ndarray, config: SwapConfig | None = None) -> np.ndar
     config = config or SwapConfig()
     frames = np.flatnonzero(np.isfinite(facing))
     sign = np.array([1.0, -1.0])
-    jumps = np.abs(sign[None, None, :] * facing[frames[1:], None, None] - sign[None, :, None] * facing[frames[:-1], None, None])
+    before, now = facing[frames[:-1], None, None], facing[frames[1:], None, None]
+    jumps = np.abs(sign[None, None, :] * now - sign[None, :, None] * before)  # (m-1, previous, current)
     return _best_parity(len(facing), frames, jumps, config.switch_cost, config.swapped_cost)
 
 
@@ -151,7 +154,9 @@ def _best_parity(n: int, frames: np.ndarray, steps: np.ndarray, switch_cost: flo
     return parity
 
 
-def unswap_landmarks(landmarks_img: np.ndarray, world: np.ndarray, swapped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def unswap_landmarks(
+    landmarks_img: np.ndarray, world: np.ndarray, swapped: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Undo swaps on the ``swapped (n,)`` frames: ``(n, 33, 3)`` image landmarks left ↔ right (positions and
     visibility), world landmarks ``(n, 33, 3)`` left ↔ right and out of the depth mirror (z negated). Copies."""
     image, metric = np.array(landmarks_img, copy=True), np.array(world, copy=True)
@@ -185,4 +190,5 @@ def repair_swaps(track: TrackLandmarks, config: SwapConfig | None = None) -> tup
             counts[limb] = int(exchanged.sum())
     if not any(counts.values()):
         return track, counts
-    return replace(track, landmarks_img=image.astype(track.landmarks_img.dtype), world=world.astype(track.world.dtype)), counts
+    image, world = image.astype(track.landmarks_img.dtype), world.astype(track.world.dtype)
+    return replace(track, landmarks_img=image, world=world), counts

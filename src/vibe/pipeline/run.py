@@ -339,7 +339,8 @@ def _unswapped(landmarks: dict[int, TrackLandmarks], boxes, config: DemoConfig) 
         out[tid], counts = repair_swaps(landmarks[tid], config.label_swaps)
         if any(counts.values()):
             done = ", ".join(f"{what} {n}" for what, n in counts.items() if n)
-            log.info("track %d: left and right read exchanged (frames of %d: %s), undone", tid, len(out[tid].found), done)
+            frames = len(out[tid].found)
+            log.info("track %d: left and right read exchanged (frames of %d: %s), undone", tid, frames, done)
     return out
 
 

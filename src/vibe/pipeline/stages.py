@@ -303,7 +303,8 @@ def keypoint_features(
         features[tid] = _encode(model, kp, world, device)
         if mirrored:
             world_m = None if world is None else mirror_points(world, BLAZEPOSE33)
-            features[tid] = torch.stack([features[tid], _encode(model, mirror_points(kp, BLAZEPOSE33), world_m, device)])
+            mirrored_features = _encode(model, mirror_points(kp, BLAZEPOSE33), world_m, device)
+            features[tid] = torch.stack([features[tid], mirrored_features])
         inputs[tid] = kp
     return features, inputs
 
