@@ -282,3 +282,9 @@ def test_parse_baselines_with_demo_options() -> None:
     assert tips == {"tips": (Path("a.pt"), {"fit_points": "tips"})}
     with pytest.raises(ValueError, match="baseline option"):
         parse_baselines(["x=a.pt,workers=3"])
+    swaps = parse_baselines(["s=a.pt,swaps.min_facing=0.3,swaps.limb_switch_cost=none,flip_average=false"])["s"][1]
+    assert swaps["label_swaps"].min_facing == 0.3 and swaps["label_swaps"].limb_switch_cost is None
+    assert swaps["label_swaps"].switch_cost == 0.5 and swaps["flip_average"] is False  # the rest as the demo's
+    assert parse_baselines(["n=a.pt,label_swaps=false"])["n"][1] == {"label_swaps": None}
+    with pytest.raises(ValueError, match="baseline option"):
+        parse_baselines(["x=a.pt,swaps.nothing=1"])

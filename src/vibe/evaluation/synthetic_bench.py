@@ -268,33 +268,47 @@ def parse_baselines(specs: Sequence[str]) -> dict[str, Path | tuple[Path, dict]]
 def demo_options(pairs: Sequence[str]) -> dict:
     """``["centred_sigma=0", "refine_steps=6", "fit.world_plane_weight=0.3", ...]`` → ``DemoConfig`` overrides.
 
-    Fit options add up into one ``smplify`` entry (the demo's fit settings with those fields changed).
+    Fit options add up into one ``smplify`` entry (the demo's fit settings with those fields changed),
+    ``swaps.FIELD`` options into one ``label_swaps`` entry.
     """
     options: dict = {}
     for pair in pairs:
         key, value = _demo_option(pair)
-        if key == "smplify":
-            value = dataclasses.replace(options.get("smplify", DemoConfig().smplify), **value)
+        if key in _FIELD_OPTIONS.values() and isinstance(value, dict):
+            value = dataclasses.replace(options.get(key) or _field_defaults(key), **value)
         options[key] = value
     return options
 
 
 _YES_NO_OPTIONS = ("fit_camera", "smooth", "refine", "centred_linear_edges", "flip_average")
+_PLAIN_OPTIONS = ("centred_sigma", *_YES_NO_OPTIONS, "refine_steps", "fit_points", "fit_extra_weight", "ensemble", "label_swaps")
+_FIELD_OPTIONS = {"fit.": "smplify", "swaps.": "label_swaps"}  # prefix → the DemoConfig field it changes
+_PARSERS = {"bool": lambda v: _yes(v), "int": int, "float": float, "str": str,
+            "float | None": lambda v: None if v.lower() == "none" else float(v)}  # fmt: skip
 
 
-def _demo_option(pair: str) -> tuple[str, float | bool | dict | str]:
+def _field_defaults(key: str):
+    """The demo's settings of the ``smplify`` or ``label_swaps`` field."""
+    return DemoConfig().smplify if key == "smplify" else SwapConfig()
+
+
+def _demo_option(pair: str) -> tuple[str, float | bool | dict | str | tuple | None]:
     """``"centred_sigma=0"`` → ``("centred_sigma", 0.0)``; ``"fit_camera=false"`` → ``("fit_camera", False)``;
     ``"refine_steps=6"`` → ``("smplify", {"num_steps": 6})``; ``"fit_points=tips"`` → ``("fit_points", "tips")``;
-    ``"ensemble=A.pt+B.pt"`` → ``("ensemble", (Path("A.pt"), Path("B.pt")))``; ``"fit.F=V"`` → ``("smplify", {F: V})`` for a
-    number, yes/no or text field ``F`` (e.g. ``fit.keypoint_set=blazepose33``) of the demo's fit settings (:class:`~vibe.fitting.temporal_smplify.SMPLifyConfig`)."""
+    ``"ensemble=A.pt+B.pt"`` → ``("ensemble", (Path("A.pt"), Path("B.pt")))``; ``"label_swaps=false"`` →
+    ``("label_swaps", None)``; ``"fit.F=V"`` → ``("smplify", {F: V})`` for a number, yes/no or text field
+    ``F`` of the demo's fit settings (:class:`~vibe.fitting.temporal_smplify.SMPLifyConfig`, e.g.
+    ``fit.keypoint_set=blazepose33``), ``"swaps.F=V"`` → ``("label_swaps", {F: V})`` for one of
+    :class:`~vibe.pipeline.label_swaps.SwapConfig`'s (``swaps.min_facing=0.3``)."""
     key, sep, value = (part.strip() for part in pair.partition("="))
-    fit_fields = {f.name: f.type for f in dataclasses.fields(SMPLifyConfig) if f.type in ("float", "int", "bool", "str")}
-    is_fit = key.startswith("fit.") and key[4:] in fit_fields
-    plain = ("centred_sigma", *_YES_NO_OPTIONS, "refine_steps", "fit_points", "fit_extra_weight", "ensemble", "label_swaps")
-    if not sep or not (is_fit or key in plain):
+    field = _field_option(key, value) if sep else None
+    if field is not None:
+        return field
+    if not sep or key not in _PLAIN_OPTIONS:
         raise ValueError(
-            f"baseline option {pair!r}: expected centred_sigma=N, refine_steps=N, fit.FIELD=N, "
-            f"fit_points=NAME, fit_extra_weight=N, ensemble=CKPT[+CKPT...] or {', '.join((*_YES_NO_OPTIONS, 'label_swaps'))}=true|false"
+            f"baseline option {pair!r}: expected centred_sigma=N, refine_steps=N, fit.FIELD=V, swaps.FIELD=V, "
+            f"fit_points=NAME, fit_extra_weight=N, ensemble=CKPT[+CKPT...] or "
+            f"{', '.join((*_YES_NO_OPTIONS, 'label_swaps'))}=true|false"
         )
     if key in ("centred_sigma", "fit_extra_weight"):
         return key, float(value)
@@ -306,11 +320,17 @@ def _demo_option(pair: str) -> tuple[str, float | bool | dict | str]:
         return key, SwapConfig() if _yes(value) else None
     if key == "refine_steps":
         return "smplify", {"num_steps": int(value)}
-    if is_fit:
-        kind = fit_fields[key[4:]]
-        parsed = {"bool": _yes, "int": int, "float": float, "str": str}[kind](value)
-        return "smplify", {key[4:]: parsed}
     return key, _yes(value)
+
+
+def _field_option(key: str, value: str) -> tuple[str, dict] | None:
+    """``("fit.F", "V")`` / ``("swaps.F", "V")`` → ``(DemoConfig field, {F: parsed V})``; None for other keys."""
+    for prefix, target in _FIELD_OPTIONS.items():
+        if key.startswith(prefix):
+            kinds = {f.name: f.type for f in dataclasses.fields(type(_field_defaults(target)))}
+            parse = _PARSERS.get(kinds.get(key[len(prefix):], ""))
+            return (target, {key[len(prefix):]: parse(value)}) if parse else None
+    return None
 
 
 def _yes(value: str) -> bool:

@@ -65,6 +65,10 @@ class SwapConfig:
         limb_switch_cost: per change of an arm's or leg's parity (:func:`limb_parity`);
             None: the limbs as read.
         limb_swapped_cost: per frame an arm or leg is read exchanged.
+        min_facing: the body's parity changes only between frames whose facings
+            are both at least this far from 0 (side-on, a turn and a swap look alike).
+        min_limb_gap: a limb group's parity changes only between frames where its
+            two sides are at least this far apart (torso lengths; overlapping, they look alike).
     """
 
     switch_cost: float = 0.5
@@ -72,6 +76,8 @@ class SwapConfig:
     min_visibility: float = 0.3
     limb_switch_cost: float | None = 0.1
     limb_swapped_cost: float = 0.02
+    min_facing: float = 0.0
+    min_limb_gap: float = 0.0
 
 
 def torso_facing(landmarks_img: np.ndarray, min_visibility: float = 0.3) -> np.ndarray:
@@ -103,7 +109,8 @@ def swap_parity(facing: np.ndarray, config: SwapConfig | None = None) -> np.ndar
     sign = np.array([1.0, -1.0])
     before, now = facing[frames[:-1], None, None], facing[frames[1:], None, None]
     jumps = np.abs(sign[None, None, :] * now - sign[None, :, None] * before)  # (m-1, previous, current)
-    return _best_parity(len(facing), frames, jumps, config.switch_cost, config.swapped_cost)
+    clear = np.minimum(np.abs(before), np.abs(now))[:, 0, 0] >= config.min_facing
+    return _best_parity(len(facing), frames, jumps, np.where(clear, config.switch_cost, np.inf), config.swapped_cost)
 
 
 def limb_parity(landmarks_img: np.ndarray, limb: str, config: SwapConfig | None = None) -> np.ndarray:
@@ -126,19 +133,25 @@ def limb_parity(landmarks_img: np.ndarray, limb: str, config: SwapConfig | None 
     read = sides[frames] / torso
     options = np.stack([read, read[:, ::-1]], axis=1)  # (m, parity, side, G, 2)
     moves = np.linalg.norm(options[1:, None, :] - options[:-1, :, None], axis=-1).mean(-1).sum(-1)  # (m-1, prev, cur)
-    return _best_parity(len(lm), frames, moves, config.limb_switch_cost or 0.0, config.limb_swapped_cost)
+    gap = np.linalg.norm(read[:, 0] - read[:, 1], axis=-1).mean(-1)  # (m,) the two sides apart
+    clear = np.minimum(gap[:-1], gap[1:]) >= config.min_limb_gap
+    switch = np.where(clear, config.limb_switch_cost or 0.0, np.inf)
+    return _best_parity(len(lm), frames, moves, switch, config.limb_swapped_cost)
 
 
-def _best_parity(n: int, frames: np.ndarray, steps: np.ndarray, switch_cost: float, swapped_cost: float) -> np.ndarray:
+def _best_parity(
+    n: int, frames: np.ndarray, steps: np.ndarray, switch_cost: np.ndarray, swapped_cost: float
+) -> np.ndarray:
     """Viterbi over two parities on ``frames (m,)`` of ``n``, with ``steps (m-1, previous, current)`` the cost of
-    each transition, ``switch_cost`` per change and ``swapped_cost`` per parity-1 frame → ``(n,)`` bool
-    (frames not in ``frames`` keep the parity of the frame before, and frames before the first stay 0)."""
+    each transition, ``switch_cost (m-1,)`` per change there (inf: none) and ``swapped_cost`` per parity-1
+    frame → ``(n,)`` bool (frames not in ``frames`` keep the parity of the frame before, those before the first 0)."""
     parity = np.zeros(n, dtype=bool)
     if len(frames) == 0:
         return parity
-    switch, per_frame = switch_cost * (1.0 - np.eye(2)), np.array([0.0, swapped_cost])
+    change, per_frame = 1.0 - np.eye(2), np.array([0.0, swapped_cost])
     cost, back = per_frame.copy(), np.zeros((len(frames), 2), dtype=np.int64)
     for k in range(1, len(frames)):
+        switch = np.where(change > 0, switch_cost[k - 1], 0.0)
         total = cost[:, None] + steps[k - 1] + switch  # [previous, current]
         back[k] = total.argmin(0)
         cost = total.min(0) + per_frame
