@@ -18,7 +18,7 @@ from vibe.evaluation.report import table_row
 from vibe.evaluation.scenes import BodyRenderer, SceneConfig, sample_style
 from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
 from vibe.evaluation.synthetic_bench import (
-    cached_world_landmarks,
+    cached_landmarks,
     parse_baselines,
     pck2d,
     pool_results,
@@ -177,23 +177,36 @@ def _track(results_npz: Path) -> dict:
         return {k.split("/", 1)[1]: npz[k] for k in npz.files if k.startswith(f"track{tid}/")}
 
 
+def test_mediapipe_row_scores_the_landmarks_as_detected(runner, bench):
+    """results.npz keeps the landmarks after the demo's swap repair; MediaPipe's row scores its own, from the cache."""
+    from vibe.evaluation.synthetic_scoring import score_mediapipe
+
+    result, tmp = runner
+    frame_ids, detected, _ = cached_landmarks(tmp / "runs" / "video_000", 1)
+    gt = dict(np.load(bench / "video_000.npz"))
+    expected = score_mediapipe(gt, frame_ids, detected, None)["pck2d"]
+    assert result["videos"][0]["metrics"]["mediapipe"]["pck2d"] == pytest.approx(expected)
+
+
 def test_track_regression_in_windows_is_the_demo_output(runner, random_checkpoint, body):
     """The per-frame row's code path, given the demo's windows, gives back the demo's own results (fit included)."""
     _, tmp = runner
     track = _track(tmp / "runs" / "video_000" / "results.npz")
-    world_ids, world = cached_world_landmarks(tmp / "runs" / "video_000", 1)
+    world_ids, landmarks_img, world = cached_landmarks(tmp / "runs" / "video_000", 1)  # as detected
     np.testing.assert_array_equal(world_ids, track["frame_ids"])
     model = load_open_generator(random_checkpoint, body)
     demo = DemoConfig()
     assert demo.refine  # the open stack's default: the landmark fit is part of what is reproduced
+    assert demo.label_swaps is not None and demo.flip_average  # and the swap repair, the mirror average
     pred = regress_track(
-        model, track["landmarks_img"], track["bbox_cxcys"], SIZE, demo.windows, landmarks_world=world,
+        model, landmarks_img, track["bbox_cxcys"], SIZE, demo.windows, landmarks_world=world,
         frame_ids=track["frame_ids"], centred_sigma=demo.centred_sigma, fit_camera=demo.fit_camera,
-        refine=demo.landmark_fit,
+        refine=demo.landmark_fit, label_swaps=demo.label_swaps, flip_average=demo.flip_average,
     )  # fmt: skip
     unfitted = regress_track(
-        model, track["landmarks_img"], track["bbox_cxcys"], SIZE, demo.windows, landmarks_world=world,
+        model, landmarks_img, track["bbox_cxcys"], SIZE, demo.windows, landmarks_world=world,
         frame_ids=track["frame_ids"], centred_sigma=demo.centred_sigma, fit_camera=demo.fit_camera,
+        label_swaps=demo.label_swaps, flip_average=demo.flip_average,
     )  # fmt: skip
     # L-BFGS's line searches turn rounding differences of its inputs (thread counts, float32)
     # into a few rotation entries off by up to ~3e-2, so compare means: the same fit lands

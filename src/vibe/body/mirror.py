@@ -19,8 +19,9 @@ import numpy as np
 import torch
 
 from vibe.body.joint_sets import flip_permutation
+from vibe.geometry.rotations import chordal_mean
 
-__all__ = ["mirror_rotations", "mirror_rotations_torch", "mirror_points", "mirror_crop_cam"]
+__all__ = ["mirror_rotations", "mirror_rotations_torch", "mirror_points", "mirror_crop_cam", "average_with_mirror"]
 
 
 def mirror_rotations(rotmat: np.ndarray, joint_names: Sequence[str]) -> np.ndarray:
@@ -46,3 +47,15 @@ def mirror_points(points: torch.Tensor, names: Sequence[str]) -> torch.Tensor:
 def mirror_crop_cam(cam: torch.Tensor) -> torch.Tensor:
     """Weak-perspective crop cameras ``(..., 3)`` = ``(s, tx, ty)`` of the mirrored crop: ``tx`` negated."""
     return cam * torch.tensor([1.0, -1.0, 1.0], dtype=cam.dtype, device=cam.device)
+
+
+def average_with_mirror(
+    answer: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    mirror_answer: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    joint_names: Sequence[str],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A generator's ``(pose_rotmat (n, J, 3, 3), shape (n, S), cam (n, 3))`` on a track averaged with its answer
+    on the track's mirror image, mirrored back: rotations by their chordal mean, shape and camera arithmetically."""
+    (pose, shape, cam), (pose_m, shape_m, cam_m) = answer, mirror_answer
+    pose_back = mirror_rotations_torch(pose_m, joint_names)
+    return chordal_mean(torch.stack([pose, pose_back])), (shape + shape_m) / 2, (cam + mirror_crop_cam(cam_m)) / 2

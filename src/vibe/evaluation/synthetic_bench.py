@@ -93,6 +93,7 @@ __all__ = [
     "COMMON12",
     "bench_motion",
     "bench_title",
+    "cached_landmarks",
     "cached_world_landmarks",
     "demo_options",
     "parse_baselines",
@@ -129,8 +130,9 @@ def bench_title(label: str, n_videos: int, n_no_person: int) -> str:
     return f"{title}, nobody found in {n_no_person}/{n_videos} videos" if n_no_person else title
 
 
-def cached_world_landmarks(out_dir: Path, track_id: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """The demo's cached MediaPipe world landmarks of a track: frame ids ``(n,)``, ``(n, 33, 3)``."""
+def cached_landmarks(out_dir: Path, track_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The demo's cached MediaPipe landmarks of a track, as detected (before any repair of left/right swaps):
+    frame ids ``(n,)``, image landmarks ``(n, 33, 3)`` (pixels, visibility), world landmarks ``(n, 33, 3)``."""
     caches = list((out_dir / ".cache").glob("landmarks-*.npz"))
     if not caches:
         return None
@@ -138,7 +140,13 @@ def cached_world_landmarks(out_dir: Path, track_id: int) -> tuple[np.ndarray, np
     with np.load(max(caches, key=lambda p: p.stat().st_mtime), allow_pickle=False) as npz:
         if f"{track_id}/world" not in npz.files:
             return None
-        return npz[f"{track_id}/frame_ids"], npz[f"{track_id}/world"]
+        return npz[f"{track_id}/frame_ids"], npz[f"{track_id}/landmarks_img"], npz[f"{track_id}/world"]
+
+
+def cached_world_landmarks(out_dir: Path, track_id: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The demo's cached MediaPipe world landmarks of a track: frame ids ``(n,)``, ``(n, 33, 3)``."""
+    cached = cached_landmarks(out_dir, track_id)
+    return None if cached is None else (cached[0], cached[2])
 
 
 @torch.no_grad()
@@ -212,19 +220,23 @@ def _evaluate_video(
     if not entry["n_matched"]:
         return entry
     predictions = {"model": _prediction(body, track["frame_ids"], track["pose_rotmat"], track["shape"], track["joints2d_img"])}
-    world = cached_world_landmarks(result.out_dir, tid)
+    # MediaPipe as detected: results.npz keeps the landmarks after the demo's repair of left/right swaps.
+    cached = cached_landmarks(result.out_dir, tid)
+    same = cached is not None and np.array_equal(cached[0], track["frame_ids"])
+    world = None if cached is None else (cached[0], cached[2])
 
     if per_frame_model is not None:
         # The demo gives its fit the world landmarks whatever the encoder reads: so does this row.
-        world_lm = world[1] if world is not None and np.array_equal(world[0], track["frame_ids"]) else None
-        if world_lm is None and per_frame_model.config.keypoint_encoder.use_world:
-            raise RuntimeError(f"{video.name}: no cached world landmarks for track {tid}")
+        if not same and per_frame_model.config.keypoint_encoder.use_world:
+            raise RuntimeError(f"{video.name}: no cached landmarks for track {tid}")
         w, h = (int(v) for v in gt["image_size"])
-        cleanup = DemoConfig()  # the model row's offline clean-up, applied alike
+        cleanup = DemoConfig()  # the model row's swap repair, mirror average and offline clean-up, applied alike
         pred = regress_track(
-            per_frame_model, track["landmarks_img"], track["bbox_cxcys"], (w, h), None, landmarks_world=world_lm,
-            frame_ids=track["frame_ids"], centred_sigma=cleanup.centred_sigma, fit_camera=cleanup.fit_camera,
-            refine=cleanup.landmark_fit, linear_edges=cleanup.centred_linear_edges,
+            per_frame_model, cached[1] if same else track["landmarks_img"], track["bbox_cxcys"], (w, h), None,
+            landmarks_world=cached[2] if same else None, frame_ids=track["frame_ids"],
+            centred_sigma=cleanup.centred_sigma, fit_camera=cleanup.fit_camera, refine=cleanup.landmark_fit,
+            linear_edges=cleanup.centred_linear_edges, label_swaps=cleanup.label_swaps,
+            flip_average=cleanup.flip_average,
         )  # fmt: skip
         predictions["per_frame"] = _prediction(body, track["frame_ids"], pred.pose_rotmat, pred.shape, pred.joints2d_img)
 
@@ -240,7 +252,7 @@ def _evaluate_video(
                 body, base_track["frame_ids"], base_track["pose_rotmat"], base_track["shape"], base_track["joints2d_img"]
             )
 
-    landmarks = (track["frame_ids"], track["landmarks_img"]) if "landmarks_img" in track else None
+    landmarks = (cached[0], cached[1]) if cached is not None else None
     entry["metrics"], entry["n_matched"] = score_video(gt, predictions, landmarks, world)
     return entry
 

@@ -33,6 +33,10 @@ from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
 from vibe.geometry.cameras import crop_cam_to_image_cam, image_cam_to_pixels
 from vibe.models.checkpoints import load_checkpoint, load_generator_weights
 from vibe.models.vibe import VIBE
+from vibe.body.anny import BLAZEPOSE33
+from vibe.body.mirror import average_with_mirror, mirror_points
+from vibe.pipeline.label_swaps import SwapConfig, repair_swaps
+from vibe.pipeline.landmarks import TrackLandmarks
 from vibe.pipeline.track_fit import LandmarkFit, camera_keypoint_set, fit_to_landmarks, fit_track_camera, smooth_track
 from vibe.pipeline.windows import WindowConfig, encode_in_windows
 
@@ -70,6 +74,27 @@ def load_open_generator(checkpoint: str | os.PathLike, body: BodyModel) -> VIBE:
     return model.eval()
 
 
+def _network(model: VIBE, kp: torch.Tensor, world: torch.Tensor | None, windows: WindowConfig | None):
+    """The generator on one track's encoder input ``(n, K, 3)`` (and world ``(n, K, 3)``): in the demo's
+    ``windows``, or every frame alone (None) → ``pose_rotmat (n, J, 3, 3)``, ``shape (n, S)``, ``cam (n, 3)``."""
+    per_frame = model.encode_frames(kp[None], None if world is None else world[None])[0]  # (n, F)
+    if windows is None:
+        encoded = model.encoder(per_frame[:, None])[:, 0]  # n windows of one frame
+    else:
+        encoded = encode_in_windows(model.encoder, per_frame, windows)
+    params = model.regressor(encoded)
+    return params.pose_rotmat, params.shape, params.cam
+
+
+def _unswapped(landmarks_img: np.ndarray, landmarks_world: np.ndarray | None, config: SwapConfig):
+    """Image ``(n, 33, 3)`` and world landmarks (or None) with their left/right swaps undone (the demo's repair)."""
+    image = np.asarray(landmarks_img)
+    world = np.zeros_like(image) if landmarks_world is None else np.asarray(landmarks_world)
+    found = np.isfinite(image[..., :2]).all((-1, -2))
+    track, _ = repair_swaps(TrackLandmarks(0, np.arange(len(image)), image, world, found), config)
+    return track.landmarks_img, (None if landmarks_world is None else track.world)
+
+
 @torch.no_grad()
 def regress_track(
     model: VIBE,
@@ -84,6 +109,8 @@ def regress_track(
     fit_camera: bool = False,
     refine: LandmarkFit | None = None,
     linear_edges: bool = False,
+    label_swaps: SwapConfig | None = None,
+    flip_average: bool = False,
 ) -> TrackPrediction:
     """The generator on one track's landmarks, as the demo runs it, or frame by frame.
 
@@ -105,21 +132,24 @@ def regress_track(
         refine: fit the output to the landmarks first, as the demo's ``refine``
             (:func:`~vibe.pipeline.track_fit.fit_to_landmarks`, with the world
             landmarks when given; ``DemoConfig.landmark_fit``).
+        label_swaps, flip_average: undo the landmarks' left/right swaps first, and
+            average the network's answer with its mirror image's, as the demo's
+            options of those names.
     """
     features = features or FeatureConfig()
+    if label_swaps is not None:
+        landmarks_img, landmarks_world = _unswapped(landmarks_img, landmarks_world, label_swaps)
     kp = keypoints_to_encoder_input(landmarks_img, bbox_cxcys, features, image_size=image_size)
     world = None
     if model.config.keypoint_encoder.use_world:
         if landmarks_world is None:
             raise ValueError("this checkpoint's encoder needs the world landmarks")
-        world = torch.as_tensor(landmarks_world, dtype=torch.float32)[None]
-    per_frame = model.encode_frames(kp[None], world)[0]  # (n, F)
-    if windows is None:
-        encoded = model.encoder(per_frame[:, None])[:, 0]  # n windows of one frame
-    else:
-        encoded = encode_in_windows(model.encoder, per_frame, windows)
-    params = model.regressor(encoded)
-    pose_rotmat, shape, cam = params.pose_rotmat, params.shape, params.cam
+        world = torch.as_tensor(landmarks_world, dtype=torch.float32)
+    pose_rotmat, shape, cam = _network(model, kp, world, windows)
+    if flip_average:
+        world_m = None if world is None else mirror_points(world, BLAZEPOSE33)
+        mirrored = _network(model, mirror_points(kp, BLAZEPOSE33), world_m, windows)
+        pose_rotmat, shape, cam = average_with_mirror((pose_rotmat, shape, cam), mirrored, model.body.joint_names)
     ids = np.arange(len(kp)) if frame_ids is None else np.asarray(frame_ids)
     if refine is not None:
         pose_rotmat, shape, cam, _ = fit_to_landmarks(model.body, pose_rotmat, shape, cam, kp, landmarks_world, refine)

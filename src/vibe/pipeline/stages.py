@@ -29,10 +29,9 @@ import numpy as np
 import torch
 
 from vibe.body.anny import BLAZEPOSE33
-from vibe.body.mirror import mirror_crop_cam, mirror_points, mirror_rotations_torch
+from vibe.body.mirror import average_with_mirror, mirror_points
 from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
 from vibe.geometry.cameras import crop_cam_to_image_cam, image_cam_to_pixels
-from vibe.geometry.rotations import chordal_mean
 from vibe.pipeline.demo_config import DemoConfig
 from vibe.pipeline.landmarks import TrackLandmarks, estimate_landmarks_parallel
 from vibe.pipeline.passes import (
@@ -253,9 +252,8 @@ def _regress(model, features: torch.Tensor, config: DemoConfig) -> tuple[torch.T
     with ``mirrored``): the mirror's answer is mirrored back and the two averaged.
     """
     if features.dim() == 3:
-        (pose, shape, cam), (pose_m, shape_m, cam_m) = (_regress(model, f, config) for f in features)
-        pose_back = mirror_rotations_torch(pose_m, model.body.joint_names)
-        return chordal_mean(torch.stack([pose, pose_back])), (shape + shape_m) / 2, (cam + mirror_crop_cam(cam_m)) / 2
+        answer, mirror_answer = (_regress(model, f, config) for f in features)
+        return average_with_mirror(answer, mirror_answer, model.body.joint_names)
     encoded = encode_in_windows(model.encoder, features, config.windows) if model.config.temporal else features
     poses, shapes, cams = [], [], []
     for chunk in encoded.split(config.batch_frames * 8):
