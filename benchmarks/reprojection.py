@@ -16,6 +16,11 @@ weigh the same:
   |offset| ≤ 0.5 %; positive = body drawn right of / below the person);
 - ``error_px``: the same mean distance in pixels.
 
+``results.npz`` keeps the landmarks after the demo's repair of BlazePose's
+left/right swaps (:mod:`vibe.pipeline.label_swaps`: the same points, labels
+exchanged where they were read the wrong way round); ``--as-detected`` scores
+against MediaPipe's own labels (the demo's cache) instead.
+
 ``--points detector`` scores the body's ``blazepose33_detector`` keypoints
 instead (:mod:`vibe.body.keypoint_offsets`: ``blazepose33`` moved to where
 BlazePose puts its landmarks on bodies whose keypoints are known), the points
@@ -87,9 +92,13 @@ def detector_points_img(track: dict, image_size: tuple[int, int]) -> np.ndarray:
 
 
 def video_reprojection(
-    video: Path, checkpoint: str | None, work: Path, options: dict | None = None, points: str = "model"
+    video: Path, checkpoint: str | None, work: Path, options: dict | None = None, points: str = "model",
+    as_detected: bool = False,
 ) -> list[dict]:
-    """Run the demo on ``video`` (with ``DemoConfig`` overrides ``options``) and score every track's ``points``."""
+    """Run the demo on ``video`` (with ``DemoConfig`` overrides ``options``) and score every track's ``points``
+    (``as_detected``: against the landmarks as MediaPipe labelled them, from the demo's cache, instead of
+    ``results.npz``'s, whose left/right swaps the demo has undone)."""
+    from vibe.evaluation.synthetic_bench import cached_landmarks
     from vibe.pipeline.outputs import read_results
     from vibe.pipeline.run import DemoConfig, run_demo
     from vibe.pipeline.video import VideoReader
@@ -102,6 +111,8 @@ def video_reprojection(
     size = (reader.width, reader.height)
     if points == "detector":
         people = {tid: {**t, "joints2d_img": detector_points_img(t, size)} for tid, t in people.items()}
+    if as_detected:
+        people = {tid: {**t, "landmarks_img": cached_landmarks(result.out_dir, tid)[1]} for tid, t in people.items()}
     return [{"video": video.name, "track": int(tid), **track_reprojection(t, size)} for tid, t in people.items()]
 
 
@@ -117,13 +128,15 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--points", choices=("model", "detector"), default="model",
                         help="the body's points scored: joints2d_img (model) or blazepose33_detector (module doc)")
+    parser.add_argument("--as-detected", action="store_true",
+                        help="score against the landmarks as MediaPipe labelled them (before the demo's swap repair)")
     args = parser.parse_args()
     options = demo_options(args.option)
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         work = args.work or Path(scratch)
         for video in args.videos:
-            rows += video_reprojection(video, args.checkpoint, work, options, args.points)
+            rows += video_reprojection(video, args.checkpoint, work, options, args.points, args.as_detected)
     print(f"{'video':<40} {'track':>5} {'frames':>6} {'error %':>8} {'dx %':>6} {'dy %':>6} {'px':>6}")
     for r in rows:
         if "error" in r:
