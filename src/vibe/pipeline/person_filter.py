@@ -106,6 +106,9 @@ class BodyPresenceConfig:
             median over shared frames) are the same body; None: no duplicate check.
         duplicate_min_shared: fraction of the shorter track's frames with a
             pose that must be shared with the longer track.
+        trim_ends: a kept track starts at its first frame showing a body and
+            ends at its last (:func:`body_span`): before and after, the tracker
+            held a box where nobody was seen, and a body drawn there is a phantom.
     """
 
     enabled: bool = True
@@ -118,6 +121,7 @@ class BodyPresenceConfig:
     unmeasured_body_fraction: float = 1.0
     duplicate_max_distance: float | None = 0.25
     duplicate_min_shared: float = 0.5
+    trim_ends: bool = True
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_visibility <= 1.0:
@@ -145,6 +149,13 @@ def body_frames(landmarks_img: np.ndarray, found: np.ndarray, config: BodyPresen
     visibility = np.nan_to_num(np.asarray(landmarks_img)[:, TORSO_LANDMARKS, 2], nan=0.0)
     seen = (visibility >= config.min_visibility).sum(axis=1)
     return np.asarray(found, dtype=bool) & (seen >= config.min_torso_landmarks)
+
+
+def body_span(frame_ids: np.ndarray, landmarks_img: np.ndarray, found: np.ndarray, config: BodyPresenceConfig):
+    """The ids ``(first, last)`` of a track's first and last frames showing a body (:func:`body_frames`),
+    from ``frame_ids (n,)``, ``(n, 33, 3)`` landmarks and ``found (n,)``; None when no frame shows one."""
+    shown = np.flatnonzero(body_frames(landmarks_img, found, config))
+    return None if len(shown) == 0 else (int(frame_ids[shown[0]]), int(frame_ids[shown[-1]]))
 
 
 def _second_differences(landmarks_img: np.ndarray, found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -88,7 +88,7 @@ from vibe.pipeline.outputs import (
     write_vibe_pkl,
 )
 from vibe.pipeline.passes import StageTimer, cache_key, file_digest
-from vibe.pipeline.person_filter import duplicate_tracks, judge_tracks
+from vibe.pipeline.person_filter import body_span, duplicate_tracks, judge_tracks
 from vibe.pipeline.label_swaps import repair_swaps
 from vibe.pipeline.roi_stage import front_end, one_pass_caches, start_graphs_ahead
 from vibe.pipeline.run_folder import CACHE_DIR, RunFolder
@@ -258,6 +258,8 @@ def _run(
             {tid: (lm.frame_ids, lm.landmarks_img, lm.found) for tid, lm in lms.items()}, config.presence
         )
         boxes = {tid: boxes[tid] for tid in kept if tid not in result.rejected}
+        if config.presence.enabled and config.presence.trim_ends:
+            boxes, landmarks = _trimmed_to_bodies(boxes, landmarks, config)
         if config.label_swaps is not None:
             landmarks = _unswapped(landmarks, boxes, config)
     clean_up = at_frame_rate(config, timing.fps)  # per-frame smoothing and fit terms at the video's rate
@@ -330,6 +332,22 @@ def _bodies(model, device, config: DemoConfig, reader: VideoReader, boxes, landm
             people[tid]["landmarks_world"] = landmarks[tid].world.astype(np.float32)
     timer.add("generator_body", time.perf_counter() - start, sum(len(f) for f, _ in boxes.values()))
     return people, refinements
+
+
+def _trimmed_to_bodies(boxes, landmarks: dict[int, TrackLandmarks], config: DemoConfig):
+    """Each track's boxes ``(frame_ids, cxcys)`` and landmarks cut to its first-to-last frame showing a body."""
+    out_boxes, out_landmarks = {}, dict(landmarks)
+    for tid, (fids, cxcys) in boxes.items():
+        lm = landmarks[tid]
+        span = body_span(lm.frame_ids, lm.landmarks_img, lm.found, config.presence)
+        first, last = span if span is not None else (fids[0], fids[-1])
+        keep = (fids >= first) & (fids <= last)
+        out_boxes[tid] = (fids[keep], cxcys[keep])
+        kept_lm = (lm.frame_ids >= first) & (lm.frame_ids <= last)
+        out_landmarks[tid] = replace(lm, **{name: getattr(lm, name)[kept_lm] for name in TrackLandmarks.ARRAYS})
+        if (~keep).any():
+            log.info("track %d: %d frames without a body seen at its ends left out", tid, int((~keep).sum()))
+    return out_boxes, out_landmarks
 
 
 def _unswapped(landmarks: dict[int, TrackLandmarks], boxes, config: DemoConfig) -> dict[int, TrackLandmarks]:
