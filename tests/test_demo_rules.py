@@ -20,7 +20,7 @@ from vibe.pipeline.demo_config import (
     DemoConfig,
 )
 from vibe.pipeline.frame_times import frame_timing, monotonic_frame_times
-from vibe.pipeline.person_filter import BodyPresenceConfig, judge_tracks, landmark_jitter
+from vibe.pipeline.person_filter import BodyPresenceConfig, body_span, judge_tracks, landmark_jitter
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,6 +58,17 @@ def test_frames_without_a_pose_do_not_count_as_seen():
     found[:4] = True
     kept, rejected = judge_tracks({1: (lm, found)}, BodyPresenceConfig())
     assert kept == [] and "pose found in 4" in rejected[1]
+
+
+def test_a_track_spans_its_first_to_last_frame_showing_a_body():
+    lm = _standing_body(30)
+    found = np.ones(30, bool)
+    found[:6] = False  # the tracker's box before the person was seen
+    lm[26:, [11, 12, 23, 24], 2] = 0.1  # and after: no torso
+    lm[12, [11, 12, 23, 24], 2] = 0.1  # a frame inside stays
+    frame_ids = np.arange(100, 130)
+    assert body_span(frame_ids, lm, found, BodyPresenceConfig()) == (106, 125)
+    assert body_span(frame_ids, lm, np.zeros(30, bool), BodyPresenceConfig()) is None
 
 
 def test_jumping_landmarks_are_rejected_and_the_jitter_is_the_second_difference():
