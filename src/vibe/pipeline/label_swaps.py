@@ -83,17 +83,19 @@ class SwapConfig:
 def torso_facing(landmarks_img: np.ndarray, min_visibility: float = 0.3) -> np.ndarray:
     """Signed torso width across its axis ``(n,)`` from ``(n, 33, 3)`` landmarks (pixels, visibility).
 
-    ``(L − R) × up`` of the shoulders plus that of the hips, over the squared
-    torso length (``up``: hip centre → shoulder centre), sign chosen so that a
-    body facing the camera is positive (its left side on the image's right).
+    ``(L − R) × up`` of the shoulders plus that of the hips (``up``: hip centre →
+    shoulder centre), over the track's median squared torso length, sign chosen
+    so that a body facing the camera is positive (its left side on the image's
+    right). A torso foreshortened in a frame (bent towards the camera) has a
+    short, unsure axis: its facing shrinks towards 0 with it, as a side view's.
     NaN where a torso point is missing or less visible than ``min_visibility``.
     """
     lm = np.asarray(landmarks_img, np.float64)
     up = lm[:, [_LS, _RS], :2].mean(1) - lm[:, [_LH, _RH], :2].mean(1)  # (n, 2), image y down
-    torso2 = (up**2).sum(-1)
+    seen = (lm[:, [_LS, _RS, _LH, _RH], 2] >= min_visibility).all(-1) & np.isfinite(up).all(-1)
+    torso2 = np.median((up[seen] ** 2).sum(-1)) if seen.any() else np.nan
     across = lm[:, _LS, :2] - lm[:, _RS, :2] + lm[:, _LH, :2] - lm[:, _RH, :2]
-    facing = (across[:, 1] * up[:, 0] - across[:, 0] * up[:, 1]) / np.where(torso2 > 0, torso2, np.nan)
-    seen = (lm[:, [_LS, _RS, _LH, _RH], 2] >= min_visibility).all(-1)
+    facing = (across[:, 1] * up[:, 0] - across[:, 0] * up[:, 1]) / (torso2 if torso2 > 0 else np.nan)
     return np.where(seen, facing, np.nan)
 
 
