@@ -234,8 +234,8 @@ class DemoConfig:
     box_window_s: float = 0.5
     landmarks: LandmarkConfig = field(default_factory=LandmarkConfig)
     presence: BodyPresenceConfig = field(default_factory=BodyPresenceConfig)
-    # BlazePose's left/right swaps undone, with flip_average: PA-MPJPE12 -4.3 / -2.1 / -0.6 mm and 2D PCK
-    # +1.3 / +2.9 / +1.6 on HDM05 / lying / CMU, better on 21 of 23 HDM05 videos (docs/results.md).
+    # BlazePose's left/right swaps undone, with flip_average: PA-MPJPE12 -4.2 / -2.4 / -0.8 mm and 2D PCK
+    # +1.3 / +4.4 / +2.2 on HDM05 / lying / CMU, better on 21 of 23 HDM05 videos (docs/results.md).
     label_swaps: SwapConfig | None = field(default_factory=SwapConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     windows: WindowConfig = field(default_factory=WindowConfig)
