@@ -246,3 +246,21 @@ def test_run_folder_left_without_commit_changes_nothing(tmp_path):
     stale.mkdir()
     RunFolder(target).open().discard()
     assert not stale.exists()
+
+
+def test_kept_tracks_lose_their_ends_without_a_body():
+    """The demo cuts a track's boxes and landmarks alike to its first-to-last frame showing a body."""
+    from vibe.pipeline.demo_config import DemoConfig
+    from vibe.pipeline.landmarks import TrackLandmarks
+    from vibe.pipeline.run import _trimmed_to_bodies
+
+    lm = _standing_body(20)
+    found = np.ones(20, bool)
+    found[:5] = False
+    ids = np.arange(40, 60)
+    track = TrackLandmarks(7, ids, lm, np.zeros((20, 33, 3)), found)
+    boxes = {7: (ids, np.tile([100.0, 200.0, 250.0], (20, 1)))}
+    cut_boxes, cut = _trimmed_to_bodies(boxes, {7: track}, DemoConfig())
+    assert cut_boxes[7][0].tolist() == list(range(45, 60)) and len(cut_boxes[7][1]) == 15
+    assert cut[7].frame_ids.tolist() == list(range(45, 60)) and cut[7].found.all()
+    assert cut[7].landmarks_img.shape == (15, 33, 3) and cut[7].world.shape == (15, 33, 3)
