@@ -71,7 +71,9 @@ def test_eval_ablations_forwards_its_options_to_the_runner() -> None:
     assert missing.exit_code == 2  # argparse: --budget-iters is required
 
 
-def test_demo_refine_steps_reach_the_fit_and_zero_is_a_usage_error(tmp_path: Path, monkeypatch) -> None:
+@pytest.fixture
+def demo_config(tmp_path: Path, monkeypatch):
+    """``invoke(*flags)`` → ``(the DemoConfig `vibe demo` built from the flags, the CLI result)``; the demo stops there."""
     import vibe.pipeline.run as run
 
     seen = {}
@@ -81,46 +83,37 @@ def test_demo_refine_steps_reach_the_fit_and_zero_is_a_usage_error(tmp_path: Pat
         raise run.DemoError("stop here")
 
     monkeypatch.setattr(run, "run_demo", fake_run_demo)
-    result = runner.invoke(app, ["demo", "--refine-steps", "5", "--out", str(tmp_path), "--quiet"])
+
+    def invoke(*flags: str):
+        seen.pop("config", None)
+        result = runner.invoke(app, ["demo", *flags, "--out", str(tmp_path), "--quiet"])
+        return seen.get("config"), result
+
+    return invoke
+
+
+def test_demo_refine_steps_reach_the_fit_and_zero_is_a_usage_error(demo_config) -> None:
+    import vibe.pipeline.run as run
+
+    config, result = demo_config("--refine-steps", "5")
     assert result.exit_code == run.DemoError.exit_code, result.output
-    assert seen["config"].refine is True and seen["config"].smplify.num_steps == 5
-    assert seen["config"].smplify.world_weight > 0  # the world-landmark term stays on
-    result = runner.invoke(app, ["demo", "--no-refine", "--out", str(tmp_path), "--quiet"])
-    assert seen["config"].refine is False
-    result = runner.invoke(app, ["demo", "--refine-steps", "0", "--out", str(tmp_path)])
-    assert result.exit_code == 2
+    assert config.refine is True and config.smplify.num_steps == 5
+    assert config.smplify.world_weight > 0  # the world-landmark term stays on
+    assert demo_config("--no-refine")[0].refine is False
+    assert demo_config("--refine-steps", "0")[1].exit_code == 2
 
 
-def test_demo_original_chunks_set_the_windows(tmp_path: Path, monkeypatch) -> None:
-    import vibe.pipeline.run as run
-
-    seen = {}
-
-    def fake_run_demo(video, out, config):
-        seen["config"] = config
-        raise run.DemoError("stop here")
-
-    monkeypatch.setattr(run, "run_demo", fake_run_demo)
-    runner.invoke(app, ["demo", "--original-chunks", "--out", str(tmp_path), "--quiet"])
-    assert seen["config"].windows.chunk == 450
-    runner.invoke(app, ["demo", "--out", str(tmp_path), "--quiet"])
-    assert seen["config"].windows.chunk is None and seen["config"].windows.seqlen == 16
+def test_demo_original_chunks_set_the_windows(demo_config) -> None:
+    assert demo_config("--original-chunks")[0].windows.chunk == 450
+    windows = demo_config()[0].windows
+    assert windows.chunk is None and windows.seqlen == 16
 
 
-def test_demo_label_swaps_and_flip_average_are_on_unless_turned_off(tmp_path: Path, monkeypatch) -> None:
-    import vibe.pipeline.run as run
-
-    seen = {}
-
-    def fake_run_demo(video, out, config):
-        seen["config"] = config
-        raise run.DemoError("stop here")
-
-    monkeypatch.setattr(run, "run_demo", fake_run_demo)
-    runner.invoke(app, ["demo", "--out", str(tmp_path), "--quiet"])
-    assert seen["config"].label_swaps is not None and seen["config"].flip_average
-    runner.invoke(app, ["demo", "--no-label-swaps", "--no-flip-average", "--out", str(tmp_path), "--quiet"])
-    assert seen["config"].label_swaps is None and not seen["config"].flip_average
+def test_demo_label_swaps_and_flip_average_are_on_unless_turned_off(demo_config) -> None:
+    config = demo_config()[0]
+    assert config.label_swaps is not None and config.flip_average
+    config = demo_config("--no-label-swaps", "--no-flip-average")[0]
+    assert config.label_swaps is None and not config.flip_average
 
 
 def test_demo_without_a_video_outside_a_checkout_says_so(tmp_path: Path, monkeypatch) -> None:
