@@ -26,8 +26,7 @@ __all__ = ["mirror_rotations", "mirror_rotations_torch", "mirror_points", "mirro
 
 def mirror_rotations(rotmat: np.ndarray, joint_names: Sequence[str]) -> np.ndarray:
     """Local rotations ``(..., J, 3, 3)`` seen in the x = 0 mirror: sides swapped, ``R → M R M`` (float32)."""
-    mirror = np.diag([-1.0, 1.0, 1.0]).astype(np.float32)
-    return mirror @ np.asarray(rotmat, np.float32)[..., flip_permutation(joint_names), :, :] @ mirror
+    return mirror_rotations_torch(torch.from_numpy(np.asarray(rotmat, np.float32)), joint_names).numpy()
 
 
 def mirror_rotations_torch(rotmat: torch.Tensor, joint_names: Sequence[str]) -> torch.Tensor:

@@ -80,6 +80,11 @@ class SwapConfig:
     min_limb_gap: float = 0.0
 
 
+def _torso_up(lm: np.ndarray) -> np.ndarray:
+    """The torso's axis ``(n, 2)`` in pixels (hip centre → shoulder centre; image y down) of ``(n, 33, 3)`` landmarks."""
+    return lm[:, [_LS, _RS], :2].mean(1) - lm[:, [_LH, _RH], :2].mean(1)
+
+
 def torso_facing(landmarks_img: np.ndarray, min_visibility: float = 0.3) -> np.ndarray:
     """Signed torso width across its axis ``(n,)`` from ``(n, 33, 3)`` landmarks (pixels, visibility).
 
@@ -91,7 +96,7 @@ def torso_facing(landmarks_img: np.ndarray, min_visibility: float = 0.3) -> np.n
     NaN where a torso point is missing or less visible than ``min_visibility``.
     """
     lm = np.asarray(landmarks_img, np.float64)
-    up = lm[:, [_LS, _RS], :2].mean(1) - lm[:, [_LH, _RH], :2].mean(1)  # (n, 2), image y down
+    up = _torso_up(lm)
     seen = (lm[:, [_LS, _RS, _LH, _RH], 2] >= min_visibility).all(-1) & np.isfinite(up).all(-1)
     torso2 = np.median((up[seen] ** 2).sum(-1)) if seen.any() else np.nan
     across = lm[:, _LS, :2] - lm[:, _RS, :2] + lm[:, _LH, :2] - lm[:, _RH, :2]
@@ -127,7 +132,7 @@ def limb_parity(landmarks_img: np.ndarray, limb: str, config: SwapConfig | None 
     lm = np.asarray(landmarks_img, np.float64)
     left = _LIMB_LEFT[limb]
     sides = np.stack([lm[:, left, :2], lm[:, _FLIP[left], :2]], axis=1)  # (n, 2, G, 2): as read
-    up = lm[:, [_LS, _RS], :2].mean(1) - lm[:, [_LH, _RH], :2].mean(1)
+    up = _torso_up(lm)
     torso = np.nanmedian(np.linalg.norm(up, axis=-1)) if np.isfinite(up).any() else np.nan
     frames = np.flatnonzero(np.isfinite(sides).all((1, 2, 3)))
     if not torso > 0:
