@@ -31,10 +31,11 @@ import torch
 from vibe.body.base import BodyModel
 from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
 from vibe.geometry.cameras import crop_cam_to_image_cam, image_cam_to_pixels
-from vibe.models.checkpoints import load_checkpoint, load_generator_weights
+from vibe.models.checkpoints import load_checkpoint
 from vibe.models.vibe import VIBE
 from vibe.body.anny import BLAZEPOSE33
 from vibe.body.mirror import average_with_mirror, mirror_points
+from vibe.pipeline.demo_model import open_generator
 from vibe.pipeline.label_swaps import SwapConfig, repair_swaps
 from vibe.pipeline.landmarks import TrackLandmarks
 from vibe.pipeline.track_fit import LandmarkFit, camera_keypoint_set, fit_to_landmarks, fit_track_camera, smooth_track
@@ -67,11 +68,7 @@ def load_open_generator(checkpoint: str | os.PathLike, body: BodyModel) -> VIBE:
         raise ValueError(f"{checkpoint}: trained on {ckpt.body_model!r}, not {body.name!r}")
     if ckpt.config.feature_source != "keypoints":
         raise ValueError(f"{checkpoint}: not an open-stack (keypoint) generator")
-    config = ckpt.config
-    config.return_vertices = False
-    model = VIBE(config, body)
-    load_generator_weights(model, ckpt)
-    return model.eval()
+    return open_generator(ckpt, body).eval()
 
 
 def _network(model: VIBE, kp: torch.Tensor, world: torch.Tensor | None, windows: WindowConfig | None):

@@ -18,7 +18,10 @@ import torch
 from vibe import assets
 from vibe.pipeline.demo_config import DemoConfig, MissingAssetsError, NoTrainedWeightsError
 
-__all__ = ["OPEN_WEIGHTS_FILE", "DemoModel", "default_open_weights", "build_model", "load_demo_model", "model_key"]
+__all__ = [
+    "OPEN_WEIGHTS_FILE", "DemoModel", "default_open_weights", "build_model", "load_demo_model", "model_key",
+    "open_generator",
+]  # fmt: skip
 
 OPEN_WEIGHTS_FILE = "open_anny.pt"
 
@@ -74,7 +77,7 @@ def build_model(config: DemoConfig, device: torch.device, open_weights: Path | N
             )
         ckpt = load_checkpoint(path, map_location="cpu")
         body = _open_body(ckpt.body_model, path)
-        model = _open_generator(ckpt, body)
+        model = open_generator(ckpt, body)
         weights = {"checkpoint": str(path), "format": "vibe-hmr", "versions": ckpt.versions}
         if config.ensemble:
             model = _ensemble(model, ckpt.body_model, config.ensemble)
@@ -120,7 +123,7 @@ def _ensemble(model, body_model: str, extra_paths) -> torch.nn.Module:
         other = load_checkpoint(extra, map_location="cpu")
         if other.body_model != body_model:
             raise ValueError(f"{extra}: trained on {other.body_model!r}, not {body_model!r}")
-        members.append(_open_generator(other, model.body))
+        members.append(open_generator(other, model.body))
     return GeneratorEnsemble(members)
 
 
@@ -137,7 +140,7 @@ def _open_body(name: str, path: Path):
     raise ValueError(f"{path}: unknown body model {name!r}")
 
 
-def _open_generator(ckpt, body):
+def open_generator(ckpt, body):
     """An open checkpoint's generator on ``body`` (vertices posed later, only where needed)."""
     from vibe.models.checkpoints import load_generator_weights
     from vibe.models.vibe import VIBE
