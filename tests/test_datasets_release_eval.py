@@ -15,7 +15,7 @@ from release_fixtures import write_h36m_sequence, write_mpi_test_sequence, write
 from smpl_fixtures import write_synthetic_smpl
 from vibe.body.smpl import SMPL
 from vibe.cli import app
-from vibe.data.datasets.crop_features import CropFeatureConfig, crop_features, iter_frame_images
+from vibe.evaluation.release_crops import CropFeatureConfig, crop_features, iter_frame_images
 from vibe.data.datasets.h36m import H36MConfig, read_h36m
 from vibe.data.datasets.threedpw import read_threedpw
 from vibe.evaluation import evaluate_dataset, get_protocol

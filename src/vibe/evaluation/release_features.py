@@ -4,10 +4,10 @@ The db files carry precomputed ResNet-50 features; a release layout carries
 only images or videos, so the features are computed here, for each stack:
 
 - ``smpl``: ResNet-50 features of the ground-truth-box crops
-  (:mod:`vibe.data.datasets.crop_features`), with SPIN's weights
+  (:mod:`vibe.evaluation.release_crops`), with SPIN's weights
   (``spin_model_checkpoint.pth.tar``) unless a backbone is given;
 - ``open``: BlazePose landmarks followed per video on the same boxes
-  (:mod:`vibe.data.datasets.landmark_features`), prepared by the shared map
+  (:mod:`vibe.evaluation.release_landmarks`), prepared by the shared map
   and passed through the model's keypoint encoder.
 
 What costs time and does not depend on the checkpoint (the SPIN crop
@@ -30,8 +30,8 @@ import numpy as np
 import torch
 
 from vibe import assets
-from vibe.data.datasets.crop_features import CropFeatureConfig, crop_features
-from vibe.data.datasets.landmark_features import VideoLandmarks, encoder_inputs, release_landmarks, video_runs
+from vibe.evaluation.release_crops import CropFeatureConfig, crop_features
+from vibe.evaluation.release_landmarks import VideoLandmarks, encoder_inputs, release_landmarks, video_runs
 from vibe.data.datasets.release_frames import ReleaseFrames
 from vibe.pipeline.landmarks import LandmarkConfig
 

@@ -6,7 +6,7 @@ evaluated frame, all videos concatenated (each video a contiguous run of
 equal ``vid_name``), with where the image is, the square person box the
 original preprocessing derived from the ground-truth 2D joints, and the 3D
 ground truth. Features are computed from these rows afterwards (see
-:mod:`.crop_features`), so a user with the datasets needs none of the
+:mod:`vibe.evaluation.release_crops`), so a user with the datasets needs none of the
 original preprocessed "db" files.
 
 Boxes follow the original preprocessing, in two steps: a square *box*

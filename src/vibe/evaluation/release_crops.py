@@ -1,11 +1,11 @@
-"""ResNet-50 features of the person crops of :class:`~.release_frames.ReleaseFrames` (the ``smpl`` stack).
+"""ResNet-50 features of the person crops of :class:`~vibe.data.datasets.release_frames.ReleaseFrames` (the ``smpl`` stack).
 
 The same crop as the demo and the original preprocessing: ``crop_scale ×``
 the square box around its centre, resampled to 224², RGB, ImageNet
 normalisation (:func:`vibe.geometry.crops.crop_image`,
 :func:`vibe.models.backbone.imagenet_normalize`). Images are read once each;
 frames inside a video file are decoded in one streamed pass per file. The
-same image iterator feeds the open stack's landmarks (:mod:`.landmark_features`).
+same image iterator feeds the open stack's landmarks (:mod:`.release_landmarks`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from tqdm import tqdm
 from vibe.data.datasets.release_frames import ReleaseFrames, runs_of_equal
 from vibe.geometry.crops import crop_image
 from vibe.models.backbone import imagenet_normalize
+from vibe.pipeline.video import VideoReader
 
 __all__ = ["CropFeatureConfig", "iter_frame_images", "crop_features"]
 
@@ -54,8 +55,6 @@ def iter_frame_images(frames: ReleaseFrames, rows: np.ndarray | None = None) -> 
     Raises:
         FileNotFoundError: an image cannot be read, or a video ends before a requested frame.
     """
-    from vibe.pipeline.video import VideoReader
-
     rows = np.arange(len(frames)) if rows is None else np.asarray(rows, dtype=np.int64)
     for run in runs_of_equal(frames.image_file[rows]):
         run_rows = rows[run]

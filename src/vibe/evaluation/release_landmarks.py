@@ -1,4 +1,4 @@
-"""BlazePose landmarks of the people of :class:`~.release_frames.ReleaseFrames` (the ``open`` stack).
+"""BlazePose landmarks of the people of :class:`~vibe.data.datasets.release_frames.ReleaseFrames` (the ``open`` stack).
 
 Each video (a run of equal ``vid_name``) is one track: MediaPipe follows the
 person through the frames in order, on crops around the ground-truth square
@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from vibe.data.datasets.crop_features import iter_frame_images
 from vibe.data.datasets.release_frames import ReleaseFrames, runs_of_equal
 from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
+from vibe.evaluation.release_crops import iter_frame_images
 from vibe.pipeline.landmarks import NUM_LANDMARKS, LandmarkConfig, estimate_landmarks
 
 __all__ = ["VideoLandmarks", "video_runs", "release_landmarks", "encoder_inputs"]
