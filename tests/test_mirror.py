@@ -16,7 +16,7 @@ from vibe.data.features import FeatureConfig
 from vibe.models.checkpoints import load_checkpoint, load_generator_weights
 from vibe.models.vibe import VIBE
 from vibe.pipeline.demo_config import DemoConfig
-from vibe.pipeline.stages import _regress, keypoint_features
+from vibe.pipeline.stages import keypoint_features, regress_features
 
 from open_checkpoint import save_random_open_checkpoint
 
@@ -78,12 +78,12 @@ def test_mirror_averaged_answer_is_mirror_equivariant(generator) -> None:
         landmarks, boxes = _track(0, width, mirrored)
         features, _ = keypoint_features(generator, landmarks, boxes, FeatureConfig(), (width, 400), "cpu", mirrored=True)
         assert features[1].shape[0] == 2
-        answers.append((features[1], _regress(generator, features[1], DemoConfig())))
+        answers.append((features[1], regress_features(generator, features[1], DemoConfig().windows)))
     (feat, (pose, shape, cam)), (feat_m, (pose_m, shape_m, cam_m)) = answers
     assert torch.allclose(feat[1], feat_m[0], atol=1e-5) and torch.allclose(feat[0], feat_m[1], atol=1e-5)
     names = generator.body.joint_names
     assert torch.allclose(mirror_rotations_torch(pose_m, names), pose, atol=1e-5)
     assert torch.allclose(shape_m, shape, atol=1e-6)
     assert torch.allclose(mirror_crop_cam(cam_m), cam, atol=1e-6)
-    plain = _regress(generator, feat[0], DemoConfig())[0]
+    plain = regress_features(generator, feat[0], DemoConfig().windows)[0]
     assert not torch.allclose(plain, pose, atol=1e-3)  # the average is not the plain answer

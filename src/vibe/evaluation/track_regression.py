@@ -33,13 +33,12 @@ from vibe.data.features import FeatureConfig, keypoints_to_encoder_input
 from vibe.geometry.cameras import crop_cam_to_image_cam, image_cam_to_pixels
 from vibe.models.checkpoints import load_checkpoint
 from vibe.models.vibe import VIBE
-from vibe.body.anny import BLAZEPOSE33
-from vibe.body.mirror import average_with_mirror, mirror_points
 from vibe.pipeline.demo_model import open_generator
 from vibe.pipeline.label_swaps import SwapConfig, repair_swaps
 from vibe.pipeline.landmarks import TrackLandmarks
+from vibe.pipeline.stages import regress_features, track_features
 from vibe.pipeline.track_fit import LandmarkFit, camera_keypoint_set, fit_to_landmarks, fit_track_camera, smooth_track
-from vibe.pipeline.windows import WindowConfig, encode_in_windows
+from vibe.pipeline.windows import WindowConfig
 
 __all__ = ["TrackPrediction", "load_open_generator", "regress_track"]
 
@@ -69,18 +68,6 @@ def load_open_generator(checkpoint: str | os.PathLike, body: BodyModel) -> VIBE:
     if ckpt.config.feature_source != "keypoints":
         raise ValueError(f"{checkpoint}: not an open-stack (keypoint) generator")
     return open_generator(ckpt, body).eval()
-
-
-def _network(model: VIBE, kp: torch.Tensor, world: torch.Tensor | None, windows: WindowConfig | None):
-    """The generator on one track's encoder input ``(n, K, 3)`` (and world ``(n, K, 3)``): in the demo's
-    ``windows``, or every frame alone (None) → ``pose_rotmat (n, J, 3, 3)``, ``shape (n, S)``, ``cam (n, 3)``."""
-    per_frame = model.encode_frames(kp[None], None if world is None else world[None])[0]  # (n, F)
-    if windows is None:
-        encoded = model.encoder(per_frame[:, None])[:, 0]  # n windows of one frame
-    else:
-        encoded = encode_in_windows(model.encoder, per_frame, windows)
-    params = model.regressor(encoded)
-    return params.pose_rotmat, params.shape, params.cam
 
 
 def _unswapped(landmarks_img: np.ndarray, landmarks_world: np.ndarray | None, config: SwapConfig):
@@ -142,11 +129,7 @@ def regress_track(
         if landmarks_world is None:
             raise ValueError("this checkpoint's encoder needs the world landmarks")
         world = torch.as_tensor(landmarks_world, dtype=torch.float32)
-    pose_rotmat, shape, cam = _network(model, kp, world, windows)
-    if flip_average:
-        world_m = None if world is None else mirror_points(world, BLAZEPOSE33)
-        mirrored = _network(model, mirror_points(kp, BLAZEPOSE33), world_m, windows)
-        pose_rotmat, shape, cam = average_with_mirror((pose_rotmat, shape, cam), mirrored, model.body.joint_names)
+    pose_rotmat, shape, cam = regress_features(model, track_features(model, kp, world, mirrored=flip_average), windows)
     ids = np.arange(len(kp)) if frame_ids is None else np.asarray(frame_ids)
     if refine is not None:
         pose_rotmat, shape, cam, _ = fit_to_landmarks(model.body, pose_rotmat, shape, cam, kp, landmarks_world, refine)

@@ -7,8 +7,8 @@ calls them in order, so the data flow reads there as one path::
     people_stage      video ─pass 1─▶ detect + track → Track per candidate, frame times
     landmark_stage    video ─pass 2─▶ 33 BlazePose landmarks per track (open stack)
     resnet_stage      video ─pass 2─▶ ResNet-50 features of 224² crops (smpl stack)
-    keypoint_features landmarks → encoder input → per-frame features (open stack)
-    track_outputs     features → windows → regressor → body → cameras, joints (per track)
+    keypoint_features landmarks → encoder input → per-frame features (open stack; track_features per track)
+    track_outputs     features → windows → regressor (regress_features) → body → cameras, joints (per track)
 
 Passes 1 and 2 stream the video and may be cached (``cache`` paths come from
 the run); each stage adds its wall time to a :class:`~vibe.pipeline.passes.StageTimer`
@@ -48,7 +48,7 @@ from vibe.pipeline.smoothing import one_euro_rotations
 from vibe.pipeline.track_fit import camera_keypoint_set, fit_to_landmarks, fit_track_camera, smooth_track
 from vibe.pipeline.tracker import Track
 from vibe.pipeline.video import VideoReader
-from vibe.pipeline.windows import encode_in_windows
+from vibe.pipeline.windows import WindowConfig, encode_in_windows
 
 __all__ = [
     "ImageGeometry",
@@ -58,6 +58,8 @@ __all__ = [
     "landmark_stage",
     "resnet_stage",
     "keypoint_features",
+    "track_features",
+    "regress_features",
     "track_outputs",
 ]
 
@@ -245,18 +247,28 @@ def resnet_stage(
 
 
 @torch.no_grad()
-def _regress(model, features: torch.Tensor, config: DemoConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def regress_features(
+    model, features: torch.Tensor, windows: WindowConfig | None, batch_frames: int = 256
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per-frame features ``(n, F)`` → ``pose_rotmat (n, J, 3, 3)``, ``shape (n, S)``, ``cam (n, 3)`` (CPU).
 
-    Features ``(2, n, F)`` (the track and its mirror image, :func:`keypoint_features`
-    with ``mirrored``): the mirror's answer is mirrored back and the two averaged.
+    The temporal encoder runs in the demo's ``windows``, or on every frame alone
+    (None: the GRU from its zero state each frame, the per-frame baseline of
+    :mod:`vibe.evaluation.track_regression`). Features ``(2, n, F)`` (the track
+    and its mirror image, :func:`track_features` with ``mirrored``): the mirror's
+    answer is mirrored back and the two averaged.
     """
     if features.dim() == 3:
-        answer, mirror_answer = (_regress(model, f, config) for f in features)
+        answer, mirror_answer = (regress_features(model, f, windows, batch_frames) for f in features)
         return average_with_mirror(answer, mirror_answer, model.body.joint_names)
-    encoded = encode_in_windows(model.encoder, features, config.windows) if model.config.temporal else features
+    if not model.config.temporal:
+        encoded = features
+    elif windows is None:
+        encoded = model.encoder(features[:, None])[:, 0]  # n windows of one frame
+    else:
+        encoded = encode_in_windows(model.encoder, features, windows)
     poses, shapes, cams = [], [], []
-    for chunk in encoded.split(config.batch_frames * 8):
+    for chunk in encoded.split(batch_frames * 8):
         out = model.regressor(chunk)
         poses.append(out.pose_rotmat.cpu())
         shapes.append(out.shape.cpu())
@@ -288,9 +300,8 @@ def keypoint_features(
     """Open stack, per track: landmarks → encoder input ``(n, K, 3)`` (the one shared map) → features ``(n, F)``.
 
     Returns ``(features, encoder_inputs)``; the inputs are also the crop keypoints refinement fits.
-    ``mirrored``: features ``(2, n, F)``, the second from the track's mirror image
-    (its landmarks in the box square and the world seen in the x = 0 mirror), which
-    :func:`track_outputs` averages with the first.
+    ``mirrored``: features ``(2, n, F)`` (:func:`track_features`), which
+    :func:`track_outputs` averages.
     """
     features, inputs = {}, {}
     for tid, (_, cxcys) in boxes.items():
@@ -298,17 +309,30 @@ def keypoint_features(
         world = None
         if model.config.keypoint_encoder.use_world:
             world = torch.as_tensor(landmarks[tid].world, dtype=torch.float32)
-        features[tid] = _encode(model, kp, world, device)
-        if mirrored:
-            world_m = None if world is None else mirror_points(world, BLAZEPOSE33)
-            mirrored_features = _encode(model, mirror_points(kp, BLAZEPOSE33), world_m, device)
-            features[tid] = torch.stack([features[tid], mirrored_features])
+        features[tid] = track_features(model, kp, world, device, mirrored)
         inputs[tid] = kp
     return features, inputs
 
 
+@torch.no_grad()
+def track_features(
+    model, kp: torch.Tensor, world: torch.Tensor | None, device=None, mirrored: bool = False
+) -> torch.Tensor:
+    """One track's encoder input ``(n, K, 3)`` and world landmarks ``(n, 33, 3)`` or None → features ``(n, F)``.
+
+    ``mirrored``: ``(2, n, F)``, the second from the track's mirror image (its
+    landmarks in the box square and the world seen in the x = 0 mirror).
+    """
+    features = _encode(model, kp, world, device)
+    if not mirrored:
+        return features
+    world_m = None if world is None else mirror_points(world, BLAZEPOSE33)
+    return torch.stack([features, _encode(model, mirror_points(kp, BLAZEPOSE33), world_m, device)])
+
+
 def _encode(model, kp: torch.Tensor, world: torch.Tensor | None, device) -> torch.Tensor:
     """One track's encoder input ``(n, K, 3)`` and world landmarks ``(n, K, 3)`` or None → features ``(n, F)``."""
+    device = device or torch.device("cpu")
     return model.encode_frames(kp[None].to(device), None if world is None else world[None].to(device))[0]
 
 
@@ -344,7 +368,7 @@ def track_outputs(
     of the 224 crop); ``config.centred_sigma`` smooths the track and
     ``config.fit_camera`` re-fits the camera to them (:mod:`vibe.pipeline.track_fit`).
     """
-    pose_rotmat, shape, cam = _regress(model, features, config)
+    pose_rotmat, shape, cam = regress_features(model, features, config.windows, config.batch_frames)
     refinement = None
     if config.refine and landmarks_box is not None:
         pose_rotmat, shape, cam, refinement = fit_to_landmarks(
