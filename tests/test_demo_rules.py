@@ -145,6 +145,28 @@ def test_a_track_with_another_tracks_landmarks_is_a_duplicate():
     assert duplicate_tracks(tracks, BodyPresenceConfig(duplicate_max_distance=0.01)) == {}  # 0.05 apart
 
 
+def test_a_short_track_drawn_on_part_of_another_persons_body_is_not_a_person():
+    from vibe.pipeline.person_filter import duplicate_tracks
+
+    body = _standing_body(30)
+    small = body.copy()
+    thighs = body[:, 23:27, :2].mean(1, keepdims=True)  # (30, 1, 2) between the hips and the knees
+    small[:, :, :2] = (body[:, :, :2] - body[:, 23:25, :2].mean(1, keepdims=True)) * 0.3 + thighs
+    # a whole body a third the size, on the person's thighs
+    beside = small.copy()
+    beside[:, :, 0] += 100.0  # the same small body beside the person: someone small, not a part
+    tracks = {
+        1: (np.arange(30), body, np.ones(30, bool)),
+        2: (np.arange(5, 7), small[5:7], np.ones(2, bool)),
+        3: (np.arange(5, 7), beside[5:7], np.ones(2, bool)),
+        4: (np.arange(10, 20), small[10:20], np.ones(10, bool)),  # long enough for the jitter to judge
+    }
+    duplicates = duplicate_tracks(tracks, BodyPresenceConfig())
+    assert set(duplicates) == {2} and "part of that person" in duplicates[2] and "track 1" in duplicates[2]
+    assert duplicate_tracks(tracks, BodyPresenceConfig(part_max_frames=None)) == {}
+    assert duplicate_tracks(tracks, BodyPresenceConfig(part_max_frames=None, duplicate_max_distance=None)) == {}
+
+
 def test_one_frame_people_pass_and_the_rule_can_be_switched_off():
     lm = _standing_body(1)
     assert judge_tracks({7: (lm, np.ones(1, bool))}, BodyPresenceConfig()) == ([7], {})

@@ -48,7 +48,11 @@ pose, both have a pose and their 8 landmarks above lie within
 ``duplicate_max_distance`` torso lengths of each other (median over those
 frames). On a rendered one-person video of the synthetic benchmark, the
 tracker's two extra tracks (65 and 3 frames) were 0.04 torso lengths from
-the person's own.
+the person's own. A track too short to be judged by its jitter (a pose on at
+most ``part_max_frames`` frames) whose landmarks lie inside a longer track's
+(``part_min_inside`` of its landmark box, median over shared frames) is a
+body drawn on part of that person — MediaPipe given a box on someone's legs
+fits a whole small body there (seen on a real clip: 2 frames) — and goes too.
 
 Rejected tracks are dropped before the generator: they are never written,
 exported or drawn; the run logs how many there were and, per track, the
@@ -71,6 +75,8 @@ __all__ = [
     "body_frames",
     "landmark_jitter",
     "judge_tracks",
+    "landmark_boxes",
+    "inside_fraction",
     "duplicate_tracks",
 ]
 
@@ -106,6 +112,10 @@ class BodyPresenceConfig:
             median over shared frames) are the same body; None: no duplicate check.
         duplicate_min_shared: fraction of the shorter track's frames with a
             pose that must be shared with the longer track.
+        part_max_frames: a track with a pose on at most this many frames is
+            checked for lying inside a longer track (module docstring); None: not checked.
+        part_min_inside: the fraction of its landmark box inside the longer
+            track's (median over shared frames) that makes it part of that person.
         trim_ends: a kept track starts at its first frame showing a body and
             ends at its last (:func:`body_span`): before and after, the tracker
             held a box where nobody was seen, and a body drawn there is a phantom.
@@ -121,6 +131,8 @@ class BodyPresenceConfig:
     unmeasured_body_fraction: float = 1.0
     duplicate_max_distance: float | None = 0.25
     duplicate_min_shared: float = 0.5
+    part_max_frames: int | None = 2
+    part_min_inside: float = 0.9
     trim_ends: bool = True
 
     def __post_init__(self) -> None:
@@ -249,37 +261,68 @@ def landmark_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return gap / np.maximum(torso, 1e-6)
 
 
+def landmark_boxes(landmarks_img: np.ndarray) -> np.ndarray:
+    """Per frame, the extent ``(n, 4)`` (x0, y0, x1, y1, pixels) of the 33 landmarks ``(n, 33, 3)``; NaN without a pose."""
+    xy = np.asarray(landmarks_img, dtype=np.float64)[..., :2]
+    boxes = np.full((len(xy), 4), np.nan)
+    seen = np.isfinite(xy).all(axis=(1, 2))
+    boxes[seen] = np.concatenate([xy[seen].min(axis=1), xy[seen].max(axis=1)], axis=1)
+    return boxes
+
+
+def inside_fraction(inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
+    """Per row, the fraction ``(n,)`` of box ``inner (n, 4)``'s area inside box ``outer (n, 4)`` (0 for an empty box)."""
+    size = np.clip(np.minimum(inner[:, 2:], outer[:, 2:]) - np.maximum(inner[:, :2], outer[:, :2]), 0.0, None)
+    area = np.prod(inner[:, 2:] - inner[:, :2], axis=1)
+    return np.where(area > 0, size.prod(axis=1) / np.where(area > 0, area, 1.0), 0.0)
+
+
+def _same_body(
+    short: tuple[np.ndarray, np.ndarray, np.ndarray], long: tuple[np.ndarray, np.ndarray, np.ndarray],
+    config: BodyPresenceConfig,
+) -> str | None:
+    """Why track ``short`` (``frame_ids, landmarks_img, found``) is the body of the longer track ``long``, or None."""
+    fids, lm, found = short
+    ofids, olm, ofound = long
+    _, rows, orows = np.intersect1d(fids, ofids, return_indices=True)
+    both = found[rows] & ofound[orows]
+    n_both, n_found = int(both.sum()), int(found.sum())
+    if n_both == 0:
+        return None
+    a, b = olm[orows][both], lm[rows][both]
+    if config.duplicate_max_distance is not None and n_both >= config.duplicate_min_shared * max(n_found, 1):
+        distance = float(np.median(landmark_distance(a, b)))
+        if distance <= config.duplicate_max_distance:
+            return f"same landmarks within {distance:.2f} torso lengths on {n_both} shared frames"
+    if config.part_max_frames is not None and n_found <= config.part_max_frames:
+        inside = float(np.median(inside_fraction(landmark_boxes(b), landmark_boxes(a))))
+        if inside >= config.part_min_inside:
+            return f"its landmarks {inside:.0%} inside on {n_both} shared frames: a body drawn on part of that person"
+    return None
+
+
 def duplicate_tracks(
     tracks: Mapping[int, tuple[np.ndarray, np.ndarray, np.ndarray]], config: BodyPresenceConfig
 ) -> dict[int, str]:
-    """Tracks whose landmarks are another, longer track's body (module docstring).
+    """Tracks whose landmarks are another, longer track's body, or lie on part of it (module docstring).
 
     Args:
         tracks: track id → ``(frame_ids (n,), landmarks_img (n, 33, 3), found (n,))``.
-        config: ``duplicate_max_distance`` and ``duplicate_min_shared``.
+        config: ``duplicate_max_distance``, ``duplicate_min_shared``, ``part_max_frames`` and ``part_min_inside``.
 
     Returns:
         id → one-line reason, for each duplicate (the longest of a group is kept).
     """
-    if not config.enabled or config.duplicate_max_distance is None:
+    if not config.enabled or (config.duplicate_max_distance is None and config.part_max_frames is None):
         return {}
     by_length = sorted(tracks, key=lambda t: (-int(np.sum(tracks[t][2])), t))
     kept: list[int] = []
     duplicates: dict[int, str] = {}
     for tid in by_length:
-        fids, lm, found = tracks[tid]
         for other in kept:
-            ofids, olm, ofound = tracks[other]
-            shared, rows, orows = np.intersect1d(fids, ofids, return_indices=True)
-            both = found[rows] & ofound[orows]
-            if both.sum() == 0 or both.sum() < config.duplicate_min_shared * max(int(found.sum()), 1):
-                continue
-            distance = float(np.median(landmark_distance(olm[orows][both], lm[rows][both])))
-            if distance <= config.duplicate_max_distance:
-                duplicates[tid] = (
-                    f"duplicate of track {other} (same landmarks within {distance:.2f} torso lengths "
-                    f"on {int(both.sum())} shared frames)"
-                )
+            why = _same_body(tracks[tid], tracks[other], config)
+            if why is not None:
+                duplicates[tid] = f"duplicate of track {other} ({why})"
                 break
         else:
             kept.append(tid)
