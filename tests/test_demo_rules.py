@@ -161,10 +161,25 @@ def test_a_short_track_drawn_on_part_of_another_persons_body_is_not_a_person():
         3: (np.arange(5, 7), beside[5:7], np.ones(2, bool)),
         4: (np.arange(10, 20), small[10:20], np.ones(10, bool)),  # long enough for the jitter to judge
     }
+    again = body.copy()
+    again[:, :, :2] = (body[:, :, :2] - thighs) * 1.2 + thighs + [0.0, -10.0]  # the person drawn again, larger
+    tracks[5] = (np.arange(20, 21), again[20:21], np.ones(1, bool))
     duplicates = duplicate_tracks(tracks, BodyPresenceConfig())
-    assert set(duplicates) == {2} and "part of that person" in duplicates[2] and "track 1" in duplicates[2]
+    assert set(duplicates) == {2, 5} and "part of that person" in duplicates[2] and "track 1" in duplicates[2]
+    assert "that person again" in duplicates[5] and "track 1" in duplicates[5]
+    assert set(duplicate_tracks(tracks, BodyPresenceConfig(part_min_iou=1.0))) == {2}
     assert duplicate_tracks(tracks, BodyPresenceConfig(part_max_frames=None)) == {}
     assert duplicate_tracks(tracks, BodyPresenceConfig(part_max_frames=None, duplicate_max_distance=None)) == {}
+
+
+def test_box_overlaps_against_areas_counted_by_hand():
+    from vibe.pipeline.person_filter import box_overlaps
+
+    inner = np.array([[0.0, 0.0, 2.0, 2.0], [0.0, 0.0, 2.0, 2.0], [5.0, 5.0, 5.0, 9.0]])
+    outer = np.array([[1.0, 1.0, 3.0, 3.0], [-1.0, -1.0, 3.0, 3.0], [0.0, 0.0, 9.0, 9.0]])
+    inside, iou = box_overlaps(inner, outer)
+    np.testing.assert_allclose(inside, [0.25, 1.0, 0.0])  # 1 of 4; all of it; an empty box
+    np.testing.assert_allclose(iou, [1 / 7, 4 / 16, 0.0])
 
 
 def test_one_frame_people_pass_and_the_rule_can_be_switched_off():

@@ -52,7 +52,10 @@ the person's own. A track too short to be judged by its jitter (a pose on at
 most ``part_max_frames`` frames) whose landmarks lie inside a longer track's
 (``part_min_inside`` of its landmark box, median over shared frames) is a
 body drawn on part of that person — MediaPipe given a box on someone's legs
-fits a whole small body there (seen on a real clip: 2 frames) — and goes too.
+fits a whole small body there (seen on a real clip: 2 frames) — and goes too;
+so does one whose landmark box overlaps the longer track's by IoU ≥
+``part_min_iou``: the same person's body drawn again, larger or shifted (a
+1-frame track on a rendered crowd).
 
 Rejected tracks are dropped before the generator: they are never written,
 exported or drawn; the run logs how many there were and, per track, the
@@ -76,7 +79,7 @@ __all__ = [
     "landmark_jitter",
     "judge_tracks",
     "landmark_boxes",
-    "inside_fraction",
+    "box_overlaps",
     "duplicate_tracks",
 ]
 
@@ -116,6 +119,8 @@ class BodyPresenceConfig:
             checked for lying inside a longer track (module docstring); None: not checked.
         part_min_inside: the fraction of its landmark box inside the longer
             track's (median over shared frames) that makes it part of that person.
+        part_min_iou: the overlap (IoU, median over shared frames) of the two
+            landmark boxes that makes it that person again.
         trim_ends: a kept track starts at its first frame showing a body and
             ends at its last (:func:`body_span`): before and after, the tracker
             held a box where nobody was seen, and a body drawn there is a phantom.
@@ -133,6 +138,7 @@ class BodyPresenceConfig:
     duplicate_min_shared: float = 0.5
     part_max_frames: int | None = 2
     part_min_inside: float = 0.9
+    part_min_iou: float = 0.5
     trim_ends: bool = True
 
     def __post_init__(self) -> None:
@@ -270,11 +276,15 @@ def landmark_boxes(landmarks_img: np.ndarray) -> np.ndarray:
     return boxes
 
 
-def inside_fraction(inner: np.ndarray, outer: np.ndarray) -> np.ndarray:
-    """Per row, the fraction ``(n,)`` of box ``inner (n, 4)``'s area inside box ``outer (n, 4)`` (0 for an empty box)."""
+def box_overlaps(inner: np.ndarray, outer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of boxes ``(n, 4)`` xyxy: the fraction of ``inner``'s area inside ``outer``, and their IoU (``(n,)``
+    each; 0 for empty boxes)."""
     size = np.clip(np.minimum(inner[:, 2:], outer[:, 2:]) - np.maximum(inner[:, :2], outer[:, :2]), 0.0, None)
-    area = np.prod(inner[:, 2:] - inner[:, :2], axis=1)
-    return np.where(area > 0, size.prod(axis=1) / np.where(area > 0, area, 1.0), 0.0)
+    common = size.prod(axis=1)
+    area_in, area_out = (np.clip(b[:, 2:] - b[:, :2], 0.0, None).prod(axis=1) for b in (inner, outer))
+    union = area_in + area_out - common
+    return (np.where(area_in > 0, common / np.maximum(area_in, 1e-12), 0.0),
+            np.where(union > 0, common / np.maximum(union, 1e-12), 0.0))  # fmt: skip
 
 
 def _same_body(
@@ -295,9 +305,11 @@ def _same_body(
         if distance <= config.duplicate_max_distance:
             return f"same landmarks within {distance:.2f} torso lengths on {n_both} shared frames"
     if config.part_max_frames is not None and n_found <= config.part_max_frames:
-        inside = float(np.median(inside_fraction(landmark_boxes(b), landmark_boxes(a))))
+        inside, iou = (float(np.median(v)) for v in box_overlaps(landmark_boxes(b), landmark_boxes(a)))
         if inside >= config.part_min_inside:
             return f"its landmarks {inside:.0%} inside on {n_both} shared frames: a body drawn on part of that person"
+        if iou >= config.part_min_iou:
+            return f"its landmarks' box overlaps by IoU {iou:.2f} on {n_both} shared frames: that person again"
     return None
 
 
@@ -308,7 +320,7 @@ def duplicate_tracks(
 
     Args:
         tracks: track id → ``(frame_ids (n,), landmarks_img (n, 33, 3), found (n,))``.
-        config: ``duplicate_max_distance``, ``duplicate_min_shared``, ``part_max_frames`` and ``part_min_inside``.
+        config: ``duplicate_max_distance``, ``duplicate_min_shared`` and the ``part_*`` thresholds.
 
     Returns:
         id → one-line reason, for each duplicate (the longest of a group is kept).
