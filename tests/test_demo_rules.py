@@ -170,6 +170,9 @@ def test_a_short_track_drawn_on_part_of_another_persons_body_is_not_a_person():
     assert set(duplicate_tracks(tracks, BodyPresenceConfig(part_min_iou=1.0))) == {2}
     assert duplicate_tracks(tracks, BodyPresenceConfig(part_max_frames=None)) == {}
     assert duplicate_tracks(tracks, BodyPresenceConfig(part_max_frames=None, duplicate_max_distance=None)) == {}
+    for bad in ({"part_min_iou": 1.5}, {"part_min_inside": -0.1}, {"part_max_frames": -1}):
+        with pytest.raises(ValueError):
+            BodyPresenceConfig(**bad)
 
 
 def test_box_overlaps_against_areas_counted_by_hand():

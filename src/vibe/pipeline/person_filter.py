@@ -152,6 +152,11 @@ class BodyPresenceConfig:
             raise ValueError(f"min_body_frames must be at least 1, got {self.min_body_frames}")
         if not 0.0 <= self.jitter_quantile <= 1.0:
             raise ValueError(f"jitter_quantile must be in [0, 1], got {self.jitter_quantile}")
+        for name in ("part_min_inside", "part_min_iou"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.part_max_frames is not None and self.part_max_frames < 0:
+            raise ValueError(f"part_max_frames must be at least 0, got {self.part_max_frames}")
 
 
 def body_frames(landmarks_img: np.ndarray, found: np.ndarray, config: BodyPresenceConfig) -> np.ndarray:
