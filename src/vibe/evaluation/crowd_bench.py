@@ -25,7 +25,7 @@ import numpy as np
 
 from vibe.evaluation.crowd_scoring import CrowdScoring, merge_counts, score_video, summarise
 from vibe.pipeline.demo_config import DemoConfig
-from vibe.pipeline.person_filter import duplicate_tracks, judge_tracks
+from vibe.pipeline.person_filter import duplicate_tracks, judge_tracks, landmark_boxes
 from vibe.pipeline.roi_stage import followed_people_stage
 from vibe.pipeline.passes import StageTimer
 from vibe.pipeline.video import VideoReader
@@ -44,10 +44,10 @@ def landmark_extent(landmarks_img: np.ndarray, head_top: float = 0.25) -> np.nda
     box scored against a whole-body box is not cut at the eyes).
     """
     xy = np.asarray(landmarks_img, np.float64)[..., :2]
-    lo, hi = xy.min(axis=1), xy.max(axis=1)
+    boxes = landmark_boxes(landmarks_img)
     eyes, shoulders = xy[:, [2, 5]].mean(axis=1), xy[:, [11, 12]].mean(axis=1)
-    lo[:, 1] -= head_top * np.linalg.norm(shoulders - eyes, axis=1)
-    return np.concatenate([lo, hi], axis=1)
+    boxes[:, 1] -= head_top * np.linalg.norm(shoulders - eyes, axis=1)
+    return boxes
 
 
 def found_people(
