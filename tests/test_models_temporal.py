@@ -72,3 +72,33 @@ def test_causal_unidirectional_output_does_not_see_the_future():
     y[:, 4:] += 1.0
     torch.testing.assert_close(enc(x)[:, :4], enc(y)[:, :4])
     assert not torch.allclose(enc(x)[:, 4:], enc(y)[:, 4:])
+
+
+def test_lookahead_branch_starts_as_a_no_op_and_its_causal_path_is_the_step_path():
+    torch.manual_seed(3)
+    plain = TemporalEncoder(input_size=6, hidden_size=4, n_layers=2).double().eval()
+    ahead = TemporalEncoder(input_size=6, hidden_size=4, n_layers=2, lookahead_layers=1).double().eval()
+    ahead.load_state_dict({**ahead.state_dict(), **plain.state_dict()})
+    x = torch.randn(2, 7, 6, dtype=torch.float64)
+    torch.testing.assert_close(ahead(x), plain(x))  # zero-initialised linear: exactly the causal model
+    torch.nn.init.normal_(ahead.lookahead_linear.weight)
+    hidden, steps = None, []
+    for t in range(x.shape[1]):
+        out, hidden = ahead.step(x[:, t], hidden)
+        steps.append(out)
+    torch.testing.assert_close(torch.stack(steps, 1), ahead(x, causal=True))
+    torch.testing.assert_close(ahead(x, causal=True), plain(x))
+
+
+def test_lookahead_branch_adds_a_reversed_gru_read_of_the_following_frames():
+    torch.manual_seed(4)
+    enc = TemporalEncoder(input_size=6, hidden_size=4, n_layers=1, lookahead_layers=1).double().eval()
+    torch.nn.init.normal_(enc.lookahead_linear.weight)
+    x = torch.randn(2, 5, 6, dtype=torch.float64)
+    back = _gru_reference(x.transpose(0, 1).flip(0), enc.lookahead).flip(0)  # (T, B, H)
+    expected = enc(x, causal=True) + (torch.relu(back) @ enc.lookahead_linear.weight.T).transpose(0, 1)
+    torch.testing.assert_close(enc(x), expected + enc.lookahead_linear.bias)
+    y = x.clone()
+    y[:, 4:] += 1.0  # a later frame now changes the earlier outputs, and only through the branch
+    assert not torch.allclose(enc(x)[:, :4], enc(y)[:, :4])
+    torch.testing.assert_close(enc(x, causal=True)[:, :4], enc(y, causal=True)[:, :4])

@@ -376,3 +376,36 @@ def test_ddp_two_processes_on_gloo_stay_in_sync(tmp_path):
         torch.testing.assert_close(r0["disc"][name], r1["disc"][name], rtol=0, atol=1e-6, msg=name)
     ckpt = load_checkpoint(tmp_path / "run" / "last.pt")
     assert len(ckpt.extra["rng"]) == 2  # both ranks' random states, written once by rank 0
+
+
+# ----------------------------------------------------------------------------- starting from released weights
+def test_init_loads_the_file_and_train_only_leaves_the_rest_fixed(tmp_path):
+    from vibe.training.checkpointing import init_generator, train_only
+
+    source = make_trainer(tiny_config(tmp_path / "a", epochs=1, iters_per_epoch=2))
+    source.fit()
+    path = Path(source.config.out_dir) / "last.pt"
+    cfg = tiny_config(tmp_path / "b", epochs=1, iters_per_epoch=3)
+    cfg.model.encoder = dataclasses.replace(cfg.model.encoder, lookahead_layers=1)
+    torch.manual_seed(5)
+    generator = VIBE(cfg.model, ToyBody(NUM_JOINTS, SHAPE_DIM))
+    with pytest.raises(ValueError, match="lacks"):
+        init_generator(generator, path, [])  # the new branch would stay at its fresh values
+    fresh = init_generator(generator, path, ["encoder.lookahead"])
+    assert fresh and all(k.startswith("encoder.lookahead") for k in fresh)
+    loaded = dict(generator.named_parameters())
+    torch.testing.assert_close(loaded["regressor.fc1.weight"], source.generator_raw.regressor.fc1.weight)
+    assert train_only(generator, ["encoder.lookahead"]) == sum(
+        p.numel() for k, p in loaded.items() if k.startswith("encoder.lookahead")
+    )
+    with pytest.raises(ValueError, match="names no parameter"):
+        train_only(VIBE(cfg.model, ToyBody(NUM_JOINTS, SHAPE_DIM)), ["nothing."])
+
+    before = {k: p.detach().clone() for k, p in generator.named_parameters()}
+    source_data = ToySource(generator.body)
+    val = fixed_batches(source_data, seed=123, windows=cfg.val_windows, seqlen=cfg.seqlen, batch=cfg.batch_size)
+    trainer = Trainer(dataclasses.replace(cfg, prior="none"), generator, source_data, val)
+    trainer.fit()
+    after = dict(generator.named_parameters())
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("encoder.lookahead") for k in changed)

@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # a type only: the trainer calls this module
     from vibe.training.trainer import Trainer
 
 __all__ = ["LAST_CHECKPOINT", "BEST_CHECKPOINT", "TrainState", "rng_state", "save_training_checkpoint",
-           "resume_training"]
+           "resume_training", "init_generator", "train_only"]
 
 logger = logging.getLogger(__name__)
 
@@ -134,3 +134,31 @@ def _load_rng_state(trainer: Trainer, states: list[dict[str, Any]]) -> None:
     torch.set_rng_state(mine["torch"].cpu())
     if trainer.device.type == "cuda" and "cuda" in mine:
         torch.cuda.set_rng_state(mine["cuda"].cpu(), trainer.device)
+
+
+def init_generator(generator: torch.nn.Module, path: str | Path, trained: list[str]) -> list[str]:
+    """Load a checkpoint's generator weights into ``generator`` to start a new run from them.
+
+    Entries of the network that the file lacks (a branch added since, e.g. the
+    look-ahead GRU) keep their fresh values; each must lie under one of the
+    ``trained`` prefixes, else it would stay untrained. Returns those entries.
+    """
+    checkpoint = load_checkpoint(path)
+    fresh = {k: v for k, v in generator.state_dict().items() if k not in checkpoint.generator}
+    untrained = [k for k in fresh if not k.startswith(tuple(trained)) and k not in generator.fixed_state_dict()]
+    if untrained:
+        raise ValueError(f"{path} lacks {untrained}, which train_only leaves fixed")
+    load_generator_weights(generator, dataclasses.replace(checkpoint, generator={**fresh, **checkpoint.generator}))
+    return [k for k in fresh if k not in generator.fixed_state_dict()]
+
+
+def train_only(generator: torch.nn.Module, prefixes: list[str]) -> int:
+    """Fix every parameter of ``generator`` outside ``prefixes``; returns how many values still train."""
+    trained = 0
+    for name, param in generator.named_parameters():
+        if not name.startswith(tuple(prefixes)):
+            param.requires_grad_(False)
+        trained += param.numel() if param.requires_grad else 0
+    if trained == 0:
+        raise ValueError(f"train_only {prefixes} names no parameter")
+    return trained

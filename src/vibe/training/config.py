@@ -242,6 +242,11 @@ class TrainConfig:
         log_every: iterations between logged training scalars.
         progress: show a tqdm bar (rank 0 only).
         resume: checkpoint to continue from (normally ``<out_dir>/last.pt``).
+        init: a checkpoint of ours whose generator weights G starts from (a new
+            run: fresh optimisers and schedules); G's entries the file lacks keep
+            their fresh values and must lie under ``train_only``.
+        train_only: parameter-name prefixes of G that train (e.g.
+            ``[encoder.lookahead]``); the rest stays fixed. Empty: all of G trains.
         smplify_in_loop: temporal SMPLify fits of 2D-only windows as pseudo ground truth.
     """
 
@@ -267,6 +272,8 @@ class TrainConfig:
     progress: bool = True
     data: DataConfig = field(default_factory=DataConfig)
     resume: str | None = None
+    init: str | None = None
+    train_only: list[str] = field(default_factory=list)
     smplify_in_loop: SMPLifyInLoopConfig = field(default_factory=SMPLifyInLoopConfig)
 
 

@@ -58,8 +58,10 @@ from vibe.training.checkpointing import (
     BEST_CHECKPOINT,
     LAST_CHECKPOINT,
     TrainState,
+    init_generator,
     resume_training,
     save_training_checkpoint,
+    train_only,
 )
 from vibe.training.config import TrainConfig
 from vibe.training.distributed import DistInfo, all_gather_objects, all_reduce_mean, wrap_ddp
@@ -395,6 +397,11 @@ def train_from_config(config_path: str | Path | None, overrides: list[str] | Non
         torch.manual_seed(config.seed)  # the same generator weights on every rank
         body, regressor_init = build_body(config)
         generator = VIBE(config.model, body, regressor_init)
+        if config.init:
+            fresh = init_generator(generator, config.init, config.train_only)
+            logger.info("G starts from %s (%d entries fresh)", config.init, len(fresh))
+        if config.train_only:
+            logger.info("training %d parameters of G under %s", train_only(generator, config.train_only), config.train_only)
         if config.data.kind == "synthetic":
             # Synthetic landmarks are made on the CPU; the generator's copy may move to a GPU.
             synth_body = body if device.type == "cpu" else build_body(config)[0]
