@@ -10,6 +10,7 @@ from vibe.pipeline.label_swaps import (
     SwapConfig,
     limb_parity,
     repair_swaps,
+    short_runs,
     swap_parity,
     torso_facing,
     unswap_landmarks,
@@ -89,10 +90,11 @@ def test_repair_restores_the_landmarks_and_the_world():
     assert np.array_equal(back_image, image_read, equal_nan=True) and back_world is not world_read
 
 
-def _arms_crossing(n: int) -> np.ndarray:
-    """Pixels ``(n, 33, 3)`` of a body facing the camera whose hands cross each other (left goes from +x to −x)."""
+def _arms_crossing(n: int, cross: bool = True) -> np.ndarray:
+    """Pixels ``(n, 33, 3)`` of a body facing the camera whose hands cross each other (left goes from +x to −x),
+    or (``cross=False``) stay apart."""
     image = _image(_body_world(n, np.zeros(n)))
-    sweep = np.linspace(1.0, -1.0, n)[:, None]
+    sweep = np.linspace(1.0, -1.0 if cross else 1.0, n)[:, None]
     for side, sign in (("left", 1.0), ("right", -1.0)):
         for k, part in enumerate(("elbow", "wrist", "pinky", "index", "thumb")):
             i = BLAZEPOSE33.index(f"{side}_{part}")
@@ -114,3 +116,24 @@ def test_arms_that_cross_stay_and_an_exchanged_arm_is_found():
     repaired, counts = repair_swaps(track)
     assert counts["arm"] == 4 and np.allclose(repaired.landmarks_img, crossing)
     assert repair_swaps(track, SwapConfig(limb_switch_cost=None))[1] == {"body": 0}
+
+
+def test_short_runs_drops_only_the_runs_longer_than_the_limit():
+    frames = np.array([1, 1, 0, 1, 1, 1, 0, 0, 1, 1, 1, 1], dtype=bool)
+    assert np.array_equal(short_runs(frames, 3), [1, 1, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+    assert np.array_equal(short_runs(frames, 4), frames) and not short_runs(frames, 1).any()
+    assert short_runs(np.zeros(0, dtype=bool), 2).shape == (0,)
+
+
+def test_an_arm_exchange_longer_than_the_limit_is_left_as_read():
+    apart = _arms_crossing(90, cross=False)
+    arm = [BLAZEPOSE33.index(f"left_{p}") for p in ("elbow", "wrist", "pinky", "index", "thumb")]
+    other = [FLIP[i] for i in arm]
+    read = apart.copy()
+    read[20:60, arm + other] = apart[20:60, other + arm]  # 40 frames: 1.33 s at 30 fps, 0.67 s at 60
+    track = TrackLandmarks(1, np.arange(90), read, np.zeros_like(read), np.ones(90, dtype=bool))
+    config = SwapConfig(limb_max_run_s=1.0)
+    assert repair_swaps(track, config, fps=30.0)[1]["arm"] == 0  # longer than a second: as read
+    repaired, counts = repair_swaps(track, config, fps=60.0)
+    assert counts["arm"] == 40 and np.allclose(repaired.landmarks_img, apart)
+    assert repair_swaps(track, SwapConfig(limb_max_run_s=None), fps=30.0)[1]["arm"] == 40

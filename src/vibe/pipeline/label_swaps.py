@@ -42,7 +42,8 @@ from vibe.body.joint_sets import flip_permutation
 from vibe.pipeline.landmarks import TrackLandmarks
 
 __all__ = [
-    "SwapConfig", "torso_facing", "swap_parity", "limb_parity", "unswap_landmarks", "exchange_limb", "repair_swaps",
+    "SwapConfig", "torso_facing", "swap_parity", "limb_parity", "unswap_landmarks", "exchange_limb", "short_runs",
+    "repair_swaps",
 ]  # fmt: skip
 
 _LS, _RS, _LH, _RH = (BLAZEPOSE33.index(n) for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
@@ -69,6 +70,11 @@ class SwapConfig:
             are both at least this far from 0 (side-on, a turn and a swap look alike).
         min_limb_gap: a limb group's parity changes only between frames where its
             two sides are at least this far apart (torso lengths; overlapping, they look alike).
+        limb_max_run_s: an arm's or leg's exchange lasting longer than this
+            (seconds) is left as read. BlazePose's limb label jumps last while
+            the two limbs pass each other; a longer exchange is the path of
+            least motion following another continuity than BlazePose's reading,
+            no likelier right (docs/results.md, session 11). None: no limit.
     """
 
     switch_cost: float = 0.5
@@ -78,6 +84,7 @@ class SwapConfig:
     limb_swapped_cost: float = 0.02
     min_facing: float = 0.0
     min_limb_gap: float = 0.0
+    limb_max_run_s: float | None = 1.0
 
 
 def _torso_up(lm: np.ndarray) -> np.ndarray:
@@ -193,11 +200,25 @@ def exchange_limb(landmarks_img: np.ndarray, world: np.ndarray, limb: str, frame
         array[np.ix_(frames, both)] = array[np.ix_(frames, other)]
 
 
-def repair_swaps(track: TrackLandmarks, config: SwapConfig | None = None) -> tuple[TrackLandmarks, dict[str, int]]:
+def short_runs(frames: np.ndarray, max_len: int) -> np.ndarray:
+    """``frames (n,)`` bool without its runs of consecutive True longer than ``max_len`` (a copy)."""
+    out = np.array(frames, dtype=bool, copy=True)
+    edges = np.diff(np.concatenate([[0], out.astype(np.int8), [0]]))
+    for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+        if stop - start > max_len:
+            out[start:stop] = False
+    return out
+
+
+def repair_swaps(
+    track: TrackLandmarks, config: SwapConfig | None = None, fps: float = 30.0
+) -> tuple[TrackLandmarks, dict[str, int]]:
     """``track`` with its swaps undone, and how many frames of each kind (``"body"``, ``"arm"``, ``"leg"``) that was.
 
     The whole body's first (:func:`swap_parity`), then each limb group's on the
-    result (:func:`limb_parity`, unless ``config.limb_switch_cost`` is None).
+    result (:func:`limb_parity`, unless ``config.limb_switch_cost`` is None),
+    keeping only exchanges of at most ``config.limb_max_run_s`` at ``fps``
+    (frames of the track's ``frame_ids`` counted as consecutive).
     """
     config = config or SwapConfig()
     swapped = swap_parity(torso_facing(track.landmarks_img, config.min_visibility), config) & track.found
@@ -206,6 +227,8 @@ def repair_swaps(track: TrackLandmarks, config: SwapConfig | None = None) -> tup
     if config.limb_switch_cost is not None:
         for limb in _LIMBS:
             exchanged = limb_parity(image, limb, config) & track.found
+            if config.limb_max_run_s is not None:
+                exchanged = short_runs(exchanged, int(round(config.limb_max_run_s * fps)))
             exchange_limb(image, world, limb, exchanged)
             counts[limb] = int(exchanged.sum())
     if not any(counts.values()):

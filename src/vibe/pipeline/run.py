@@ -261,7 +261,7 @@ def _run(
         if config.presence.enabled and config.presence.trim_ends:
             boxes, landmarks = _trimmed_to_bodies(boxes, landmarks, config)
         if config.label_swaps is not None:
-            landmarks = _unswapped(landmarks, boxes, config)
+            landmarks = _unswapped(landmarks, boxes, config, timing.fps)
     clean_up = at_frame_rate(config, timing.fps)  # per-frame smoothing and fit terms at the video's rate
     lines = None if config.world is None else segments_in_background(video, boxes, frame_times, config.world.scene_lines)
     people, refinements = _bodies(model, device, clean_up, reader, boxes, landmarks, timer) if boxes else ({}, {})
@@ -350,11 +350,13 @@ def _trimmed_to_bodies(boxes, landmarks: dict[int, TrackLandmarks], config: Demo
     return out_boxes, out_landmarks
 
 
-def _unswapped(landmarks: dict[int, TrackLandmarks], boxes, config: DemoConfig) -> dict[int, TrackLandmarks]:
+def _unswapped(
+    landmarks: dict[int, TrackLandmarks], boxes, config: DemoConfig, fps: float
+) -> dict[int, TrackLandmarks]:
     """The landmarks of the tracks in ``boxes`` with BlazePose's left/right swaps undone (``config.label_swaps``)."""
     out = {}
     for tid in boxes:
-        out[tid], counts = repair_swaps(landmarks[tid], config.label_swaps)
+        out[tid], counts = repair_swaps(landmarks[tid], config.label_swaps, fps)
         if any(counts.values()):
             done = ", ".join(f"{what} {n}" for what, n in counts.items() if n)
             frames = len(out[tid].found)
