@@ -22,6 +22,7 @@ import torch
 from vibe.config import to_dict
 from vibe.fitting.pseudo_gt import merge_fit_states
 from vibe.models.checkpoints import load_checkpoint, load_generator_weights, save_checkpoint
+from vibe.models.vibe import VIBE
 from vibe.training.distributed import all_gather_objects
 
 if TYPE_CHECKING:  # a type only: the trainer calls this module
@@ -136,7 +137,7 @@ def _load_rng_state(trainer: Trainer, states: list[dict[str, Any]]) -> None:
         torch.cuda.set_rng_state(mine["cuda"].cpu(), trainer.device)
 
 
-def init_generator(generator: torch.nn.Module, path: str | Path, trained: list[str]) -> list[str]:
+def init_generator(generator: VIBE, path: str | Path, trained: list[str]) -> list[str]:
     """Load a checkpoint's generator weights into ``generator`` to start a new run from them.
 
     Entries of the network that the file lacks (a branch added since, e.g. the
@@ -152,7 +153,7 @@ def init_generator(generator: torch.nn.Module, path: str | Path, trained: list[s
     return [k for k in fresh if k not in generator.fixed_state_dict()]
 
 
-def train_only(generator: torch.nn.Module, prefixes: list[str]) -> int:
+def train_only(generator: VIBE, prefixes: list[str]) -> int:
     """Fix every parameter of ``generator`` outside ``prefixes``; returns how many values still train."""
     trained = 0
     for name, param in generator.named_parameters():
