@@ -46,10 +46,9 @@ def _candidates(video: Path, out: Path, max_frames: int | None) -> tuple[dict, f
 
 
 def _judge(candidates, config, fps: float) -> dict:
-    from vibe.pipeline.person_filter import body_frames, duplicate_tracks, judge_tracks, landmark_jitter
+    from vibe.pipeline.person_filter import body_frames, landmark_jitter, select_people
 
-    kept, rejected = judge_tracks({t: (lm, found) for t, (_, lm, found) in candidates.items()}, config, fps)
-    rejected |= duplicate_tracks({t: candidates[t] for t in kept}, config)  # as run_demo applies them
+    kept, rejected = select_people(candidates, config, fps)  # as run_demo decides
     tracks = {
         str(t): {"frames": len(found), "body_fraction": round(float(body_frames(lm, found, config).mean()), 3),
                  "jitter": landmark_jitter(lm, found, config.jitter_quantile), "rejected": rejected.get(t)}

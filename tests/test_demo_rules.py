@@ -304,3 +304,35 @@ def test_kept_tracks_lose_their_ends_without_a_body():
     assert cut_boxes[7][0].tolist() == list(range(45, 60)) and len(cut_boxes[7][1]) == 15
     assert cut[7].frame_ids.tolist() == list(range(45, 60)) and cut[7].found.all()
     assert cut[7].landmarks_img.shape == (15, 33, 3) and cut[7].world.shape == (15, 33, 3)
+
+
+def test_a_track_too_short_for_the_jitter_whose_torso_jumps_in_size_is_not_a_person():
+    from vibe.pipeline.person_filter import torso_scale_step
+
+    walker = _standing_body(2)  # a real person glimpsed for two frames: the same size in both
+    shrinking = walker.copy()
+    hips = shrinking[1, 23:25, :2].mean(0)
+    shrinking[1, :, :2] = (shrinking[1, :, :2] - hips) * 0.79 + hips  # 21 % smaller one frame later
+    assert torso_scale_step(walker, np.ones(2, bool)) == pytest.approx(0.0)
+    assert torso_scale_step(shrinking, np.ones(2, bool)) == pytest.approx(0.21)
+    assert torso_scale_step(shrinking, np.array([True, False])) is None  # no pair of frames with a pose
+    tracks = {1: (walker, np.ones(2, bool)), 2: (shrinking, np.ones(2, bool))}
+    people, rejected = judge_tracks(tracks, BodyPresenceConfig())
+    assert people == [1] and "torso length changes 21%" in rejected[2]
+    assert judge_tracks(tracks, BodyPresenceConfig(unmeasured_max_scale_step=None))[0] == [1, 2]
+    assert judge_tracks(tracks, BodyPresenceConfig(), fps=10.0)[0] == [1, 2]  # 3 × the step allowed at 10 fps
+    with pytest.raises(ValueError, match="unmeasured_max_scale_step"):
+        BodyPresenceConfig(unmeasured_max_scale_step=0.0)
+
+
+def test_a_track_with_a_rejected_phantoms_body_is_that_phantom_again():
+    from vibe.pipeline.person_filter import duplicate_tracks
+
+    phantom = _standing_body(2)
+    again = phantom[1:].copy()
+    again[:, :, :2] += 3.0  # the phantom's body drawn once more, 0.05 torso lengths off
+    tracks = {4: (np.arange(28, 30), phantom, np.ones(2, bool)), 5: (np.arange(29, 30), again, np.ones(1, bool))}
+    duplicates = duplicate_tracks(tracks, BodyPresenceConfig(), phantoms={4})
+    assert set(duplicates) == {5} and "track 4's body again, not a person" in duplicates[5]
+    assert "duplicate of track 4" in duplicate_tracks(tracks, BodyPresenceConfig())[5]  # track 4 a person: a ghost
+    assert set(duplicate_tracks({5: tracks[5]}, BodyPresenceConfig(), phantoms={4})) == set()

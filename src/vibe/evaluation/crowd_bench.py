@@ -6,8 +6,7 @@ make-synthetic --crowd`` folder (:mod:`vibe.evaluation.crowd_make`), what
 (:func:`~vibe.pipeline.roi_stage.followed_people_stage`: detector on its
 schedule, landmark models following their people, tracker) and the body
 rule that decides which tracks are people
-(:func:`~vibe.pipeline.person_filter.judge_tracks`,
-:func:`~vibe.pipeline.person_filter.duplicate_tracks`). A person is found on
+(:func:`~vibe.pipeline.person_filter.select_people`). A person is found on
 a frame where their track has landmarks; the box scored is the landmarks'
 extent (:func:`landmark_extent`), matched to the true whole-body box
 (:mod:`vibe.evaluation.crowd_scoring`).
@@ -25,7 +24,7 @@ import numpy as np
 
 from vibe.evaluation.crowd_scoring import CrowdScoring, merge_counts, score_video, summarise
 from vibe.pipeline.demo_config import DemoConfig
-from vibe.pipeline.person_filter import duplicate_tracks, judge_tracks, landmark_boxes
+from vibe.pipeline.person_filter import landmark_boxes, select_people
 from vibe.pipeline.roi_stage import followed_people_stage
 from vibe.pipeline.passes import StageTimer
 from vibe.pipeline.video import VideoReader
@@ -62,15 +61,11 @@ def found_people(
     """
     timer = StageTimer()
     tracks, times, landmarks = followed_people_stage(reader, config, caches, timer)
-    kept, rejected = judge_tracks({t: (lm.landmarks_img, lm.found) for t, lm in landmarks.items()}, config.presence,
-                                  reader.fps)  # fmt: skip
-    rejected |= duplicate_tracks(
-        {t: (landmarks[t].frame_ids, landmarks[t].landmarks_img, landmarks[t].found) for t in kept}, config.presence
+    kept, rejected = select_people(
+        {t: (lm.frame_ids, lm.landmarks_img, lm.found) for t, lm in landmarks.items()}, config.presence, reader.fps
     )
     found = {}
     for tid in kept:
-        if tid in rejected:
-            continue
         lm = landmarks[tid]
         found[tid] = (lm.frame_ids[lm.found], landmark_extent(lm.landmarks_img[lm.found]))
     seconds = timer.stages.get("people_landmarks", {}).get("seconds", 0.0)  # absent when read from the cache

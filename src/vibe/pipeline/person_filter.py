@@ -37,7 +37,11 @@ smoothly. So the rule has two parts, both over the whole track
    fewer than three consecutive frames with a pose cannot be measured: it
    must instead show a body in at least ``unmeasured_body_fraction`` of its
    frames (all, by default: a real person glimpsed for a frame or two is
-   seen whole, a 4-frame phantom on a hand was seen in half).
+   seen whole, a 4-frame phantom on a hand was seen in half), and its torso
+   may not change length by more than ``unmeasured_max_scale_step`` from one
+   frame to the next (a 2-frame phantom on a rendered hand, seen whole with
+   torso visibilities of 0.99, shrank 21 % in one frame: nobody's distance
+   changes that fast).
 
 A third check removes *ghost* tracks (:func:`duplicate_tracks`): two tracks
 whose landmarks are the same body — MediaPipe, given two overlapping boxes,
@@ -67,7 +71,7 @@ per-landmark confidence there is.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,16 +81,20 @@ __all__ = [
     "BodyPresenceConfig",
     "body_frames",
     "landmark_jitter",
+    "torso_scale_step",
     "judge_tracks",
     "landmark_boxes",
     "box_overlaps",
     "duplicate_tracks",
+    "select_people",
 ]
 
 log = logging.getLogger(__name__)
 
 # BlazePose indices: left/right shoulder, left/right hip.
 TORSO_LANDMARKS = (11, 12, 23, 24)
+# The rate the torso's largest step between frames is given at (unmeasured_max_scale_step).
+_SCALE_REFERENCE_FPS = 30.0
 # Shoulders, elbows, hips, knees: the joints whose motion the jitter measure follows.
 _JITTER_LANDMARKS = (11, 12, 13, 14, 23, 24, 25, 26)
 _JITTER_REFERENCE_FPS = 10.0
@@ -111,6 +119,9 @@ class BodyPresenceConfig:
         unmeasured_body_fraction: for tracks too short to measure the jitter,
             the fraction of frames that must show a body (replaces
             ``min_body_fraction`` when larger).
+        unmeasured_max_scale_step: for those tracks too, the largest change of
+            the torso's length between consecutive frames with a pose
+            (fraction, at ≥ 30 fps; scaled by ``30 / fps`` below); None: unchecked.
         duplicate_max_distance: landmarks closer than this (torso lengths,
             median over shared frames) are the same body; None: no duplicate check.
         duplicate_min_shared: fraction of the shorter track's frames with a
@@ -134,6 +145,7 @@ class BodyPresenceConfig:
     max_jitter: float | None = 0.08
     jitter_quantile: float = 0.25
     unmeasured_body_fraction: float = 1.0
+    unmeasured_max_scale_step: float | None = 0.15
     duplicate_max_distance: float | None = 0.25
     duplicate_min_shared: float = 0.5
     part_max_frames: int | None = 2
@@ -157,6 +169,8 @@ class BodyPresenceConfig:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.part_max_frames is not None and self.part_max_frames < 0:
             raise ValueError(f"part_max_frames must be at least 0, got {self.part_max_frames}")
+        if self.unmeasured_max_scale_step is not None and self.unmeasured_max_scale_step <= 0:
+            raise ValueError(f"unmeasured_max_scale_step must be positive, got {self.unmeasured_max_scale_step}")
 
 
 def body_frames(landmarks_img: np.ndarray, found: np.ndarray, config: BodyPresenceConfig) -> np.ndarray:
@@ -205,6 +219,17 @@ def _second_differences(landmarks_img: np.ndarray, found: np.ndarray) -> tuple[n
     return second[usable], torso[usable]
 
 
+def torso_scale_step(landmarks_img: np.ndarray, found: np.ndarray) -> float | None:
+    """The largest relative change of the torso's length ``|l_{t+1} / l_t − 1|`` between consecutive frames that
+    both have a pose, from ``(n, 33, 3)`` landmarks and ``found (n,)``; None without such a pair."""
+    lm = np.asarray(landmarks_img, dtype=np.float64)
+    torso = np.linalg.norm(lm[:, [11, 12], :2].mean(axis=1) - lm[:, [23, 24], :2].mean(axis=1), axis=1)
+    pairs = np.asarray(found, dtype=bool)[:-1] & np.asarray(found, dtype=bool)[1:] & (torso[:-1] > 1e-6)
+    if not pairs.any():
+        return None
+    return float(np.max(np.abs(torso[1:][pairs] / torso[:-1][pairs] - 1.0)))
+
+
 def landmark_jitter(landmarks_img: np.ndarray, found: np.ndarray, quantile: float = 0.5) -> float | None:
     """A quantile (default the median) over frames of the landmarks' mean second difference in time, in torso lengths.
 
@@ -248,11 +273,15 @@ def judge_tracks(
         fraction = config.min_body_fraction
         if max_jitter is not None and jitter is None:  # too short to check coherence: seen whole instead
             fraction = max(fraction, config.unmeasured_body_fraction)
+        step = None if jitter is not None else torso_scale_step(landmarks_img, found)
+        max_step = config.unmeasured_max_scale_step
         if k < config.min_body_frames or k < fraction * n:
             rejected[tid] = (
                 f"body seen in {k} of {n} frames (needs {fraction:.0%} and "
                 f"{config.min_body_frames}; pose found in {int(np.sum(found))})"
             )
+        elif step is not None and max_step is not None and step > max_step * max(1.0, _SCALE_REFERENCE_FPS / fps):
+            rejected[tid] = f"torso length changes {step:.0%} in one frame (a body seen too briefly to be coherent)"
         elif jitter is not None and jitter > max_jitter:
             rejected[tid] = f"landmarks incoherent over time (jitter {jitter:.3f} > {max_jitter:.3f} torso lengths)"
         else:
@@ -319,13 +348,16 @@ def _same_body(
 
 
 def duplicate_tracks(
-    tracks: Mapping[int, tuple[np.ndarray, np.ndarray, np.ndarray]], config: BodyPresenceConfig
+    tracks: Mapping[int, tuple[np.ndarray, np.ndarray, np.ndarray]], config: BodyPresenceConfig,
+    phantoms: Collection[int] = (),
 ) -> dict[int, str]:
     """Tracks whose landmarks are another, longer track's body, or lie on part of it (module docstring).
 
     Args:
         tracks: track id → ``(frame_ids (n,), landmarks_img (n, 33, 3), found (n,))``.
         config: ``duplicate_max_distance``, ``duplicate_min_shared`` and the ``part_*`` thresholds.
+        phantoms: ids in ``tracks`` already found not to be people (:func:`judge_tracks`):
+            never returned, but a track that is one of their bodies again is that phantom too.
 
     Returns:
         id → one-line reason, for each duplicate (the longest of a group is kept).
@@ -337,7 +369,10 @@ def duplicate_tracks(
     duplicates: dict[int, str] = {}
     for tid in by_length:
         for other in kept:
-            why = _same_body(tracks[tid], tracks[other], config)
+            why = None if tid in phantoms else _same_body(tracks[tid], tracks[other], config)
+            if why is not None and other in phantoms:
+                duplicates[tid] = f"track {other}'s body again, not a person ({why.replace('person', 'body')})"
+                break
             if why is not None:
                 duplicates[tid] = f"duplicate of track {other} ({why})"
                 break
@@ -347,3 +382,19 @@ def duplicate_tracks(
         log.info("%d candidate tracks duplicate another track: %s", len(duplicates),
                  "; ".join(f"track {t}: {why}" for t, why in duplicates.items()))  # fmt: skip
     return duplicates
+
+
+def select_people(
+    tracks: Mapping[int, tuple[np.ndarray, np.ndarray, np.ndarray]], config: BodyPresenceConfig, fps: float = 30.0
+) -> tuple[list[int], dict[int, str]]:
+    """The demo's decision over candidate tracks: :func:`judge_tracks`, then :func:`duplicate_tracks`.
+
+    Args:
+        tracks: track id → ``(frame_ids (n,), landmarks_img (n, 33, 3), found (n,))``.
+
+    Returns:
+        ``(people, rejected)``: the ids kept, sorted, and id → one-line reason for every other.
+    """
+    _, rejected = judge_tracks({t: (lm, found) for t, (_, lm, found) in tracks.items()}, config, fps)
+    rejected |= duplicate_tracks(tracks, config, phantoms=set(rejected))
+    return sorted(t for t in tracks if t not in rejected), rejected

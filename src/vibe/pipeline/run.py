@@ -8,7 +8,7 @@
                     (roi_tracking.py) ─▶ candidate tracks + landmarks, frame times; or
                     (roi_tracking=None) people_stage: detect + track (people.py)
           ─────────▶ monotonic_frame_times → the true frame rate; smoothed square boxes
-          ─pass 2─▶ open: (two-pass only) landmark_stage (BlazePose) → judge_tracks
+          ─pass 2─▶ open: (two-pass only) landmark_stage (BlazePose) → select_people
                           (person_filter.py: only tracks whose body is seen go on) → keypoint_features
                     smpl: resnet_stage (224² crops, scale 1.1, ImageNet norm. → ResNet-50)
           ─────────▶ track_outputs: temporal encoder in cross-faded windows (windows.py)
@@ -88,7 +88,7 @@ from vibe.pipeline.outputs import (
     write_vibe_pkl,
 )
 from vibe.pipeline.passes import StageTimer, cache_key, file_digest
-from vibe.pipeline.person_filter import body_span, duplicate_tracks, judge_tracks
+from vibe.pipeline.person_filter import body_span, select_people
 from vibe.pipeline.label_swaps import repair_swaps
 from vibe.pipeline.roi_stage import front_end, one_pass_caches, start_graphs_ahead
 from vibe.pipeline.run_folder import CACHE_DIR, RunFolder
@@ -250,14 +250,11 @@ def _run(
             landmarks = landmark_stage(reader, boxes, decoded_times, config, lm_cache, timer)
         else:
             landmarks = followed
-        kept, result.rejected = judge_tracks(
-            {tid: (lm.landmarks_img, lm.found) for tid, lm in landmarks.items()}, config.presence, timing.fps
+        kept, result.rejected = select_people(
+            {tid: (lm.frame_ids, lm.landmarks_img, lm.found) for tid, lm in landmarks.items()}, config.presence,
+            timing.fps,
         )
-        lms = {tid: landmarks[tid] for tid in kept}
-        result.rejected |= duplicate_tracks(
-            {tid: (lm.frame_ids, lm.landmarks_img, lm.found) for tid, lm in lms.items()}, config.presence
-        )
-        boxes = {tid: boxes[tid] for tid in kept if tid not in result.rejected}
+        boxes = {tid: boxes[tid] for tid in kept}
         if config.presence.enabled and config.presence.trim_ends:
             boxes, landmarks = _trimmed_to_bodies(boxes, landmarks, config)
         if config.label_swaps is not None:
