@@ -39,6 +39,7 @@ import numpy as np
 
 from vibe.body.anny import BLAZEPOSE33
 from vibe.body.joint_sets import flip_permutation
+from vibe.geometry.contacts import drop_short_runs
 from vibe.pipeline.landmarks import TrackLandmarks
 
 __all__ = [
@@ -202,12 +203,8 @@ def exchange_limb(landmarks_img: np.ndarray, world: np.ndarray, limb: str, frame
 
 def short_runs(frames: np.ndarray, max_len: int) -> np.ndarray:
     """``frames (n,)`` bool without its runs of consecutive True longer than ``max_len`` (a copy)."""
-    out = np.array(frames, dtype=bool, copy=True)
-    edges = np.diff(np.concatenate([[0], out.astype(np.int8), [0]]))
-    for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
-        if stop - start > max_len:
-            out[start:stop] = False
-    return out
+    frames = np.asarray(frames, dtype=bool)
+    return frames & ~drop_short_runs(frames[:, None], max_len + 1)[:, 0]  # without the runs of max_len + 1 and more
 
 
 def repair_swaps(

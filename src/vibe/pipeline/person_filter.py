@@ -195,6 +195,12 @@ def body_span(frame_ids: np.ndarray, landmarks_img: np.ndarray, found: np.ndarra
     return None if len(shown) == 0 else (int(frame_ids[shown[0]]), int(frame_ids[shown[-1]]))
 
 
+def _torso_lengths(landmarks_img: np.ndarray) -> np.ndarray:
+    """Per frame, the distance ``(n,)`` (pixels) from the hips' centre to the shoulders' in ``(n, 33, ≥2)`` landmarks."""
+    lm = np.asarray(landmarks_img, dtype=np.float64)
+    return np.linalg.norm(lm[:, [11, 12], :2].mean(axis=1) - lm[:, [23, 24], :2].mean(axis=1), axis=1)
+
+
 def _second_differences(landmarks_img: np.ndarray, found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per measurable frame, the 8 landmarks' mean second difference (pixels) and the torso length (pixels).
 
@@ -213,8 +219,7 @@ def _second_differences(landmarks_img: np.ndarray, found: np.ndarray) -> tuple[n
     usable = found[:-2] & found[1:-1] & found[2:]  # frame t has a pose at t - 1, t, t + 1
     xy = lm[:, _JITTER_LANDMARKS, :2]
     second = np.linalg.norm(xy[2:] - 2 * xy[1:-1] + xy[:-2], axis=2).mean(axis=1)
-    shoulders, hips = lm[1:-1, [11, 12], :2].mean(axis=1), lm[1:-1, [23, 24], :2].mean(axis=1)
-    torso = np.linalg.norm(shoulders - hips, axis=1)
+    torso = _torso_lengths(lm[1:-1])
     usable &= np.isfinite(second) & (torso > 1e-6)
     return second[usable], torso[usable]
 
@@ -222,9 +227,8 @@ def _second_differences(landmarks_img: np.ndarray, found: np.ndarray) -> tuple[n
 def torso_scale_step(landmarks_img: np.ndarray, found: np.ndarray) -> float | None:
     """The largest relative change of the torso's length ``|l_{t+1} / l_t − 1|`` between consecutive frames that
     both have a pose, from ``(n, 33, 3)`` landmarks and ``found (n,)``; None without such a pair."""
-    lm = np.asarray(landmarks_img, dtype=np.float64)
-    torso = np.linalg.norm(lm[:, [11, 12], :2].mean(axis=1) - lm[:, [23, 24], :2].mean(axis=1), axis=1)
-    pairs = np.asarray(found, dtype=bool)[:-1] & np.asarray(found, dtype=bool)[1:] & (torso[:-1] > 1e-6)
+    torso, found = _torso_lengths(landmarks_img), np.asarray(found, dtype=bool)
+    pairs = found[:-1] & found[1:] & (torso[:-1] > 1e-6)
     if not pairs.any():
         return None
     return float(np.max(np.abs(torso[1:][pairs] / torso[:-1][pairs] - 1.0)))
@@ -296,7 +300,7 @@ def judge_tracks(
 
 def landmark_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Per frame, mean distance of the 8 body landmarks of ``a`` and ``b`` ``(k, 33, 3)`` in ``a``'s torso lengths ``(k,)``."""
-    torso = np.linalg.norm(a[:, [11, 12], :2].mean(axis=1) - a[:, [23, 24], :2].mean(axis=1), axis=1)
+    torso = _torso_lengths(a)
     gap = np.linalg.norm(a[:, _JITTER_LANDMARKS, :2] - b[:, _JITTER_LANDMARKS, :2], axis=2).mean(axis=1)
     return gap / np.maximum(torso, 1e-6)
 
@@ -368,16 +372,15 @@ def duplicate_tracks(
     kept: list[int] = []
     duplicates: dict[int, str] = {}
     for tid in by_length:
-        for other in kept:
-            why = None if tid in phantoms else _same_body(tracks[tid], tracks[other], config)
-            if why is not None and other in phantoms:
+        if tid not in phantoms:  # a phantom is only compared with, never judged again
+            why, other = next(((w, o) for o in kept if (w := _same_body(tracks[tid], tracks[o], config))), (None, None))
+            if other in phantoms:
                 duplicates[tid] = f"track {other}'s body again, not a person ({why.replace('person', 'body')})"
-                break
+                continue
             if why is not None:
                 duplicates[tid] = f"duplicate of track {other} ({why})"
-                break
-        else:
-            kept.append(tid)
+                continue
+        kept.append(tid)
     if duplicates:
         log.info("%d candidate tracks duplicate another track: %s", len(duplicates),
                  "; ".join(f"track {t}: {why}" for t, why in duplicates.items()))  # fmt: skip

@@ -145,12 +145,12 @@ def init_generator(generator: VIBE, path: str | Path, trained: list[str]) -> lis
     ``trained`` prefixes, else it would stay untrained. Returns those entries.
     """
     checkpoint = load_checkpoint(path)
-    fresh = {k: v for k, v in generator.state_dict().items() if k not in checkpoint.generator}
-    untrained = [k for k in fresh if not k.startswith(tuple(trained)) and k not in generator.fixed_state_dict()]
+    fresh = {k: v for k, v in generator.learned_state_dict().items() if k not in checkpoint.generator}
+    untrained = [k for k in fresh if not k.startswith(tuple(trained))]
     if untrained:
         raise ValueError(f"{path} lacks {untrained}, which train_only leaves fixed")
     load_generator_weights(generator, dataclasses.replace(checkpoint, generator={**fresh, **checkpoint.generator}))
-    return [k for k in fresh if k not in generator.fixed_state_dict()]
+    return list(fresh)
 
 
 def train_only(generator: VIBE, prefixes: list[str]) -> int:
