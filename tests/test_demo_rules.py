@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from vibe.pipeline.demo_config import (
     DemoConfig,
 )
 from vibe.pipeline.frame_times import frame_timing, monotonic_frame_times
-from vibe.pipeline.person_filter import BodyPresenceConfig, body_span, judge_tracks, landmark_jitter
+from vibe.pipeline.person_filter import BodyPresenceConfig, body_span, jitter_limit, judge_tracks, landmark_jitter
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -115,6 +116,21 @@ def test_the_jitter_limit_grows_below_ten_fps():
     assert judge_tracks({1: (lm, np.ones(30, bool))}, config, fps=5.0)[0] == [1]  # limit 0.1 x (10/5)^2 = 0.4
 
 
+def test_the_jitter_limit_allows_a_pixel_of_noise_so_a_small_person_with_the_same_jitter_is_kept():
+    found = np.ones(30, bool)
+    small, large = _standing_body(30), _standing_body(30)
+    small[:, :, :2] = (small[:, :, :2] - [100, 200]) / 5 + [100, 200]  # torso 12 px: a person ~40 px tall
+    small[1::2, :, 0] += 0.6  # a zig-zag whose second differences are 1.2 px = 0.1 torso lengths
+    large[1::2, :, 0] += 3.0  # the same 0.1 torso lengths on a 60 px torso: 6 px
+    assert landmark_jitter(small, found, 0.25) == pytest.approx(0.1) == landmark_jitter(large, found, 0.25)
+    config = BodyPresenceConfig()  # max_jitter 0.08, jitter_noise_px 1
+    assert jitter_limit(config, small, found, 30.0) == pytest.approx(0.08 + 1 / 12)
+    assert jitter_limit(config, large, found, 30.0) == pytest.approx(0.08 + 1 / 60)
+    assert judge_tracks({1: (small, found), 2: (large, found)}, config)[0] == [1]
+    assert judge_tracks({1: (small, found)}, BodyPresenceConfig(jitter_noise_px=0.0))[0] == []
+    assert jitter_limit(BodyPresenceConfig(max_jitter=None), small, found, 30.0) is None
+
+
 def test_tracks_too_short_for_the_jitter_must_show_a_body_in_every_frame():
     found = np.array([True, False, True, True])  # no three consecutive frames with a pose: jitter unmeasurable
     kept, rejected = judge_tracks({3: (_standing_body(4), found)}, BodyPresenceConfig())
@@ -141,8 +157,34 @@ def test_a_track_with_another_tracks_landmarks_is_a_duplicate():
     }
     duplicates = duplicate_tracks(tracks, BodyPresenceConfig())
     assert set(duplicates) == {2} and "duplicate of track 1" in duplicates[2]
-    assert duplicate_tracks(tracks, BodyPresenceConfig(duplicate_max_distance=None)) == {}
-    assert duplicate_tracks(tracks, BodyPresenceConfig(duplicate_max_distance=0.01)) == {}  # 0.05 apart
+    no_box = BodyPresenceConfig(box_min_shared=None)
+    assert duplicate_tracks(tracks, BodyPresenceConfig(duplicate_max_distance=None, box_min_shared=None)) == {}
+    assert duplicate_tracks(tracks, BodyPresenceConfig(duplicate_max_distance=0.01, box_min_shared=None)) == {}
+    assert duplicate_tracks(tracks, no_box) == duplicates
+    # The ghost's box is the body's: the box rule finds it without the landmark distance.
+    assert "IoU" in duplicate_tracks(tracks, BodyPresenceConfig(duplicate_max_distance=None))[2]
+
+
+def test_a_track_on_the_same_box_with_mirrored_landmarks_is_a_duplicate_while_it_stays_within_the_other():
+    from vibe.pipeline.person_filter import duplicate_tracks, landmark_distance
+
+    body = _standing_body(60)
+    mirrored = body.copy()
+    centre = body[:, [11, 12, 23, 24], :1].mean(axis=1, keepdims=True)
+    mirrored[:, :, 0] = 2 * centre[:, :, 0] - body[:, :, 0]  # the same person read facing the other way
+    mirrored[:, [13, 14, 25, 26], 1] += 25.0  # with its limbs elsewhere: far in landmarks, same box
+    assert np.median(landmark_distance(body, mirrored)) > 0.25
+    tracks = {1: (np.arange(60), body, np.ones(60, bool)), 2: (np.arange(10, 50), mirrored[10:50], np.ones(40, bool))}
+    duplicates = duplicate_tracks(tracks, BodyPresenceConfig())
+    assert set(duplicates) == {2} and "that person again" in duplicates[2]
+    assert duplicate_tracks(tracks, BodyPresenceConfig(box_min_shared=None)) == {}
+    # Going on after the first track ends (a third of its frames its own): the only track on them then, kept.
+    longer = {1: (np.arange(40), body[:40], np.ones(40, bool)), 2: (np.arange(10, 60), mirrored[10:], np.ones(50, bool))}
+    assert duplicate_tracks(longer, BodyPresenceConfig()) == {}
+    # Someone beside them, boxes overlapping by less than half: two people.
+    beside = body.copy()
+    beside[:, :, 0] += 30.0
+    assert duplicate_tracks({1: tracks[1], 3: (np.arange(10, 50), beside[10:50], np.ones(40, bool))}, BodyPresenceConfig()) == {}
 
 
 def test_a_short_track_drawn_on_part_of_another_persons_body_is_not_a_person():
@@ -168,8 +210,10 @@ def test_a_short_track_drawn_on_part_of_another_persons_body_is_not_a_person():
     assert set(duplicates) == {2, 5} and "part of that person" in duplicates[2] and "track 1" in duplicates[2]
     assert "that person again" in duplicates[5] and "track 1" in duplicates[5]
     assert set(duplicate_tracks(tracks, BodyPresenceConfig(part_min_iou=1.0))) == {2}
-    assert duplicate_tracks(tracks, BodyPresenceConfig(part_max_frames=None)) == {}
-    assert duplicate_tracks(tracks, BodyPresenceConfig(part_max_frames=None, duplicate_max_distance=None)) == {}
+    assert set(duplicate_tracks(tracks, BodyPresenceConfig(part_max_frames=None))) == {5}  # the box rule: IoU ≥ 0.5
+    off = BodyPresenceConfig(part_max_frames=None, box_min_shared=None)
+    assert duplicate_tracks(tracks, off) == {}
+    assert duplicate_tracks(tracks, dataclasses.replace(off, duplicate_max_distance=None)) == {}
     for bad in ({"part_min_iou": 1.5}, {"part_min_inside": -0.1}, {"part_max_frames": -1}):
         with pytest.raises(ValueError):
             BodyPresenceConfig(**bad)

@@ -33,7 +33,12 @@ smoothly. So the rule has two parts, both over the whole track
    had lower quartiles of 0.045-0.07 (one 0.18), the hand phantoms
    (``benchmarks/bench_phantoms.py``; 25 fps, 320×180 to 1280×720) 0.097
    and over; the people of the bundled videos and of the synthetic
-   benchmark have medians of 0.015-0.05. A track with
+   benchmark have medians of 0.015-0.05. The limit also allows
+   ``jitter_noise_px`` (1 px) of the landmarks' own noise over the track's
+   median torso length in pixels: on the rendered crowds, people with torsos
+   of 23-55 px were rejected at 0.082-0.100 (limits with the noise term
+   0.098-0.123), while the hand phantoms sit at 1.1 times their limit or
+   more at every size. A track with
    fewer than three consecutive frames with a pose cannot be measured: it
    must instead show a body in at least ``unmeasured_body_fraction`` of its
    frames (all, by default: a real person glimpsed for a frame or two is
@@ -80,6 +85,7 @@ __all__ = [
     "TORSO_LANDMARKS",
     "BodyPresenceConfig",
     "body_frames",
+    "jitter_limit",
     "landmark_jitter",
     "torso_scale_step",
     "judge_tracks",
@@ -116,6 +122,9 @@ class BodyPresenceConfig:
         jitter_quantile: which quantile over frames of the per-frame jitter
             is compared with ``max_jitter`` (0.25, the lower quartile; 0.5
             and ``max_jitter`` 0.1: the median rule before issue 12's crowds).
+        jitter_noise_px: the landmarks' own noise (pixels), added to
+            ``max_jitter`` over the track's median torso length in pixels
+            (:func:`jitter_limit`): a few pixels weigh more on a small person.
         unmeasured_body_fraction: for tracks too short to measure the jitter,
             the fraction of frames that must show a body (replaces
             ``min_body_fraction`` when larger).
@@ -132,6 +141,11 @@ class BodyPresenceConfig:
             track's (median over shared frames) that makes it part of that person.
         part_min_iou: the overlap (IoU, median over shared frames) of the two
             landmark boxes that makes it that person again.
+        box_min_shared: a track of any length that shares at least this
+            fraction of its frames with a pose with a longer track and whose
+            landmark box overlaps that track's by ``part_min_iou`` is that
+            person again, read another way (seen from behind, the landmarks
+            mirrored: too far apart for ``duplicate_max_distance``); None: not checked.
         trim_ends: a kept track starts at its first frame showing a body and
             ends at its last (:func:`body_span`): before and after, the tracker
             held a box where nobody was seen, and a body drawn there is a phantom.
@@ -144,6 +158,7 @@ class BodyPresenceConfig:
     min_body_frames: int = 1
     max_jitter: float | None = 0.08
     jitter_quantile: float = 0.25
+    jitter_noise_px: float = 1.0
     unmeasured_body_fraction: float = 1.0
     unmeasured_max_scale_step: float | None = 0.15
     duplicate_max_distance: float | None = 0.25
@@ -151,6 +166,7 @@ class BodyPresenceConfig:
     part_max_frames: int | None = 2
     part_min_inside: float = 0.9
     part_min_iou: float = 0.5
+    box_min_shared: float | None = 0.9
     trim_ends: bool = True
 
     def __post_init__(self) -> None:
@@ -249,6 +265,17 @@ def landmark_jitter(landmarks_img: np.ndarray, found: np.ndarray, quantile: floa
     return float(np.quantile(second / torso, quantile)) if second.size else None
 
 
+def jitter_limit(config: BodyPresenceConfig, landmarks_img: np.ndarray, found: np.ndarray, fps: float) -> float | None:
+    """The largest jitter (torso lengths per frame²) of a person for a track's ``(n, 33, 3)`` landmarks and
+    ``found (n,)``: ``max_jitter`` (scaled up below 10 fps) plus ``jitter_noise_px`` over the median torso
+    length in pixels; None when the jitter is not checked."""
+    if config.max_jitter is None:
+        return None
+    torso = _torso_lengths(np.asarray(landmarks_img)[np.asarray(found, dtype=bool)])
+    noise = config.jitter_noise_px / max(float(np.median(torso)), 1.0) if torso.size else 0.0
+    return config.max_jitter * max(1.0, (_JITTER_REFERENCE_FPS / fps) ** 2) + noise
+
+
 def judge_tracks(
     tracks: Mapping[int, tuple[np.ndarray, np.ndarray]], config: BodyPresenceConfig, fps: float = 30.0
 ) -> tuple[list[int], dict[int, str]]:
@@ -265,12 +292,10 @@ def judge_tracks(
     """
     if not config.enabled:
         return sorted(tracks), {}
-    max_jitter = None
-    if config.max_jitter is not None:
-        max_jitter = config.max_jitter * max(1.0, (_JITTER_REFERENCE_FPS / fps) ** 2)
     people, rejected = [], {}
     for tid in sorted(tracks):
         landmarks_img, found = tracks[tid]
+        max_jitter = jitter_limit(config, landmarks_img, found, fps)
         shown = body_frames(landmarks_img, found, config)
         n, k = int(shown.size), int(shown.sum())
         jitter = None if max_jitter is None else landmark_jitter(landmarks_img, found, config.jitter_quantile)
@@ -342,12 +367,15 @@ def _same_body(
         distance = float(np.median(landmark_distance(a, b)))
         if distance <= config.duplicate_max_distance:
             return f"same landmarks within {distance:.2f} torso lengths on {n_both} shared frames"
-    if config.part_max_frames is not None and n_found <= config.part_max_frames:
-        inside, iou = (float(np.median(v)) for v in box_overlaps(landmark_boxes(b), landmark_boxes(a)))
-        if inside >= config.part_min_inside:
-            return f"its landmarks {inside:.0%} inside on {n_both} shared frames: a body drawn on part of that person"
-        if iou >= config.part_min_iou:
-            return f"its landmarks' box overlaps by IoU {iou:.2f} on {n_both} shared frames: that person again"
+    short_part = config.part_max_frames is not None and n_found <= config.part_max_frames
+    within = config.box_min_shared is not None and n_both >= config.box_min_shared * n_found
+    if not (short_part or within):
+        return None
+    inside, iou = (float(np.median(v)) for v in box_overlaps(landmark_boxes(b), landmark_boxes(a)))
+    if short_part and inside >= config.part_min_inside:
+        return f"its landmarks {inside:.0%} inside on {n_both} shared frames: a body drawn on part of that person"
+    if iou >= config.part_min_iou:
+        return f"its landmarks' box overlaps by IoU {iou:.2f} on {n_both} shared frames: that person again"
     return None
 
 
