@@ -11,7 +11,6 @@ import pytest
 from pose_1_reference import COCO13_NAMES, load_pose_1_keypoints
 from vibe.pipeline.detector import Detections
 from vibe.pipeline.roi_tracking import (
-    PersonPose,
     RangeTracks,
     RoiFollower,
     RoiTrackingConfig,
@@ -57,24 +56,6 @@ def test_landmark_box_hand_computed():
     landmarks[23, :2], landmarks[24, :2] = [90.0, 200.0], [110.0, 200.0]  # mid-hip (100, 200)
     landmarks[0, :2] = [100.0, 120.0]  # the farthest point: 80 px above the mid-hip
     np.testing.assert_allclose(landmark_box(landmarks, roi_scale=1.25), [0.0, 100.0, 200.0, 300.0])
-
-
-def test_a_new_pose_is_someone_followed_when_near_their_landmarks_or_on_their_box():
-    from types import SimpleNamespace
-
-    landmarks = np.zeros((33, 3))
-    landmarks[:, :2] = np.random.default_rng(0).uniform(100, 300, (33, 2))
-    followed = PersonPose(landmarks, landmarks, landmark_box(landmarks))
-    mirrored = landmarks.copy()
-    mirrored[:, 0] = 400.0 - landmarks[:, 0]  # the same extent, left and right exchanged
-    beside = landmarks.copy()
-    beside[:, 0] += 250.0  # their boxes overlap by IoU < 0.5
-    same = lambda lm, **kw: RoiFollower._same_body(  # noqa: E731
-        SimpleNamespace(config=RoiTrackingConfig(**kw)), PersonPose(lm, lm, landmark_box(lm)), [followed]
-    )
-    assert same(landmarks + [2.0, 2.0, 0.0])  # within same_body torso lengths
-    assert same(mirrored) and not same(mirrored, same_box=None)  # far in landmarks, the same box
-    assert not same(beside)
 
 
 def test_followed_tracks_keep_their_ids_and_suppress_their_detections():

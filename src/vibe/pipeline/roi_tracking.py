@@ -131,9 +131,7 @@ class RoiTrackingConfig:
     someone already followed (mean of the 8 body landmarks,
     :func:`~vibe.pipeline.person_filter.landmark_distance`, the duplicate
     rule's 0.25) is that person seen twice, e.g. a far tile taking a torso
-    for a small person: it is discarded; so is one whose landmark box overlaps
-    theirs by IoU ≥ ``same_box`` (None: no box test), e.g. a second model on
-    someone seen from behind whose landmarks came out mirrored. ``hide_others``: a landmark model
+    for a small person: it is discarded. ``hide_others``: a landmark model
     that starts on someone (its first crop, or after it lost them) sees the
     other people's heads painted over (:mod:`~vibe.pipeline.neighbours`; the detections'
     face boxes), so that MediaPipe's own face-driven detector in the crop
@@ -162,7 +160,6 @@ class RoiTrackingConfig:
     overlap_s: float = 0.4
     stitch_iou: float = 0.5
     same_body: float = 0.25
-    same_box: float | None = 0.5
     hide_others: bool = True
     local_view: float | None = 2.5
     weak_score: float | None = 0.3
@@ -415,13 +412,11 @@ class RoiFollower:
         self._far_wait = cfg.tiles_every if small else min(cfg.far_growth * self._far_wait, cfg.far_max_every)
 
     def _same_body(self, pose: PersonPose, others: Iterable[PersonPose]) -> bool:
-        """Whether ``pose``'s body landmarks lie within ``same_body`` torso lengths of another's, or its landmark
-        box overlaps another's by IoU ≥ ``same_box``."""
-        cfg, others = self.config, list(others)
-        near = any(landmark_distance(o.landmarks_img[None], pose.landmarks_img[None])[0] <= cfg.same_body for o in others)
-        if near or cfg.same_box is None or not others:
-            return near
-        return bool(box_iou(pose.bbox_xyxy[None], np.array([o.bbox_xyxy for o in others]))[0].max() >= cfg.same_box)
+        """Whether ``pose``'s body landmarks lie within ``same_body`` torso lengths of another's."""
+        return any(
+            landmark_distance(o.landmarks_img[None], pose.landmarks_img[None])[0] <= self.config.same_body
+            for o in others
+        )
 
     def _estimate(
         self, track_id: int, image_rgb: np.ndarray, roi_xyxy: np.ndarray, hide_xyxy: np.ndarray | None = None
