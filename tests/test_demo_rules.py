@@ -129,6 +129,9 @@ def test_the_jitter_limit_allows_a_pixel_of_noise_so_a_small_person_with_the_sam
     assert judge_tracks({1: (small, found), 2: (large, found)}, config)[0] == [1]
     assert judge_tracks({1: (small, found)}, BodyPresenceConfig(jitter_noise_px=0.0))[0] == []
     assert jitter_limit(BodyPresenceConfig(max_jitter=None), small, found, 30.0) is None
+    holed = large.copy()
+    holed[3, 11, :2] = np.nan  # a shoulder missing on one frame with a pose: the limit stays a number
+    assert jitter_limit(config, holed, found, 30.0) == pytest.approx(0.08 + 1 / 60)
 
 
 def test_tracks_too_short_for_the_jitter_must_show_a_body_in_every_frame():

@@ -272,6 +272,7 @@ def jitter_limit(config: BodyPresenceConfig, landmarks_img: np.ndarray, found: n
     if config.max_jitter is None:
         return None
     torso = _torso_lengths(np.asarray(landmarks_img)[np.asarray(found, dtype=bool)])
+    torso = torso[np.isfinite(torso)]  # a NaN median would make the limit NaN and pass every jitter
     noise = config.jitter_noise_px / max(float(np.median(torso)), 1.0) if torso.size else 0.0
     return config.max_jitter * max(1.0, (_JITTER_REFERENCE_FPS / fps) ** 2) + noise
 
