@@ -43,8 +43,8 @@ from vibe.geometry.contacts import drop_short_runs
 from vibe.pipeline.landmarks import TrackLandmarks
 
 __all__ = [
-    "SwapConfig", "torso_facing", "swap_parity", "limb_parity", "unswap_landmarks", "exchange_limb", "short_runs",
-    "repair_swaps",
+    "SwapConfig", "torso_up", "torso_facing", "swap_parity", "limb_parity", "unswap_landmarks", "exchange_limb",
+    "short_runs", "repair_swaps",
 ]  # fmt: skip
 
 _LS, _RS, _LH, _RH = (BLAZEPOSE33.index(n) for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
@@ -88,7 +88,7 @@ class SwapConfig:
     limb_max_run_s: float | None = 1.0
 
 
-def _torso_up(lm: np.ndarray) -> np.ndarray:
+def torso_up(lm: np.ndarray) -> np.ndarray:
     """The torso's axis ``(n, 2)`` in pixels (hip centre → shoulder centre; image y down) of ``(n, 33, 3)`` landmarks."""
     return lm[:, [_LS, _RS], :2].mean(1) - lm[:, [_LH, _RH], :2].mean(1)
 
@@ -104,7 +104,7 @@ def torso_facing(landmarks_img: np.ndarray, min_visibility: float = 0.3) -> np.n
     NaN where a torso point is missing or less visible than ``min_visibility``.
     """
     lm = np.asarray(landmarks_img, np.float64)
-    up = _torso_up(lm)
+    up = torso_up(lm)
     seen = (lm[:, [_LS, _RS, _LH, _RH], 2] >= min_visibility).all(-1) & np.isfinite(up).all(-1)
     torso2 = np.median((up[seen] ** 2).sum(-1)) if seen.any() else np.nan
     across = lm[:, _LS, :2] - lm[:, _RS, :2] + lm[:, _LH, :2] - lm[:, _RH, :2]
@@ -140,7 +140,7 @@ def limb_parity(landmarks_img: np.ndarray, limb: str, config: SwapConfig | None 
     lm = np.asarray(landmarks_img, np.float64)
     left = _LIMB_LEFT[limb]
     sides = np.stack([lm[:, left, :2], lm[:, _FLIP[left], :2]], axis=1)  # (n, 2, G, 2): as read
-    up = _torso_up(lm)
+    up = torso_up(lm)
     torso = np.nanmedian(np.linalg.norm(up, axis=-1)) if np.isfinite(up).any() else np.nan
     frames = np.flatnonzero(np.isfinite(sides).all((1, 2, 3)))
     if not torso > 0:

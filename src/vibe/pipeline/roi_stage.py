@@ -38,7 +38,9 @@ from vibe.pipeline.passes import (
     time_ranges,
 )
 from vibe.pipeline.person_blobs import MASK_THRESHOLD
-from vibe.pipeline.roi_tracking import RangeTracks, follow_people, stitch_ranges
+from vibe.pipeline.roi_cuts import mend_cuts
+from vibe.pipeline.roi_stitch import FollowedRange
+from vibe.pipeline.roi_tracking import RoiFollower, stitch_ranges
 from vibe.pipeline.stages import people_stage
 from vibe.pipeline.tracker import Track
 from vibe.pipeline.video import VideoReader
@@ -122,7 +124,8 @@ def followed_people_stage(
 def _follow(
     reader: VideoReader, config: DemoConfig, cuts: list[tuple[float | None, float | None]]
 ) -> tuple[list[Track], np.ndarray, dict[int, TrackLandmarks]]:
-    """:func:`~vibe.pipeline.roi_tracking.follow_people` over the time ranges ``cuts`` in parallel threads."""
+    """:class:`~vibe.pipeline.roi_tracking.RoiFollower` over the time ranges ``cuts`` in parallel threads, joined
+    (:mod:`~vibe.pipeline.roi_cuts` moves a cut where the two sides read someone apart)."""
     stop = threading.Event()
     overlap_s = config.roi_tracking.overlap_s
     with progress_bar(config, "people+landmarks", frame_total(reader, config)) as bar:
@@ -142,20 +145,33 @@ def _follow(
         # Every piece of a track is kept until the ranges are joined; the minimum length applies after.
         tracker_config = dataclasses.replace(config.tracker, min_track_s=0.0)
 
-        def run(bounds: tuple[float | None, float | None]) -> RangeTracks:
-            return follow_people(
-                range_frames(*bounds), reader.fps, config.roi_tracking, config.detector, tracker_config,
-                config.landmarks,
+        def run(bounds: tuple[float | None, float | None]) -> FollowedRange:
+            follower = RoiFollower(
+                reader.fps, config.roi_tracking, config.detector, tracker_config, config.landmarks
             )  # fmt: skip
+            try:  # left open: the range may have to follow on past its end (roi_cuts)
+                return FollowedRange(follower).feed(range_frames(*bounds))
+            except BaseException:
+                follower.close(reuse=False)
+                raise
 
         try:
-            parts = map_in_threads(run, cuts, "follow")
+            ranges = map_in_threads(run, cuts, "follow")
         except BaseException:
             stop.set()
             raise
+
+    def frames_from(k: int, t: float) -> Iterator[tuple[float, np.ndarray]]:
+        return ((s, image) for _, s, image in reader.time_range(t, cuts[k][1], prefetch=2))
+
+    try:
+        parts, starts = mend_cuts(ranges, [t0 for t0, _ in cuts], frames_from, config.roi_tracking, reader.fps)
+    finally:
+        for r in ranges:
+            r.follower.close()
     ran, frames = sum(p.detector_frames for p in parts), sum(len(p.times_s) for p in parts)
     log.debug("detector ran on %d of %d frames", ran, frames)
-    tracks, landmarks, times = stitch_ranges(parts, [t0 for t0, _ in cuts], config.roi_tracking.stitch_iou)
+    tracks, landmarks, times = stitch_ranges(parts, starts, config.roi_tracking.stitch_iou)
     min_frames = int(round(config.tracker.min_track_s * reader.fps))
     tracks = [t for t in tracks if t.frame_ids[-1] - t.frame_ids[0] + 1 >= min_frames]
     return tracks, times, {t.track_id: landmarks[t.track_id] for t in tracks}

@@ -8,7 +8,10 @@ frames and :func:`stitch_ranges` matches it to itself there by box overlap.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,7 +19,12 @@ from vibe.pipeline.detector import box_iou
 from vibe.pipeline.landmarks import NUM_LANDMARKS, TrackLandmarks
 from vibe.pipeline.tracker import Track
 
-__all__ = ["RangeTracks", "stitch_ranges"]
+if TYPE_CHECKING:  # roi_tracking imports this module
+    from vibe.pipeline.roi_tracking import PersonPose, RoiFollower
+
+__all__ = ["FollowedRange", "RangeTracks", "stitch_ranges"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,6 +43,48 @@ class RangeTracks:
     tracks: list[Track]
     poses: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
     detector_frames: int = 0
+
+
+class FollowedRange:
+    """A :class:`~vibe.pipeline.roi_tracking.RoiFollower` over a range of frames and what it found; more can follow.
+
+    The one-pass front end keeps a range's follower open after its frames so
+    that it can go on past the range's end (:mod:`vibe.pipeline.roi_cuts`).
+    """
+
+    def __init__(self, follower: RoiFollower):
+        self.follower = follower
+        self.times: list[float] = []
+        self.poses: dict[int, list[tuple[int, PersonPose]]] = {}
+
+    def feed(self, frames: Iterable[tuple[float, np.ndarray]]) -> FollowedRange:
+        """Follow everyone over ``frames`` (``(timestamp_s, image_rgb)``), numbered on from the frames fed before."""
+        for t, image in frames:
+            self.step(t, image)
+        return self
+
+    def step(self, t: float, image_rgb: np.ndarray) -> dict[int, PersonPose]:
+        """One more frame; track id → pose found on it."""
+        frame_id = len(self.times)
+        self.times.append(t)
+        found = self.follower.step(frame_id, image_rgb)
+        for tid, pose in found.items():
+            self.poses.setdefault(tid, []).append((frame_id, pose))
+        return found
+
+    def result(self) -> RangeTracks:
+        """Tracks, poses and frame times so far (ids local to the range; frames numbered from 0)."""
+        log.debug("detector ran on %d of %d frames", self.follower.detector_frames, len(self.times))
+        arrays = {
+            tid: (
+                np.array([f for f, _ in rows], dtype=np.int64),
+                np.stack([p.landmarks_img for _, p in rows]),
+                np.stack([p.world for _, p in rows]),
+            )
+            for tid, rows in self.poses.items()
+        }
+        times = np.asarray(self.times, dtype=np.float64)
+        return RangeTracks(times, self.follower.tracker.tracks(), arrays, self.follower.detector_frames)
 
 
 def _mean_overlap(a: Track, b: Track) -> float:

@@ -75,7 +75,7 @@ from vibe.pipeline.person_filter import (
     body_frames,
     landmark_distance,
 )
-from vibe.pipeline.roi_stitch import RangeTracks, stitch_ranges
+from vibe.pipeline.roi_stitch import FollowedRange, RangeTracks, stitch_ranges
 from vibe.pipeline.tracker import PersonTracker, TrackerConfig
 
 __all__ = [
@@ -147,6 +147,10 @@ class RoiTrackingConfig:
     person segmenter that does not start from a face) and takes each blob
     that is smaller than a far tile and overlaps no detection and no one
     followed as one more weak detection (needs ``weak_score``).
+    ``max_turn``, ``agree_s``: where the ranges decoded in parallel read one
+    person with torsos more than ``max_turn`` degrees apart on their shared
+    frames, the earlier range follows on until the two agree for ``agree_s``
+    seconds (:mod:`~vibe.pipeline.roi_cuts`); None: never.
     """
 
     detect_every: int = 15
@@ -164,6 +168,8 @@ class RoiTrackingConfig:
     local_view: float | None = 2.5
     weak_score: float | None = 0.3
     blob_proposals: bool = True
+    max_turn: float | None = 120.0
+    agree_s: float = 0.5
 
     def __post_init__(self) -> None:
         if self.detect_every < 1:
@@ -452,22 +458,5 @@ def follow_people(
     Memory: the per-track rows and landmarks (~1 KB per person-frame), never a frame.
     ``graphs``: the MediaPipe graphs' pool (default: the process's).
     """
-    times: list[float] = []
-    poses: dict[int, list[tuple[int, PersonPose]]] = {}
     with RoiFollower(fps, config, detector_config, tracker_config, landmark_config, graphs=graphs) as follower:
-        for frame_id, (t, image) in enumerate(frames):
-            times.append(t)
-            for tid, pose in follower.step(frame_id, image).items():
-                poses.setdefault(tid, []).append((frame_id, pose))
-        tracks = follower.tracker.tracks()
-        detector_frames = follower.detector_frames
-    log.debug("detector ran on %d of %d frames", detector_frames, len(times))
-    arrays = {
-        tid: (
-            np.array([f for f, _ in rows], dtype=np.int64),
-            np.stack([p.landmarks_img for _, p in rows]),
-            np.stack([p.world for _, p in rows]),
-        )
-        for tid, rows in poses.items()
-    }
-    return RangeTracks(np.asarray(times, dtype=np.float64), tracks, arrays, detector_frames)
+        return FollowedRange(follower).feed(frames).result()
