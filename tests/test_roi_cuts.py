@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 
 from vibe.body.anny import BLAZEPOSE33
-from vibe.pipeline.roi_cuts import follow_on, from_time, mend_cuts, split_readings, torso_angles, torso_turns
+from vibe.pipeline.roi_cuts import (
+    follow_on,
+    from_time,
+    mend_cuts,
+    read_back,
+    split_readings,
+    torso_angles,
+    torso_turns,
+    with_readings,
+)
 from vibe.pipeline.roi_stitch import FollowedRange, RangeTracks, stitch_ranges
 from vibe.pipeline.roi_tracking import PersonPose, RoiTrackingConfig
 from vibe.pipeline.tracker import Track
@@ -48,8 +57,8 @@ LATER_TIMES = np.arange(7, 20) / 10  # 0.7 .. 1.9
 @pytest.mark.parametrize(
     ("earlier_up", "later_up", "later_box", "expected"),
     [
-        (True, False, BOX, [(1, 5)]),  # the later range read the person upside down: the earlier is trusted
-        (False, True, BOX, []),  # the earlier is the upside-down one: nothing to follow on with
+        (True, False, BOX, [(1, 5, True)]),  # the later range read the person upside down: the earlier is trusted
+        (False, True, BOX, [(1, 5, False)]),  # the earlier is the upside-down one: the later is trusted
         (True, True, BOX, []),  # the two agree
         (True, False, BOX + 400.0, []),  # someone else
     ],
@@ -58,6 +67,21 @@ def test_split_readings(earlier_up, later_up, later_box, expected):
     earlier = _part(EARLIER_TIMES, [earlier_up] * 10)
     later = _part(LATER_TIMES, [later_up] * 13, track_id=5, box=later_box)
     assert split_readings(earlier, later, 1.0, stitch_iou=0.5, max_turn=120.0) == expected
+
+
+def _merged(*parts: RangeTracks) -> RangeTracks:
+    """Several one-track parts over the same frames as one part."""
+    poses = {k: v for p in parts for k, v in p.poses.items()}
+    return RangeTracks(parts[0].times_s, [t for p in parts for t in p.tracks], poses)
+
+
+def test_split_readings_leaves_a_misread_second_track_beside_a_good_one():
+    earlier = _part(EARLIER_TIMES, [True] * 10)
+    good, misread = _part(LATER_TIMES, [True] * 13, track_id=5), _part(LATER_TIMES, [False] * 13, track_id=6)
+    assert split_readings(earlier, _merged(good, misread), 1.0, 0.5, 120.0) == []
+    # The upside-down earlier reading, read alike by a misread later track, is still mended from the good one.
+    upside_down = _part(EARLIER_TIMES, [False] * 10)
+    assert split_readings(upside_down, _merged(good, misread), 1.0, 0.5, 120.0) == [(1, 5, False)]
 
 
 class _ScriptedFollower:
@@ -113,11 +137,12 @@ def test_mend_cuts_moves_the_cut_and_the_stitch_keeps_one_person_upright():
         def result() -> RangeTracks:
             return later_part
 
-    def frames_from(k: int, t: float):
-        return ((s, None) for s in LATER_TIMES[LATER_TIMES >= t - 1e-9])
+    def frames_from(k: int, t0: float, t1: float | None):
+        assert k == 1 and t1 is None
+        return ((s, None) for s in LATER_TIMES[LATER_TIMES >= t0 - 1e-9])
 
     config = RoiTrackingConfig(agree_s=0.2)
-    parts, starts = mend_cuts([earlier, _Done()], [None, 1.0], frames_from, config, fps=10.0)
+    parts, starts = mend_cuts([earlier, _Done()], [None, 1.0], frames_from, _no_reader, config, fps=10.0)
     assert starts == [None, pytest.approx(1.5)]
     tracks, landmarks, times = stitch_ranges(parts, starts, config.stitch_iou)
     np.testing.assert_allclose(times, np.arange(20) / 10)
@@ -125,4 +150,85 @@ def test_mend_cuts_moves_the_cut_and_the_stitch_keeps_one_person_upright():
     np.testing.assert_allclose(torso_angles(landmarks[1].landmarks_img), 0.0, atol=1e-9)  # upright on every frame
     off = RoiTrackingConfig(max_turn=None)
     earlier_off = FollowedRange(_ScriptedFollower()).feed((t, None) for t in EARLIER_TIMES)
-    assert mend_cuts([earlier_off, _Done()], [None, 1.0], frames_from, off, fps=10.0)[1] == [None, 1.0]
+    assert mend_cuts([earlier_off, _Done()], [None, 1.0], frames_from, _no_reader, off, fps=10.0)[1] == [None, 1.0]
+
+
+def _no_reader():
+    raise AssertionError("nothing is read backwards here")
+
+
+def _reader_from(upright_at: dict[int, bool]):
+    """A landmark model reading frame k (the 'image' is the frame id) upright or not; None past the dict."""
+
+    def read(image: int, box_xyxy: np.ndarray):
+        if image not in upright_at:
+            return None
+        lm = _body(upright_at[image])
+        return lm, np.zeros_like(lm)
+
+    return read
+
+
+def test_read_back_replaces_the_misread_frames_and_stops_where_the_range_agrees():
+    own = {f: (0.0 if f < 4 else 180.0) for f in range(10)}  # the range's own reading turned upside down at frame 4
+    frames = ((f, f) for f in range(9, -1, -1))
+    out = read_back(_reader_from({f: True for f in range(10)}), frames, BOX, 0.0, own.get, 120.0, 2, 1.25)
+    assert sorted(out) == [4, 5, 6, 7, 8, 9]  # frames 3 and 2 agreed: left as they were, and the read stopped
+    np.testing.assert_allclose(torso_angles(np.stack([out[f][0] for f in out])), 0.0, atol=1e-9)
+    # A fresh start that does not read like the trusted reading gives nothing; a lost person ends the read.
+    assert read_back(_reader_from({9: False}), ((f, f) for f in (9, 8)), BOX, 0.0, own.get, 120.0, 2, 1.25) == {}
+    lost = read_back(_reader_from({9: True, 8: True}), ((f, f) for f in (9, 8, 7)), BOX, 0.0, own.get, 120.0, 2, 1.25)
+    assert sorted(lost) == [8, 9]
+
+
+def test_with_readings_replaces_adds_and_removes_poses():
+    part = _part(EARLIER_TIMES, [False] * 10)
+    keep = part.poses[1][0] != 5
+    part.poses[1] = tuple(a[keep] for a in part.poses[1])  # no pose at frame 5
+    lm = _body(True)
+    box = np.array([0.0, 0.0, 10.0, 10.0])
+    new = with_readings(part, 1, {5: (lm, lm, box), 6: (lm, lm, box), 7: None})
+    frames, landmarks_img, _ = new.poses[1]
+    assert 7 not in frames and 5 in frames
+    angles = dict(zip(frames.tolist(), torso_angles(landmarks_img)))
+    assert angles[5] == angles[6] == 0.0 and abs(angles[4]) == 180.0
+    track = new.tracks[0]
+    np.testing.assert_allclose(track.bbox_xyxy[track.frame_ids == 6][0], box)
+    np.testing.assert_allclose(track.bbox_xyxy[track.frame_ids == 4][0], BOX)
+
+
+class _UpsideDownFollower(_ScriptedFollower):
+    """A follower that read its person upside down on every frame."""
+
+    def step(self, frame_id: int, image_rgb: np.ndarray) -> dict[int, PersonPose]:
+        self.frames.append(frame_id)
+        return {1: PersonPose(_body(False), np.zeros((33, 3)), BOX.copy())}
+
+
+def test_mend_cuts_reads_the_earlier_range_backwards_from_the_upright_later_reading():
+    earlier = FollowedRange(_UpsideDownFollower()).feed((t, None) for t in EARLIER_TIMES)
+    later_part = _part(LATER_TIMES, [True] * 13, track_id=5)
+
+    class _Done:
+        follower = None
+
+        @staticmethod
+        def result() -> RangeTracks:
+            return later_part
+
+    def frames_between(k: int, t0: float, t1: float | None):
+        assert k == 0 and t1 is not None  # the earlier range, a chunk at a time
+        return ((t, int(round(t * 10))) for t in EARLIER_TIMES if t0 <= t < t1)
+
+    def fresh_reader():
+        return _reader_from({f: True for f in range(10)})
+
+    config = RoiTrackingConfig(agree_s=0.2)
+    parts, starts = mend_cuts([earlier, _Done()], [None, 1.0], frames_between, fresh_reader, config, fps=10.0)
+    assert starts == [None, 1.0]  # the cut stays
+    frames, landmarks_img, _ = parts[0].poses[1]
+    np.testing.assert_array_equal(frames, np.arange(10))
+    np.testing.assert_allclose(torso_angles(landmarks_img), 0.0, atol=1e-9)  # read upright on every frame now
+    tracks, landmarks, _ = stitch_ranges(parts, starts, config.stitch_iou)
+    assert [t.track_id for t in tracks] == [1]
+    np.testing.assert_allclose(torso_angles(landmarks[1].landmarks_img), 0.0, atol=1e-9)

@@ -19,12 +19,13 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
+from vibe.geometry.crops import bbox_xyxy_to_cxcys
 from vibe.pipeline.background import map_in_threads
 from vibe.pipeline.demo_config import DemoConfig
 from vibe.pipeline.graph_pool import shared_pool
@@ -161,14 +162,25 @@ def _follow(
             stop.set()
             raise
 
-    def frames_from(k: int, t: float) -> Iterator[tuple[float, np.ndarray]]:
-        return ((s, image) for _, s, image in reader.time_range(t, cuts[k][1], prefetch=2))
+    def frames_between(k: int, t0: float, t1: float | None) -> Iterator[tuple[float, np.ndarray]]:
+        return ((s, image) for _, s, image in reader.time_range(t0, cuts[k][1] if t1 is None else t1, prefetch=2))
+
+    graphs, taken = shared_pool(), []
+
+    def fresh_reader() -> Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray] | None]:
+        graph = graphs.pose(config.landmarks)  # follows nobody yet
+        taken.append(graph)
+        return lambda image_rgb, box_xyxy: graph.estimate(image_rgb, bbox_xyxy_to_cxcys(box_xyxy))
 
     try:
-        parts, starts = mend_cuts(ranges, [t0 for t0, _ in cuts], frames_from, config.roi_tracking, reader.fps)
+        parts, starts = mend_cuts(
+            ranges, [t0 for t0, _ in cuts], frames_between, fresh_reader, config.roi_tracking, reader.fps
+        )  # fmt: skip
     finally:
         for r in ranges:
             r.follower.close()
+        for graph in taken:
+            graphs.give_back(graph)
     ran, frames = sum(p.detector_frames for p in parts), sum(len(p.times_s) for p in parts)
     log.debug("detector ran on %d of %d frames", ran, frames)
     tracks, landmarks, times = stitch_ranges(parts, starts, config.roi_tracking.stitch_iou)
