@@ -8,10 +8,13 @@ from vibe.body.anny import BLAZEPOSE33
 from vibe.body.joint_sets import flip_permutation
 from vibe.pipeline.label_swaps import (
     SwapConfig,
+    drop_flips,
+    flip_runs,
     limb_parity,
     repair_swaps,
     short_runs,
     swap_parity,
+    torso_angles,
     torso_facing,
     unswap_landmarks,
 )
@@ -137,3 +140,46 @@ def test_an_arm_exchange_longer_than_the_limit_is_left_as_read():
     repaired, counts = repair_swaps(track, config, fps=60.0)
     assert counts["arm"] == 40 and np.allclose(repaired.landmarks_img, apart)
     assert repair_swaps(track, SwapConfig(limb_max_run_s=None), fps=30.0)[1]["arm"] == 40
+
+
+def _upright_track(n: int, flipped: np.ndarray) -> TrackLandmarks:
+    """A track of ``n`` frames read upright but on the ``flipped`` frames (torso axis turned 180°)."""
+    lm = np.zeros((n, 33, 3))
+    lm[..., 2] = 1.0
+    ls, rs, lh, rh = (BLAZEPOSE33.index(k) for k in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
+    lm[:, [ls, rs], 0], lm[:, [lh, rh], 0] = (90.0, 110.0), (92.0, 108.0)
+    lm[:, [ls, rs], 1], lm[:, [lh, rh], 1] = 100.0, 200.0
+    lm[flipped, :, 1] = 300.0 - lm[flipped, :, 1]
+    return TrackLandmarks(1, np.arange(n), lm, np.zeros_like(lm), np.ones(n, bool))
+
+
+def test_flip_runs_finds_short_upside_down_runs_against_longer_ones():
+    n = 40
+    ends = np.zeros(n, bool)
+    ends[:3] = ends[-2:] = True  # a fresh start read upside down, and the last frames
+    middle = np.zeros(n, bool)
+    middle[20:24] = True  # a 4-frame blip between two long runs
+    for flipped in (ends, middle):
+        track = _upright_track(n, flipped)
+        np.testing.assert_array_equal(flip_runs(track.landmarks_img, track.found, 120.0, 15, 15), flipped)
+    half = np.arange(n) >= 20  # two long runs: no evidence which one is wrong
+    track = _upright_track(n, half)
+    assert not flip_runs(track.landmarks_img, track.found, 120.0, 25, 15).any()
+    late = np.zeros(n, bool)
+    late[36:] = True
+    track = _upright_track(n, late)
+    track.found[30:36] = False  # the last frames come after 6 frames without a pose
+    assert flip_runs(track.landmarks_img, track.found, 120.0, 15, 7)[36:].all()  # frames 29 and 36: 7 apart
+    assert not flip_runs(track.landmarks_img, track.found, 120.0, 15, 6).any()  # a longer gap: no turn seen
+
+
+def test_drop_flips_leaves_those_frames_without_a_pose():
+    flipped = np.zeros(40, bool)
+    flipped[20:24] = True
+    track = _upright_track(40, flipped)
+    out, dropped = drop_flips(track, SwapConfig(), fps=30.0)
+    assert dropped == 4 and not out.found[20:24].any() and out.found[~flipped].all()
+    assert np.isnan(out.landmarks_img[20:24, :, :2]).all() and (out.landmarks_img[20:24, :, 2] == 0).all()
+    np.testing.assert_allclose(torso_angles(out.landmarks_img[~flipped]), 0.0, atol=1e-9)
+    assert drop_flips(track, SwapConfig(max_turn=None), fps=30.0) == (track, 0)
+    assert drop_flips(track, SwapConfig(flip_max_s=0.1), fps=30.0)[1] == 0  # 4 frames > 3: kept

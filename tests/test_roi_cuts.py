@@ -6,16 +6,8 @@ import numpy as np
 import pytest
 
 from vibe.body.anny import BLAZEPOSE33
-from vibe.pipeline.roi_cuts import (
-    follow_on,
-    from_time,
-    mend_cuts,
-    read_back,
-    split_readings,
-    torso_angles,
-    torso_turns,
-    with_readings,
-)
+from vibe.pipeline.label_swaps import torso_angles, torso_turns
+from vibe.pipeline.roi_cuts import follow_on, from_time, mend_cuts, read_back, split_readings, with_readings
 from vibe.pipeline.roi_stitch import FollowedRange, RangeTracks, stitch_ranges
 from vibe.pipeline.roi_tracking import PersonPose, RoiTrackingConfig
 from vibe.pipeline.tracker import Track

@@ -287,3 +287,20 @@ def test_graphs_start_ahead_only_when_the_front_end_will_run(tmp_path, monkeypat
         path.write_bytes(b"")
     roi_stage.start_graphs_ahead(reader, config, caches)
     assert len(calls) == 1
+
+
+def test_a_reused_front_end_cache_becomes_the_newest_landmarks_file(tmp_path):
+    # The synthetic benchmark reads MediaPipe's own row from the newest landmarks cache of a result folder;
+    # a run that reuses its cache must make that file the newest, even beside another key's newer file.
+    from open_checkpoint import save_random_open_checkpoint
+    from vibe.body.anny import Anny
+    from vibe.evaluation.synthetic_bench import cached_landmarks
+    from vibe.pipeline.run import DemoConfig, run_demo
+
+    checkpoint = save_random_open_checkpoint(tmp_path / "random.pt", Anny(), width=64, seed=3)
+    config = DemoConfig(checkpoint=checkpoint, max_frames=20, render=False, progress=False)
+    folder = run_demo(ASSETS / "pose_1.mp4", tmp_path / "out", config).results.parent
+    np.savez(folder / ".cache" / "landmarks-other.npz", track_ids=np.zeros(0, np.int64))  # another key's, newer
+    assert cached_landmarks(folder, 1) is None
+    run_demo(ASSETS / "pose_1.mp4", tmp_path / "out", config)  # reuses its cache
+    assert cached_landmarks(folder, 1) is not None

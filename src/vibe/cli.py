@@ -145,7 +145,8 @@ def demo(
     ),
     no_label_swaps: bool = typer.Option(
         False, "--no-label-swaps",
-        help="Keep BlazePose's left/right labels as read (default: its brief swaps of the body, arms, legs undone).",
+        help="Keep BlazePose's landmarks as read (default: its brief left/right swaps of the body, arms, legs "
+        "undone, and its brief upside-down readings dropped).",
     ),
     no_flip_average: bool = typer.Option(
         False, "--no-flip-average", help="Run the network once (default: averaged with its answer on the mirror image)."

@@ -29,6 +29,13 @@ group's positions as what stays continuous (in torso lengths; a switch costs
 What this cannot fix: a swap that lasts the whole track (nothing to be
 continuous with), nor one that starts while the two sides overlap and lasts
 after they part.
+
+BlazePose also reads a person *upside down* (its detector takes the feet
+for the head), from a fresh start of its landmark model; the torso axis
+then turns by ~180° in one frame. :func:`drop_flips` drops such runs where
+they are short against the rest of the track (most often a track's first or
+last frames); a long one at the demo's time-range cut is mended by
+:mod:`vibe.pipeline.roi_cuts`.
 """
 
 from __future__ import annotations
@@ -43,8 +50,8 @@ from vibe.geometry.contacts import drop_short_runs
 from vibe.pipeline.landmarks import TrackLandmarks
 
 __all__ = [
-    "SwapConfig", "torso_up", "torso_facing", "swap_parity", "limb_parity", "unswap_landmarks", "exchange_limb",
-    "short_runs", "repair_swaps",
+    "SwapConfig", "torso_up", "torso_angles", "torso_turns", "flip_runs", "drop_flips", "torso_facing", "swap_parity",
+    "limb_parity", "unswap_landmarks", "exchange_limb", "short_runs", "repair_swaps",
 ]  # fmt: skip
 
 _LS, _RS, _LH, _RH = (BLAZEPOSE33.index(n) for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
@@ -76,6 +83,10 @@ class SwapConfig:
             the two limbs pass each other; a longer exchange is the path of
             least motion following another continuity than BlazePose's reading,
             no likelier right (docs/results.md, session 11). None: no limit.
+        max_turn, flip_max_s: a run of at most ``flip_max_s`` seconds whose torso
+            turned more than ``max_turn`` degrees in one frame against a longer
+            run beside it is read upside down: its frames are dropped
+            (:func:`drop_flips`). None: kept.
     """
 
     switch_cost: float = 0.5
@@ -86,11 +97,84 @@ class SwapConfig:
     min_facing: float = 0.0
     min_limb_gap: float = 0.0
     limb_max_run_s: float | None = 1.0
+    max_turn: float | None = 120.0
+    flip_max_s: float = 0.5
 
 
 def torso_up(lm: np.ndarray) -> np.ndarray:
     """The torso's axis ``(n, 2)`` in pixels (hip centre → shoulder centre; image y down) of ``(n, 33, 3)`` landmarks."""
     return lm[:, [_LS, _RS], :2].mean(1) - lm[:, [_LH, _RH], :2].mean(1)
+
+
+def torso_angles(landmarks_img: np.ndarray) -> np.ndarray:
+    """Torso axis (hip centre → shoulder centre) of ``(n, 33, 3)`` landmarks, degrees from image-up ``(n,)``
+    (positive: leaning to the image's right; ±180: upside down)."""
+    up = torso_up(np.asarray(landmarks_img, np.float64))
+    return np.degrees(np.arctan2(up[:, 0], -up[:, 1]))
+
+
+def torso_turns(a_deg: np.ndarray, b_deg: np.ndarray) -> np.ndarray:
+    """Unsigned angle between two torso axes, degrees in [0, 180], elementwise."""
+    return np.abs((np.asarray(a_deg) - np.asarray(b_deg) + 180.0) % 360.0 - 180.0)
+
+
+def flip_runs(
+    landmarks_img: np.ndarray, found: np.ndarray, max_turn: float, max_len: int, max_gap: int
+) -> np.ndarray:
+    """Frames ``(n,)`` bool of short runs read upside down against the rest of the track.
+
+    The frames with a pose of ``(n, 33, 3)`` landmarks are cut into runs
+    wherever the torso axis turns more than ``max_turn`` degrees between two
+    of them at most ``max_gap`` frames apart (nobody turns that fast: one of
+    the two readings is wrong) or where more than ``max_gap`` frames have no
+    pose. Longest first, each run is checked against the nearest runs kept
+    before and after it (within ``max_gap`` frames of it): a run of at most
+    ``max_len`` frames that turned so against one of them is the misreading
+    (a fresh start of BlazePose that took the feet for the head).
+    """
+    frames = np.flatnonzero(np.asarray(found, bool) & np.isfinite(landmarks_img[..., :2]).all((1, 2)))
+    out = np.zeros(len(landmarks_img), dtype=bool)
+    if len(frames) < 2:
+        return out
+    angles = torso_angles(np.asarray(landmarks_img)[frames])
+    near = np.diff(frames) <= max_gap
+    cut = ~near | (torso_turns(angles[1:], angles[:-1]) > max_turn)
+    starts = np.r_[0, np.flatnonzero(cut) + 1]
+    ends = np.r_[starts[1:], len(frames)] - 1  # inclusive
+    length = ends - starts + 1
+    kept: list[int] = []
+    for r in sorted(range(len(starts)), key=lambda r: -length[r]):  # longest first: the others' anchors
+        before = max((k for k in kept if ends[k] < starts[r]), key=lambda k: ends[k], default=None)
+        after = min((k for k in kept if starts[k] > ends[r]), key=lambda k: starts[k], default=None)
+        meets = [(starts[r], ends[k], k) for k in (before,) if k is not None]
+        meets += [(ends[r], starts[k], k) for k in (after,) if k is not None]
+        turned = any(
+            length[k] > length[r] and abs(frames[a] - frames[b]) <= max_gap
+            and torso_turns(angles[a], angles[b]) > max_turn
+            for a, b, k in meets
+        )  # fmt: skip
+        if turned and length[r] <= max_len:
+            out[frames[starts[r] : ends[r] + 1]] = True
+        else:
+            kept.append(r)
+    return out
+
+
+def drop_flips(track: TrackLandmarks, config: SwapConfig, fps: float) -> tuple[TrackLandmarks, int]:
+    """``track`` without its short upside-down runs (:func:`flip_runs`; those frames have no pose now), and how many.
+
+    Runs up to ``config.flip_max_s`` seconds, turns across gaps up to as long; as it was when ``max_turn`` is None.
+    """
+    if config.max_turn is None:
+        return track, 0
+    max_len = max(1, int(round(config.flip_max_s * fps)))
+    flipped = flip_runs(track.landmarks_img, track.found, config.max_turn, max_len, max_len)
+    if not flipped.any():
+        return track, 0
+    image, world, found = track.landmarks_img.copy(), track.world.copy(), track.found.copy()
+    image[flipped], world[flipped], found[flipped] = np.nan, np.nan, False
+    image[flipped, :, 2] = 0.0
+    return replace(track, landmarks_img=image, world=world, found=found), int(flipped.sum())
 
 
 def torso_facing(landmarks_img: np.ndarray, min_visibility: float = 0.3) -> np.ndarray:

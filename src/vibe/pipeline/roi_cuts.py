@@ -27,31 +27,19 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from vibe.pipeline.detector import box_iou
-from vibe.pipeline.label_swaps import torso_up
+from vibe.pipeline.label_swaps import torso_angles, torso_turns
 from vibe.pipeline.roi_stitch import FollowedRange, RangeTracks
 from vibe.pipeline.roi_tracking import RoiTrackingConfig, landmark_box
 from vibe.pipeline.tracker import Track
 
 __all__ = [
-    "torso_angles", "torso_turns", "split_readings", "follow_on", "from_time", "read_back", "with_readings",
+    "split_readings", "follow_on", "from_time", "read_back", "with_readings",
     "later_start", "mend_cuts",
 ]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
 _MIN_SHARED = 3  # frames both ranges read the person on, for a verdict
-
-
-def torso_angles(landmarks_img: np.ndarray) -> np.ndarray:
-    """Torso axis (hip centre → shoulder centre) of ``(n, 33, 3)`` landmarks, degrees from image-up ``(n,)``
-    (positive: leaning to the image's right; ±180: upside down)."""
-    up = torso_up(np.asarray(landmarks_img, np.float64))
-    return np.degrees(np.arctan2(up[:, 0], -up[:, 1]))
-
-
-def torso_turns(a_deg: np.ndarray, b_deg: np.ndarray) -> np.ndarray:
-    """Unsigned angle between two torso axes, degrees in [0, 180], elementwise."""
-    return np.abs((np.asarray(a_deg) - np.asarray(b_deg) + 180.0) % 360.0 - 180.0)
 
 
 def _readings_at(part: RangeTracks, track_id: int, times_s: np.ndarray) -> np.ndarray:

@@ -89,7 +89,7 @@ from vibe.pipeline.outputs import (
 )
 from vibe.pipeline.passes import StageTimer, cache_key, file_digest
 from vibe.pipeline.person_filter import body_span, select_people
-from vibe.pipeline.label_swaps import repair_swaps
+from vibe.pipeline.label_swaps import SwapConfig, drop_flips, repair_swaps
 from vibe.pipeline.roi_stage import front_end, one_pass_caches, start_graphs_ahead
 from vibe.pipeline.run_folder import CACHE_DIR, RunFolder
 from vibe.pipeline.scene_lines import segments_in_background
@@ -257,7 +257,8 @@ def _run(
         boxes = {tid: boxes[tid] for tid in kept}
         if config.presence.enabled and config.presence.trim_ends:
             boxes, landmarks = _trimmed_to_bodies(boxes, landmarks, config)
-        if config.label_swaps is not None:
+        if config.label_swaps is not None:  # dropped after the trim: their frames stay, posed from the others
+            landmarks = _without_flips(landmarks, boxes, config.label_swaps, timing.fps)
             landmarks = _unswapped(landmarks, boxes, config, timing.fps)
     clean_up = at_frame_rate(config, timing.fps)  # per-frame smoothing and fit terms at the video's rate
     lines = None if config.world is None else segments_in_background(video, boxes, frame_times, config.world.scene_lines)
@@ -345,6 +346,18 @@ def _trimmed_to_bodies(boxes, landmarks: dict[int, TrackLandmarks], config: Demo
         if (~keep).any():
             log.info("track %d: %d frames without a body seen at its ends left out", tid, int((~keep).sum()))
     return out_boxes, out_landmarks
+
+
+def _without_flips(
+    landmarks: dict[int, TrackLandmarks], boxes, config: SwapConfig, fps: float
+) -> dict[int, TrackLandmarks]:
+    """The landmarks of the tracks in ``boxes`` without their short runs read upside down (``drop_flips``)."""
+    out = dict(landmarks)
+    for tid in boxes:
+        out[tid], dropped = drop_flips(landmarks[tid], config, fps)
+        if dropped:
+            log.info("track %d: %d frames read upside down against the rest of the track dropped", tid, dropped)
+    return out
 
 
 def _unswapped(
