@@ -40,6 +40,15 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _MIN_SHARED = 3  # frames both ranges read the person on, for a verdict
+_SAME_S = 1e-6  # two ranges' timestamps of one frame agree to this (seconds)
+
+
+def _frames_at(times_s: np.ndarray, at_s: np.ndarray) -> np.ndarray:
+    """Indices ``(m,)`` into a range's frame times ``times_s (n,)`` of the timestamps ``at_s (m,)`` (−1: not there)."""
+    at_s = np.atleast_1d(np.asarray(at_s, np.float64))
+    index = np.searchsorted(times_s, at_s - _SAME_S)
+    there = (index < len(times_s)) & (np.abs(times_s[np.minimum(index, len(times_s) - 1)] - at_s) < _SAME_S)
+    return np.where(there, index, -1)
 
 
 def _readings_at(part: RangeTracks, track_id: int, times_s: np.ndarray) -> np.ndarray:
@@ -49,9 +58,8 @@ def _readings_at(part: RangeTracks, track_id: int, times_s: np.ndarray) -> np.nd
         return out
     frames, landmarks_img, _ = part.poses[track_id]
     at = {int(f): k for k, f in enumerate(frames)}
-    index = np.searchsorted(part.times_s, times_s)
-    for i, (j, t) in enumerate(zip(index, times_s)):
-        if j < len(part.times_s) and abs(part.times_s[j] - t) < 1e-6 and int(j) in at:
+    for i, j in enumerate(_frames_at(part.times_s, times_s)):
+        if int(j) in at:
             out[i] = torso_angles(landmarks_img[at[int(j)]][None])[0]
     return out
 
@@ -60,10 +68,9 @@ def _boxes_at(part: RangeTracks, track_id: int, times_s: np.ndarray) -> np.ndarr
     """A track's boxes ``(m, 4)`` at the frames of ``part`` with timestamps ``times_s (m,)`` (NaN: no row)."""
     track = next(t for t in part.tracks if t.track_id == track_id)
     out = np.full((len(times_s), 4), np.nan)
-    frames = np.searchsorted(part.times_s, times_s)
     rows = {int(f): k for k, f in enumerate(track.frame_ids)}
-    for i, j in enumerate(frames):
-        if j < len(part.times_s) and int(j) in rows:
+    for i, j in enumerate(_frames_at(part.times_s, times_s)):
+        if int(j) in rows:
             out[i] = track.bbox_xyxy[rows[int(j)]]
     return out
 
@@ -81,7 +88,7 @@ def split_readings(
     (else the upright reading goes on there, and the misread one is a
     second track on the person, left to the duplicate rule).
     """
-    shared = later.times_s[later.times_s < start_s - 1e-6]
+    shared = later.times_s[later.times_s < start_s - _SAME_S]
     turns = {}
     for a in earlier.tracks:
         box_a, angle_a = _boxes_at(earlier, a.track_id, shared), _readings_at(earlier, a.track_id, shared)
@@ -125,13 +132,13 @@ def follow_on(
             break
     if t is None:
         return None
-    after = later.times_s[later.times_s > t + 1e-6]
+    after = later.times_s[later.times_s > t + _SAME_S]
     return float(after[0]) if len(after) else t + 1.0
 
 
 def from_time(part: RangeTracks, t_from: float) -> RangeTracks:
     """``part`` without its frames before ``t_from`` (frames renumbered from 0; tracks left without rows dropped)."""
-    first = int(np.searchsorted(part.times_s, t_from - 1e-6))
+    first = int(np.searchsorted(part.times_s, t_from - _SAME_S))
     tracks = []
     for t in part.tracks:
         keep = t.frame_ids >= first
@@ -226,9 +233,11 @@ def _latest_first(
     """Range k's frames ``(frame id, image_rgb)`` from frame ``last`` back to its first, decoded ``chunk`` at a time."""
     while last >= 0:
         first = max(0, last - chunk + 1)
-        batch = list(frames_between(k, float(times_s[first]) - 1e-6, float(times_s[last]) + 1e-6))
+        batch = list(frames_between(k, float(times_s[first]) - _SAME_S, float(times_s[last]) + _SAME_S))
         for t, image in reversed(batch):
-            yield int(np.searchsorted(times_s, t - 1e-6)), image
+            f = int(_frames_at(times_s, t)[0])
+            if f >= 0:  # a frame of this range (always, unless the decoder's seek went astray)
+                yield f, image
         last = first - 1
 
 
@@ -251,7 +260,7 @@ def _mend_back(
         return part
     start = max(readings) + 1
     for f in range(start, len(part.times_s)):  # after b's start, to the cut: b's own reading, or none
-        k = np.flatnonzero(np.abs(b_times - part.times_s[f]) < 1e-6)
+        k = np.flatnonzero(np.abs(b_times - part.times_s[f]) < _SAME_S)
         lm = b_landmarks[k[0]] if k.size else None
         readings[f] = None if lm is None else (lm, b_world[k[0]], landmark_box(lm, config.roi_scale))
     log.info("person %d read again backwards over %d frames before a cut", a, len(readings))
@@ -305,5 +314,5 @@ def mend_cuts(
 def later_start(earlier: RangeTracks, later: RangeTracks, track_id: int) -> int | None:
     """The earlier range's frame id of the later range's track's first pose (None: not among its frames)."""
     t = later.times_s[later.poses[track_id][0][0]]
-    f = int(np.searchsorted(earlier.times_s, t - 1e-6))
-    return f if f < len(earlier.times_s) and abs(earlier.times_s[f] - t) < 1e-6 else None
+    f = int(_frames_at(earlier.times_s, t)[0])
+    return f if f >= 0 else None
