@@ -224,3 +224,35 @@ def test_mend_cuts_reads_the_earlier_range_backwards_from_the_upright_later_read
     tracks, landmarks, _ = stitch_ranges(parts, starts, config.stitch_iou)
     assert [t.track_id for t in tracks] == [1]
     np.testing.assert_allclose(torso_angles(landmarks[1].landmarks_img), 0.0, atol=1e-9)
+
+
+class _FreshStartFollower(_ScriptedFollower):
+    """Reads its person upside down on the first ``upside_down`` frames it is fed, upright after."""
+
+    def __init__(self, upside_down: int):
+        super().__init__()
+        self.upside_down = upside_down
+
+    def step(self, frame_id: int, image_rgb: np.ndarray) -> dict[int, PersonPose]:
+        self.frames.append(frame_id)
+        return {1: PersonPose(_body(len(self.frames) > self.upside_down), np.zeros((33, 3)), BOX.copy())}
+
+
+def test_mend_cuts_over_three_ranges_keeps_one_person_upright():
+    # Ranges [0, 1), [1, 2), [2, 3) s at 10 fps with 0.3 s lead-ins; ranges 1 and 2 start upside down
+    # (for 5 and 4 frames), so both cuts move: range 1 is first followed on into, then follows on itself.
+    times = [np.arange(0, 10) / 10, np.arange(7, 20) / 10, np.arange(17, 30) / 10]
+    ranges = [FollowedRange(f) for f in (_ScriptedFollower(), _FreshStartFollower(5), _FreshStartFollower(4))]
+    for r, t in zip(ranges, times):
+        r.feed((s, None) for s in t)
+
+    def frames_between(k: int, t0: float, t1: float | None):
+        return ((s, None) for s in times[k] if s >= t0 - 1e-9 and (t1 is None or s < t1))
+
+    config = RoiTrackingConfig(agree_s=0.2)
+    parts, starts = mend_cuts(ranges, [None, 1.0, 2.0], frames_between, _no_reader, config, fps=10.0)
+    assert starts[1] > 1.0 and starts[2] > 2.0
+    tracks, landmarks, out_times = stitch_ranges(parts, starts, config.stitch_iou)
+    np.testing.assert_allclose(out_times, np.arange(30) / 10)
+    assert [t.track_id for t in tracks] == [1]  # one person across both cuts
+    np.testing.assert_allclose(torso_angles(landmarks[1].landmarks_img), 0.0, atol=1e-9)

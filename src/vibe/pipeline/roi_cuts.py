@@ -291,6 +291,7 @@ def mend_cuts(
     if config.max_turn is None:
         return parts, starts
     agree_frames = max(1, int(round(config.agree_s * fps)))
+    lead_in: dict[int, float] = {}  # range → where its part now starts (a cut moved into it)
     for k in range(1, len(parts)):
         pairs = split_readings(parts[k - 1], parts[k], starts[k], config.stitch_iou, config.max_turn)
         forward = [(a, b) for a, b, upright in pairs if upright]
@@ -300,8 +301,11 @@ def mend_cuts(
             if cut is not None:
                 log.info("the ranges read %d person(s) over %s° apart at %.2f s: the earlier followed on to %.2f s",
                          len(forward), config.max_turn, starts[k], cut)  # fmt: skip
-                parts[k - 1], parts[k] = ranges[k - 1].result(), from_time(parts[k], cut - config.agree_s)
-                starts[k] = cut
+                parts[k - 1] = ranges[k - 1].result()
+                if k - 1 in lead_in:  # its own start moved at the cut before: the same lead-in again
+                    parts[k - 1] = from_time(parts[k - 1], lead_in[k - 1])
+                lead_in[k] = cut - config.agree_s
+                parts[k], starts[k] = from_time(parts[k], lead_in[k]), cut
             continue
         for a, b, _ in pairs:
             start = later_start(parts[k - 1], parts[k], b)
