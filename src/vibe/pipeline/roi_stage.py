@@ -40,7 +40,7 @@ from vibe.pipeline.passes import (
 )
 from vibe.pipeline.person_blobs import MASK_THRESHOLD
 from vibe.pipeline.roi_cuts import mend_cuts
-from vibe.pipeline.roi_stitch import FollowedRange
+from vibe.pipeline.roi_stitch import FollowedRange, RangeTracks
 from vibe.pipeline.roi_tracking import RoiFollower, stitch_ranges
 from vibe.pipeline.stages import people_stage
 from vibe.pipeline.tracker import Track
@@ -163,6 +163,22 @@ def _follow(
             stop.set()
             raise
 
+    parts, starts = _mended(ranges, cuts, reader, config)
+    ran, frames = sum(p.detector_frames for p in parts), sum(len(p.times_s) for p in parts)
+    log.debug("detector ran on %d of %d frames", ran, frames)
+    tracks, landmarks, times = stitch_ranges(parts, starts, config.roi_tracking.stitch_iou)
+    min_frames = int(round(config.tracker.min_track_s * reader.fps))
+    tracks = [t for t in tracks if t.frame_ids[-1] - t.frame_ids[0] + 1 >= min_frames]
+    return tracks, times, {t.track_id: landmarks[t.track_id] for t in tracks}
+
+
+def _mended(
+    ranges: list[FollowedRange], cuts: list[tuple[float | None, float | None]], reader: VideoReader,
+    config: DemoConfig,
+) -> tuple[list[RangeTracks], list[float | None]]:  # fmt: skip
+    """The ranges' tracks and starts for :func:`stitch_ranges`, mended where they read someone apart
+    (:func:`~vibe.pipeline.roi_cuts.mend_cuts`, decoding again what it needs); closes the ranges' followers."""
+
     def frames_between(k: int, t0: float, t1: float | None) -> Iterator[tuple[float, np.ndarray]]:
         return ((s, image) for _, s, image in reader.time_range(t0, cuts[k][1] if t1 is None else t1, prefetch=2))
 
@@ -174,20 +190,12 @@ def _follow(
         return lambda image_rgb, box_xyxy: graph.estimate(image_rgb, bbox_xyxy_to_cxcys(box_xyxy))
 
     try:
-        parts, starts = mend_cuts(
-            ranges, [t0 for t0, _ in cuts], frames_between, fresh_reader, config.roi_tracking, reader.fps
-        )  # fmt: skip
+        return mend_cuts(ranges, [t0 for t0, _ in cuts], frames_between, fresh_reader, config.roi_tracking, reader.fps)
     finally:
         for r in ranges:
             r.follower.close()
         for graph in taken:
             graphs.give_back(graph)
-    ran, frames = sum(p.detector_frames for p in parts), sum(len(p.times_s) for p in parts)
-    log.debug("detector ran on %d of %d frames", ran, frames)
-    tracks, landmarks, times = stitch_ranges(parts, starts, config.roi_tracking.stitch_iou)
-    min_frames = int(round(config.tracker.min_track_s * reader.fps))
-    tracks = [t for t in tracks if t.frame_ids[-1] - t.frame_ids[0] + 1 >= min_frames]
-    return tracks, times, {t.track_id: landmarks[t.track_id] for t in tracks}
 
 
 def _save(
