@@ -1,4 +1,4 @@
-"""Time ranges that read one person differently at their cut: the earlier range follows on past it.
+"""Time ranges that read one person differently at their cut: the upright reading is carried across it.
 
 The one-pass front end (:mod:`vibe.pipeline.roi_stage`) cuts a video into
 time ranges followed in parallel, each starting with fresh landmark models,
@@ -13,9 +13,14 @@ range followed the same person through the shared frames with their history.
 So where the two ranges' readings of one person (boxes overlapping by
 ``stitch_iou`` on the shared frames) point their torsos more than
 ``max_turn`` degrees apart, and the earlier reading is the more upright
-(people are upright far more often than upside down), the earlier range's
+(people are upright far more often than upside down; not so below a
+steeply tilted camera, where the truth itself can point down in the image:
+there the scene's own "up" would be the better judge), the earlier range's
 follower goes on over the later range's frames until the readings agree
 for ``agree_s`` seconds (or the later range ends), and the cut moves there.
+Where the later reading is the upright one, a fresh landmark model starts
+in the box where that reading started and reads the earlier range again
+backwards (:func:`read_back`) until it agrees with the range's own reading.
 Costs a second decode and reading of those frames, only where it happens.
 """
 
