@@ -33,7 +33,7 @@ import numpy as np
 
 from vibe.pipeline.detector import box_iou
 from vibe.pipeline.label_swaps import torso_angles, torso_turns
-from vibe.pipeline.roi_stitch import FollowedRange, RangeTracks
+from vibe.pipeline.roi_stitch import FollowedRange, RangeTracks, rows_from, shifted
 from vibe.pipeline.roi_tracking import RoiTrackingConfig, landmark_box
 from vibe.pipeline.tracker import Track
 
@@ -49,7 +49,7 @@ _SAME_S = 1e-6  # two ranges' timestamps of one frame agree to this (seconds)
 
 
 def _frames_at(times_s: np.ndarray, at_s: np.ndarray) -> np.ndarray:
-    """Indices ``(m,)`` into a range's frame times ``times_s (n,)`` of the timestamps ``at_s (m,)`` (−1: not there)."""
+    """Indices ``(m,)`` into a range's frame times ``times_s (n,)`` of timestamps ``at_s (m,)`` (−1: not there)."""
     at_s = np.atleast_1d(np.asarray(at_s, np.float64))
     index = np.searchsorted(times_s, at_s - _SAME_S)
     there = (index < len(times_s)) & (np.abs(times_s[np.minimum(index, len(times_s) - 1)] - at_s) < _SAME_S)
@@ -94,19 +94,19 @@ def split_readings(
     second track on the person, left to the duplicate rule).
     """
     shared = later.times_s[later.times_s < start_s - _SAME_S]
+    seen_later = {b.track_id: (_boxes_at(later, b.track_id, shared), _readings_at(later, b.track_id, shared))
+                  for b in later.tracks}  # fmt: skip
     turns = {}
     for a in earlier.tracks:
         box_a, angle_a = _boxes_at(earlier, a.track_id, shared), _readings_at(earlier, a.track_id, shared)
-        for b in later.tracks:
-            box_b = _boxes_at(later, b.track_id, shared)
+        for b, (box_b, angle_b) in seen_later.items():
             both = np.flatnonzero(np.isfinite(box_a).all(1) & np.isfinite(box_b).all(1))
             if not both.size or np.mean([box_iou(box_a[k : k + 1], box_b[k : k + 1])[0, 0] for k in both]) < stitch_iou:
                 continue
-            angle_b = _readings_at(later, b.track_id, shared)
             read = np.isfinite(angle_a) & np.isfinite(angle_b)
             if read.sum() >= _MIN_SHARED:
                 upright = np.median(np.abs(angle_a[read])) < np.median(np.abs(angle_b[read]))
-                turns[(a.track_id, b.track_id)] = (np.median(torso_turns(angle_a[read], angle_b[read])), bool(upright))
+                turns[(a.track_id, b)] = (np.median(torso_turns(angle_a[read], angle_b[read])), bool(upright))
     alike = {side for pair, (turn, _) in turns.items() if turn <= max_turn for side in ((0, pair[0]), (1, pair[1]))}
     return [
         (a, b, upright) for (a, b), (turn, upright) in turns.items()
@@ -126,10 +126,12 @@ def follow_on(
     frame was fed), or None when there was no frame to feed.
     """
     run, t = {pair: 0 for pair in pairs}, None
+    later_deg = {b: _readings_at(later, b, later.times_s) for _, b in pairs}  # per frame of the later range
     for t, image in frames:
         found = earlier.step(t, image)
+        j = int(_frames_at(later.times_s, t)[0])
         for a, b in pairs:
-            angle_b = _readings_at(later, b, np.array([t]))[0]
+            angle_b = later_deg[b][j] if j >= 0 else np.nan
             agree = a in found and np.isfinite(angle_b)
             agree = agree and torso_turns(torso_angles(found[a].landmarks_img[None])[0], angle_b) <= max_turn
             run[(a, b)] = run[(a, b)] + 1 if agree else 0
@@ -144,18 +146,11 @@ def follow_on(
 def from_time(part: RangeTracks, t_from: float) -> RangeTracks:
     """``part`` without its frames before ``t_from`` (frames renumbered from 0; tracks left without rows dropped)."""
     first = int(np.searchsorted(part.times_s, t_from - _SAME_S))
-    tracks = []
-    for t in part.tracks:
-        keep = t.frame_ids >= first
-        if keep.any():
-            rows = [getattr(t, k)[keep] for k in Track.ARRAYS]
-            tracks.append(Track(t.track_id, rows[0] - first, *rows[1:]))
-    poses = {}
-    for tid, (frames, landmarks_img, world) in part.poses.items():
-        keep = frames >= first
-        if keep.any():
-            poses[tid] = (frames[keep] - first, landmarks_img[keep], world[keep])
-    return RangeTracks(part.times_s[first:], tracks, poses, part.detector_frames)
+    tracks = [t for t in (rows_from(t, first) for t in part.tracks) if t is not None]
+    poses = {
+        tid: tuple(a[f >= first] for a in (f, lm, w)) for tid, (f, lm, w) in part.poses.items() if (f >= first).any()
+    }
+    return shifted(RangeTracks(part.times_s[first:], tracks, poses, part.detector_frames), -first)
 
 
 Reading = tuple[np.ndarray, np.ndarray, np.ndarray]  # landmarks_img (33, 3), world (33, 3), box_xyxy (4,)
@@ -264,10 +259,9 @@ def _mend_back(
     if not readings:
         return part
     start = max(readings) + 1
-    for f in range(start, len(part.times_s)):  # after b's start, to the cut: b's own reading, or none
-        k = np.flatnonzero(np.abs(b_times - part.times_s[f]) < _SAME_S)
-        lm = b_landmarks[k[0]] if k.size else None
-        readings[f] = None if lm is None else (lm, b_world[k[0]], landmark_box(lm, config.roi_scale))
+    for f, k in enumerate(_frames_at(b_times, part.times_s[start:]), start):  # after b's start, to the cut:
+        lm = b_landmarks[k] if k >= 0 else None  # b's own reading, or none
+        readings[f] = None if lm is None else (lm, b_world[k], landmark_box(lm, config.roi_scale))
     log.info("person %d read again backwards over %d frames before a cut", a, len(readings))
     return with_readings(part, a, readings)
 

@@ -22,7 +22,7 @@ from vibe.pipeline.tracker import Track
 if TYPE_CHECKING:  # roi_tracking imports this module
     from vibe.pipeline.roi_tracking import PersonPose, RoiFollower
 
-__all__ = ["FollowedRange", "RangeTracks", "stitch_ranges"]
+__all__ = ["FollowedRange", "RangeTracks", "rows_from", "shifted", "stitch_ranges"]
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +95,14 @@ def _mean_overlap(a: Track, b: Track) -> float:
     return float(np.mean([box_iou(a.bbox_xyxy[i : i + 1], b.bbox_xyxy[j : j + 1])[0, 0] for i, j in zip(ia, ib)]))
 
 
-def _shift(part: RangeTracks, offset: int) -> RangeTracks:
-    """``part`` with its frame ids moved by ``offset`` (to the whole video's numbering)."""
+def shifted(part: RangeTracks, offset: int) -> RangeTracks:
+    """``part`` with its frame ids moved by ``offset`` (e.g. to the whole video's numbering)."""
     tracks = [Track(t.track_id, t.frame_ids + offset, t.bbox_xyxy, t.score, t.keypoints_img) for t in part.tracks]
     poses = {tid: (f + offset, lm, w) for tid, (f, lm, w) in part.poses.items()}
     return RangeTracks(part.times_s, tracks, poses, part.detector_frames)
 
 
-def _from_frame(track: Track, first: int) -> Track | None:
+def rows_from(track: Track, first: int) -> Track | None:
     """The rows of ``track`` at frames ≥ ``first`` (None when there are none)."""
     keep = track.frame_ids >= first
     if not keep.any():
@@ -135,11 +135,11 @@ def stitch_ranges(
     offset, next_id, previous = 0, 1, {}  # previous: local id of range k-1 → global id
     for part, start in zip(parts, starts_s):
         repeated = 0 if start is None else int(np.sum(part.times_s < start - 1e-6))
-        part = _shift(part, offset - repeated)
+        part = shifted(part, offset - repeated)
         ids = _match_ids(part, merged, previous, stitch_iou)
         current = {}
         for track in part.tracks:
-            own = _from_frame(track, offset)
+            own = rows_from(track, offset)
             gid = ids.get(track.track_id)
             if gid is None:
                 if own is None:
