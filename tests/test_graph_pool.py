@@ -11,7 +11,7 @@ from vibe.pipeline.detector import DetectorConfig
 from vibe.pipeline.graph_pool import GraphPool
 from vibe.pipeline.landmarks import LandmarkConfig, PoseEstimator
 from vibe.pipeline.person_blobs import MASK_THRESHOLD
-from vibe.pipeline.roi_tracking import RoiFollower, follow_people
+from vibe.pipeline.roi_tracking import RoiFollower, RoiTrackingConfig, follow_people
 from vibe.pipeline.tracker import TrackerConfig
 from vibe.pipeline.video import VideoReader
 
@@ -87,13 +87,13 @@ def test_follower_gives_its_graphs_back_once(pose_1_frames):
         follower.step(k, image)
     follower.close()
     follower.close()
-    # The detector and the person's Pose, each once, and the far pass's segmenter (held for its pass only).
-    assert pool.idle() == 3
+    # The detector and the person's Pose, each once (the far passes' segmenter is off by default).
+    assert pool.idle() == 2
     with pytest.raises(RuntimeError):
         with RoiFollower(30.0, graphs=pool) as broken:
             broken.step(0, pose_1_frames[0])
             raise RuntimeError("inside a run")
-    assert pool.idle() == 1  # after an error the graphs held are closed, not kept (the segmenter was back before it)
+    assert pool.idle() == 0  # after an error the graphs held are closed, not kept
     pool.close()
 
 
@@ -120,13 +120,14 @@ def test_graphs_started_ahead_are_taken_and_find_the_same(pose_1_frames):
 
     def run(pool: GraphPool):
         frames = ((k / 30.0, f) for k, f in enumerate(pose_1_frames))
-        return follow_people(frames, 30.0, detector_config=detector, graphs=pool)
+        return follow_people(frames, 30.0, blobs, detector_config=detector, graphs=pool)
 
+    blobs = RoiTrackingConfig(blob_proposals=True)
     fresh = run(GraphPool())
     pool = GraphPool()
     pool.start_ahead(detector, LandmarkConfig(), MASK_THRESHOLD, count=1)
     ahead = run(pool)  # takes them at once: waits for those still starting
-    # The detector, the person's Pose and the far pass's segmenter: all started ahead, none by the run.
+    # The detector, the person's Pose and the far pass's segmenter (blobs on here): all started ahead, none by the run.
     assert (pool.stats.started, pool.stats.reused, pool.idle()) == (3, 3, 3)
     assert sorted(ahead.poses) == sorted(fresh.poses) and ahead.detector_frames == fresh.detector_frames
     for tid, arrays in fresh.poses.items():

@@ -96,14 +96,16 @@ def test_the_segmenter_finds_a_small_person_and_a_far_pass_starts_their_track_wi
     assert np.any((np.abs(centre[:, 0] - 700) < 60) & (np.abs(centre[:, 1] - 500) < 80))
     # The detector finds no one; the far pass's blob starts a landmark model that sees the body.
     tracker = TrackerConfig(min_track_s=0.0)
-    config = RoiTrackingConfig(far_tiles=0.4)
-    with RoiFollower(30.0, config, tracker_config=tracker, detector=_NobodyDetector()) as follower:
-        found = follower.step(0, frame)
-    assert len(found) == 1
-    box = next(iter(found.values())).bbox_xyxy
-    assert 600 < (box[0] + box[2]) / 2 < 800 and 400 < (box[1] + box[3]) / 2 < 600
-    # Without the blobs, no one.
-    off = RoiTrackingConfig(far_tiles=0.4, blob_proposals=False)
+    # Blobs alone, the person detector's boxes alone (vibe.pipeline.person_boxes), both: the same person.
+    for blobs_on, boxes in ((True, None), (False, 0), (True, 0)):
+        config = RoiTrackingConfig(far_tiles=0.4, blob_proposals=blobs_on, box_proposals=boxes)
+        with RoiFollower(30.0, config, tracker_config=tracker, detector=_NobodyDetector()) as follower:
+            found = follower.step(0, frame)
+        assert len(found) == 1
+        box = next(iter(found.values())).bbox_xyxy
+        assert 600 < (box[0] + box[2]) / 2 < 800 and 400 < (box[1] + box[3]) / 2 < 600
+    # Without either, no one.
+    off = RoiTrackingConfig(far_tiles=0.4, blob_proposals=False, box_proposals=None)
     with RoiFollower(30.0, off, tracker_config=tracker, detector=_NobodyDetector()) as follower:
         assert follower.step(0, frame) == {}
 

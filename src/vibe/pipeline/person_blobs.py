@@ -102,7 +102,7 @@ def blob_detections(boxes_xyxy: np.ndarray, score: float, roi_scale: float = 1.2
 
 def unclaimed_blobs(
     blobs_xyxy: np.ndarray, squares_xyxy: np.ndarray, people_xyxy: np.ndarray, taken_xyxy: np.ndarray,
-    max_side: float,
+    max_side: float | np.ndarray,
 ) -> np.ndarray:  # fmt: skip
     """Rows ``(m,)`` of the blobs that may be someone not found yet.
 
@@ -114,7 +114,7 @@ def unclaimed_blobs(
         taken_xyxy: ``(q, 4)`` boxes looked for otherwise (detections, lost
             tracks' predicted boxes): a square overlapping one by IoU ≥ 0.3 is theirs.
         max_side: squares this wide or wider are left to the detector (far
-            passes look for people smaller than their tiles).
+            passes look for people smaller than their tiles); one for all, or ``(k,)`` one per blob.
     """
     blobs, squares = np.asarray(blobs_xyxy, np.float64).reshape(-1, 4), np.asarray(squares_xyxy, np.float64)
     free = squares[:, 2] - squares[:, 0] < max_side

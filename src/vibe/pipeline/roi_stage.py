@@ -30,6 +30,7 @@ from vibe.pipeline.background import map_in_threads
 from vibe.pipeline.demo_config import DemoConfig
 from vibe.pipeline.graph_pool import shared_pool
 from vibe.pipeline.landmarks import TrackLandmarks
+from vibe.pipeline.person_boxes import shared_person_boxes
 from vibe.pipeline.passes import (
     StageTimer,
     cache_key,
@@ -57,8 +58,9 @@ def _one_pass(config: DemoConfig) -> bool:
 
 
 def start_graphs_ahead(reader: VideoReader, config: DemoConfig, caches: tuple[Path, Path] | None = None) -> None:
-    """Start the one pass's MediaPipe graphs in the background (a detector, a ``Pose`` and, with blob proposals,
-    a person segmenter per time range; :meth:`~vibe.pipeline.graph_pool.GraphPool.start_ahead`).
+    """Start the one pass's graphs in the background (a detector, a ``Pose`` and, with blob proposals,
+    a person segmenter per time range, :meth:`~vibe.pipeline.graph_pool.GraphPool.start_ahead`; the
+    far passes' person detector, :func:`~vibe.pipeline.person_boxes.shared_person_boxes`).
 
     For a caller with other work before :func:`front_end` (``run_demo`` loads
     its model meanwhile): the ranges then start on graphs that are ready
@@ -72,6 +74,8 @@ def start_graphs_ahead(reader: VideoReader, config: DemoConfig, caches: tuple[Pa
     blobs = roi.blob_proposals and roi.weak_score is not None and roi.far_tiles is not None and roi.tiles
     segmenter = MASK_THRESHOLD if blobs else None
     shared_pool().start_ahead(config.detector, config.landmarks, segmenter, len(time_ranges(reader, config)))
+    if roi.box_proposals is not None and roi.far_tiles is not None and roi.tiles:  # the far passes' person boxes
+        threading.Thread(target=shared_person_boxes, name="person-boxes", daemon=True).start()
 
 
 def front_end(

@@ -70,6 +70,7 @@ from vibe.pipeline.neighbours import (
     local_views,
 )
 from vibe.pipeline.person_blobs import blob_detections, unclaimed_blobs
+from vibe.pipeline.person_boxes import shared_person_boxes
 from vibe.pipeline.person_filter import (
     BodyPresenceConfig,
     body_frames,
@@ -146,7 +147,16 @@ class RoiTrackingConfig:
     also segments its small tiles (:mod:`~vibe.pipeline.person_blobs`, a
     person segmenter that does not start from a face) and takes each blob
     that is smaller than a far tile and overlaps no detection and no one
-    followed as one more weak detection (needs ``weak_score``).
+    followed as one more weak detection (needs ``weak_score``); off by
+    default since the person detector below found everyone it found on the
+    rendered crowds (``docs/results.md``) at about the same cost.
+    ``box_proposals``: a far pass also asks a whole-body person detector
+    (:mod:`~vibe.pipeline.person_boxes`, NanoDet) on the detector's views of
+    this many tile levels (:func:`~vibe.pipeline.detector.detector_views`; 0:
+    the letterboxed frame, 1: also squares of the short side), and takes each person box that overlaps no
+    detection and no one followed as one more weak detection, whatever its
+    size (people seen from behind or above, whom the face-driven detector
+    misses at any size); None: never.
     ``max_turn``, ``agree_s``: where the ranges decoded in parallel read one
     person with torsos more than ``max_turn`` degrees apart on their shared
     frames, the earlier range follows on until the two agree for ``agree_s``
@@ -167,7 +177,8 @@ class RoiTrackingConfig:
     hide_others: bool = True
     local_view: float | None = 2.5
     weak_score: float | None = 0.3
-    blob_proposals: bool = True
+    blob_proposals: bool = False
+    box_proposals: int | None = 0
     max_turn: float | None = 120.0
     agree_s: float = 0.5
 
@@ -298,11 +309,12 @@ class RoiFollower:
         assigned |= {d: self.tracker.start(frame_id, detections, d) for d in weak}
         self._start_models(image_rgb, detections, assigned, set(weak), found, live_before)
         if far:  # segmentation blobs where no one is found yet, once the detections' people are
-            detections, blobs = self._with_blobs(image_rgb, detections, found)
+            people = self._person_boxes(image_rgb)
+            detections, blobs = self._with_blobs(image_rgb, detections, found, people)
             from_blobs = {d: self.tracker.start(frame_id, detections, d) for d in blobs}
             self._start_models(image_rgb, detections, from_blobs, set(blobs), found, live_before)
             new = [t for t in [*assigned.values(), *from_blobs.values()] if t in found and t not in live_before]
-            self._after_far_pass([found[t] for t in new], image_rgb)
+            self._after_far_pass([found[t] for t in new], len(people) > len(found))
         live = set(self.tracker.live_ids())
         for tid in [t for t in self._poses if t not in live]:
             self._graphs.give_back(self._poses.pop(tid))
@@ -345,32 +357,53 @@ class RoiFollower:
         return [d for d in sorted(free) if cfg.weak_score <= detections.score[d] < strong and small[d]]
 
     def _with_blobs(
-        self, image_rgb: np.ndarray, detections: Detections, found: dict[int, PersonPose]
+        self, image_rgb: np.ndarray, detections: Detections, found: dict[int, PersonPose], people: np.ndarray
     ) -> tuple[Detections, list[int]]:
-        """``detections`` with the far tiles' segmentation blobs added as weak rows, and those rows' indices.
+        """``detections`` with the far pass's proposals added as weak rows, and those rows' indices.
 
-        Only blobs smaller than a far tile that are no one found already: not
-        half inside someone followed's landmarks' extent (a limb segmented
-        apart), and their square overlapping no detection and no lost track's
-        predicted box by IoU 0.3.
+        Proposals: the person detector's boxes ``people (k, 4)`` (:meth:`_person_boxes`) and the
+        small tiles' segmentation blobs that none of them covers (``blob_proposals``;
+        only blobs smaller than a far tile). Only those that are no one found
+        already: not half inside someone followed's landmarks' extent (a limb
+        segmented apart), and their square overlapping no detection and no
+        lost track's predicted box by IoU 0.3.
         """
         cfg = self.config
-        if not cfg.blob_proposals or cfg.weak_score is None or cfg.far_tiles is None:
+        if cfg.weak_score is None or cfg.far_tiles is None:
             return detections, []
+        blobs = self._blobs(image_rgb)
+        if len(people) and len(blobs):
+            blobs = blobs[box_iou(blobs, people, over="min").max(axis=1) < 0.5]
+        boxes = np.concatenate([people, blobs])
+        max_side = np.r_[np.full(len(people), np.inf), np.full(len(blobs), self._far_reach)]
+        squares = blob_detections(boxes, cfg.weak_score, cfg.roi_scale)
+        extents = [np.concatenate([p.landmarks_img[:, :2].min(axis=0), p.landmarks_img[:, :2].max(axis=0)])
+                   for p in found.values()]  # fmt: skip
+        lost = [self.tracker.predicted_box(t) for t in self.tracker.live_ids() if t not in found]
+        taken = np.concatenate([detections.bbox_xyxy, np.asarray(lost, np.float64).reshape(-1, 4)])
+        rows = unclaimed_blobs(boxes, squares.bbox_xyxy, np.asarray(extents).reshape(-1, 4), taken, max_side)
+        merged = Detections(*(np.concatenate([getattr(detections, k), getattr(squares, k)[rows]]) for k in
+                              ("bbox_xyxy", "score", "face_xyxy", "keypoints_img")))  # fmt: skip
+        return merged, list(range(len(detections), len(merged)))
+
+    def _blobs(self, image_rgb: np.ndarray) -> np.ndarray:
+        """The small far tiles' segmentation blobs ``(k, 4)`` (``blob_proposals``; none when off)."""
+        cfg = self.config
+        if not cfg.blob_proposals:
+            return np.zeros((0, 4))
         h, w = image_rgb.shape[:2]
         tiles = far_views(h, w, cfg.far_tiles)[len(detector_views(h, w, 1)) :]  # the small tiles only
         segmenter = self._graphs.segmenter()  # held for this pass only: far passes are rare
         boxes = segmenter.blobs(image_rgb, tiles, _BLOB_MIN_HEIGHT * min(h, w))
         self._graphs.give_back(segmenter)
-        blobs = blob_detections(boxes, cfg.weak_score, cfg.roi_scale)
-        extents = [np.concatenate([p.landmarks_img[:, :2].min(axis=0), p.landmarks_img[:, :2].max(axis=0)])
-                   for p in found.values()]  # fmt: skip
-        lost = [self.tracker.predicted_box(t) for t in self.tracker.live_ids() if t not in found]
-        taken = np.concatenate([detections.bbox_xyxy, np.asarray(lost, np.float64).reshape(-1, 4)])
-        rows = unclaimed_blobs(boxes, blobs.bbox_xyxy, np.asarray(extents).reshape(-1, 4), taken, self._far_reach)
-        merged = Detections(*(np.concatenate([getattr(detections, k), getattr(blobs, k)[rows]]) for k in
-                              ("bbox_xyxy", "score", "face_xyxy", "keypoints_img")))  # fmt: skip
-        return merged, list(range(len(detections), len(merged)))
+        return boxes
+
+    def _person_boxes(self, image_rgb: np.ndarray) -> np.ndarray:
+        """The person detector's boxes ``(k, 4)`` on the detector's views of ``box_proposals`` tile levels."""
+        levels = self.config.box_proposals
+        if levels is None:
+            return np.zeros((0, 4))
+        return shared_person_boxes().detect(image_rgb, detector_views(*image_rgb.shape[:2], levels))[0]
 
     def _weak_is_someone(self, pose: PersonPose | None, detection_xyxy: np.ndarray, others: Iterable[PersonPose]) -> bool:
         """Whether a weak detection's landmarks are a new person: a body (torso landmarks seen, the person
@@ -407,15 +440,19 @@ class RoiFollower:
         lost = [self.tracker.predicted_box(t) for t in self.tracker.live_ids() if t not in found]
         return local_views([b for b in lost if 0 < b[2] - b[0] < self._far_reach], shape, cfg.local_view)
 
-    def _after_far_pass(self, started: list[PersonPose], image_rgb: np.ndarray) -> None:
-        """The wait for the next far pass: reset when this one started someone small, else grown ``far_growth``-fold.
+    def _after_far_pass(self, started: list[PersonPose], unfound: bool) -> None:
+        """The wait for the next far pass: reset when this one started someone small or left someone
+        ``unfound`` (the person detector saw more people than are followed), else grown ``far_growth``-fold.
 
         Small: a landmark box narrower than the far tiles (someone the other
         views could miss); a big person found by a far pass does not count.
+        Someone unfound is often someone half hidden behind a nearer person,
+        who will step out: the next pass looks again soon.
         """
         cfg = self.config
         small = any(p.bbox_xyxy[2] - p.bbox_xyxy[0] < self._far_reach for p in started)
-        self._far_wait = cfg.tiles_every if small else min(cfg.far_growth * self._far_wait, cfg.far_max_every)
+        again = small or unfound
+        self._far_wait = cfg.tiles_every if again else min(cfg.far_growth * self._far_wait, cfg.far_max_every)
 
     def _same_body(self, pose: PersonPose, others: Iterable[PersonPose]) -> bool:
         """Whether ``pose``'s body landmarks lie within ``same_body`` torso lengths of another's."""
