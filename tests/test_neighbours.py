@@ -6,7 +6,15 @@ import numpy as np
 
 from vibe.pipeline.detector import Detections
 from vibe.pipeline.landmarks import crop_view, paint_over
-from vibe.pipeline.neighbours import detect_in_views, grown, head_box, heads_to_hide, local_views
+from vibe.pipeline.neighbours import (
+    bodies_outside,
+    detect_in_views,
+    grown,
+    head_box,
+    heads_to_hide,
+    local_views,
+    rect_minus,
+)
 from vibe.pipeline.roi_tracking import RoiFollower, RoiTrackingConfig
 from vibe.pipeline.tracker import PersonTracker, TrackerConfig
 
@@ -134,3 +142,25 @@ def test_a_lost_small_track_is_looked_for_in_a_local_view():
         follower._last_far = 1
         follower.step(1, image)
     assert detector.calls == [((360, 640), True)]
+
+
+def test_rect_minus_leaves_the_part_outside_the_kept_box():
+    box = np.array([0.0, 0.0, 10.0, 10.0])
+    parts = rect_minus(box, np.array([8.0, 2.0, 20.0, 6.0]))  # overlapping the right edge
+    np.testing.assert_array_equal(parts, [[0, 0, 10, 2], [0, 6, 10, 10], [0, 2, 8, 6]])
+    area = ((parts[:, 2:] - parts[:, :2]).prod(axis=1)).sum()
+    assert area == 100 - 2 * 4  # the box less the overlap, no part counted twice
+    np.testing.assert_array_equal(rect_minus(box, np.array([20.0, 0.0, 30.0, 5.0])), [box])  # apart: all of it
+    assert rect_minus(box, np.array([-1.0, -1.0, 11.0, 11.0])).shape == (0, 4)  # inside: nothing
+
+
+def test_bodies_outside_a_proposal_cover_the_nearer_person_but_not_the_proposal():
+    nearer = np.zeros((33, 3))
+    nearer[:, 0] = np.linspace(100, 160, 33)
+    nearer[:, 1] = np.linspace(50, 250, 33)  # extent (100, 50, 160, 250)
+    proposal = np.array([150.0, 60.0, 200.0, 200.0])  # someone half behind them, to their right
+    hidden = bodies_outside([nearer], proposal)
+    inside = lambda x, y: ((hidden[:, 0] <= x) & (x < hidden[:, 2]) & (hidden[:, 1] <= y) & (y < hidden[:, 3])).any()  # noqa: E731
+    assert inside(120, 100) and inside(155, 240)  # the nearer body, beside and below the proposal
+    assert not inside(155, 100) and not inside(180, 100)  # nothing inside the proposal's box
+    assert bodies_outside([], proposal).shape == (0, 4)

@@ -8,7 +8,12 @@ things then go wrong (``docs/results.md``, crowd section):
   neighbour (and is discarded as a second view of them) and the person is
   missed. :func:`heads_to_hide` lists the other people's heads (the
   followed people's :func:`head_box`, the other detections' face boxes) so
-  that the crop shows only the person's own;
+  that the crop shows only the person's own; and when the model starts on
+  a whole-body proposal (a person box, :mod:`~vibe.pipeline.person_boxes`)
+  of someone half hidden beside or behind a nearer person,
+  :func:`bodies_outside` lists the followed people's bodies outside that
+  box, painted over too, so that the crop shows the person rather than the
+  nearer body beside them;
 - a small person's track, once lost, waits for the next far pass: the usual
   passes' views are too coarse for them. :func:`local_views` gives one
   square around each lost small track, which :func:`detect_in_views` looks at.
@@ -24,7 +29,7 @@ import numpy as np
 
 from vibe.pipeline.detector import Detections, box_iou, cross_view_nms
 
-__all__ = ["detect_in_views", "grown", "head_box", "heads_to_hide", "local_views"]
+__all__ = ["bodies_outside", "detect_in_views", "grown", "head_box", "heads_to_hide", "local_views", "rect_minus"]
 
 _FACE_GROWTH = 1.2  # the detector's face box and the landmark head box, both a little enlarged
 
@@ -67,6 +72,25 @@ def heads_to_hide(followed_landmarks: Iterable[np.ndarray], faces_xyxy: np.ndarr
         return boxes
     mine = grown(np.asarray(faces_xyxy)[own], _FACE_GROWTH)[None]
     return boxes[box_iou(boxes, mine)[:, 0] <= 0.0]
+
+
+def rect_minus(box_xyxy: np.ndarray, keep_xyxy: np.ndarray) -> np.ndarray:
+    """The part of ``box_xyxy (4,)`` outside ``keep_xyxy (4,)`` as at most 4 disjoint boxes ``(k, 4)``
+    (above, below, left, right of ``keep``)."""
+    x0, y0, x1, y1 = np.asarray(box_xyxy, np.float64)
+    k0, l0, k1, l1 = np.asarray(keep_xyxy, np.float64)
+    if k0 >= x1 or k1 <= x0 or l0 >= y1 or l1 <= y0:  # no overlap: all of it
+        return np.array([[x0, y0, x1, y1]])
+    top, bottom = max(y0, l0), min(y1, l1)
+    parts = [[x0, y0, x1, l0], [x0, l1, x1, y1], [x0, top, k0, bottom], [k1, top, x1, bottom]]
+    parts = np.array(parts)
+    return parts[(parts[:, 2] > parts[:, 0]) & (parts[:, 3] > parts[:, 1])].reshape(-1, 4)
+
+
+def bodies_outside(followed_landmarks: Iterable[np.ndarray], keep_xyxy: np.ndarray) -> np.ndarray:
+    """The followed people's landmark extents ``(k, 4)``, without what lies inside the proposal box ``keep_xyxy (4,)``."""
+    parts = [rect_minus(np.r_[lm[:, :2].min(axis=0), lm[:, :2].max(axis=0)], keep_xyxy) for lm in followed_landmarks]
+    return np.concatenate(parts) if parts else np.zeros((0, 4))
 
 
 def local_views(

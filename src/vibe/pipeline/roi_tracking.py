@@ -64,6 +64,7 @@ from vibe.pipeline.graph_pool import GraphPool, shared_pool
 from vibe.pipeline.landmarks import LandmarkConfig, PoseEstimator
 from vibe.pipeline.neighbours import (
     detect_in_views,
+    bodies_outside,
     grown,
     head_box,
     heads_to_hide,
@@ -153,10 +154,13 @@ class RoiTrackingConfig:
     ``box_proposals``: a far pass also asks a whole-body person detector
     (:mod:`~vibe.pipeline.person_boxes`, NanoDet) on the detector's views of
     this many tile levels (:func:`~vibe.pipeline.detector.detector_views`; 0:
-    the letterboxed frame, 1: also squares of the short side), and takes each person box that overlaps no
-    detection and no one followed as one more weak detection, whatever its
-    size (people seen from behind or above, whom the face-driven detector
-    misses at any size); None: never.
+    the letterboxed frame, 1: also squares of the short side), and takes
+    each person box that overlaps no detection and no one followed as one
+    more weak detection, whatever its size (people seen from behind or
+    above, whom the face-driven detector misses at any size); None: never.
+    ``hide_bodies``: a landmark model starting on such a proposal also sees
+    the followed people's bodies outside the proposal's box painted over
+    (:func:`~vibe.pipeline.neighbours.bodies_outside`).
     ``max_turn``, ``agree_s``: where the ranges decoded in parallel read one
     person with torsos more than ``max_turn`` degrees apart on their shared
     frames, the earlier range follows on until the two agree for ``agree_s``
@@ -179,6 +183,7 @@ class RoiTrackingConfig:
     weak_score: float | None = 0.3
     blob_proposals: bool = False
     box_proposals: int | None = 0
+    hide_bodies: bool = True
     max_turn: float | None = 120.0
     agree_s: float = 0.5
 
@@ -252,6 +257,7 @@ class RoiFollower:
         self._last_far: int | None = None  # ... and of the last one with far tiles
         self._far_wait = self.config.tiles_every  # frames from one far pass to the next
         self._far_reach = 0.0  # far tiles' side on this video's frames (pixels): people narrower are small
+        self._proposals: dict[int, np.ndarray] = {}  # this far pass's weak rows → their person box or blob
         self.detector_frames = 0
 
     def __enter__(self) -> RoiFollower:
@@ -313,6 +319,7 @@ class RoiFollower:
             detections, blobs = self._with_blobs(image_rgb, detections, found, people)
             from_blobs = {d: self.tracker.start(frame_id, detections, d) for d in blobs}
             self._start_models(image_rgb, detections, from_blobs, set(blobs), found, live_before)
+            self._proposals = {}  # rows of this frame's detections only
             new = [t for t in [*assigned.values(), *from_blobs.values()] if t in found and t not in live_before]
             self._after_far_pass([found[t] for t in new], len(people) > len(found))
         live = set(self.tracker.live_ids())
@@ -334,6 +341,8 @@ class RoiFollower:
         """
         for d, tid in assigned.items():
             hide = heads_to_hide([p.landmarks_img for p in found.values()], detections.face_xyxy, d)
+            if d in self._proposals and self.config.hide_bodies:  # someone's whole box: the others' bodies beside it too
+                hide = np.concatenate([hide, bodies_outside([p.landmarks_img for p in found.values()], self._proposals[d])])
             pose = self._estimate(tid, image_rgb, detections.bbox_xyxy[d], hide)
             if pose is None and d not in weak:
                 continue
@@ -382,6 +391,7 @@ class RoiFollower:
         lost = [self.tracker.predicted_box(t) for t in self.tracker.live_ids() if t not in found]
         taken = np.concatenate([detections.bbox_xyxy, np.asarray(lost, np.float64).reshape(-1, 4)])
         rows = unclaimed_blobs(boxes, squares.bbox_xyxy, np.asarray(extents).reshape(-1, 4), taken, max_side)
+        self._proposals = {len(detections) + k: boxes[r] for k, r in enumerate(rows)}
         merged = Detections(*(np.concatenate([getattr(detections, k), getattr(squares, k)[rows]]) for k in
                               ("bbox_xyxy", "score", "face_xyxy", "keypoints_img")))  # fmt: skip
         return merged, list(range(len(detections), len(merged)))
