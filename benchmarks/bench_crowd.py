@@ -18,8 +18,10 @@ far passes segment (``blob_proposals``), per setting::
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_crowd.py --cost pose_1_1280x720_x3.mp4 --far 0 0.4
 
-``--no-blobs`` turns off the far passes' segmentation blobs
-(:mod:`vibe.pipeline.person_blobs`), as before they existed.
+``--blobs`` turns on the far passes' segmentation blobs
+(:mod:`vibe.pipeline.person_blobs`; off in the demo since its person detector
+came); ``--boxes LEVELS|none`` sets that person detector's views
+(:mod:`vibe.pipeline.person_boxes`; ``none``: as before it existed).
 
 ``--front-end DIR`` caches each video's front-end output (tracks and
 landmarks) under ``DIR/far<F>/`` and reuses it on later runs: the body rule
@@ -43,11 +45,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _config(far: float, tiles_every: int | None, jitter: tuple[float, float] | None = None, blobs: bool = True):
+def _config(
+    far: float, tiles_every: int | None, jitter: tuple[float, float] | None = None, blobs: bool | None = None,
+    boxes: str | None = None,
+):  # fmt: skip
+    """The demo's config with the options asked for (None: the demo's own)."""
     from vibe.pipeline.demo_config import DemoConfig
     from vibe.pipeline.roi_tracking import RoiTrackingConfig
 
-    roi = dataclasses.replace(RoiTrackingConfig(), far_tiles=far or None, blob_proposals=blobs)
+    roi = dataclasses.replace(RoiTrackingConfig(), far_tiles=far or None)
+    if blobs is not None:
+        roi = dataclasses.replace(roi, blob_proposals=blobs)
+    if boxes is not None:
+        roi = dataclasses.replace(roi, box_proposals=None if boxes == "none" else int(boxes))
     if tiles_every is not None:
         roi = dataclasses.replace(roi, tiles_every=tiles_every)
     config = DemoConfig(roi_tracking=roi)
@@ -89,7 +99,7 @@ def _counting_views(counter: list[int]):
     return patched()
 
 
-def _cost(video: Path, far: float, tiles_every: int | None, blobs: bool = True) -> dict:
+def _cost(video: Path, far: float, tiles_every: int | None, blobs: bool | None = None, boxes: str | None = None) -> dict:
     """Front-end wall and CPU seconds and detector views on ``video`` with far tiles ``far`` (the demo's threads)."""
     import time
 
@@ -97,7 +107,7 @@ def _cost(video: Path, far: float, tiles_every: int | None, blobs: bool = True) 
     from vibe.pipeline.roi_stage import followed_people_stage
     from vibe.pipeline.video import VideoReader
 
-    config = dataclasses.replace(_config(far, tiles_every, blobs=blobs), progress=False, cache=False)
+    config = dataclasses.replace(_config(far, tiles_every, blobs=blobs, boxes=boxes), progress=False, cache=False)
     views = [0, 0]
     with _counting_views(views):
         wall, cpu = time.perf_counter(), time.process_time()
@@ -119,8 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "output" / "bench" / "crowd")
     parser.add_argument("--jitter", type=float, nargs=2, default=None, metavar=("LIMIT", "QUANTILE"),
                         help="the body rule's jitter limit and quantile over frames (default: the demo's)")
-    parser.add_argument("--no-blobs", action="store_true",
-                        help="far passes without the segmentation blobs (RoiTrackingConfig.blob_proposals=False)")
+    parser.add_argument("--blobs", action=argparse.BooleanOptionalAction, default=None,
+                        help="far passes with (or --no-blobs without) the segmentation blobs "
+                             "(RoiTrackingConfig.blob_proposals; default: the demo's, off)")
+    parser.add_argument("--boxes", default=None, metavar="LEVELS|none",
+                        help="the person detector's views on far passes (RoiTrackingConfig.box_proposals: "
+                             "tile levels, or none; default: the demo's, 0)")
     parser.add_argument("--front-end", type=Path, default=None,
                         help="cache folder of the front end's output (reused when there)")
     args = parser.parse_args(argv)
@@ -130,13 +144,13 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.cost is not None:
         for far in args.far:
-            print(json.dumps(_cost(args.cost, far, args.tiles_every, not args.no_blobs)))
+            print(json.dumps(_cost(args.cost, far, args.tiles_every, args.blobs, args.boxes)))
         return 0
     if args.data is None:
         parser.error("--data or --cost is required")
     for far in args.far:
         cache = None if args.front_end is None else args.front_end / f"far{far}"
-        config = _config(far, args.tiles_every, args.jitter, not args.no_blobs)
+        config = _config(far, args.tiles_every, args.jitter, args.blobs, args.boxes)
         summary = run_crowd_benchmark(args.data, args.out / f"far{far}.json", config, front_end_dir=cache)
         every = summary["roi_tracking"]["tiles_every"]
         print(f"\n### far tiles: {far or 'none (the detector tile_levels=1 only)'}, tiled pass every {every} frames\n")
