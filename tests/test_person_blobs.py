@@ -119,3 +119,15 @@ def test_blobs_on_an_empty_frame_start_no_one():
         segmenter.close()
     with RoiFollower(30.0, RoiTrackingConfig(far_tiles=0.4), detector=_NobodyDetector()) as follower:
         assert follower.step(0, frame) == {}
+
+
+def test_a_person_box_inside_a_much_taller_followed_extent_is_someone_else():
+    """A reading that took two people in as one body does not claim the second one's whole-body box."""
+    box = np.array([[570.0, 170.0, 612.0, 286.0]])  # 116 px tall
+    squares = blob_detections(box, 0.3).bbox_xyxy
+    merged = np.array([[490.0, 100.0, 615.0, 440.0]])  # 340 px: the box lies inside it
+    same = np.array([[566.0, 168.0, 616.0, 290.0]])  # that person's own reading
+    nothing = np.zeros((0, 4))
+    assert unclaimed_blobs(box, squares, merged, nothing, np.inf).tolist() == []  # by default: claimed
+    assert unclaimed_blobs(box, squares, merged, nothing, np.inf, max_extent=1.5).tolist() == [0]
+    assert unclaimed_blobs(box, squares, same, nothing, np.inf, max_extent=1.5).tolist() == []

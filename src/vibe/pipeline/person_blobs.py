@@ -103,6 +103,7 @@ def blob_detections(boxes_xyxy: np.ndarray, score: float, roi_scale: float = 1.2
 def unclaimed_blobs(
     blobs_xyxy: np.ndarray, squares_xyxy: np.ndarray, people_xyxy: np.ndarray, taken_xyxy: np.ndarray,
     max_side: float | np.ndarray,
+    max_extent: float | np.ndarray = np.inf,
 ) -> np.ndarray:  # fmt: skip
     """Rows ``(m,)`` of the blobs that may be someone not found yet.
 
@@ -115,6 +116,10 @@ def unclaimed_blobs(
             tracks' predicted boxes): a square overlapping one by IoU ≥ 0.3 is theirs.
         max_side: squares this wide or wider are left to the detector (far
             passes look for people smaller than their tiles); one for all, or ``(k,)`` one per blob.
+        max_extent: a followed extent claims a blob only when it is at most this
+            many times the blob's height (one for all, or ``(k,)``): a whole-body
+            box inside a much taller extent is someone that reading took in
+            with its own body (two people read as one), not part of it.
     """
     blobs, squares = np.asarray(blobs_xyxy, np.float64).reshape(-1, 4), np.asarray(squares_xyxy, np.float64)
     free = squares[:, 2] - squares[:, 0] < max_side
@@ -122,7 +127,10 @@ def unclaimed_blobs(
         lo = np.maximum(blobs[:, None, :2], people_xyxy[None, :, :2])
         hi = np.minimum(blobs[:, None, 2:], people_xyxy[None, :, 2:])
         area = np.maximum((blobs[:, 2:] - blobs[:, :2]).prod(axis=1), 1e-9)
-        free &= (np.clip(hi - lo, 0.0, None).prod(axis=2) / area[:, None]).max(axis=1) < 0.5
+        inside = np.clip(hi - lo, 0.0, None).prod(axis=2) / area[:, None]  # (k, p)
+        ratio = (people_xyxy[None, :, 3] - people_xyxy[None, :, 1]) / np.maximum(blobs[:, 3:4] - blobs[:, 1:2], 1e-9)
+        inside = np.where(ratio <= np.broadcast_to(np.asarray(max_extent, np.float64), len(blobs))[:, None], inside, 0)
+        free &= inside.max(axis=1) < 0.5
     if len(taken_xyxy) and len(blobs):
         free &= box_iou(squares, np.asarray(taken_xyxy, np.float64)).max(axis=1) < 0.3
     return np.flatnonzero(free)

@@ -96,6 +96,9 @@ _HIPS = (23, 24)  # BlazePose left_hip, right_hip
 # Segmentation blobs shorter than this fraction of the short side are not sought (43 px at 720p;
 # the crowd benchmark scores people from 60 px).
 _BLOB_MIN_HEIGHT = 0.06
+# A followed landmark extent this many times taller than a person box inside it reads two people as one:
+# it does not claim the box (person_blobs.unclaimed_blobs' max_extent).
+_MERGED_EXTENT = 1.5
 
 
 @dataclass(frozen=True)
@@ -390,7 +393,8 @@ class RoiFollower:
                    for p in found.values()]  # fmt: skip
         lost = [self.tracker.predicted_box(t) for t in self.tracker.live_ids() if t not in found]
         taken = np.concatenate([detections.bbox_xyxy, np.asarray(lost, np.float64).reshape(-1, 4)])
-        rows = unclaimed_blobs(boxes, squares.bbox_xyxy, np.asarray(extents).reshape(-1, 4), taken, max_side)
+        taller = np.r_[np.full(len(people), _MERGED_EXTENT), np.full(len(blobs), np.inf)]
+        rows = unclaimed_blobs(boxes, squares.bbox_xyxy, np.asarray(extents).reshape(-1, 4), taken, max_side, taller)
         self._proposals = {len(detections) + k: boxes[r] for k, r in enumerate(rows)}
         merged = Detections(*(np.concatenate([getattr(detections, k), getattr(squares, k)[rows]]) for k in
                               ("bbox_xyxy", "score", "face_xyxy", "keypoints_img")))  # fmt: skip
