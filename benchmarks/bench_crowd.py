@@ -99,7 +99,9 @@ def _counting_views(counter: list[int]):
     return patched()
 
 
-def _cost(video: Path, far: float, tiles_every: int | None, blobs: bool | None = None, boxes: str | None = None) -> dict:
+def _cost(
+    video: Path, far: float, tiles_every: int | None, blobs: bool | None = None, boxes: str | None = None
+) -> dict:
     """Front-end wall and CPU seconds and detector views on ``video`` with far tiles ``far`` (the demo's threads)."""
     import time
 

@@ -160,7 +160,10 @@ def test_bodies_outside_a_proposal_cover_the_nearer_person_but_not_the_proposal(
     nearer[:, 1] = np.linspace(50, 250, 33)  # extent (100, 50, 160, 250)
     proposal = np.array([150.0, 60.0, 200.0, 200.0])  # someone half behind them, to their right
     hidden = bodies_outside([nearer], proposal)
-    inside = lambda x, y: ((hidden[:, 0] <= x) & (x < hidden[:, 2]) & (hidden[:, 1] <= y) & (y < hidden[:, 3])).any()  # noqa: E731
+
+    def inside(x, y):
+        return ((hidden[:, 0] <= x) & (x < hidden[:, 2]) & (hidden[:, 1] <= y) & (y < hidden[:, 3])).any()
+
     assert inside(120, 100) and inside(155, 240)  # the nearer body, beside and below the proposal
     assert not inside(155, 100) and not inside(180, 100)  # nothing inside the proposal's box
     assert bodies_outside([], proposal).shape == (0, 4)

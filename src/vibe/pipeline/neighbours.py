@@ -88,7 +88,7 @@ def rect_minus(box_xyxy: np.ndarray, keep_xyxy: np.ndarray) -> np.ndarray:
 
 
 def bodies_outside(followed_landmarks: Iterable[np.ndarray], keep_xyxy: np.ndarray) -> np.ndarray:
-    """The followed people's landmark extents ``(k, 4)``, without what lies inside the proposal box ``keep_xyxy (4,)``."""
+    """The followed people's landmark extents ``(k, 4)``, less what lies inside the proposal box ``keep_xyxy (4,)``."""
     parts = [rect_minus(np.r_[lm[:, :2].min(axis=0), lm[:, :2].max(axis=0)], keep_xyxy) for lm in followed_landmarks]
     return np.concatenate(parts) if parts else np.zeros((0, 4))
 

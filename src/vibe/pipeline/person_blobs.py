@@ -36,11 +36,14 @@ from vibe.pipeline import native_stderr_silenced
 from vibe.pipeline.detector import Detections, box_iou
 
 __all__ = [
-    "MASK_THRESHOLD", "PersonSegmenter", "blob_boxes", "blob_detections", "cut_by_view", "merge_blobs",
-    "unclaimed_blobs",
+    "MASK_THRESHOLD", "MERGED_EXTENT", "PersonSegmenter", "blob_boxes", "blob_detections", "cut_by_view",
+    "merge_blobs", "unclaimed_blobs", "with_proposals",
 ]  # fmt: skip
 
 MASK_THRESHOLD = 0.5  # a pixel is the person's where the segmenter's mask exceeds this
+# A followed landmark extent this many times taller than a person box inside it reads two people as one:
+# it does not claim the box (unclaimed_blobs' max_extent).
+MERGED_EXTENT = 1.5
 
 
 def blob_boxes(mask: np.ndarray, threshold: float = MASK_THRESHOLD, min_height: float = 8.0) -> np.ndarray:
@@ -134,6 +137,38 @@ def unclaimed_blobs(
     if len(taken_xyxy) and len(blobs):
         free &= box_iou(squares, np.asarray(taken_xyxy, np.float64)).max(axis=1) < 0.3
     return np.flatnonzero(free)
+
+
+def with_proposals(
+    detections: Detections, people_xyxy: np.ndarray, blobs_xyxy: np.ndarray, followed_landmarks: list[np.ndarray],
+    lost_xyxy: np.ndarray, score: float, roi_scale: float, blob_max_side: float,
+) -> tuple[Detections, dict[int, np.ndarray]]:  # fmt: skip
+    """A far pass's ``detections`` with its unclaimed proposals appended as weak rows, and row → proposal box.
+
+    Proposals: whole-body person boxes ``people_xyxy (k, 4)`` (any size;
+    :mod:`~vibe.pipeline.person_boxes`) and segmentation blobs ``blobs_xyxy
+    (m, 4)`` that no person box covers (smaller than ``blob_max_side``).
+    Unclaimed (:func:`unclaimed_blobs`): not half inside a followed person's
+    landmark extent (``followed_landmarks``, each ``(33, 3)``; for a person box
+    only an extent at most :data:`MERGED_EXTENT` times its height), their
+    square overlapping no detection and no lost track's box ``lost_xyxy (q, 4)``
+    by IoU 0.3. Rows: :func:`blob_detections` at ``score`` and ``roi_scale``.
+    """
+    people = np.asarray(people_xyxy, np.float64).reshape(-1, 4)
+    blobs = np.asarray(blobs_xyxy, np.float64).reshape(-1, 4)
+    if len(people) and len(blobs):
+        blobs = blobs[box_iou(blobs, people, over="min").max(axis=1) < 0.5]
+    boxes = np.concatenate([people, blobs])
+    max_side = np.r_[np.full(len(people), np.inf), np.full(len(blobs), blob_max_side)]
+    taller = np.r_[np.full(len(people), MERGED_EXTENT), np.full(len(blobs), np.inf)]
+    squares = blob_detections(boxes, score, roi_scale)
+    extents = [np.r_[lm[:, :2].min(axis=0), lm[:, :2].max(axis=0)] for lm in followed_landmarks]
+    extents = np.array(extents, np.float64).reshape(-1, 4)
+    taken = np.concatenate([detections.bbox_xyxy, lost_xyxy])
+    rows = unclaimed_blobs(boxes, squares.bbox_xyxy, extents, taken, max_side, taller)
+    fields = ("bbox_xyxy", "score", "face_xyxy", "keypoints_img")
+    merged = Detections(*(np.concatenate([getattr(detections, k), getattr(squares, k)[rows]]) for k in fields))
+    return merged, {len(detections) + k: boxes[r] for k, r in enumerate(rows)}
 
 
 class PersonSegmenter:

@@ -14,9 +14,9 @@ standard deviation, and answers on three grids (strides 8, 16, 32): per cell,
 as a distribution over 0…10 strides (generalised focal loss), whose
 expectation is the distance. :class:`PersonBoxes` runs it on square views of
 a frame (e.g. :func:`~vibe.pipeline.detector.detector_views`: the letterboxed
-frame, and at level 1 squares of the short side, 3 views at 720p), drops boxes cut by a view's edge inside the frame (part of
-someone larger), maps the rest to the frame and merges views by greedy
-non-maximum suppression.
+frame, and at level 1 squares of the short side, 3 views at 720p), drops
+boxes cut by a view's edge inside the frame (part of someone larger), maps
+the rest to the frame and merges views by greedy non-maximum suppression.
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ __all__ = [
 NANODET_INPUT = 416  # the model's fixed input side
 _MEAN_BGR = np.array([103.53, 116.28, 123.675], np.float32)
 _STD_BGR = np.array([57.375, 57.12, 58.395], np.float32)
-_LEVELS = (("Identity:0", "Identity_3:0", 8), ("Identity_1:0", "Identity_4:0", 16), ("Identity_2:0", "Identity_5:0", 32))
+_LEVELS = (  # (class scores, box distances, stride) output names of the three grids
+    ("Identity:0", "Identity_3:0", 8), ("Identity_1:0", "Identity_4:0", 16), ("Identity_2:0", "Identity_5:0", 32),
+)
 _PERSON = 0  # COCO's first class
 _BINS = 11  # distance distribution over 0..10 strides
 
@@ -109,7 +111,7 @@ class PersonBoxes:
         return boxes[keep], scores[keep]
 
     def detect(self, image_rgb: np.ndarray, views: list[tuple[float, float, float]]) -> tuple[np.ndarray, np.ndarray]:
-        """People ``(k, 4)`` xyxy frame pixels and scores ``(k,)`` over ``views`` ``(x0, y0, side)`` of ``image_rgb``."""
+        """People ``(k, 4)`` xyxy frame pixels and scores ``(k,)`` over ``views (x0, y0, side)`` of ``image_rgb``."""
         h, w = image_rgb.shape[:2]
         all_boxes, all_scores = [np.zeros((0, 4))], [np.zeros(0)]
         for x0, y0, side in views:

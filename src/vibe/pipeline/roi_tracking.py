@@ -70,7 +70,7 @@ from vibe.pipeline.neighbours import (
     heads_to_hide,
     local_views,
 )
-from vibe.pipeline.person_blobs import blob_detections, unclaimed_blobs
+from vibe.pipeline.person_blobs import with_proposals
 from vibe.pipeline.person_boxes import shared_person_boxes
 from vibe.pipeline.person_filter import (
     BodyPresenceConfig,
@@ -96,9 +96,6 @@ _HIPS = (23, 24)  # BlazePose left_hip, right_hip
 # Segmentation blobs shorter than this fraction of the short side are not sought (43 px at 720p;
 # the crowd benchmark scores people from 60 px).
 _BLOB_MIN_HEIGHT = 0.06
-# A followed landmark extent this many times taller than a person box inside it reads two people as one:
-# it does not claim the box (person_blobs.unclaimed_blobs' max_extent).
-_MERGED_EXTENT = 1.5
 
 
 @dataclass(frozen=True)
@@ -344,8 +341,9 @@ class RoiFollower:
         """
         for d, tid in assigned.items():
             hide = heads_to_hide([p.landmarks_img for p in found.values()], detections.face_xyxy, d)
-            if d in self._proposals and self.config.hide_bodies:  # someone's whole box: the others' bodies beside it too
-                hide = np.concatenate([hide, bodies_outside([p.landmarks_img for p in found.values()], self._proposals[d])])
+            if d in self._proposals and self.config.hide_bodies:  # someone's whole box: others' bodies beside it too
+                others = bodies_outside([p.landmarks_img for p in found.values()], self._proposals[d])
+                hide = np.concatenate([hide, others])
             pose = self._estimate(tid, image_rgb, detections.bbox_xyxy[d], hide)
             if pose is None and d not in weak:
                 continue
@@ -371,34 +369,18 @@ class RoiFollower:
     def _with_blobs(
         self, image_rgb: np.ndarray, detections: Detections, found: dict[int, PersonPose], people: np.ndarray
     ) -> tuple[Detections, list[int]]:
-        """``detections`` with the far pass's proposals added as weak rows, and those rows' indices.
-
-        Proposals: the person detector's boxes ``people (k, 4)`` (:meth:`_person_boxes`) and the
-        small tiles' segmentation blobs that none of them covers (``blob_proposals``;
-        only blobs smaller than a far tile). Only those that are no one found
-        already: not half inside someone followed's landmarks' extent (a limb
-        segmented apart), and their square overlapping no detection and no
-        lost track's predicted box by IoU 0.3.
-        """
+        """``detections`` with the far pass's proposals added as weak rows, and those rows' indices
+        (:func:`~vibe.pipeline.person_blobs.with_proposals`: the person detector's boxes ``people (k, 4)``,
+        :meth:`_person_boxes`, and the small tiles' segmentation blobs, :meth:`_blobs`)."""
         cfg = self.config
         if cfg.weak_score is None or cfg.far_tiles is None:
             return detections, []
-        blobs = self._blobs(image_rgb)
-        if len(people) and len(blobs):
-            blobs = blobs[box_iou(blobs, people, over="min").max(axis=1) < 0.5]
-        boxes = np.concatenate([people, blobs])
-        max_side = np.r_[np.full(len(people), np.inf), np.full(len(blobs), self._far_reach)]
-        squares = blob_detections(boxes, cfg.weak_score, cfg.roi_scale)
-        extents = [np.concatenate([p.landmarks_img[:, :2].min(axis=0), p.landmarks_img[:, :2].max(axis=0)])
-                   for p in found.values()]  # fmt: skip
         lost = [self.tracker.predicted_box(t) for t in self.tracker.live_ids() if t not in found]
-        taken = np.concatenate([detections.bbox_xyxy, np.asarray(lost, np.float64).reshape(-1, 4)])
-        taller = np.r_[np.full(len(people), _MERGED_EXTENT), np.full(len(blobs), np.inf)]
-        rows = unclaimed_blobs(boxes, squares.bbox_xyxy, np.asarray(extents).reshape(-1, 4), taken, max_side, taller)
-        self._proposals = {len(detections) + k: boxes[r] for k, r in enumerate(rows)}
-        merged = Detections(*(np.concatenate([getattr(detections, k), getattr(squares, k)[rows]]) for k in
-                              ("bbox_xyxy", "score", "face_xyxy", "keypoints_img")))  # fmt: skip
-        return merged, list(range(len(detections), len(merged)))
+        merged, self._proposals = with_proposals(
+            detections, people, self._blobs(image_rgb), [p.landmarks_img for p in found.values()],
+            np.asarray(lost, np.float64).reshape(-1, 4), cfg.weak_score, cfg.roi_scale, self._far_reach,
+        )  # fmt: skip
+        return merged, sorted(self._proposals)
 
     def _blobs(self, image_rgb: np.ndarray) -> np.ndarray:
         """The small far tiles' segmentation blobs ``(k, 4)`` (``blob_proposals``; none when off)."""
