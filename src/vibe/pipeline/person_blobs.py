@@ -151,24 +151,32 @@ def with_proposals(
     Unclaimed (:func:`unclaimed_blobs`): not half inside a followed person's
     landmark extent (``followed_landmarks``, each ``(33, 3)``; for a person box
     only an extent at most :data:`MERGED_EXTENT` times its height), their
-    square overlapping no detection and no lost track's box ``lost_xyxy (q, 4)``
-    by IoU 0.3. Rows: :func:`blob_detections` at ``score`` and ``roi_scale``.
+    square overlapping no lost track's box ``lost_xyxy (q, 4)`` by IoU 0.3,
+    nor, for a blob, any detection's. A person box over a detection stays a
+    proposal: whoever that detection started is followed (and claims the box
+    by the first test); where it started no one, the box is a second chance,
+    from the whole body rather than a face. Rows: :func:`blob_detections` at
+    ``score`` and ``roi_scale``.
     """
     people = np.asarray(people_xyxy, np.float64).reshape(-1, 4)
     blobs = np.asarray(blobs_xyxy, np.float64).reshape(-1, 4)
     if len(people) and len(blobs):
         blobs = blobs[box_iou(blobs, people, over="min").max(axis=1) < 0.5]
-    boxes = np.concatenate([people, blobs])
-    max_side = np.r_[np.full(len(people), np.inf), np.full(len(blobs), blob_max_side)]
-    taller = np.r_[np.full(len(people), MERGED_EXTENT), np.full(len(blobs), np.inf)]
-    squares = blob_detections(boxes, score, roi_scale)
     extents = [np.r_[lm[:, :2].min(axis=0), lm[:, :2].max(axis=0)] for lm in followed_landmarks]
     extents = np.array(extents, np.float64).reshape(-1, 4)
-    taken = np.concatenate([detections.bbox_xyxy, lost_xyxy])
-    rows = unclaimed_blobs(boxes, squares.bbox_xyxy, extents, taken, max_side, taller)
+    kinds = (  # boxes, lost or taken boxes, widest square, tallest claiming extent
+        (people, lost_xyxy, np.inf, MERGED_EXTENT),
+        (blobs, np.concatenate([detections.bbox_xyxy, lost_xyxy]), blob_max_side, np.inf),
+    )
+    kept = []
+    for boxes, taken, max_side, taller in kinds:
+        squares = blob_detections(boxes, score, roi_scale).bbox_xyxy
+        kept.append(boxes[unclaimed_blobs(boxes, squares, extents, taken, max_side, taller)])
+    boxes = np.concatenate(kept)
+    rows = blob_detections(boxes, score, roi_scale)
     fields = ("bbox_xyxy", "score", "face_xyxy", "keypoints_img")
-    merged = Detections(*(np.concatenate([getattr(detections, k), getattr(squares, k)[rows]]) for k in fields))
-    return merged, {len(detections) + k: boxes[r] for k, r in enumerate(rows)}
+    merged = Detections(*(np.concatenate([getattr(detections, k), getattr(rows, k)]) for k in fields))
+    return merged, {len(detections) + k: box for k, box in enumerate(boxes)}
 
 
 class PersonSegmenter:

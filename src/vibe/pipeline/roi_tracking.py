@@ -155,9 +155,10 @@ class RoiTrackingConfig:
     (:mod:`~vibe.pipeline.person_boxes`, NanoDet) on the detector's views of
     this many tile levels (:func:`~vibe.pipeline.detector.detector_views`; 0:
     the letterboxed frame, 1: also squares of the short side), and takes
-    each person box that overlaps no detection and no one followed as one
-    more weak detection, whatever its size (people seen from behind or
-    above, whom the face-driven detector misses at any size); None: never.
+    each person box that no one followed or lost claims as one more weak
+    detection, whatever its size (people seen from behind or above, whom
+    the face-driven detector misses at any size, or starts on and loses;
+    :func:`~vibe.pipeline.person_blobs.with_proposals`); None: never.
     ``hide_bodies``: a landmark model starting on such a proposal also sees
     the followed people's bodies outside the proposal's box painted over
     (:func:`~vibe.pipeline.neighbours.bodies_outside`).
