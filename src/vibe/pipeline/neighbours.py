@@ -28,6 +28,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from vibe.pipeline.detector import Detections, box_iou, cross_view_nms
+from vibe.pipeline.person_filter import landmark_boxes
 
 __all__ = ["bodies_outside", "detect_in_views", "grown", "head_box", "heads_to_hide", "local_views", "rect_minus"]
 
@@ -89,7 +90,8 @@ def rect_minus(box_xyxy: np.ndarray, keep_xyxy: np.ndarray) -> np.ndarray:
 
 def bodies_outside(followed_landmarks: Iterable[np.ndarray], keep_xyxy: np.ndarray) -> np.ndarray:
     """The followed people's landmark extents ``(k, 4)``, less what lies inside the proposal box ``keep_xyxy (4,)``."""
-    parts = [rect_minus(np.r_[lm[:, :2].min(axis=0), lm[:, :2].max(axis=0)], keep_xyxy) for lm in followed_landmarks]
+    extents = landmark_boxes(np.asarray(list(followed_landmarks), np.float64).reshape(-1, 33, 3))
+    parts = [rect_minus(extent, keep_xyxy) for extent in extents]
     return np.concatenate(parts) if parts else np.zeros((0, 4))
 
 

@@ -34,6 +34,7 @@ import numpy as np
 
 from vibe.pipeline import native_stderr_silenced
 from vibe.pipeline.detector import Detections, box_iou
+from vibe.pipeline.person_filter import landmark_boxes
 
 __all__ = [
     "MASK_THRESHOLD", "MERGED_EXTENT", "PersonSegmenter", "blob_boxes", "blob_detections", "cut_by_view",
@@ -162,8 +163,7 @@ def with_proposals(
     blobs = np.asarray(blobs_xyxy, np.float64).reshape(-1, 4)
     if len(people) and len(blobs):
         blobs = blobs[box_iou(blobs, people, over="min").max(axis=1) < 0.5]
-    extents = [np.r_[lm[:, :2].min(axis=0), lm[:, :2].max(axis=0)] for lm in followed_landmarks]
-    extents = np.array(extents, np.float64).reshape(-1, 4)
+    extents = landmark_boxes(np.asarray(followed_landmarks, np.float64).reshape(-1, 33, 3))
     kinds = (  # boxes, lost or taken boxes, widest square, tallest claiming extent
         (people, lost_xyxy, np.inf, MERGED_EXTENT),
         (blobs, np.concatenate([detections.bbox_xyxy, lost_xyxy]), blob_max_side, np.inf),

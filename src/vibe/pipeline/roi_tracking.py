@@ -63,8 +63,8 @@ from vibe.pipeline.detector import (
 from vibe.pipeline.graph_pool import GraphPool, shared_pool
 from vibe.pipeline.landmarks import LandmarkConfig, PoseEstimator
 from vibe.pipeline.neighbours import (
-    detect_in_views,
     bodies_outside,
+    detect_in_views,
     grown,
     head_box,
     heads_to_hide,
@@ -315,13 +315,13 @@ class RoiFollower:
         weak = self._weak(detections, assigned, followed) if far else []
         assigned |= {d: self.tracker.start(frame_id, detections, d) for d in weak}
         self._start_models(image_rgb, detections, assigned, set(weak), found, live_before)
-        if far:  # segmentation blobs where no one is found yet, once the detections' people are
+        if far:  # person boxes and blobs where no one is found yet, once the detections' people are
             people = self._person_boxes(image_rgb)
-            detections, blobs = self._with_blobs(image_rgb, detections, found, people)
-            from_blobs = {d: self.tracker.start(frame_id, detections, d) for d in blobs}
-            self._start_models(image_rgb, detections, from_blobs, set(blobs), found, live_before)
+            detections, proposed = self._with_proposals(image_rgb, detections, found, people)
+            from_proposals = {d: self.tracker.start(frame_id, detections, d) for d in proposed}
+            self._start_models(image_rgb, detections, from_proposals, set(proposed), found, live_before)
             self._proposals = {}  # rows of this frame's detections only
-            new = [t for t in [*assigned.values(), *from_blobs.values()] if t in found and t not in live_before]
+            new = [t for t in [*assigned.values(), *from_proposals.values()] if t in found and t not in live_before]
             self._after_far_pass([found[t] for t in new], len(people) > len(found))
         live = set(self.tracker.live_ids())
         for tid in [t for t in self._poses if t not in live]:
@@ -367,7 +367,7 @@ class RoiFollower:
         small = side < self._far_reach
         return [d for d in sorted(free) if cfg.weak_score <= detections.score[d] < strong and small[d]]
 
-    def _with_blobs(
+    def _with_proposals(
         self, image_rgb: np.ndarray, detections: Detections, found: dict[int, PersonPose], people: np.ndarray
     ) -> tuple[Detections, list[int]]:
         """``detections`` with the far pass's proposals added as weak rows, and those rows' indices
