@@ -47,7 +47,7 @@ import numpy as np
 from vibe.body.anny import BLAZEPOSE33
 from vibe.body.joint_sets import flip_permutation
 from vibe.geometry.contacts import drop_short_runs
-from vibe.pipeline.landmarks import TrackLandmarks
+from vibe.pipeline.landmarks import TrackLandmarks, torso_angles, torso_up
 
 __all__ = [
     "SwapConfig", "torso_up", "torso_angles", "torso_turns", "flip_runs", "drop_flips", "torso_facing", "swap_parity",
@@ -99,18 +99,6 @@ class SwapConfig:
     limb_max_run_s: float | None = 1.0
     max_turn: float | None = 120.0
     flip_max_s: float = 0.5
-
-
-def torso_up(lm: np.ndarray) -> np.ndarray:
-    """The torso's axis ``(n, 2)`` in pixels (hip centre → shoulder centre; image y down) of ``(n, 33, 3)`` landmarks."""
-    return lm[:, [_LS, _RS], :2].mean(1) - lm[:, [_LH, _RH], :2].mean(1)
-
-
-def torso_angles(landmarks_img: np.ndarray) -> np.ndarray:
-    """Torso axis (hip centre → shoulder centre) of ``(n, 33, 3)`` landmarks, degrees from image-up ``(n,)``
-    (positive: leaning to the image's right; ±180: upside down)."""
-    up = torso_up(np.asarray(landmarks_img, np.float64))
-    return np.degrees(np.arctan2(up[:, 0], -up[:, 1]))
 
 
 def torso_turns(a_deg: np.ndarray, b_deg: np.ndarray) -> np.ndarray:

@@ -11,6 +11,18 @@ Outputs per track (n frames): ``landmarks_img (n, 33, 3)`` = x, y in image
 pixels and visibility in [0, 1]; ``world (n, 33, 3)`` MediaPipe's metric
 world landmarks (metres, origin between the hips, y down as in the image);
 frames where MediaPipe finds no pose hold NaN coordinates and visibility 0.
+
+A new person's first reading can come out upside down: MediaPipe's detector
+inside the crop takes raised arms for legs (or the feet for the head) and
+gives the landmark model a region turned over, which it then follows for the
+track's life (on the rendered crowds, 5 of 6 tracks read upside down from
+their start were upright people). So a start whose torso points more than
+``LandmarkConfig.turn_check`` degrees from image-up is read again on the crop
+turned over (180°): a person truly upside down reads upside down both ways
+(all the handstands and cartwheels checked), a misreading reads upright on the
+turned crop, and that reading is kept; the graph then follows the person in
+turned crops (:attr:`PoseEstimator.turned`), which changes nothing once it
+follows, since each region comes from the previous landmarks.
 """
 
 from __future__ import annotations
@@ -52,7 +64,9 @@ class LandmarkConfig:
     runs MediaPipe's detector on every crop instead of tracking its ROI
     (slower, no temporal coupling). ``smooth_landmarks`` is MediaPipe's own
     filter, off by default because it filters in crop coordinates, which move
-    with the person.
+    with the person. ``turn_check``: a start read with its torso more than
+    this many degrees from image-up is read again on the crop turned over
+    (module docstring); None: never.
     """
 
     crop_scale: float = 1.2
@@ -62,6 +76,22 @@ class LandmarkConfig:
     smooth_landmarks: bool = False
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
+    turn_check: float | None = 120.0
+
+
+_LS, _RS, _LH, _RH = (BLAZEPOSE_LANDMARK_NAMES.index(n) for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
+
+
+def torso_up(lm: np.ndarray) -> np.ndarray:
+    """The torso's axis ``(n, 2)`` in pixels (hip centre → shoulder centre; image y down) of ``(n, 33, 3)`` landmarks."""
+    return lm[:, [_LS, _RS], :2].mean(1) - lm[:, [_LH, _RH], :2].mean(1)
+
+
+def torso_angles(landmarks_img: np.ndarray) -> np.ndarray:
+    """Torso axis (hip centre → shoulder centre) of ``(n, 33, 3)`` landmarks, degrees from image-up ``(n,)``
+    (positive: leaning to the image's right; ±180: upside down)."""
+    up = torso_up(np.asarray(landmarks_img, np.float64))
+    return np.degrees(np.arctan2(up[:, 0], -up[:, 1]))
 
 
 @dataclass
@@ -126,6 +156,7 @@ class PoseEstimator:
             )
         self._first = True
         self._following = False  # MediaPipe takes the next frame's region from this frame's landmarks
+        self._turned = False  # crops given turned over (180°): this person's start read upside down
 
     def __enter__(self) -> "PoseEstimator":
         return self
@@ -162,6 +193,7 @@ class PoseEstimator:
         instance's (``tests/test_graph_pool.py``). A blank crop with
         landmarks (never seen) restarts the graph instead.
         """
+        self._turned = False
         if not self._following:
             return
         blank = np.zeros((self.config.crop_size, self.config.crop_size, 3), dtype=np.uint8)
@@ -173,6 +205,11 @@ class PoseEstimator:
     def following(self) -> bool:
         """Whether MediaPipe follows a person (the next crop's region comes from its landmarks, no detector)."""
         return self._following
+
+    @property
+    def turned(self) -> bool:
+        """Whether the crops are given turned over (the person's start read upside down; module docstring)."""
+        return self._turned
 
     def estimate(
         self, image_rgb: np.ndarray, bbox_cxcys: np.ndarray, hide_xyxy: np.ndarray | None = None
@@ -189,6 +226,33 @@ class PoseEstimator:
         crop = crop_square(image_rgb, view, self.config.crop_size)
         if hide_xyxy is not None and len(hide_xyxy):
             crop = paint_over(crop, view, np.asarray(hide_xyxy, np.float64))
+        if self._following:
+            return self._read(crop, view)
+        self._turned = False
+        first = self._read(crop, view)
+        limit = self.config.turn_check
+        if first is None or limit is None or abs(torso_angles(first[0][None])[0]) <= limit:
+            return first
+        return self._read_turned(crop, view)
+
+    def _read_turned(
+        self, crop: np.ndarray, view: tuple[float, float, float]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """A start read upside down read again on the crop turned over; that reading when its torso is within
+        90° of image-up (the graph then follows in turned crops), else the first reading again."""
+        self.forget()
+        self._turned = True
+        turned = self._read(crop, view)
+        if turned is not None and abs(torso_angles(turned[0][None])[0]) < 90.0:
+            return turned
+        self.forget()  # MediaPipe is deterministic: the same first reading, and the graph following it
+        return self._read(crop, view)
+
+    def _read(self, crop: np.ndarray, view: tuple[float, float, float]) -> tuple[np.ndarray, np.ndarray] | None:
+        """MediaPipe on ``crop (S, S, 3)`` of the square ``view = (x0, y0, side)`` (turned over when
+        :attr:`turned`); ``(landmarks_img (33, 3), world (33, 3))`` in the image's axes, or None."""
+        if self._turned:
+            crop = np.ascontiguousarray(crop[::-1, ::-1])
         # The first call opens the graph's calculators, which log to fd 2.
         with native_stderr_silenced(self._first):
             result = self._pose.process(crop)
@@ -198,8 +262,11 @@ class PoseEstimator:
             return None
         x0, y0, side = view
         lm = np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark])
-        landmarks_img = np.stack([x0 + lm[:, 0] * side, y0 + lm[:, 1] * side, lm[:, 2]], axis=1)
         world = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark])
+        if self._turned:  # back from the turned crop: x, y mirrored in the crop; world turned about its depth axis
+            lm[:, :2] = 1.0 - lm[:, :2]
+            world[:, :2] = -world[:, :2]
+        landmarks_img = np.stack([x0 + lm[:, 0] * side, y0 + lm[:, 1] * side, lm[:, 2]], axis=1)
         return landmarks_img, world
 
 
