@@ -212,7 +212,8 @@ def test_a_short_track_drawn_on_part_of_another_persons_body_is_not_a_person():
     duplicates = duplicate_tracks(tracks, BodyPresenceConfig())
     assert set(duplicates) == {2, 5} and "part of that person" in duplicates[2] and "track 1" in duplicates[2]
     assert "that person again" in duplicates[5] and "track 1" in duplicates[5]
-    assert set(duplicate_tracks(tracks, BodyPresenceConfig(part_min_iou=1.0))) == {2}
+    assert set(duplicate_tracks(tracks, BodyPresenceConfig(part_min_iou=1.0, part_near_frames=None))) == {2}
+    assert "read once more" in duplicate_tracks(tracks, BodyPresenceConfig(part_min_iou=1.0))[5]  # short and beside
     assert set(duplicate_tracks(tracks, BodyPresenceConfig(part_max_frames=None))) == {5}  # the box rule: IoU ≥ 0.5
     off = BodyPresenceConfig(part_max_frames=None, box_min_shared=None)
     assert duplicate_tracks(tracks, off) == {}
@@ -220,6 +221,31 @@ def test_a_short_track_drawn_on_part_of_another_persons_body_is_not_a_person():
     for bad in ({"part_min_iou": 1.5}, {"part_min_inside": -0.1}, {"part_max_frames": -1}):
         with pytest.raises(ValueError):
             BodyPresenceConfig(**bad)
+
+
+def test_a_short_track_just_before_another_on_the_same_body_is_that_person_read_once_more():
+    from vibe.pipeline.person_filter import duplicate_tracks
+
+    body = _standing_body(30)
+    centre = body[:, :, :2].mean(1, keepdims=True)
+    upside_down = body.copy()
+    upside_down[:, :, 1] = 2 * centre[..., 1] - body[:, :, 1]  # the same place, read head down
+    away = upside_down.copy()
+    away[:, :, 0] += 150.0  # someone else, beside the person
+    tracks = {
+        1: (np.arange(1, 30), body[1:], np.ones(29, bool)),
+        2: (np.arange(0, 1), upside_down[:1], np.ones(1, bool)),  # lost the frame before track 1 takes over
+        3: (np.arange(0, 1), away[:1], np.ones(1, bool)),
+    }
+    duplicates = duplicate_tracks(tracks, BodyPresenceConfig())
+    assert set(duplicates) == {2} and "read once more" in duplicates[2] and "track 1" in duplicates[2]
+    late = {1: (np.arange(5, 30), body[5:], np.ones(25, bool)), 2: tracks[2]}  # 5 frames apart: not beside
+    assert duplicate_tracks(late, BodyPresenceConfig()) == {}
+    long_two = {1: tracks[1], 2: (np.arange(0, 1), upside_down[:1], np.ones(1, bool))}
+    assert duplicate_tracks(long_two, BodyPresenceConfig(part_near_frames=None)) == {}
+    assert duplicate_tracks(long_two, BodyPresenceConfig(part_near_iou=1.0, part_min_inside=1.0)) == {}
+    with pytest.raises(ValueError):
+        BodyPresenceConfig(part_near_iou=1.2)
 
 
 def test_box_overlaps_against_areas_counted_by_hand():

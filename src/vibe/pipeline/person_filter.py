@@ -64,7 +64,12 @@ body drawn on part of that person — MediaPipe given a box on someone's legs
 fits a whole small body there (seen on a real clip: 2 frames) — and goes too;
 so does one whose landmark box overlaps the longer track's by IoU ≥
 ``part_min_iou``: the same person's body drawn again, larger or shifted (a
-1-frame track on a rendered crowd).
+1-frame track on a rendered crowd). So does one whose every pose lies within
+``part_near_frames`` frames of a longer track's, their landmark boxes
+overlapping by IoU ≥ ``part_near_iou`` (or ``part_min_inside`` of its box
+inside): that person read once more, by a track that took over or handed over
+(on a rendered crowd, a start read upside down and lost the next frame, where
+another track took the person up upright).
 
 Rejected tracks are dropped before the generator: they are never written,
 exported or drawn; the run logs how many there were and, per track, the
@@ -141,6 +146,11 @@ class BodyPresenceConfig:
             track's (median over shared frames) that makes it part of that person.
         part_min_iou: the overlap (IoU, median over shared frames) of the two
             landmark boxes that makes it that person again.
+        part_near_frames: such a short track whose every pose lies within this
+            many frames of a pose of the longer track, overlapping it by
+            ``part_near_iou``, is that person read once more; None: not checked.
+        part_near_iou: the landmark boxes' IoU (or ``part_min_inside``) that
+            makes a short track beside a longer one that person.
         box_min_shared: a track of any length that shares at least this
             fraction of its frames with a pose with a longer track and whose
             landmark box overlaps that track's by ``part_min_iou`` is that
@@ -166,6 +176,8 @@ class BodyPresenceConfig:
     part_max_frames: int | None = 2
     part_min_inside: float = 0.9
     part_min_iou: float = 0.5
+    part_near_frames: int | None = 2
+    part_near_iou: float = 0.3
     box_min_shared: float | None = 0.9
     trim_ends: bool = True
 
@@ -180,7 +192,7 @@ class BodyPresenceConfig:
             raise ValueError(f"min_body_frames must be at least 1, got {self.min_body_frames}")
         if not 0.0 <= self.jitter_quantile <= 1.0:
             raise ValueError(f"jitter_quantile must be in [0, 1], got {self.jitter_quantile}")
-        for name in ("part_min_inside", "part_min_iou"):
+        for name in ("part_min_inside", "part_min_iou", "part_near_iou"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.part_max_frames is not None and self.part_max_frames < 0:
@@ -362,7 +374,7 @@ def _same_body(
     both = found[rows] & ofound[orows]
     n_both, n_found = int(both.sum()), int(found.sum())
     if n_both == 0:
-        return None
+        return _read_beside(short, long, config)
     a, b = olm[orows][both], lm[rows][both]
     if config.duplicate_max_distance is not None and n_both >= config.duplicate_min_shared * max(n_found, 1):
         distance = float(np.median(landmark_distance(a, b)))
@@ -377,7 +389,32 @@ def _same_body(
         return f"its landmarks {inside:.0%} inside on {n_both} shared frames: a body drawn on part of that person"
     if iou >= config.part_min_iou:
         return f"its landmarks' box overlaps by IoU {iou:.2f} on {n_both} shared frames: that person again"
-    return None
+    return _read_beside(short, long, config)
+
+
+def _read_beside(
+    short: tuple[np.ndarray, np.ndarray, np.ndarray], long: tuple[np.ndarray, np.ndarray, np.ndarray],
+    config: BodyPresenceConfig,
+) -> str | None:
+    """Why the short track ``short`` is the longer track ``long``'s person read once more beside it in time, or None:
+    each of its poses overlaps one of ``long``'s within ``part_near_frames`` frames."""
+    fids, lm, found = short
+    ofids, olm, ofound = long
+    n_found = int(found.sum())
+    if config.part_near_frames is None or config.part_max_frames is None or not 0 < n_found <= config.part_max_frames:
+        return None
+    other_frames, other_boxes = ofids[ofound], landmark_boxes(olm[ofound])
+    best = []  # per pose: the largest overlap with the other's poses within the frames allowed
+    for frame, box in zip(fids[found], landmark_boxes(lm[found])):
+        near = np.abs(other_frames - frame) <= config.part_near_frames
+        if not near.any():
+            return None
+        inside, iou = box_overlaps(np.repeat(box[None], near.sum(), axis=0), other_boxes[near])
+        if not np.any((iou >= config.part_near_iou) | (inside >= config.part_min_inside)):
+            return None
+        best.append(iou.max())
+    return (f"its landmarks' box overlaps by IoU {min(best):.2f} within {config.part_near_frames} frames: "
+            "that person read once more")
 
 
 def duplicate_tracks(
