@@ -131,3 +131,16 @@ def test_a_person_box_inside_a_much_taller_followed_extent_is_someone_else():
     assert unclaimed_blobs(box, squares, merged, nothing, np.inf).tolist() == []  # by default: claimed
     assert unclaimed_blobs(box, squares, merged, nothing, np.inf, max_extent=1.5).tolist() == [0]
     assert unclaimed_blobs(box, squares, same, nothing, np.inf, max_extent=1.5).tolist() == []
+
+
+def test_a_followed_reading_claims_one_person_box_and_the_one_behind_is_proposed():
+    front = np.array([100.0, 100.0, 160.0, 300.0])  # the nearer person's box
+    behind = np.array([125.0, 110.0, 180.0, 290.0])  # someone half behind them: more than half inside the reading
+    boxes = np.stack([behind, front])
+    squares = blob_detections(boxes, 0.3).bbox_xyxy
+    reading = np.array([[102.0, 104.0, 162.0, 298.0]])  # the nearer person's landmark extent
+    nothing = np.zeros((0, 4))
+    assert unclaimed_blobs(boxes, squares, reading, nothing, np.inf, max_extent=1.5).tolist() == []
+    assert unclaimed_blobs(boxes, squares, reading, nothing, np.inf, max_extent=1.5, one_each=True).tolist() == [0]
+    two = np.stack([reading[0], behind + [1.0, 0.0, 1.0, 0.0]])  # both followed: both boxes claimed
+    assert unclaimed_blobs(boxes, squares, two, nothing, np.inf, max_extent=1.5, one_each=True).tolist() == []

@@ -37,7 +37,7 @@ from vibe.pipeline.detector import Detections, box_iou
 from vibe.pipeline.person_filter import landmark_boxes
 
 __all__ = [
-    "MASK_THRESHOLD", "MERGED_EXTENT", "PersonSegmenter", "blob_boxes", "blob_detections", "cut_by_view",
+    "MASK_THRESHOLD", "MERGED_EXTENT", "ONE_EACH", "PersonSegmenter", "blob_boxes", "blob_detections", "cut_by_view",
     "merge_blobs", "unclaimed_blobs", "with_proposals",
 ]  # fmt: skip
 
@@ -45,6 +45,9 @@ MASK_THRESHOLD = 0.5  # a pixel is the person's where the segmenter's mask excee
 # A followed landmark extent this many times taller than a person box inside it reads two people as one:
 # it does not claim the box (unclaimed_blobs' max_extent).
 MERGED_EXTENT = 1.5
+# A followed reading claims one person box: another box half inside it is someone it overlaps
+# (NanoDet boxes two overlapping people apart; one landmark model reads one of them).
+ONE_EACH = True
 
 
 def blob_boxes(mask: np.ndarray, threshold: float = MASK_THRESHOLD, min_height: float = 8.0) -> np.ndarray:
@@ -108,6 +111,7 @@ def unclaimed_blobs(
     blobs_xyxy: np.ndarray, squares_xyxy: np.ndarray, people_xyxy: np.ndarray, taken_xyxy: np.ndarray,
     max_side: float | np.ndarray,
     max_extent: float | np.ndarray = np.inf,
+    one_each: bool = False,
 ) -> np.ndarray:  # fmt: skip
     """Rows ``(m,)`` of the blobs that may be someone not found yet.
 
@@ -124,6 +128,10 @@ def unclaimed_blobs(
             many times the blob's height (one for all, or ``(k,)``): a whole-body
             box inside a much taller extent is someone that reading took in
             with its own body (two people read as one), not part of it.
+        one_each: a followed extent claims only the one box that matches it
+            best (one-to-one, by IoU); another box half inside it is someone
+            overlapping that person (whole-body boxes: two overlapping people
+            give two boxes, one reading).
     """
     blobs, squares = np.asarray(blobs_xyxy, np.float64).reshape(-1, 4), np.asarray(squares_xyxy, np.float64)
     free = squares[:, 2] - squares[:, 0] < max_side
@@ -134,10 +142,22 @@ def unclaimed_blobs(
         inside = np.clip(hi - lo, 0.0, None).prod(axis=2) / area[:, None]  # (k, p)
         ratio = (people_xyxy[None, :, 3] - people_xyxy[None, :, 1]) / np.maximum(blobs[:, 3:4] - blobs[:, 1:2], 1e-9)
         inside = np.where(ratio <= np.broadcast_to(np.asarray(max_extent, np.float64), len(blobs))[:, None], inside, 0)
+        if one_each:
+            inside = np.where(_best_pairs(box_iou(blobs, people_xyxy)), inside, 0.0)
         free &= inside.max(axis=1) < 0.5
     if len(taken_xyxy) and len(blobs):
         free &= box_iou(squares, np.asarray(taken_xyxy, np.float64)).max(axis=1) < 0.3
     return np.flatnonzero(free)
+
+
+def _best_pairs(iou: np.ndarray) -> np.ndarray:
+    """``(k, p)`` bool: the one-to-one pairs of rows and columns of largest total ``iou (k, p)`` that overlap."""
+    from scipy.optimize import linear_sum_assignment
+
+    pairs = np.zeros(iou.shape, bool)
+    rows, cols = linear_sum_assignment(-iou)
+    pairs[rows, cols] = iou[rows, cols] > 0
+    return pairs
 
 
 def with_proposals(
@@ -151,7 +171,8 @@ def with_proposals(
     (m, 4)`` that no person box covers (smaller than ``blob_max_side``).
     Unclaimed (:func:`unclaimed_blobs`): not half inside a followed person's
     landmark extent (``followed_landmarks``, each ``(33, 3)``; for a person box
-    only an extent at most :data:`MERGED_EXTENT` times its height), their
+    only an extent at most :data:`MERGED_EXTENT` times its height, and only the
+    one box that matches that extent best, :data:`ONE_EACH`), their
     square overlapping no lost track's box ``lost_xyxy (q, 4)`` by IoU 0.3,
     nor, for a blob, any detection's. A person box over a detection stays a
     proposal: whoever that detection started is followed (and claims the box
@@ -164,14 +185,14 @@ def with_proposals(
     if len(people) and len(blobs):
         blobs = blobs[box_iou(blobs, people, over="min").max(axis=1) < 0.5]
     extents = landmark_boxes(np.asarray(followed_landmarks, np.float64).reshape(-1, 33, 3))
-    kinds = (  # boxes, lost or taken boxes, widest square, tallest claiming extent
-        (people, lost_xyxy, np.inf, MERGED_EXTENT),
-        (blobs, np.concatenate([detections.bbox_xyxy, lost_xyxy]), blob_max_side, np.inf),
+    kinds = (  # boxes, lost or taken boxes, widest square, tallest claiming extent, one box per extent
+        (people, lost_xyxy, np.inf, MERGED_EXTENT, ONE_EACH),
+        (blobs, np.concatenate([detections.bbox_xyxy, lost_xyxy]), blob_max_side, np.inf, False),
     )
     kept = []
-    for boxes, taken, max_side, taller in kinds:
+    for boxes, taken, max_side, taller, one_each in kinds:
         squares = blob_detections(boxes, score, roi_scale).bbox_xyxy
-        kept.append(boxes[unclaimed_blobs(boxes, squares, extents, taken, max_side, taller)])
+        kept.append(boxes[unclaimed_blobs(boxes, squares, extents, taken, max_side, taller, one_each)])
     boxes = np.concatenate(kept)
     rows = blob_detections(boxes, score, roi_scale)
     fields = ("bbox_xyxy", "score", "face_xyxy", "keypoints_img")
