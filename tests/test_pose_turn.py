@@ -50,17 +50,18 @@ def test_turned_crop_reads_back_into_the_image(frame_40):
 
 class _FakePose:
     """MediaPipe ``Pose`` stand-in: a body whose shoulders lie below its hips in the crop given (as an upside-down
-    start reads), or, with ``flips``, above them in a turned crop (a person truly upside down reads so both ways)."""
+    start reads), or, with ``flips``, above them in a turned crop (a person truly upside down reads so both ways);
+    with ``shrinks``, the turned crop's body is a quarter as tall (a reading squeezed onto part of the person)."""
 
-    def __init__(self, flips: bool):
-        self.flips, self.calls = flips, []
+    def __init__(self, flips: bool, shrinks: bool = False):
+        self.flips, self.shrinks, self.calls = flips, shrinks, []
 
     def process(self, crop: np.ndarray) -> SimpleNamespace:
         if not crop.any():  # the blank crop of forget(): nobody
             return SimpleNamespace(pose_landmarks=None, pose_world_landmarks=None)
         turned = bool(crop[-1, 0, 0] > crop[0, 0, 0])  # the test's crops are bright at the top
         self.calls.append(turned)
-        shoulders_y = 0.3 if (turned and self.flips) else 0.7
+        shoulders_y = 0.3 if (turned and self.flips) else 0.55 if (turned and self.shrinks) else 0.7
         points = [SimpleNamespace(x=0.5, y=0.5, z=0.0, visibility=0.9) for _ in range(33)]
         for i in _UPPER:
             points[i] = SimpleNamespace(x=0.5, y=shoulders_y, z=0.0, visibility=0.9)
@@ -74,10 +75,10 @@ class _FakePose:
         pass
 
 
-def _with_fake(flips: bool, turn_check: float | None = 120.0) -> tuple[PoseEstimator, _FakePose]:
+def _with_fake(flips: bool, turn_check: float | None = 120.0, shrinks: bool = False) -> tuple[PoseEstimator, _FakePose]:
     est = PoseEstimator(LandmarkConfig(turn_check=turn_check))
     est._pose.close()
-    fake = est._pose = _FakePose(flips)
+    fake = est._pose = _FakePose(flips, shrinks)
     return est, fake
 
 
@@ -110,3 +111,10 @@ def test_truly_upside_down_start_keeps_its_reading():
     landmarks_img, _ = est.estimate(_bright_top_image(), np.array([100.0, 100.0, 150.0]))
     assert abs(torso_angles(landmarks_img[None])[0]) > 170.0
     assert not est.turned and fake.calls == [False, True, False]  # read again as it was, and followed so
+
+
+def test_a_turned_reading_that_shrinks_the_body_is_not_taken():
+    est, fake = _with_fake(flips=False, shrinks=True)
+    landmarks_img, _ = est.estimate(_bright_top_image(), np.array([100.0, 100.0, 150.0]))
+    assert abs(torso_angles(landmarks_img[None])[0]) > 170.0
+    assert not est.turned and fake.calls == [False, True, False]
