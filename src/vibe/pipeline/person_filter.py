@@ -404,7 +404,7 @@ def _read_beside(
     if config.part_near_frames is None or config.part_max_frames is None or not 0 < n_found <= config.part_max_frames:
         return None
     other_frames, other_boxes = ofids[ofound], landmark_boxes(olm[ofound])
-    best = []  # per pose: the largest overlap with the other's poses within the frames allowed
+    worst = (1.0, 1.0)  # the least of the poses' largest overlaps (inside, IoU) with the other's poses nearby
     for frame, box in zip(fids[found], landmark_boxes(lm[found])):
         near = np.abs(other_frames - frame) <= config.part_near_frames
         if not near.any():
@@ -412,9 +412,9 @@ def _read_beside(
         inside, iou = box_overlaps(np.repeat(box[None], near.sum(), axis=0), other_boxes[near])
         if not np.any((iou >= config.part_near_iou) | (inside >= config.part_min_inside)):
             return None
-        best.append(iou.max())
-    return (f"its landmarks' box overlaps by IoU {min(best):.2f} within {config.part_near_frames} frames: "
-            "that person read once more")
+        worst = (min(worst[0], float(inside.max())), min(worst[1], float(iou.max())))
+    return (f"its landmarks' box {worst[0]:.0%} inside, IoU {worst[1]:.2f}, within {config.part_near_frames} "
+            "frames: that person read once more")
 
 
 def duplicate_tracks(
