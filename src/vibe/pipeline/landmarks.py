@@ -80,11 +80,13 @@ class LandmarkConfig:
     turn_check: float | None = 120.0
 
 
-_LS, _RS, _LH, _RH = (BLAZEPOSE_LANDMARK_NAMES.index(n) for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip"))
+_LS, _RS, _LH, _RH = (
+    BLAZEPOSE_LANDMARK_NAMES.index(n) for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")
+)
 
 
 def torso_up(lm: np.ndarray) -> np.ndarray:
-    """The torso's axis ``(n, 2)`` in pixels (hip centre → shoulder centre; image y down) of ``(n, 33, 3)`` landmarks."""
+    """Torso axis ``(n, 2)``, pixels, hip centre → shoulder centre (image y down), of landmarks ``(n, 33, 3)``."""
     return lm[:, [_LS, _RS], :2].mean(1) - lm[:, [_LH, _RH], :2].mean(1)
 
 
