@@ -376,10 +376,9 @@ class RoiFollower:
         cfg = self.config
         if cfg.weak_score is None or cfg.far_tiles is None:
             return detections, []
-        lost = [self.tracker.predicted_box(t) for t in self.tracker.live_ids() if t not in found]
         merged, self._proposals = with_proposals(
             detections, people, self._blobs(image_rgb), [p.landmarks_img for p in found.values()],
-            np.asarray(lost, np.float64).reshape(-1, 4), cfg.weak_score, cfg.roi_scale, self._far_reach,
+            self._lost_boxes(found), cfg.weak_score, cfg.roi_scale, self._far_reach,
         )  # fmt: skip
         return merged, sorted(self._proposals)
 
@@ -434,8 +433,13 @@ class RoiFollower:
         cfg = self.config
         if cfg.local_view is None or cfg.far_tiles is None:
             return []
-        lost = [self.tracker.predicted_box(t) for t in self.tracker.live_ids() if t not in found]
+        lost = self._lost_boxes(found)
         return local_views([b for b in lost if 0 < b[2] - b[0] < self._far_reach], shape, cfg.local_view)
+
+    def _lost_boxes(self, found: dict[int, PersonPose]) -> np.ndarray:
+        """Predicted boxes ``(q, 4)`` of the live tracks not found on this frame."""
+        lost = [self.tracker.predicted_box(t) for t in self.tracker.live_ids() if t not in found]
+        return np.asarray(lost, np.float64).reshape(-1, 4)
 
     def _after_far_pass(self, started: list[PersonPose], unfound: bool) -> None:
         """The wait for the next far pass: reset when this one started someone small or left someone
